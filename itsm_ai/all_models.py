@@ -1,0 +1,14 @@
+"""Imports every record module so Base.metadata is complete (Alembic, create_all, mapper configuration)."""
+
+from itsm_ai.asset import models as asset_models  # noqa: F401
+from itsm_ai.audit import models as audit_models  # noqa: F401
+from itsm_ai.auth import models as auth_models  # noqa: F401
+from itsm_ai.catalog import models as catalog_models  # noqa: F401
+from itsm_ai.comment import models as comment_models  # noqa: F401
+from itsm_ai.database import Base
+from itsm_ai.group import models as group_models  # noqa: F401
+from itsm_ai.knowledge import models as knowledge_models  # noqa: F401
+from itsm_ai.records import models as record_models  # noqa: F401
+from itsm_ai.ticket import models as ticket_models  # noqa: F401
+
+metadata = Base.metadata

@@ -1,0 +1,47 @@
+"""Request dependencies: the current user and role checks, as Annotated aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import OAuth2PasswordBearer
+
+from itsm_ai.auth import service
+from itsm_ai.auth.enums import Role
+from itsm_ai.auth.models import User
+from itsm_ai.database import DbSession
+from itsm_ai.errors import AuthenticationError, PermissionDeniedError
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def _current_user(db_session: DbSession, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
+    if not token:
+        raise AuthenticationError("not authenticated: send a bearer token from POST /api/v1/auth/token")
+    user = service.get(db_session=db_session, user_id=service.decode_token(token))
+    if user is None or not user.active:
+        raise AuthenticationError("invalid or expired token")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(_current_user)]
+
+
+def require_roles(*roles: Role):
+    """Dependency factory: the current user must have one of these roles."""
+    allowed = frozenset(roles)
+
+    def _check(user: CurrentUser) -> User:
+        if user.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise PermissionDeniedError(f"this action needs one of the roles: {names}")
+        return user
+
+    return _check
+
+
+AdminUser = Annotated[User, Depends(require_roles(Role.admin))]
+StaffUser = Annotated[User, Depends(require_roles(Role.agent, Role.admin))]
+ReaderUser = Annotated[User, Depends(require_roles(Role.agent, Role.admin, Role.data_scientist))]
+DataUser = Annotated[User, Depends(require_roles(Role.admin, Role.data_scientist))]

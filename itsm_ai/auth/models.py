@@ -1,0 +1,84 @@
+"""User records and their API schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from sqlalchemy import Boolean, Enum, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from itsm_ai.auth.enums import Role
+from itsm_ai.database import Base, UTCDateTime, utcnow
+
+USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._@+-]{0,79}$"
+
+
+class User(Base):
+    """A person: requester, agent, admin or data scientist (imported callers have no password)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True, index=True)
+    full_name: Mapped[str | None] = mapped_column(String(160))
+    email: Mapped[str | None] = mapped_column(String(254))
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, native_enum=False, length=20), default=Role.requester, index=True
+    )
+    organisation: Mapped[str | None] = mapped_column(String(120))
+    hashed_password: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class UserBase(BaseModel):
+    full_name: str | None = Field(default=None, max_length=160)
+    email: EmailStr | None = None
+    role: Role = Role.requester
+    organisation: str | None = Field(default=None, max_length=120)
+    active: bool = True
+
+
+class UserCreate(UserBase):
+    username: str = Field(pattern=USERNAME_PATTERN)
+    password: str | None = Field(default=None, min_length=8, max_length=256)
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int
+    full_name: str | None = Field(default=None, max_length=160)
+    email: EmailStr | None = None
+    role: Role | None = None
+    organisation: str | None = Field(default=None, max_length=120)
+    active: bool | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=256)
+
+    @field_validator("role", "active")
+    @classmethod
+    def _not_null(cls, value):  # noqa: D401 - validator
+        if value is None:
+            raise ValueError("may not be null")
+        return value
+
+
+class UserRead(UserBase):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    created_at: datetime
+    version: int
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    role: Role
+    username: str

@@ -1,0 +1,182 @@
+"""Users, password hashing (argon2) and bearer tokens (signed JWT)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from functools import lru_cache
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from itsm_ai.auth.enums import Role
+from itsm_ai.auth.models import User, UserCreate, UserUpdate
+from itsm_ai.config import get_settings
+from itsm_ai.database import utcnow
+from itsm_ai.errors import AuthenticationError, ConflictError, NotFoundError
+
+ALGORITHM = "HS256"
+
+
+@lru_cache
+def _hasher_for(time_cost: int, memory_kib: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+
+
+def _hasher() -> PasswordHasher:
+    settings = get_settings()
+    return _hasher_for(settings.password_hash_time_cost, settings.password_hash_memory_kib)
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with argon2id."""
+    return _hasher().hash(password)
+
+
+def verify_password(hashed: str | None, password: str) -> bool:
+    """True when the password matches the stored hash (False for users without a password)."""
+    if not hashed:
+        return False
+    try:
+        return _hasher().verify(hashed, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@lru_cache
+def _secret_for(configured: str, data_dir: str) -> str:
+    if configured:
+        return configured
+    from pathlib import Path
+
+    path = Path(data_dir) / "secret.key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        # Generated once per installation so tokens survive restarts without a configured key.
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def secret_key() -> str:
+    """The token signing key: configured, or generated once and kept in the data folder."""
+    settings = get_settings()
+    return _secret_for(settings.secret_key, str(settings.data_dir))
+
+
+def create_access_token(user: User) -> tuple[str, int]:
+    """Sign a bearer token for the user; returns (token, lifetime in seconds)."""
+    minutes = get_settings().access_token_minutes
+    now = utcnow()
+    claims = {
+        "sub": str(user.id),
+        "role": str(user.role),
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=minutes)).timestamp()),
+    }
+    return jwt.encode(claims, secret_key(), algorithm=ALGORITHM), minutes * 60
+
+
+def decode_token(token: str) -> int:
+    """Return the user id in a valid token, or raise AuthenticationError."""
+    try:
+        claims = jwt.decode(token, secret_key(), algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+        return int(claims["sub"])
+    except (jwt.PyJWTError, ValueError, KeyError) as exc:
+        raise AuthenticationError("invalid or expired token") from exc
+
+
+def get(*, db_session: Session, user_id: int) -> User | None:
+    """User by id."""
+    return db_session.get(User, user_id)
+
+
+def get_by_username(*, db_session: Session, username: str) -> User | None:
+    """User by username (case-sensitive, as stored)."""
+    return db_session.scalar(select(User).where(User.username == username))
+
+
+def get_or_404(*, db_session: Session, ref: str) -> User:
+    """User by numeric id or username, or NotFoundError."""
+    user = None
+    if ref.isdigit():
+        user = db_session.get(User, int(ref))
+    if user is None:
+        user = get_by_username(db_session=db_session, username=ref)
+    if user is None:
+        raise NotFoundError(f"user {ref!r} not found")
+    return user
+
+
+def authenticate(*, db_session: Session, username: str, password: str) -> User:
+    """Return the active user with these credentials, or raise AuthenticationError."""
+    user = get_by_username(db_session=db_session, username=username)
+    if user is None or not user.active or not verify_password(user.hashed_password, password):
+        raise AuthenticationError("incorrect username or password")
+    return user
+
+
+def create(*, db_session: Session, user_in: UserCreate, actor: User | None = None) -> User:
+    """Create a user; the username must be new."""
+    from itsm_ai.audit import service as audit_service
+
+    if get_by_username(db_session=db_session, username=user_in.username):
+        raise ConflictError(f"username {user_in.username!r} already exists", field="username")
+    data = user_in.model_dump(exclude={"password"})
+    user = User(**data, hashed_password=hash_password(user_in.password) if user_in.password else None)
+    db_session.add(user)
+    db_session.flush()
+    audit_service.record_create(
+        db_session=db_session, record_type="user", record_id=user.id, actor=actor, values=data
+    )
+    return user
+
+
+def update(*, db_session: Session, user: User, user_in: UserUpdate, actor: User | None) -> User:
+    """Apply a versioned partial update to a user."""
+    from itsm_ai.audit import service as audit_service
+
+    if user_in.version != user.version:
+        raise ConflictError(
+            f"user {user.username} was changed by someone else (version {user.version}, you sent "
+            f"{user_in.version}); reload and retry",
+            field="version",
+        )
+    changes = user_in.model_dump(exclude_unset=True, exclude={"version", "password"})
+    diffs = []
+    for field, value in changes.items():
+        old = getattr(user, field)
+        if old != value:
+            setattr(user, field, value)
+            diffs.append((field, old, value))
+    if user_in.password is not None:
+        user.hashed_password = hash_password(user_in.password)
+        diffs.append(("password", "***", "***"))
+    if diffs:
+        db_session.flush()
+        audit_service.record_changes(
+            db_session=db_session, record_type="user", record_id=user.id, actor=actor, changes=diffs
+        )
+    return user
+
+
+def ensure_user(*, db_session: Session, username: str, role: Role = Role.requester, cache=None) -> User:
+    """Return the user with this username, creating a password-less one (imported callers)."""
+    if cache is not None and username in cache:
+        return cache[username]
+    user = get_by_username(db_session=db_session, username=username)
+    if user is None:
+        user = User(username=username, role=role, active=True)
+        db_session.add(user)
+        db_session.flush()
+    if cache is not None:
+        cache[username] = user
+    return user
+
+
+def count(*, db_session: Session) -> int:
+    """Number of users."""
+    return db_session.scalar(select(func.count()).select_from(User)) or 0

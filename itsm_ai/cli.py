@@ -1,0 +1,117 @@
+"""The `itsm-ai` command line: serve, db, users, import, export."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from itsm_ai.auth.enums import Role
+
+app = typer.Typer(help="itsm-ai: AI-first IT service management.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print an error and exit (2 for bad input, as every command does)."""
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Create or migrate the database schema to the latest revision."""
+    from itsm_ai.migrate import current, upgrade
+
+    upgrade(revision=revision)
+    console.print(f"database at revision {current()}")
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Option(help="Login name.")],
+    role: Annotated[Role, typer.Option(help="requester, agent, admin or data_scientist.")] = Role.requester,
+    password: Annotated[
+        str | None, typer.Option(help="At least 8 characters; prompted when omitted.")
+    ] = None,
+    full_name: Annotated[str | None, typer.Option()] = None,
+    email: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Create a user who can log in."""
+    from pydantic import ValidationError
+
+    from itsm_ai.auth import service
+    from itsm_ai.auth.models import UserCreate
+    from itsm_ai.database import get_session
+    from itsm_ai.errors import AppError
+    from itsm_ai.migrate import upgrade
+
+    if password is None:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        user_in = UserCreate(
+            username=username, role=role, password=password, full_name=full_name, email=email
+        )
+    except ValidationError as exc:
+        fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+    upgrade()
+    try:
+        with get_session() as session:
+            user = service.create(db_session=session, user_in=user_in, actor=None)
+            console.print(f"created user {user.username} ({user.role})")
+    except AppError as exc:
+        fail(exc.message)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    demo: Annotated[bool, typer.Option(help="Load the bundled demo data first (once).")] = False,
+    reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
+) -> None:
+    """Serve the API (OpenAPI at /docs), migrating the database first."""
+    import uvicorn
+
+    from itsm_ai.migrate import upgrade
+
+    upgrade()
+    if demo:
+        from itsm_ai.demo.load import load_demo
+
+        load_demo(progress=True)
+    console.print(f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(
+        "itsm_ai.main:create_app", factory=True, host=host, port=port, reload=reload, log_level="info"
+    )
+
+
+def _register_data_commands() -> None:
+    try:
+        from itsm_ai.data.cli import export_command, import_command
+    except ImportError:  # pragma: no cover - only while the data package is being built
+        return
+    app.command("import")(import_command)
+    app.command("export")(export_command)
+
+
+_register_data_commands()
+
+
+def main() -> None:  # pragma: no cover
+    """Console-script entry point."""
+    sys.exit(app())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+
+
+__all__ = ["app", "fail", "Path"]

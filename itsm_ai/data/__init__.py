@@ -1,0 +1,1 @@
+"""Import and export of records (CSV, Parquet, pandas) for migrations and data scientists."""

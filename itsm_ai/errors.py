@@ -1,0 +1,55 @@
+"""Domain errors and the one error body shape every endpoint returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AppError(Exception):
+    """Base of errors that map to an HTTP status and a clear message."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, field: str | None = None, details: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.details = details or {}
+
+    def body(self) -> dict[str, Any]:
+        """The JSON error body: {"error": {code, message, fields, ...details}}."""
+        fields = [{"field": self.field, "message": self.message}] if self.field else []
+        return error_body(self.status_code, self.code, self.message, fields, **self.details)
+
+
+class NotFoundError(AppError):
+    status_code = 404
+    code = "not_found"
+
+
+class ConflictError(AppError):
+    status_code = 409
+    code = "conflict"
+
+
+class PermissionDeniedError(AppError):
+    status_code = 403
+    code = "forbidden"
+
+
+class AuthenticationError(AppError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class InvalidInputError(AppError):
+    status_code = 422
+    code = "validation_error"
+
+
+def error_body(
+    status: int, code: str, message: str, fields: list[dict[str, str]] | None = None, **extra: Any
+):
+    """Build the error body shared by every endpoint."""
+    return {"error": {"status": status, "code": code, "message": message, "fields": fields or [], **extra}}

@@ -1,0 +1,97 @@
+"""The FastAPI application: routers under /api/v1, one error body shape, OpenAPI at /docs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from itsm_ai import __version__
+from itsm_ai.errors import AppError, error_body
+
+API_PREFIX = "/api/v1"
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    return ".".join(parts) or (str(loc[-1]) if loc else "request")
+
+
+def _validation_handler(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    fields = [
+        {"field": _field_name(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")}
+        for e in exc.errors()
+    ]
+    message = "; ".join(f"{f['field']}: {f['message']}" for f in fields) or "invalid request"
+    return JSONResponse(status_code=422, content=error_body(422, "validation_error", message, fields))
+
+
+def _app_error_handler(_request: Request, exc: AppError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    return JSONResponse(status_code=exc.status_code, content=exc.body(), headers=headers)
+
+
+def _http_error_handler(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    codes = {
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        409: "conflict",
+    }
+    code = codes.get(exc.status_code, "error")
+    message = exc.detail if isinstance(exc.detail, str) else "request failed"
+    return JSONResponse(
+        status_code=exc.status_code, content=error_body(exc.status_code, code, message), headers=exc.headers
+    )
+
+
+def _stale_handler(_request: Request, exc: StaleDataError) -> JSONResponse:
+    message = "the record was changed by someone else at the same time; reload and retry"
+    return JSONResponse(
+        status_code=409,
+        content=error_body(409, "conflict", message, [{"field": "version", "message": message}]),
+    )
+
+
+def create_app() -> FastAPI:
+    """Build the application with every router mounted under /api/v1."""
+    from itsm_ai.asset.views import router as asset_router
+    from itsm_ai.auth.views import router as auth_router
+    from itsm_ai.catalog.views import router as catalog_router
+    from itsm_ai.data.views import router as data_router
+    from itsm_ai.group.views import router as group_router
+    from itsm_ai.knowledge.views import router as knowledge_router
+    from itsm_ai.ticket.views import router as ticket_router
+
+    app = FastAPI(
+        title="itsm-ai",
+        version=__version__,
+        description="AI-first IT service management: tickets, workflow, triage and knowledge over HTTP.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(AppError, _app_error_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_error_handler)
+    app.add_exception_handler(StaleDataError, _stale_handler)
+    for router in (
+        auth_router,
+        ticket_router,
+        knowledge_router,
+        asset_router,
+        catalog_router,
+        group_router,
+        data_router,
+    ):
+        app.include_router(router, prefix=API_PREFIX)
+
+    @app.get("/health", tags=["meta"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

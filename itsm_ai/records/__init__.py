@@ -1,0 +1,1 @@
+"""Generic machinery for numbered records: numbers, counts, CRUD, lists, idempotency."""

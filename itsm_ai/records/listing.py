@@ -1,0 +1,241 @@
+"""Lists: filter by indexed fields, sort, paginate by offset or keyset cursor, text search, cached totals."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, create_model
+from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy.orm import Session
+
+from itsm_ai.config import get_settings
+from itsm_ai.errors import InvalidInputError
+from itsm_ai.records import counters
+from itsm_ai.records.spec import RecordSpec
+
+NON_NULL_SORTS = {
+    "id",
+    "number",
+    "opened_at",
+    "updated_at",
+    "created_at",
+    "priority",
+    "state",
+    "impact",
+    "urgency",
+}
+
+
+class Page(BaseModel):
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+    next_cursor: str | None = None
+
+
+def query_model(spec: RecordSpec) -> type[BaseModel]:
+    """The query-parameter model of a list endpoint: paging, sort, q and one filter per indexed field."""
+    max_limit = get_settings().list_max_limit
+    fields: dict[str, Any] = {
+        "limit": (int, Field(default=50, ge=1, le=max_limit, description="Page size.")),
+        "offset": (int, Field(default=0, ge=0, description="Rows to skip (ignored with a cursor).")),
+        "cursor": (str | None, Field(default=None, description="next_cursor of the previous page.")),
+        "sort": (
+            str,
+            Field(
+                default=spec.default_sort,
+                description=f"One of {', '.join(spec.sort_fields)}; '-' for descending.",
+            ),
+        ),
+        "q": (str | None, Field(default=None, max_length=200, description="Text search.")),
+    }
+    for name, kind in spec.filters.items():
+        fields[name] = (
+            list[kind] | None,
+            Field(default=None, description=f"Filter on {name} (repeat for any of)."),
+        )
+    if spec.range_field:
+        fields[f"{spec.range_field.removesuffix('_at')}_after"] = (datetime | None, None)
+        fields[f"{spec.range_field.removesuffix('_at')}_before"] = (datetime | None, None)
+    model = create_model(f"{spec.model.__name__}ListQuery", **fields)
+    model.model_config["extra"] = "forbid"
+    return model
+
+
+def _encode_cursor(sort: str, value: Any, last_id: int) -> str:
+    if isinstance(value, datetime):
+        value = {"dt": value.isoformat()}
+    raw = json.dumps({"s": sort, "v": value, "id": last_id}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        value = raw["v"]
+        if isinstance(value, dict):
+            value = datetime.fromisoformat(value["dt"])
+        if raw["s"] != sort:
+            raise ValueError("sort changed")
+        return value, int(raw["id"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidInputError("cursor: invalid or from a different sort", field="cursor") from exc
+
+
+class _TotalCache:
+    """Filtered totals keyed by (type, filters), valid while the type's write generation is unchanged."""
+
+    def __init__(self, size: int = 2048):
+        self.size = size
+        self._data: OrderedDict[tuple, tuple[int, int, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, generation: int, ttl: float) -> int | None:
+        with self._lock:
+            hit = self._data.get(key)
+            if hit and hit[0] == generation and time.monotonic() - hit[2] < ttl:
+                self._data.move_to_end(key)
+                return hit[1]
+            return None
+
+    def put(self, key: tuple, generation: int, total: int) -> None:
+        with self._lock:
+            self._data[key] = (generation, total, time.monotonic())
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+total_cache = _TotalCache()
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def build_conditions(
+    *, db_session: Session, spec: RecordSpec, params: BaseModel, scope: dict[str, Any] | None = None
+) -> list:
+    """WHERE clauses for the filters, ranges, text search and access scope."""
+    from itsm_ai.records.service import resolve_ref
+
+    conds = []
+    for name in spec.filters:
+        values = getattr(params, name)
+        if not values:
+            continue
+        if name in spec.refs:
+            ids = []
+            for v in values:
+                try:
+                    ids.append(resolve_ref(db_session=db_session, spec=spec, field=name, value=str(v)))
+                except InvalidInputError:
+                    continue  # an unknown name filters to nothing rather than failing
+            column = spec.column(spec.refs[name].fk)
+            conds.append(column.in_(ids) if ids else false())
+        else:
+            column = spec.column(spec.extra_filter_columns.get(name, name))
+            values = [v.value if hasattr(v, "value") else v for v in values]
+            conds.append(column == values[0] if len(values) == 1 else column.in_(values))
+    if spec.range_field:
+        base = spec.range_field.removesuffix("_at")
+        after, before = getattr(params, f"{base}_after"), getattr(params, f"{base}_before")
+        column = spec.column(spec.range_field)
+        for bound, op in ((after, column.__ge__), (before, column.__lt__)):
+            if bound is not None:
+                if bound.tzinfo is None:
+                    raise InvalidInputError(
+                        f"{base}_after/{base}_before: give a time zone (e.g. Z)", field=base
+                    )
+                conds.append(op(bound))
+    if params.q:
+        term = params.q.strip()
+        options = [spec.column(f).ilike(_like(term), escape="\\") for f in spec.search_fields]
+        if spec.prefix is not None:
+            options.append(spec.model.number == term.upper())
+        conds.append(or_(*options))
+    for attr, value in (scope or {}).items():
+        conds.append(spec.column(attr) == value)
+    return conds
+
+
+def list_records(
+    *, db_session: Session, spec: RecordSpec, params: BaseModel, scope: dict[str, Any] | None = None
+) -> Page:
+    """One page of records with the total; the total is O(1) unfiltered and cached per write generation."""
+    from itsm_ai.records.service import serialize
+
+    sort = params.sort
+    desc = sort.startswith("-")
+    sort_name = sort.lstrip("-+")
+    if sort_name not in spec.sort_fields:
+        raise InvalidInputError(f"sort: must be one of {', '.join(spec.sort_fields)}", field="sort")
+    sort_col, id_col = spec.column(sort_name), spec.model.id
+    conds = build_conditions(db_session=db_session, spec=spec, params=params, scope=scope)
+
+    stmt = select(spec.model)
+    if params.cursor:
+        if sort_name not in NON_NULL_SORTS:
+            raise InvalidInputError(f"cursor: not available when sorting by {sort_name}", field="cursor")
+        value, last_id = _decode_cursor(params.cursor, sort)
+        if desc:
+            conds.append(or_(sort_col < value, and_(sort_col == value, id_col < last_id)))
+        else:
+            conds.append(or_(sort_col > value, and_(sort_col == value, id_col > last_id)))
+    if conds:
+        stmt = stmt.where(*conds)
+    order = (sort_col.desc(), id_col.desc()) if desc else (sort_col.asc(), id_col.asc())
+    stmt = stmt.order_by(*order).limit(params.limit)
+    offset = 0 if params.cursor else params.offset
+    if offset:
+        stmt = stmt.offset(offset)
+    rows = list(db_session.scalars(stmt).unique())
+
+    total = _total(db_session=db_session, spec=spec, params=params, scope=scope)
+    next_cursor = None
+    if len(rows) == params.limit and sort_name in NON_NULL_SORTS:
+        last = rows[-1]
+        next_cursor = _encode_cursor(sort, getattr(last, sort_name), last.id)
+    return Page(
+        items=[serialize(spec, r) for r in rows],
+        total=total,
+        limit=params.limit,
+        offset=offset,
+        next_cursor=next_cursor,
+    )
+
+
+def _total(*, db_session: Session, spec: RecordSpec, params: BaseModel, scope: dict[str, Any] | None) -> int:
+    row_count, generation = counters.read(db_session=db_session, record_type=spec.record_type)
+    filter_values = {
+        k: v
+        for k, v in params.model_dump(exclude={"limit", "offset", "cursor", "sort"}).items()
+        if v not in (None, [])
+    }
+    if not filter_values and not scope:
+        return row_count
+    key = (
+        spec.record_type,
+        json.dumps(filter_values, default=str, sort_keys=True),
+        json.dumps(scope, sort_keys=True),
+    )
+    ttl = get_settings().total_cache_seconds
+    cached = total_cache.get(key, generation, ttl)
+    if cached is not None:
+        return cached
+    conds = build_conditions(db_session=db_session, spec=spec, params=params, scope=scope)
+    total = db_session.scalar(select(func.count()).select_from(spec.model).where(*conds)) or 0
+    total_cache.put(key, generation, total)
+    return total

@@ -1,0 +1,217 @@
+"""Generic create/read/update/delete for every numbered record type, with audit and optimistic locking."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete as sa_delete
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from itsm_ai.asset.models import Asset, record_cis
+from itsm_ai.audit import service as audit_service
+from itsm_ai.errors import ConflictError, InvalidInputError, NotFoundError
+from itsm_ai.records import counters
+from itsm_ai.records.spec import RecordSpec
+
+
+def get(*, db_session: Session, spec: RecordSpec, ref: str | int) -> Any:
+    """Record by numeric id or by number (INC0000001), or NotFoundError."""
+    obj = None
+    text = str(ref).strip()
+    if text.isdigit():
+        obj = db_session.get(spec.model, int(text))
+    else:
+        if spec.prefix is not None:
+            obj = db_session.scalar(select(spec.model).where(spec.model.number == text.upper()))
+        if obj is None and hasattr(spec.model, "name"):
+            obj = db_session.scalar(select(spec.model).where(spec.model.name == text))
+    if obj is None:
+        raise NotFoundError(f"{spec.noun} {text} not found")
+    return obj
+
+
+def resolve_ref(
+    *, db_session: Session, spec: RecordSpec, field: str, value: str | None, cache=None
+) -> int | None:
+    """Turn a readable reference (username, group name, number) into a foreign key, or 422 naming it."""
+    if value is None or value == "":
+        return None
+    ref = spec.refs[field]
+    if cache is not None and (field, value) in cache:
+        return cache[(field, value)]
+    target_id = db_session.scalar(select(ref.target.id).where(getattr(ref.target, ref.key) == value))
+    if target_id is None:
+        raise InvalidInputError(f"{field}: no {ref.noun} {value!r}", field=field)
+    if cache is not None:
+        cache[(field, value)] = target_id
+    return target_id
+
+
+def resolve_assets(*, db_session: Session, names: list[str]) -> list[int]:
+    """Asset ids for asset names (or numbers), or 422 naming configuration_items."""
+    ids = []
+    for name in dict.fromkeys(names):
+        asset_id = db_session.scalar(select(Asset.id).where((Asset.name == name) | (Asset.number == name)))
+        if asset_id is None:
+            raise InvalidInputError(f"configuration_items: no asset {name!r}", field="configuration_items")
+        ids.append(asset_id)
+    return ids
+
+
+def display(obj: Any, spec: RecordSpec, field: str) -> Any:
+    """The value of a field as the API shows it (references by their readable key)."""
+    if field in spec.refs:
+        ref = spec.refs[field]
+        target = getattr(obj, ref.rel)
+        return getattr(target, ref.key) if target is not None else None
+    if field == "configuration_items":
+        return [a.name for a in obj.configuration_items_ref]
+    return getattr(obj, field)
+
+
+def serialize(spec: RecordSpec, obj: Any) -> dict[str, Any]:
+    """The read representation of a record as a dict matching spec.read_schema."""
+    out: dict[str, Any] = {}
+    for name in spec.read_schema.model_fields:
+        if name.endswith("_label"):
+            base = name.removesuffix("_label")
+            out[name] = spec.labels[base].get(getattr(obj, base), str(getattr(obj, base)))
+        elif name in spec.refs or name == "configuration_items":
+            out[name] = display(obj, spec, name)
+        elif hasattr(obj, name):
+            out[name] = getattr(obj, name)
+    if spec.read_extra is not None:
+        out.update(spec.read_extra(obj))
+    return out
+
+
+def _set_cis(db_session: Session, spec: RecordSpec, obj: Any, asset_ids: list[int]) -> None:
+    db_session.execute(
+        sa_delete(record_cis).where(
+            record_cis.c.record_type == spec.record_type, record_cis.c.record_id == obj.id
+        )
+    )
+    if asset_ids:
+        db_session.execute(
+            insert(record_cis),
+            [{"record_type": spec.record_type, "record_id": obj.id, "asset_id": a} for a in asset_ids],
+        )
+    db_session.expire(obj, ["configuration_items_ref"])
+
+
+def create(*, db_session: Session, spec: RecordSpec, data: dict[str, Any], actor, source: str = "api") -> Any:
+    """Create a record from validated input values; numbers it, derives fields, audits it."""
+    values = dict(data)
+    cis = values.pop("configuration_items", None) or []
+    for field in list(values):
+        if field in spec.refs:
+            values[spec.refs[field].fk] = resolve_ref(
+                db_session=db_session, spec=spec, field=field, value=values.pop(field)
+            )
+    values = {k: v for k, v in values.items() if v is not None}
+    asset_ids = resolve_assets(db_session=db_session, names=cis) if cis else []
+    obj = spec.model(**values)
+    if spec.on_create is not None:
+        spec.on_create(obj, db_session=db_session, actor=actor)
+    if spec.prefix is not None:
+        first = counters.allocate_numbers(db_session=db_session, record_type=spec.record_type)
+        obj.number = counters.format_number(spec.prefix, first)
+    else:
+        counters.allocate_numbers(db_session=db_session, record_type=spec.record_type)
+    db_session.add(obj)
+    db_session.flush()
+    if asset_ids:
+        _set_cis(db_session, spec, obj, asset_ids)
+    shown = {name: display(obj, spec, name) for name in data if name != "configuration_items"}
+    if cis:
+        shown["configuration_items"] = cis
+    for derived in ("number", "priority", "state"):
+        if hasattr(obj, derived):
+            shown[derived] = getattr(obj, derived)
+    audit_service.record_create(
+        db_session=db_session,
+        record_type=spec.record_type,
+        record_id=obj.id,
+        actor=actor,
+        values=shown,
+        source=source,
+    )
+    return obj
+
+
+def update(
+    *, db_session: Session, spec: RecordSpec, obj: Any, data: dict[str, Any], actor, source: str = "api"
+) -> Any:
+    """Apply a partial update carrying the version that was read; stale -> 409, nothing changes."""
+    values = dict(data)
+    version = values.pop("version", None)
+    if version is None:
+        raise InvalidInputError("version: required to update (send the version you read)", field="version")
+    if version != obj.version:
+        raise ConflictError(
+            f"{spec.noun} {getattr(obj, 'number', obj.id)} was changed by someone else "
+            f"(current version {obj.version}, you sent {version}); reload and retry",
+            field="version",
+            details={"current_version": obj.version},
+        )
+    changes: list[tuple[str, Any, Any]] = []
+    if "configuration_items" in values:
+        names = values.pop("configuration_items") or []
+        old = display(obj, spec, "configuration_items")
+        if sorted(set(names)) != sorted(old):
+            _set_cis(db_session, spec, obj, resolve_assets(db_session=db_session, names=names))
+            changes.append(("configuration_items", old, sorted(set(names))))
+    previous = {name: display(obj, spec, name) for name in values}
+    for field, value in values.items():
+        if field in spec.refs:
+            fk = spec.refs[field].fk
+            new_id = resolve_ref(db_session=db_session, spec=spec, field=field, value=value)
+            if getattr(obj, fk) != new_id:
+                setattr(obj, fk, new_id)
+                changes.append((field, previous[field], value))
+        elif getattr(obj, field) != value:
+            setattr(obj, field, value)
+            changes.append((field, previous[field], value))
+    if spec.on_update is not None and changes:
+        changes.extend(spec.on_update(obj, previous=previous, changes=changes, actor=actor))
+    if changes:
+        db_session.flush()
+        audit_service.record_changes(
+            db_session=db_session,
+            record_type=spec.record_type,
+            record_id=obj.id,
+            actor=actor,
+            changes=changes,
+            source=source,
+        )
+        counters.bump_generation(db_session=db_session, record_type=spec.record_type)
+    return obj
+
+
+def delete(*, db_session: Session, spec: RecordSpec, obj: Any, actor) -> None:
+    """Delete a record; its comments and CI links go with it, its audit trail stays."""
+    from itsm_ai.comment.models import Comment
+
+    number = getattr(obj, "number", None) or getattr(obj, "name", None)
+    if spec.has_comments:
+        db_session.execute(
+            sa_delete(Comment).where(Comment.record_type == spec.record_type, Comment.record_id == obj.id)
+        )
+    if spec.has_cis:
+        db_session.execute(
+            sa_delete(record_cis).where(
+                record_cis.c.record_type == spec.record_type, record_cis.c.record_id == obj.id
+            )
+        )
+    audit_service.record_event(
+        db_session=db_session,
+        record_type=spec.record_type,
+        record_id=obj.id,
+        actor=actor,
+        action="delete",
+        old=number,
+    )
+    db_session.delete(obj)
+    db_session.flush()
+    counters.record_deleted(db_session=db_session, record_type=spec.record_type)

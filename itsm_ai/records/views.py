@@ -1,0 +1,150 @@
+"""Router factory: the same create/read/update/delete/list/audit/comments endpoints for every record type."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Query, Response, status
+from sqlalchemy.exc import IntegrityError
+
+from itsm_ai.audit import service as audit_service
+from itsm_ai.audit.models import AuditEventRead
+from itsm_ai.auth.dependencies import CurrentUser
+from itsm_ai.auth.enums import Role
+from itsm_ai.comment import service as comment_service
+from itsm_ai.comment.models import CommentCreate, CommentRead
+from itsm_ai.database import DbSession
+from itsm_ai.errors import ConflictError
+from itsm_ai.records import idempotency, listing, service
+from itsm_ai.records.listing import Page
+from itsm_ai.records.spec import Action, RecordSpec
+
+
+def make_router(spec: RecordSpec) -> APIRouter:
+    """Build the standard endpoints for one record type."""
+    router = APIRouter(prefix=f"/{spec.path}", tags=[spec.path])
+    Read = spec.read_schema
+    Create = spec.create_schema
+    Update = spec.update_schema
+    ListQuery = listing.query_model(spec)
+
+    def scope_for(user) -> dict[str, Any]:
+        if user.role == Role.requester and spec.access.owner_attr:
+            return {spec.access.owner_attr: user.id}
+        return {}
+
+    def load(db_session, user, ref: str, action: str):
+        spec.access.check(user, action, noun=spec.noun)
+        obj = service.get(db_session=db_session, spec=spec, ref=ref)
+        spec.access.check(user, action, obj, noun=spec.noun)
+        return obj
+
+    @router.post(
+        "", status_code=status.HTTP_201_CREATED, response_model=Read, summary=f"Create a {spec.noun}"
+    )
+    def create(
+        body: Annotated[Create, Body()],
+        db_session: DbSession,
+        user: CurrentUser,
+        response: Response,
+        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    ):
+        spec.access.check(user, Action.create, noun=spec.noun)
+        data = body.model_dump()
+        if user.role == Role.requester and spec.requester_create_filter is not None:
+            spec.requester_create_filter(user, data, Create)
+        endpoint = f"POST /{spec.path}"
+        if idempotency_key is not None:
+            body_hash = idempotency.request_hash(body.model_dump(mode="json"))
+            earlier = idempotency.lookup(
+                db_session=db_session,
+                user_id=user.id,
+                endpoint=endpoint,
+                key=idempotency_key,
+                body_hash=body_hash,
+            )
+            if earlier is not None:
+                response.status_code = status.HTTP_200_OK
+                response.headers["Idempotent-Replayed"] = "true"
+                return service.serialize(
+                    spec, service.get(db_session=db_session, spec=spec, ref=earlier.record_id)
+                )
+        obj = service.create(db_session=db_session, spec=spec, data=data, actor=user)
+        if idempotency_key is not None:
+            try:
+                with db_session.begin_nested():
+                    idempotency.remember(
+                        db_session=db_session,
+                        user_id=user.id,
+                        endpoint=endpoint,
+                        key=idempotency_key,
+                        body_hash=body_hash,
+                        record_type=spec.record_type,
+                        record_id=obj.id,
+                    )
+            except IntegrityError as exc:
+                # A concurrent request with the same key won the race; ours must not create a second record.
+                raise ConflictError(
+                    "Idempotency-Key: a request with this key is being processed; retry",
+                    field="Idempotency-Key",
+                ) from exc
+        response.headers["Location"] = f"/api/v1/{spec.path}/{obj.id}"
+        return service.serialize(spec, obj)
+
+    @router.get("", response_model=Page, summary=f"List {spec.path}")
+    def list_(params: Annotated[ListQuery, Query()], db_session: DbSession, user: CurrentUser):
+        spec.access.check(user, Action.read, noun=spec.noun)
+        scope = scope_for(user)
+        if user.role == Role.requester and spec.access.requester_scope:
+            scope = dict(spec.access.requester_scope)
+        return listing.list_records(db_session=db_session, spec=spec, params=params, scope=scope)
+
+    @router.get("/{ref}", response_model=Read, summary=f"Read a {spec.noun} by id or number")
+    def read(ref: str, db_session: DbSession, user: CurrentUser):
+        return service.serialize(spec, load(db_session, user, ref, Action.read))
+
+    @router.patch("/{ref}", response_model=Read, summary=f"Update a {spec.noun} (send its version)")
+    def update(ref: str, body: Annotated[Update, Body()], db_session: DbSession, user: CurrentUser):
+        obj = load(db_session, user, ref, Action.update)
+        obj = service.update(
+            db_session=db_session, spec=spec, obj=obj, data=body.model_dump(exclude_unset=True), actor=user
+        )
+        return service.serialize(spec, obj)
+
+    @router.delete("/{ref}", status_code=status.HTTP_204_NO_CONTENT, summary=f"Delete a {spec.noun}")
+    def delete(ref: str, db_session: DbSession, user: CurrentUser):
+        obj = load(db_session, user, ref, Action.delete)
+        service.delete(db_session=db_session, spec=spec, obj=obj, actor=user)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @router.get("/{ref}/audit", response_model=list[AuditEventRead], summary=f"Audit trail of a {spec.noun}")
+    def audit(ref: str, db_session: DbSession, user: CurrentUser):
+        obj = load(db_session, user, ref, Action.read)
+        return audit_service.list_for(
+            db_session=db_session,
+            record_type=spec.record_type,
+            record_id=obj.id,
+            include_internal=user.role != Role.requester,
+        )
+
+    if spec.has_comments:
+
+        @router.get("/{ref}/comments", response_model=list[CommentRead], summary="Comments and work notes")
+        def comments(ref: str, db_session: DbSession, user: CurrentUser):
+            obj = load(db_session, user, ref, Action.read)
+            return comment_service.list_for(
+                db_session=db_session, spec=spec, obj=obj, include_internal=user.role != Role.requester
+            )
+
+        @router.post(
+            "/{ref}/comments",
+            status_code=status.HTTP_201_CREATED,
+            response_model=CommentRead,
+            summary="Add a comment",
+        )
+        def add_comment(ref: str, body: CommentCreate, db_session: DbSession, user: CurrentUser):
+            obj = load(db_session, user, ref, Action.comment)
+            return comment_service.add(db_session=db_session, spec=spec, obj=obj, comment_in=body, actor=user)
+
+    return router
+
+
+Query_ = Query  # re-exported for feature routers that add their own list filters
