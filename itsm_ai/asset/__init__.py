@@ -1,0 +1,1 @@
+"""Assets (configuration items) and their links to tickets."""

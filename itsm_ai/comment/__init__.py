@@ -1,0 +1,1 @@
+"""Public replies and internal work notes."""

@@ -1,0 +1,1 @@
+"""Knowledge articles, similar-incident retrieval and article drafting."""

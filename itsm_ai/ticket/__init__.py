@@ -1,0 +1,1 @@
+"""Incidents, problems, changes and service requests."""

@@ -1,0 +1,1 @@
+"""Workflow engine pure cores: state tables, priority, calendars, SLA maths, rule conditions and actions."""
