@@ -10,6 +10,7 @@ from itsm_ai.database import utcnow
 from itsm_ai.knowledge.models import ArticleCreate, ArticleRead, ArticleUpdate, KnowledgeArticle
 from itsm_ai.records.spec import Access, RecordSpec, Ref
 from itsm_ai.ticket.enums import NUMBER_PREFIXES, ArticleState, RecordType
+from itsm_ai.workflow.service import enforce_transition
 
 
 def _on_create(obj: KnowledgeArticle, *, db_session, actor) -> None:
@@ -27,6 +28,7 @@ def _on_update(
         derived.append(("article_version", obj.article_version, obj.article_version + 1))
         obj.article_version += 1
     if "state" in changed:
+        enforce_transition(record_type=obj.record_type, from_state=previous.get("state"), obj=obj)
         if obj.state == ArticleState.published:
             derived.append(("published_at", obj.published_at, utcnow()))
             obj.published_at = derived[-1][2]

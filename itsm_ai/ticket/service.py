@@ -21,6 +21,7 @@ from itsm_ai.ticket.enums import (
     RecordType,
 )
 from itsm_ai.workflow.priority import compute_priority
+from itsm_ai.workflow.service import enforce_transition
 
 ALL = frozenset(Role)
 STAFF = frozenset({Role.agent, Role.admin})
@@ -51,6 +52,7 @@ RESOLVED_STATES = {"resolved", "closed", "cancelled"}
 
 
 def _derive_on_create(obj: Any, *, db_session, actor) -> None:
+    enforce_transition(record_type=obj.record_type, from_state=None, obj=obj)
     obj.priority = compute_priority(obj.impact or 3, obj.urgency or 3)
     now = utcnow()
     obj.opened_at = obj.opened_at or now
@@ -76,6 +78,7 @@ def _derive_on_update(obj: Any, *, previous: dict[str, Any], changes, actor) -> 
         put("priority", compute_priority(obj.impact, obj.urgency))
     if "state" in changed:
         old_state, now = previous.get("state"), utcnow()
+        enforce_transition(record_type=obj.record_type, from_state=old_state, obj=obj)
         if obj.state == "resolved":
             put("resolved_at", obj.resolved_at or now)
         elif obj.state == "closed":

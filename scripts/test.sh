@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs everything, then runs lint and the whole test suite on SQLite and on the local PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+PG_URL=${ITSM_PG_TEST_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/itsm_test}
+
+start_postgres() {
+  if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start || true
+    for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
+  fi
+  psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='itsm_test'" | grep -q 1 \
+    || psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE itsm_test"
+}
+
+.venv/bin/ruff check .
+echo "== tests on SQLite =="
+.venv/bin/pytest -q -p no:cacheprovider "$@"
+echo "== database tests again on PostgreSQL =="
+start_postgres
+ITSM_TEST_DATABASE_URL="$PG_URL" .venv/bin/pytest -q -p no:cacheprovider -m db "$@"
