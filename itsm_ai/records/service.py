@@ -12,6 +12,7 @@ from itsm_ai.asset.models import Asset, record_cis
 from itsm_ai.audit import service as audit_service
 from itsm_ai.errors import ConflictError, InvalidInputError, NotFoundError
 from itsm_ai.records import counters
+from itsm_ai.records.events import RecordEvent, publish
 from itsm_ai.records.spec import RecordSpec
 
 
@@ -137,6 +138,7 @@ def create(*, db_session: Session, spec: RecordSpec, data: dict[str, Any], actor
         values=shown,
         source=source,
     )
+    publish(db_session, RecordEvent("created", spec.record_type, obj, actor=actor, source=source))
     return obj
 
 
@@ -186,6 +188,8 @@ def update(
             source=source,
         )
         counters.bump_generation(db_session=db_session, record_type=spec.record_type)
+        event = RecordEvent("updated", spec.record_type, obj, actor=actor, source=source, changes=changes)
+        publish(db_session, event)
     return obj
 
 
@@ -212,6 +216,7 @@ def delete(*, db_session: Session, spec: RecordSpec, obj: Any, actor) -> None:
         action="delete",
         old=number,
     )
+    publish(db_session, RecordEvent("deleted", spec.record_type, obj, actor=actor))
     db_session.delete(obj)
     db_session.flush()
     counters.record_deleted(db_session=db_session, record_type=spec.record_type)

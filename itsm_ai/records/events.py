@@ -1,0 +1,68 @@
+"""In-process domain events of the store: the engine subscribes; the store never imports the engine.
+
+Listeners run inside the writer's transaction, so what they write (SLA clocks, outbox rows, suggestions)
+commits or rolls back together with the change that caused it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+
+@dataclass
+class RecordEvent:
+    """A record was created, updated or deleted; `changes` holds (field, old, new) for updates."""
+
+    kind: str
+    record_type: str
+    record: Any
+    actor: Any = None
+    source: str = "api"
+    changes: list[tuple[str, Any, Any]] = field(default_factory=list)
+    depth: int = 0
+
+    @property
+    def changed_fields(self) -> set[str]:
+        """Names of the fields this event changed."""
+        return {c[0] for c in self.changes}
+
+
+Listener = Callable[[Session, RecordEvent], None]
+_listeners: list[Listener] = []
+_lock = threading.Lock()
+_local = threading.local()
+
+
+def subscribe(listener: Listener) -> None:
+    """Add a listener (idempotent)."""
+    with _lock:
+        if listener not in _listeners:
+            _listeners.append(listener)
+
+
+def unsubscribe(listener: Listener) -> None:
+    """Remove a listener if present."""
+    with _lock:
+        if listener in _listeners:
+            _listeners.remove(listener)
+
+
+def current_depth() -> int:
+    """How deep in listener-caused writes the current thread is (0 for a user's own write)."""
+    return getattr(_local, "depth", 0)
+
+
+def publish(db_session: Session, event: RecordEvent) -> None:
+    """Run every listener for the event, tracking depth so listeners can refuse to loop."""
+    event.depth = current_depth()
+    _local.depth = event.depth + 1
+    try:
+        for listener in list(_listeners):
+            listener(db_session, event)
+    finally:
+        _local.depth = event.depth
