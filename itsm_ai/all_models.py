@@ -1,5 +1,6 @@
 """Imports every record module so Base.metadata is complete (Alembic, create_all, mapper configuration)."""
 
+from itsm_ai.approval import models as approval_models  # noqa: F401
 from itsm_ai.asset import models as asset_models  # noqa: F401
 from itsm_ai.audit import models as audit_models  # noqa: F401
 from itsm_ai.auth import models as auth_models  # noqa: F401

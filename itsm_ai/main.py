@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,11 +22,20 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or (str(loc[-1]) if loc else "request")
 
 
+_NAMED = re.compile(r"^(?:Value error, )?([a-z_][a-z0-9_.]*): ")
+
+
+def _field_entry(error: dict[str, Any]) -> dict[str, str]:
+    field, message = _field_name(tuple(error.get("loc", ()))), error.get("msg", "invalid")
+    named = _NAMED.match(message)
+    if named and field in ("body", "request", "query"):
+        # Model-level validators name the field they are about as "field: message".
+        field, message = named.group(1), message[named.end() :]
+    return {"field": field, "message": message}
+
+
 def _validation_handler(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    fields = [
-        {"field": _field_name(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")}
-        for e in exc.errors()
-    ]
+    fields = [_field_entry(e) for e in exc.errors()]
     message = "; ".join(f"{f['field']}: {f['message']}" for f in fields) or "invalid request"
     return JSONResponse(status_code=422, content=error_body(422, "validation_error", message, fields))
 
@@ -60,6 +70,7 @@ def _stale_handler(_request: Request, exc: StaleDataError) -> JSONResponse:
 
 def create_app() -> FastAPI:
     """Build the application with every router mounted under /api/v1."""
+    from itsm_ai.approval.views import router as approval_router
     from itsm_ai.asset.views import router as asset_router
     from itsm_ai.auth.views import router as auth_router
     from itsm_ai.catalog.views import router as catalog_router
@@ -82,6 +93,7 @@ def create_app() -> FastAPI:
     for router in (
         auth_router,
         ticket_router,
+        approval_router,
         knowledge_router,
         asset_router,
         catalog_router,

@@ -20,7 +20,12 @@ def test_refused_move_names_allowed_states_and_changes_nothing(client, users):
     r = _patch(client, h, inc, state="closed")
     assert r.status_code == 409
     err = r.json()["error"]
-    assert "in_progress" in err["message"] and err["allowed"] == ["in_progress", "on_hold", "resolved", "cancelled"]
+    assert "in_progress" in err["message"] and err["allowed"] == [
+        "in_progress",
+        "on_hold",
+        "resolved",
+        "cancelled",
+    ]
     again = client.get(f"/api/v1/incidents/{inc['id']}", headers=h).json()
     assert again["state"] == "new" and again["version"] == inc["version"]
     assert len(client.get(f"/api/v1/incidents/{inc['id']}/audit", headers=h).json()) == 1
@@ -32,7 +37,9 @@ def test_resolve_needs_resolution_fields_then_reopen_counts(client, users):
     r = _patch(client, h, inc, state="resolved")
     assert r.status_code == 422
     assert r.json()["error"]["fields"][0]["field"] == "resolution_code"
-    r = _patch(client, h, inc, state="resolved", resolution_code="solved", resolution_notes="Reset the profile")
+    r = _patch(
+        client, h, inc, state="resolved", resolution_code="solved", resolution_notes="Reset the profile"
+    )
     assert r.status_code == 200, r.text
     resolved = r.json()
     assert resolved["resolved_at"] is not None

@@ -1,0 +1,1 @@
+"""Approvals for changes and service requests: approvers, any/all policies, decisions."""
