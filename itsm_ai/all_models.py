@@ -11,5 +11,6 @@ from itsm_ai.group import models as group_models  # noqa: F401
 from itsm_ai.knowledge import models as knowledge_models  # noqa: F401
 from itsm_ai.records import models as record_models  # noqa: F401
 from itsm_ai.ticket import models as ticket_models  # noqa: F401
+from itsm_ai.workflow import models as workflow_models  # noqa: F401
 
 metadata = Base.metadata

@@ -78,6 +78,7 @@ def create_app() -> FastAPI:
     from itsm_ai.group.views import router as group_router
     from itsm_ai.knowledge.views import router as knowledge_router
     from itsm_ai.ticket.views import router as ticket_router
+    from itsm_ai.workflow.views import router as workflow_router
 
     app = FastAPI(
         title="itsm-ai",
@@ -99,6 +100,7 @@ def create_app() -> FastAPI:
         catalog_router,
         group_router,
         data_router,
+        workflow_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 

@@ -20,7 +20,7 @@ def _on_create(obj: Asset, *, db_session, actor) -> None:
         obj.ip_address = str(obj.ip_address)
 
 
-def _on_update(obj: Asset, *, previous, changes, actor) -> list:
+def _on_update(obj: Asset, *, db_session, previous, changes, actor) -> list:
     if obj.ip_address is not None and not isinstance(obj.ip_address, str):
         obj.ip_address = str(obj.ip_address)
     return []

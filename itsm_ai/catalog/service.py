@@ -13,7 +13,7 @@ def _on_create(obj: CatalogItem, *, db_session, actor) -> None:
         obj.variables = [v if isinstance(v, dict) else v.model_dump() for v in obj.variables]
 
 
-def _on_update(obj: CatalogItem, *, previous, changes, actor) -> list:
+def _on_update(obj: CatalogItem, *, db_session, previous, changes, actor) -> list:
     _on_create(obj, db_session=None, actor=actor)
     return []
 

@@ -20,7 +20,7 @@ def _on_create(obj: KnowledgeArticle, *, db_session, actor) -> None:
 
 
 def _on_update(
-    obj: KnowledgeArticle, *, previous: dict[str, Any], changes, actor
+    obj: KnowledgeArticle, *, db_session, previous: dict[str, Any], changes, actor
 ) -> list[tuple[str, Any, Any]]:
     derived = []
     changed = {c[0] for c in changes}

@@ -176,7 +176,8 @@ def update(
             setattr(obj, field, value)
             changes.append((field, previous[field], value))
     if spec.on_update is not None and changes:
-        changes.extend(spec.on_update(obj, previous=previous, changes=changes, actor=actor))
+        derived = spec.on_update(obj, db_session=db_session, previous=previous, changes=changes, actor=actor)
+        changes.extend(derived)
     if changes:
         db_session.flush()
         audit_service.record_changes(

@@ -20,8 +20,7 @@ from itsm_ai.ticket.enums import (
     IncidentState,
     RecordType,
 )
-from itsm_ai.workflow.priority import compute_priority
-from itsm_ai.workflow.service import enforce_transition
+from itsm_ai.workflow.service import compute_priority, enforce_transition
 
 ALL = frozenset(Role)
 STAFF = frozenset({Role.agent, Role.admin})
@@ -53,7 +52,7 @@ RESOLVED_STATES = {"resolved", "closed", "cancelled"}
 
 def _derive_on_create(obj: Any, *, db_session, actor) -> None:
     enforce_transition(record_type=obj.record_type, from_state=None, obj=obj)
-    obj.priority = compute_priority(obj.impact or 3, obj.urgency or 3)
+    obj.priority = compute_priority(db_session=db_session, impact=obj.impact or 3, urgency=obj.urgency or 3)
     now = utcnow()
     obj.opened_at = obj.opened_at or now
     if obj.state == "resolved" and obj.resolved_at is None:
@@ -63,7 +62,9 @@ def _derive_on_create(obj: Any, *, db_session, actor) -> None:
         obj.resolved_at = obj.resolved_at or obj.closed_at
 
 
-def _derive_on_update(obj: Any, *, previous: dict[str, Any], changes, actor) -> list[tuple[str, Any, Any]]:
+def _derive_on_update(
+    obj: Any, *, db_session, previous: dict[str, Any], changes, actor
+) -> list[tuple[str, Any, Any]]:
     """Values that follow from a change: priority, state timestamps, reopen and reassignment counts."""
     derived: list[tuple[str, Any, Any]] = []
 
@@ -75,7 +76,7 @@ def _derive_on_update(obj: Any, *, previous: dict[str, Any], changes, actor) -> 
 
     changed = {c[0] for c in changes}
     if changed & {"impact", "urgency"}:
-        put("priority", compute_priority(obj.impact, obj.urgency))
+        put("priority", compute_priority(db_session=db_session, impact=obj.impact, urgency=obj.urgency))
     if "state" in changed:
         old_state, now = previous.get("state"), utcnow()
         enforce_transition(record_type=obj.record_type, from_state=old_state, obj=obj)

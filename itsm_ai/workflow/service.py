@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from itsm_ai.audit import service as audit_service
 from itsm_ai.errors import ConflictError, InvalidInputError
 from itsm_ai.workflow import transitions
+from itsm_ai.workflow.models import WorkflowSetting
+from itsm_ai.workflow.priority import DEFAULT_MATRIX, PriorityMatrix
+
+PRIORITY_MATRIX_KEY = "priority_matrix"
+_matrix_cache: dict[str, tuple[int, PriorityMatrix]] = {}
+_matrix_lock = threading.Lock()
 
 WORKFLOW_FIELDS = (
     "on_hold_reason",
@@ -25,7 +35,7 @@ def values_of(obj: Any) -> dict[str, Any]:
 
 
 def enforce_transition(*, record_type: str, from_state: str | None, obj: Any) -> None:
-    """Refuse a state change the lifecycle table does not allow (409) or whose required fields are missing (422)."""
+    """Refuse a move the lifecycle table does not allow (409) or whose required fields are missing (422)."""
     to_state = obj.state
     if from_state is None:
         from_state = transitions.initial_state(record_type)
@@ -42,3 +52,57 @@ def enforce_transition(*, record_type: str, from_state: str | None, obj: Any) ->
             field = (exc.missing_fields or exc.invalid_fields)[0]
             raise InvalidInputError(f"{field}: {exc.message}", field=field, details=details) from exc
         raise ConflictError(exc.message, field="state", details=details) from exc
+
+
+def priority_matrix(*, db_session: Session) -> tuple[PriorityMatrix, int]:
+    """The configured priority matrix and its version (0 = the ServiceNow default, never changed)."""
+    row = db_session.get(WorkflowSetting, PRIORITY_MATRIX_KEY)
+    if row is None:
+        return DEFAULT_MATRIX, 0
+    with _matrix_lock:
+        cached = _matrix_cache.get(PRIORITY_MATRIX_KEY)
+        if cached is None or cached[0] != row.version:
+            cached = (row.version, PriorityMatrix.from_json(row.value))
+            _matrix_cache[PRIORITY_MATRIX_KEY] = cached
+    return cached[1], row.version
+
+
+def compute_priority(*, db_session: Session, impact: int, urgency: int) -> int:
+    """Priority from impact x urgency through the configured matrix."""
+    matrix, _ = priority_matrix(db_session=db_session)
+    return int(matrix.priority(impact, urgency))
+
+
+def set_priority_matrix(
+    *, db_session: Session, matrix_json: dict, version: int, actor
+) -> tuple[PriorityMatrix, int]:
+    """Replace the priority matrix (versioned; stale -> 409, invalid -> 422). Existing tickets keep theirs."""
+    try:
+        matrix = PriorityMatrix.from_json(matrix_json)
+    except ValueError as exc:
+        raise InvalidInputError(f"matrix: {exc}", field="matrix") from exc
+    old, current = priority_matrix(db_session=db_session)
+    if version != current:
+        raise ConflictError(
+            f"the priority matrix was changed by someone else (version {current}); reload and retry",
+            field="version",
+        )
+    row = db_session.get(WorkflowSetting, PRIORITY_MATRIX_KEY)
+    if row is None:
+        row = WorkflowSetting(key=PRIORITY_MATRIX_KEY, value=matrix.to_json(), updated_by_id=actor.id)
+        db_session.add(row)
+    else:
+        row.value = matrix.to_json()
+        row.updated_by_id = actor.id
+    db_session.flush()
+    audit_service.record_event(
+        db_session=db_session,
+        record_type="workflow_setting",
+        record_id=0,
+        actor=actor,
+        action="update",
+        field=PRIORITY_MATRIX_KEY,
+        old=old.to_json(),
+        new=matrix.to_json(),
+    )
+    return matrix, row.version

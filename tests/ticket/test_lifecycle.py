@@ -1,4 +1,4 @@
-"""Lifecycles enforced through the API: refused moves name the allowed next states, required fields are named."""
+"""Lifecycles enforced through the API: refused moves name the allowed states, required fields are named."""
 
 
 def _create(client, headers, path="incidents", **body):
