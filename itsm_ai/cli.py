@@ -93,6 +93,31 @@ def serve(
     )
 
 
+@app.command("worker")
+def worker(
+    interval: Annotated[float | None, typer.Option(help="Seconds between sweeps.")] = None,
+    once: Annotated[bool, typer.Option(help="Run every job once and exit.")] = False,
+) -> None:
+    """Run the background jobs (SLA sweeps, webhook deliveries) until interrupted."""
+    from itsm_ai.config import get_settings
+    from itsm_ai.engine import install
+    from itsm_ai.migrate import upgrade
+    from itsm_ai.worker import Worker, run_once
+
+    upgrade()
+    install()
+    if once:
+        for job, result in run_once().items():
+            console.print(f"{job}: {result}")
+        return
+    runner = Worker(interval or get_settings().worker_interval_seconds)
+    console.print(f"worker running every {runner.interval:g}s; Ctrl-C to stop")
+    try:
+        runner.run_forever()
+    except KeyboardInterrupt:
+        runner.stop()
+
+
 def _register_data_commands() -> None:
     try:
         from itsm_ai.data.cli import export_command, import_command

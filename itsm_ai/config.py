@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     total_cache_seconds: float = 30.0
     demo_admin_password: str = "admin"
     cors_origins: list[str] = []
+    worker_interval_seconds: float = 5.0
+    worker_in_process: bool | None = Field(
+        default=None,
+        description="Run background jobs inside the server; default: yes on SQLite, no otherwise.",
+    )
 
 
 @lru_cache

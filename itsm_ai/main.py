@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,6 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from itsm_ai import __version__
+from itsm_ai.engine import install as install_engine
 from itsm_ai.errors import AppError, error_body
 
 API_PREFIX = "/api/v1"
@@ -68,7 +70,28 @@ def _stale_handler(_request: Request, exc: StaleDataError) -> JSONResponse:
     )
 
 
-def create_app() -> FastAPI:
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    from itsm_ai.config import get_settings
+    from itsm_ai.database import get_engine
+    from itsm_ai.worker import Worker
+
+    settings = get_settings()
+    in_process = settings.worker_in_process
+    if in_process is None:
+        # On the SQLite default there is no separate worker process to rely on.
+        in_process = get_engine().dialect.name == "sqlite"
+    worker = Worker(settings.worker_interval_seconds) if in_process and app.state.start_worker else None
+    if worker is not None:
+        worker.start()
+    try:
+        yield
+    finally:
+        if worker is not None:
+            worker.stop()
+
+
+def create_app(*, start_worker: bool = True) -> FastAPI:
     """Build the application with every router mounted under /api/v1."""
     from itsm_ai.approval.views import router as approval_router
     from itsm_ai.asset.views import router as asset_router
@@ -86,7 +109,10 @@ def create_app() -> FastAPI:
         description="AI-first IT service management: tickets, workflow, triage and knowledge over HTTP.",
         docs_url="/docs",
         openapi_url="/openapi.json",
+        lifespan=_lifespan,
     )
+    app.state.start_worker = start_worker
+    install_engine()
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(AppError, _app_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)

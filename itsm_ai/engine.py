@@ -1,0 +1,30 @@
+"""Wires the engine to the store: subscribes every feature's listener to the store's domain events.
+
+The store (records) knows nothing of SLAs, rules, webhooks or ML; each of those exposes a listener
+`(db_session, RecordEvent) -> None` and is listed here, in the order they run for one event.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+
+from itsm_ai.records import events
+
+# "module:function" of each listener, in run order (SLA clocks before rules, rules before outgoing events).
+LISTENERS: list[str] = []
+
+_installed = False
+_lock = threading.Lock()
+
+
+def install() -> None:
+    """Subscribe every listener once per process."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        for target in LISTENERS:
+            module_name, func_name = target.split(":")
+            events.subscribe(getattr(importlib.import_module(module_name), func_name))
+        _installed = True
