@@ -12,7 +12,11 @@ import threading
 from itsm_ai.records import events
 
 # "module:function" of each listener, in run order (SLA clocks before rules, rules before outgoing events).
-LISTENERS: list[str] = []
+LISTENERS: list[str] = [
+    "itsm_ai.sla.service:on_record_event",
+    "itsm_ai.automation.engine:on_record_event",
+    "itsm_ai.webhooks.service:on_record_event",
+]
 
 _installed = False
 _lock = threading.Lock()

@@ -96,11 +96,14 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     from itsm_ai.approval.views import router as approval_router
     from itsm_ai.asset.views import router as asset_router
     from itsm_ai.auth.views import router as auth_router
+    from itsm_ai.automation.views import router as automation_router
     from itsm_ai.catalog.views import router as catalog_router
     from itsm_ai.data.views import router as data_router
     from itsm_ai.group.views import router as group_router
     from itsm_ai.knowledge.views import router as knowledge_router
+    from itsm_ai.sla.views import router as sla_router
     from itsm_ai.ticket.views import router as ticket_router
+    from itsm_ai.webhooks.views import router as webhook_router
     from itsm_ai.workflow.views import router as workflow_router
 
     app = FastAPI(
@@ -127,6 +130,9 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
         group_router,
         data_router,
         workflow_router,
+        sla_router,
+        automation_router,
+        webhook_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 

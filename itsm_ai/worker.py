@@ -11,7 +11,11 @@ from collections.abc import Callable
 log = logging.getLogger(__name__)
 
 # "module:function" of each periodic job: no arguments, opens its own sessions, returns a summary.
-JOBS: list[str] = []
+JOBS: list[str] = [
+    "itsm_ai.sla.flows:sweep",
+    "itsm_ai.automation.engine:run_scheduled",
+    "itsm_ai.webhooks.flows:deliver_pending",
+]
 
 
 def _resolve(target: str) -> Callable[[], object]:

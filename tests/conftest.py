@@ -89,7 +89,7 @@ def db_session(db):
 def app(db):
     from itsm_ai.main import create_app
 
-    return create_app()
+    return create_app(start_worker=False)
 
 
 @pytest.fixture

@@ -190,10 +190,11 @@ def list_records(
         if sort_name not in NON_NULL_SORTS:
             raise InvalidInputError(f"cursor: not available when sorting by {sort_name}", field="cursor")
         value, last_id = _decode_cursor(params.cursor, sort)
+        # The extra range bound lets the index seek straight to the page instead of scanning from the start.
         if desc:
-            conds.append(or_(sort_col < value, and_(sort_col == value, id_col < last_id)))
+            conds.append(and_(sort_col <= value, or_(sort_col < value, id_col < last_id)))
         else:
-            conds.append(or_(sort_col > value, and_(sort_col == value, id_col > last_id)))
+            conds.append(and_(sort_col >= value, or_(sort_col > value, id_col > last_id)))
     if conds:
         stmt = stmt.where(*conds)
     order = (sort_col.desc(), id_col.desc()) if desc else (sort_col.asc(), id_col.asc())

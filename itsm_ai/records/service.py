@@ -170,6 +170,9 @@ def update(
             fk = spec.refs[field].fk
             new_id = resolve_ref(db_session=db_session, spec=spec, field=field, value=value)
             if getattr(obj, fk) != new_id:
+                ref = spec.refs[field]
+                # Set the relationship too, so serialize() and listeners see the new reference at once.
+                setattr(obj, ref.rel, db_session.get(ref.target, new_id) if new_id is not None else None)
                 setattr(obj, fk, new_id)
                 changes.append((field, previous[field], value))
         elif getattr(obj, field) != value:

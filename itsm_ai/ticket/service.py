@@ -23,6 +23,7 @@ from itsm_ai.ticket.enums import (
 from itsm_ai.workflow.service import compute_priority, enforce_transition
 
 ALL = frozenset(Role)
+OPENERS = frozenset({Role.requester, Role.agent, Role.admin})
 STAFF = frozenset({Role.agent, Role.admin})
 READERS = frozenset({Role.agent, Role.admin, Role.data_scientist})
 ADMIN = frozenset({Role.admin})
@@ -173,7 +174,7 @@ INCIDENT = _ticket_spec(
     m.IncidentCreate,
     m.IncidentUpdate,
     m.IncidentRead,
-    Access(create=ALL, read=ALL, update=STAFF, delete=ADMIN, owner_attr="caller_id"),
+    Access(create=OPENERS, read=ALL, update=STAFF, delete=ADMIN, owner_attr="caller_id"),
     refs={
         "problem": Ref("problem_id", "problem_ref", m.Problem, "number", "problem"),
         "duplicate_of": Ref("duplicate_of_id", "duplicate_of_ref", m.Incident, "number", "incident"),
@@ -210,7 +211,7 @@ SERVICE_REQUEST = _ticket_spec(
     m.ServiceRequestCreate,
     m.ServiceRequestUpdate,
     m.ServiceRequestRead,
-    Access(create=ALL, read=ALL, update=STAFF, delete=ADMIN, owner_attr="caller_id"),
+    Access(create=OPENERS, read=ALL, update=STAFF, delete=ADMIN, owner_attr="caller_id"),
     refs={"catalog_item": Ref("catalog_item_id", "catalog_item_ref", CatalogItem, "name", "catalog item")},
     filters={"catalog_item": str},
     requester_create_filter=_requester_creates_for_self,

@@ -1,0 +1,358 @@
+"""Load the bundled demo data: accounts, groups, catalog, assets, knowledge and real tickets (idempotent).
+
+Everything is looked up by its natural key first (username, group, item or asset name, article or ticket
+correlation id), so a second `load_demo()` adds nothing. Sources and licences: README.md beside this file.
+"""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from itsm_ai.auth.enums import Role
+
+DEMO_DIR = Path(__file__).resolve().parent
+TOPICS_CSV = DEMO_DIR / "it_tickets_topics.csv"
+SERVICENOW_CSV = DEMO_DIR / "servicenow_incident_event_log.csv"
+
+# Demo passwords, documented in README.md and the project README; admin's comes from the settings.
+USERS: tuple[tuple[str, Role, str | None, str], ...] = (
+    ("admin", Role.admin, None, "Demo Administrator"),
+    ("agent", Role.agent, "agent-demo-pw", "Sam Agent"),
+    ("alice", Role.requester, "alice-demo-pw", "Alice Requester"),
+    ("dana", Role.data_scientist, "dana-demo-pw", "Dana Scientist"),
+)
+GROUPS = (
+    ("Service Desk", "First line: takes every call, solves what it can, routes the rest."),
+    ("Hardware Support", "Laptops, desktops, monitors, printers and peripherals."),
+    ("Access Management", "Accounts, passwords, permissions and administrative rights."),
+    ("HR Systems", "The HR portal, payroll and onboarding tools."),
+    ("Storage & Backup", "File shares, mailbox quotas, backups and restores."),
+    ("Procurement", "Purchase requests for hardware, software and services."),
+)
+# Topic group of it_tickets_topics.csv -> the group that handles it.
+TOPIC_GROUPS = {
+    "Hardware": "Hardware Support",
+    "Access": "Access Management",
+    "Administrative rights": "Access Management",
+    "HR Support": "HR Systems",
+    "Storage": "Storage & Backup",
+    "Purchase": "Procurement",
+    "Internal Project": "Service Desk",
+    "Miscellaneous": "Service Desk",
+}
+CATALOG = (
+    (
+        "Standard laptop",
+        "Hardware",
+        "14-inch business laptop with docking station.",
+        1150,
+        True,
+        "Procurement",
+    ),
+    (
+        "Additional monitor",
+        "Hardware",
+        "27-inch monitor for a desk or home office.",
+        240,
+        False,
+        "Hardware Support",
+    ),
+    ("VPN access", "Access", "Remote access to the internal network.", None, True, "Access Management"),
+    ("Software licence", "Software", "A licence for a catalogued application.", None, True, "Procurement"),
+    (
+        "Shared mailbox",
+        "Email",
+        "A mailbox a team shares, with its members.",
+        None,
+        False,
+        "Storage & Backup",
+    ),
+)
+ASSETS = (
+    ("Mail service", "service", "The company e-mail and calendar service.", "Storage & Backup", None),
+    ("VPN gateway", "network", "Remote access gateway for staff.", "Access Management", "Data centre 1"),
+    ("File server FS01", "server", "Department file shares.", "Storage & Backup", "Data centre 1"),
+    ("HR portal", "application", "Leave requests, payslips and personal data.", "HR Systems", None),
+    (
+        "Printer 3rd floor",
+        "hardware",
+        "Shared colour printer next to the kitchen.",
+        "Hardware Support",
+        "Floor 3",
+    ),
+)
+ARTICLES = (
+    (
+        "demo-kb-password-reset",
+        "Reset your password or unlock your account",
+        "Access",
+        ["password", "locked", "account", "reset"],
+        "If your password has expired or your account is locked after too many attempts:\n\n"
+        "1. Open the self-service password page from any company computer or your phone.\n"
+        "2. Confirm your identity with the code sent to your registered mobile number.\n"
+        "3. Choose a new password: at least 12 characters, not one of your last five.\n"
+        "4. Wait two minutes, then sign in again everywhere (laptop, phone mail app, VPN) with the new "
+        "password: devices that keep trying the old one lock the account again.\n\n"
+        "Still locked after 15 minutes? Open an incident for Access Management with your username.",
+    ),
+    (
+        "demo-kb-vpn",
+        "VPN connects but internal sites do not open",
+        "Access",
+        ["vpn", "remote", "network"],
+        "When the VPN client shows 'connected' but internal pages time out:\n\n"
+        "1. Disconnect, quit the VPN client completely and start it again.\n"
+        "2. Check that you chose the company profile, not a home or hotel captive portal.\n"
+        "3. On hotel or guest Wi-Fi, open any public web page first to accept the portal's terms.\n"
+        "4. If only some sites fail, clear the browser cache or try a private window.\n\n"
+        "If it still fails, open an incident and add the VPN client log (Help > Export logs).",
+    ),
+    (
+        "demo-kb-mailbox-full",
+        "Mailbox full: free space or request more",
+        "Storage",
+        ["mailbox", "quota", "email", "storage"],
+        "Outlook warns when the mailbox nears its quota and stops sending at the limit.\n\n"
+        "- Empty 'Deleted Items' and 'Junk'.\n"
+        "- Sort by size and move large attachments to your personal file share.\n"
+        "- Turn on the online archive (File > Tools > Mailbox Cleanup).\n\n"
+        "A team that needs more space should request a shared mailbox from the catalog.",
+    ),
+    (
+        "demo-kb-new-hardware",
+        "Order a laptop, monitor or other hardware",
+        "Purchase",
+        ["hardware", "laptop", "monitor", "purchase"],
+        "Standard hardware is ordered from the service catalog ('Standard laptop', 'Additional monitor'). "
+        "Items that need approval go to your manager first; delivery is usually within five working days. "
+        "Anything outside the catalog is a purchase request for Procurement: give the model, the quantity, "
+        "the cost centre and why the standard item does not fit.",
+    ),
+    (
+        "demo-kb-admin-rights",
+        "Temporary administrator rights on your computer",
+        "Administrative rights",
+        ["admin", "rights", "install", "software"],
+        "Most software is installed from the Software Center without administrator rights. When you need "
+        "them (a driver, a developer tool), open a request for Access Management with the computer name, the "
+        "reason and how long you need them. Rights are granted for up to 8 hours and removed automatically; "
+        "they are logged.",
+    ),
+)
+
+
+def _users(session: Session, counts: Counter[str]) -> dict[str, Any]:
+    from itsm_ai.auth import service as user_service
+    from itsm_ai.auth.models import UserCreate
+    from itsm_ai.config import get_settings
+
+    users = {}
+    for username, role, password, full_name in USERS:
+        user = user_service.get_by_username(db_session=session, username=username)
+        if user is None:
+            values = {
+                "username": username,
+                "role": role,
+                "password": password or get_settings().demo_admin_password,
+                "full_name": full_name,
+                "email": f"{username}@demo.example.com",
+            }
+            # The admin password is a setting and may be shorter than the API allows (default "admin").
+            user_in = (
+                UserCreate(**values) if password else UserCreate.model_construct(**values, organisation=None)
+            )
+            user = user_service.create(db_session=session, user_in=user_in, actor=None)
+            counts["users"] += 1
+        users[username] = user
+    return users
+
+
+def _groups(session: Session, counts: Counter[str], agent) -> None:
+    from itsm_ai.group import service as group_service
+    from itsm_ai.group.models import GroupCreate
+
+    for name, description in GROUPS:
+        if group_service.get_by_name(db_session=session, name=name) is None:
+            group_service.create(
+                db_session=session,
+                group_in=GroupCreate(name=name, description=description, members=[agent.username]),
+                actor=None,
+            )
+            counts["groups"] += 1
+
+
+def _catalog(session: Session, counts: Counter[str], admin) -> None:
+    from itsm_ai.catalog.models import CatalogItem, CatalogItemCreate
+    from itsm_ai.catalog.service import CATALOG_ITEM
+    from itsm_ai.records import service as records
+
+    for name, category, text, price, approval, group in CATALOG:
+        if session.scalar(select(CatalogItem.id).where(CatalogItem.name == name)) is None:
+            item = CatalogItemCreate(
+                name=name,
+                short_description=text,
+                category=category,
+                price=price,
+                requires_approval=approval,
+                fulfilment_group=group,
+            )
+            records.create(db_session=session, spec=CATALOG_ITEM, data=item.model_dump(), actor=admin)
+            counts["catalog_items"] += 1
+
+
+def _assets(session: Session, counts: Counter[str], admin) -> None:
+    from itsm_ai.asset.models import Asset, AssetCreate
+    from itsm_ai.asset.service import ASSET
+    from itsm_ai.records import service as records
+
+    for name, ci_class, text, group, location in ASSETS:
+        if session.scalar(select(Asset.id).where(Asset.name == name)) is None:
+            asset = AssetCreate(
+                name=name, ci_class=ci_class, description=text, support_group=group, location=location
+            )
+            records.create(db_session=session, spec=ASSET, data=asset.model_dump(), actor=admin)
+            counts["assets"] += 1
+
+
+def _articles(session: Session, counts: Counter[str], agent) -> None:
+    from itsm_ai.knowledge.models import ArticleCreate, KnowledgeArticle
+    from itsm_ai.knowledge.service import ARTICLE
+    from itsm_ai.records import service as records
+
+    for key, title, category, keywords, text in ARTICLES:
+        if (
+            session.scalar(select(KnowledgeArticle.id).where(KnowledgeArticle.correlation_id == key))
+            is not None
+        ):
+            continue
+        article_in = ArticleCreate(
+            short_description=title, text=text, category=category, keywords=keywords, correlation_id=key
+        )
+        article = records.create(db_session=session, spec=ARTICLE, data=article_in.model_dump(), actor=agent)
+        # Through the lifecycle like any article: draft -> review -> published.
+        for state in ("review", "published"):
+            records.update(
+                db_session=session,
+                spec=ARTICLE,
+                obj=article,
+                data={"version": article.version, "state": state},
+                actor=agent,
+            )
+            session.flush()
+        counts["knowledge_articles"] += 1
+
+
+def _topic_rows(now) -> tuple[list[str], list[list[str]]]:
+    """The shipped topic tickets with the demo's derived columns (see README.md), deterministic per row."""
+    with TOPICS_CSV.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        rows = list(reader)
+    columns = [*header, "id", "state", "opened_at", "resolved_at", "closed_at", "group", "caller", "assignee"]
+    out = []
+    for i, (document, topic) in enumerate(rows):
+        slot = i % 20
+        opened = now - timedelta(hours=7 * i + 1)
+        resolved = opened + timedelta(hours=2 + i % 30)
+        closed = resolved + timedelta(days=3)
+        if slot in (0, 1):
+            state = "new"
+        elif slot == 2:
+            state = "in_progress"
+        elif slot in (3, 4, 5) or closed > now:
+            state = "resolved" if resolved < now else "in_progress"
+        else:
+            state = "closed"
+        out.append(
+            [
+                document,
+                topic,
+                f"demo-topics-{i + 1}",
+                state,
+                opened.isoformat(),
+                resolved.isoformat() if state in ("resolved", "closed") else "",
+                closed.isoformat() if state == "closed" else "",
+                TOPIC_GROUPS.get(topic, "Service Desk"),
+                "alice" if i % 8 == 0 else "",
+                "" if state == "new" else "agent",
+            ]
+        )
+    return columns, out
+
+
+TOPIC_MAPPING = {
+    "short_description": "Document",
+    "category": "Topic_group",
+    "correlation_id": "id",
+    "state": "state",
+    "opened_at": "opened_at",
+    "resolved_at": "resolved_at",
+    "closed_at": "closed_at",
+    "assignment_group": "group",
+    "caller": "caller",
+    "assigned_to": "assignee",
+}
+
+
+def _import_tickets(counts: Counter[str], actor) -> None:
+    from itsm_ai.data.importer import import_csv
+    from itsm_ai.database import utcnow
+
+    columns, rows = _topic_rows(utcnow().replace(microsecond=0))
+    with tempfile.TemporaryDirectory(prefix="itsm-demo-") as folder:
+        path = Path(folder) / "it_tickets_topics_demo.csv"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(columns)
+            writer.writerows(rows)
+        report = import_csv(
+            path=path, mapping=TOPIC_MAPPING, constants={"resolution_code": "solved"}, actor=actor
+        )
+    _check(report)
+    counts["incidents"] += report.imported
+    report = import_csv(path=SERVICENOW_CSV, actor=actor)
+    _check(report)
+    counts["incidents"] += report.imported
+
+
+def _check(report) -> None:
+    if report.bad:
+        problems = "; ".join(str(p) for p in report.bad[:5])
+        raise RuntimeError(f"demo data {report.path} has bad rows: {problems}")
+
+
+def load_demo(progress: bool = False) -> dict[str, int]:
+    """Load the demo accounts, groups, catalog, assets, articles and tickets; what exists already is kept."""
+    from itsm_ai.database import get_session
+    from itsm_ai.migrate import upgrade
+
+    upgrade()
+    counts: Counter[str] = Counter()
+    with get_session() as session:
+        users = _users(session, counts)
+        _groups(session, counts, users["agent"])
+        _catalog(session, counts, users["admin"])
+        _assets(session, counts, users["admin"])
+        _articles(session, counts, users["agent"])
+    # Sessions do not expire on commit, so the admin's id and username stay readable for the audit rows.
+    _import_tickets(counts, users["admin"])
+    result = {
+        key: counts[key]
+        for key in ("users", "groups", "catalog_items", "assets", "knowledge_articles", "incidents")
+    }
+    if progress:
+        from rich.console import Console
+
+        added = ", ".join(f"{n} {key.replace('_', ' ')}" for key, n in result.items())
+        Console(stderr=True, soft_wrap=True).print(
+            f"demo data: added {added}" if any(result.values()) else "demo data: already loaded"
+        )
+    return result

@@ -1,0 +1,1 @@
+"""Tests of tokens, passwords and user management."""

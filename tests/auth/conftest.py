@@ -1,0 +1,12 @@
+"""Auth tests share the API tests' faster database cleaning."""
+
+import pytest
+
+from tests.api.conftest import clean_database
+
+
+@pytest.fixture
+def db(engine):
+    """An empty database per test, cleaned the fast way (tests/api/conftest.py clean_database)."""
+    clean_database(engine)
+    yield engine

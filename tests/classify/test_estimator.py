@@ -1,0 +1,169 @@
+"""TriageClassifier: scikit-learn rules, abstention, rare classes, evidence, persistence."""
+
+import copy
+import json
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from itsm_ai.classify.estimator import Suggestion, TriageClassifier
+from itsm_ai.classify.thresholds import ALWAYS_ABSTAIN
+
+FAST = {"features": "tfidf", "char_ngram_range": None, "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def fitted(topics):
+    texts, labels = topics
+    ids = [f"T{i}" for i in range(len(texts))]
+    return TriageClassifier(**FAST).fit(texts, labels, sample_ids=ids)
+
+
+def test_init_only_stores_params_and_clone_works():
+    model = TriageClassifier("tfidf", C=2.0, random_state=3)
+    assert not [k for k in vars(model) if k.endswith("_")]
+    params = model.get_params()
+    assert params["C"] == 2.0 and params["features"] == "tfidf" and params["random_state"] == 3
+    copy = clone(model)
+    assert copy is not model and copy.get_params() == params
+    assert model.set_params(C=0.5) is model and model.C == 0.5
+
+
+def test_fit_returns_self_drops_the_unlabelled_row_and_is_reproducible(topics, fitted):
+    texts, labels = topics
+    model = TriageClassifier(**FAST)
+    assert model.fit(texts, labels) is model
+    assert model.n_unlabelled_ == 1
+    assert sorted(model.classes_) == sorted({label for label in labels if isinstance(label, str)})
+    assert set(model.thresholds_) == set(model.classes_)
+    assert model.threshold_report_["n"] == len(texts) - 1
+    # Same data and random_state as the fixture: the same thresholds and probabilities.
+    assert model.thresholds_ == fitted.thresholds_
+    assert np.allclose(model.predict_proba(texts[:10]), fitted.predict_proba(texts[:10]))
+
+
+def test_not_fitted_errors():
+    model = TriageClassifier(**FAST)
+    for method in (model.predict, model.predict_proba, model.predict_with_evidence):
+        with pytest.raises(NotFittedError):
+            method(["printer broken"])
+
+
+def test_bad_input_gets_a_clear_error(topics):
+    texts, labels = topics
+    with pytest.raises(ValueError, match="labels"):
+        TriageClassifier(**FAST).fit(texts, labels[:-3])
+    with pytest.raises(TypeError, match=r"X\[0\]"):
+        TriageClassifier(**FAST).fit([1, 2], ["a", "b"])
+    with pytest.raises(ValueError, match="features"):
+        TriageClassifier("words").fit(texts, labels)
+    with pytest.raises(ValueError, match="min_class_count"):
+        TriageClassifier(**FAST, min_class_count=2).fit(texts, labels)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        TriageClassifier(**FAST).fit(texts[:40], labels[:40])
+
+
+def test_probabilities_and_predictions(fitted, topics):
+    texts = topics[0][:30]
+    proba = fitted.predict_proba(texts)
+    assert proba.shape == (30, len(fitted.classes_))
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert list(fitted.predict(texts)) == list(fitted.classes_[proba.argmax(axis=1)])
+    assert fitted.score(topics[0][:-1], topics[1][:-1]) > 0.7  # training data: a sanity check only
+
+
+def test_suggestions_have_alternatives_and_supporting_evidence(fitted, topics):
+    texts = topics[0][:25] + [""]
+    suggestions = fitted.predict_with_evidence(texts, k_alternatives=3, k_evidence=2)
+    assert len(suggestions) == len(texts)
+    assert all(isinstance(s, Suggestion) for s in suggestions)
+    accepted = [s for s in suggestions if not s.abstained]
+    assert accepted, "some training-like tickets should be suggested"
+    for s in suggestions:
+        probs = [p for _, p in s.alternatives]
+        assert len(s.alternatives) == 3 and probs == sorted(probs, reverse=True)
+        assert s.confidence == pytest.approx(probs[0])
+        assert len(s.evidence) == 2
+        sims = [e.similarity for e in s.evidence]
+        assert sims == sorted(sims, reverse=True)
+        assert all(str(e.id).startswith("T") for e in s.evidence)
+        if s.abstained:
+            assert s.value is None and s.reason
+        else:
+            assert s.value == s.alternatives[0][0] and s.confidence >= s.threshold and s.reason is None
+            assert all(e.label == s.value for e in s.evidence)
+        json.dumps(s.to_dict())
+    assert suggestions[-1].abstained and suggestions[-1].reason == "empty input"
+    with pytest.raises(AttributeError):
+        suggestions[0].value = "x"  # frozen
+
+
+def test_rare_classes_are_never_predicted_and_abstain(assignment):
+    texts, labels = assignment
+    model = TriageClassifier(**FAST).fit(texts, labels)
+    counts = {g: labels.count(g) for g in set(labels)}
+    assert set(model.classes_) == {g for g, n in counts.items() if n >= 30}
+    assert set(model.excluded_classes_) == {g for g, n in counts.items() if n < 30}
+    rare_rows = [t for t, g in zip(texts, labels, strict=True) if g in model.excluded_classes_][:40]
+    assert set(model.predict(rare_rows)) <= set(model.classes_)
+    for s in model.predict_with_evidence(rare_rows):
+        assert s.value is None or s.value in model.classes_
+
+
+def test_a_class_that_never_reaches_the_precision_always_abstains(fitted, topics):
+    model = copy.deepcopy(fitted)
+    label = model.classes_[0]
+    model.thresholds_ = {**model.thresholds_, label: ALWAYS_ABSTAIN}
+    rows = [t for t, y in zip(*topics, strict=True) if y == label][:10]
+    for s in model.predict_with_evidence(rows):
+        if s.alternatives[0][0] == label:
+            assert s.abstained and "never reached" in s.reason
+
+
+def test_joblib_round_trip(fitted, topics, tmp_path):
+    path = tmp_path / "m.joblib"
+    joblib.dump(fitted, path)
+    again = joblib.load(path)
+    texts = topics[0][:20]
+    assert np.allclose(again.predict_proba(texts), fitted.predict_proba(texts))
+    assert again.predict_with_evidence(texts[:3]) == fitted.predict_with_evidence(texts[:3])
+
+
+def test_routing_from_structured_fields(routing):
+    records, groups = routing
+    model = TriageClassifier("fields", random_state=0).fit(records, groups)
+    assert "Group 70" in model.classes_
+    suggestion = model.predict_with_evidence(records[:1])[0]
+    assert (
+        suggestion.evidence and "=" in suggestion.evidence[0].text and "&" not in suggestion.evidence[0].text
+    )
+    assert (model.predict(records) == np.array(groups, dtype=object)).mean() > 0.3
+
+
+def test_embedding_features_with_a_stand_in_encoder(fake_encoder, topics):
+    texts, labels = topics
+    model = TriageClassifier("both", char_ngram_range=None, random_state=0).fit(texts, labels)
+    assert model.evidence_vectors_.shape == (len(texts) - 1, 384)
+    s = model.predict_with_evidence(texts[:2])[0]
+    assert -1.0 <= s.evidence[0].similarity <= 1.0 + 1e-6
+
+
+@pytest.mark.slow
+def test_real_sentence_embeddings_end_to_end(topics, tmp_path):
+    from itsm_ai.classify.features import clear_embedding_cache
+
+    texts, labels = topics
+    texts, labels = texts[::2], labels[::2]  # 20 per class is enough without threshold folds
+    model = TriageClassifier("embedding", min_class_count=10, threshold_cv=None, random_state=0)
+    model.fit(texts, labels)
+    assert model.score(texts, labels) > 0.7
+    joblib.dump(model, tmp_path / "m.joblib")
+    again = joblib.load(tmp_path / "m.joblib")
+    assert getattr(again.features_.embedding_, "_encoder", None) is None
+    clear_embedding_cache()  # force the reloaded model to embed again
+    assert np.allclose(again.predict_proba(texts[:5]), model.predict_proba(texts[:5]), atol=1e-4)
+    best = again.predict_with_evidence([texts[0]], k_evidence=1)[0]
+    assert best.evidence[0].similarity > 0.5

@@ -1,0 +1,77 @@
+"""LexicalIndex and the tokenizer: BM25 ranking, incremental updates, tokenisation rules."""
+
+from __future__ import annotations
+
+from itsm_ai.knowledge.lexical import LexicalIndex, light_stem, tokenize
+
+DOCS = {
+    1: "Printer on the third floor is not printing",
+    2: "Password reset for the SAP account",
+    3: "VPN connection drops every few minutes",
+    4: "Outlook crashes when opening shared calendar",
+    5: "Printers in building B print blank pages",
+}
+
+
+def test_tokenizer_lowercases_drops_stopwords_and_stems():
+    assert tokenize("The Printers were NOT printing!") == ["printer", "print"]
+    assert tokenize("Café résumé") == ["café", "résumé"]
+    assert tokenize("STRASSE") == tokenize("straße")  # casefold
+    assert tokenize("error 0x80070005 on KB5005565") == ["error", "0x80070005", "kb5005565"]
+    assert tokenize("") == [] and tokenize(None) == []
+    assert tokenize("running stopped", stem=False) == ["running", "stopped"]
+
+
+def test_light_stem_merges_inflections():
+    assert {light_stem(w) for w in ("update", "updated", "updates", "updating")} == {"updat"}
+    assert light_stem("policies") == "policy"
+    assert light_stem("stopped") == light_stem("stop") == "stop"
+    assert light_stem("access") == "access" and light_stem("status") == "status"
+
+
+def test_bm25_ranks_matching_documents():
+    index = LexicalIndex()
+    index.add_many(DOCS.keys(), DOCS.values())
+    hits = index.search("printer printing problem", 3)
+    assert [i for i, _ in hits][:2] in ([1, 5], [5, 1])
+    assert all(score > 0 for _, score in hits)
+    assert index.search("kubernetes", 5) == [] and index.search("", 5) == []
+
+
+def test_incremental_add_update_remove_rebuilds_lazily():
+    index = LexicalIndex()
+    index.add_many(DOCS.keys(), DOCS.values())
+    index.search("vpn", 1)
+    rebuilds = index.rebuilds
+    index.add(6, "VPN client certificate expired")
+    index.update(3, "Wifi drops in meeting room")
+    assert index.rebuilds == rebuilds  # nothing rebuilt until a search needs it
+    assert [i for i, _ in index.search("vpn", 5)] == [6]
+    assert index.rebuilds == rebuilds + 1
+    assert index.remove(6) and not index.remove(6)
+    assert index.search("vpn", 5) == [] and len(index) == 5 and 6 not in index
+    index.search("wifi", 5)
+    assert index.rebuilds == rebuilds + 2
+
+
+def test_allow_and_exclude():
+    index = LexicalIndex()
+    index.add_many(DOCS.keys(), DOCS.values())
+    assert [i for i, _ in index.search("printer", 5, exclude={1})] == [5]
+    assert [i for i, _ in index.search("printer", 5, allow=lambda i: i != 5)] == [1]
+
+
+def test_field_weights_boost_title_terms():
+    index = LexicalIndex(field_weights={"title": 3})
+    index.add(1, {"title": "outlook crash", "body": "mail client closes with vpn on"})
+    index.add(2, {"title": "vpn drops", "body": "outlook shows offline"})
+    assert index.search("vpn", 1)[0][0] == 2
+    assert index.search("outlook", 1)[0][0] == 1
+
+
+def test_empty_documents_are_indexable():
+    index = LexicalIndex()
+    index.add_many([1, 2], ["", "the and of"])
+    assert index.search("printer", 3) == []
+    index.add(3, "printer jam")
+    assert index.search("printer", 3)[0][0] == 3
