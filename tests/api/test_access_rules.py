@@ -223,11 +223,6 @@ def test_data_scientist_reads_all_tickets_but_cannot_change_them(client, users, 
     assert_error(client.post(f"{API}/problems", json={"short_description": "x"}, headers=ds), 403)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ticket/service.py INCIDENT/SERVICE_REQUEST Access(create=ALL) lets "
-    "data scientists open tickets",
-)
 @pytest.mark.parametrize("path", ["incidents", "requests"])
 def test_data_scientist_cannot_open_tickets(client, users, path):
     r = client.post(f"{API}/{path}", json={"short_description": "x"}, headers=users["data_scientist"].headers)

@@ -74,12 +74,6 @@ def test_update_without_version_is_invalid(db_session, store):
     assert info.value.field == "version"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: records/service.update sets the foreign key column but not the loaded "
-    "relationship, so the object handed to listeners and serialize() still shows the old reference "
-    "(masked over HTTP only because a listener happens to expire/refresh the object)",
-)
 def test_updated_reference_is_visible_right_after_update(db_session, store):
     agent, inc = store
     seen = []
