@@ -44,6 +44,8 @@ class UserBase(BaseModel):
 
 
 class UserCreate(UserBase):
+    model_config = ConfigDict(extra="forbid")
+
     username: str = Field(pattern=USERNAME_PATTERN)
     password: str | None = Field(default=None, min_length=8, max_length=256)
 

@@ -13,6 +13,7 @@ from itsm_ai.auth.dependencies import AdminUser, CurrentUser, StaffUser
 from itsm_ai.auth.enums import Role
 from itsm_ai.auth.models import Token, User, UserCreate, UserRead, UserUpdate
 from itsm_ai.database import DbSession
+from itsm_ai.records.listing import like_pattern
 
 router = APIRouter(tags=["auth"])
 
@@ -40,7 +41,10 @@ def list_users(
 ):
     stmt = select(User)
     if q:
-        stmt = stmt.where(or_(User.username.ilike(f"%{q}%"), User.full_name.ilike(f"%{q}%")))
+        pattern = like_pattern(q)
+        stmt = stmt.where(
+            or_(User.username.ilike(pattern, escape="\\"), User.full_name.ilike(pattern, escape="\\"))
+        )
     if role:
         stmt = stmt.where(User.role == role)
     total = db_session.scalar(select(func.count()).select_from(stmt.subquery())) or 0

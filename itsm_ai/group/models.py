@@ -49,6 +49,8 @@ class GroupBase(BaseModel):
 
 
 class GroupCreate(GroupBase):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(min_length=1, max_length=120)
     members: list[str] = Field(default_factory=list, description="Usernames.")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -58,7 +58,7 @@ class ArticleCreate(BaseModel):
     keywords: list[str] | None = None
     source_tickets: list[str] | None = Field(default=None, description="Numbers of the tickets it came from.")
     correlation_id: str | None = Field(default=None, max_length=100)
-    valid_to: datetime | None = None
+    valid_to: AwareDatetime | None = None
 
 
 class ArticleUpdate(BaseModel):
@@ -72,7 +72,7 @@ class ArticleUpdate(BaseModel):
     keywords: list[str] | None = None
     source_tickets: list[str] | None = None
     correlation_id: str | None = Field(default=None, max_length=100)
-    valid_to: datetime | None = None
+    valid_to: AwareDatetime | None = None
 
 
 class ArticleRead(BaseModel):

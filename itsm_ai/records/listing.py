@@ -10,7 +10,7 @@ from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -64,9 +64,7 @@ def query_model(spec: RecordSpec) -> type[BaseModel]:
     if spec.range_field:
         fields[f"{spec.range_field.removesuffix('_at')}_after"] = (datetime | None, None)
         fields[f"{spec.range_field.removesuffix('_at')}_before"] = (datetime | None, None)
-    model = create_model(f"{spec.model.__name__}ListQuery", **fields)
-    model.model_config["extra"] = "forbid"
-    return model
+    return create_model(f"{spec.model.__name__}ListQuery", __config__=ConfigDict(extra="forbid"), **fields)
 
 
 def _encode_cursor(sort: str, value: Any, last_id: int) -> str:
@@ -120,7 +118,8 @@ class _TotalCache:
 total_cache = _TotalCache()
 
 
-def _like(term: str) -> str:
+def like_pattern(term: str) -> str:
+    """A LIKE pattern for the term anywhere, % and _ taken literally (escape character: backslash)."""
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
@@ -153,16 +152,15 @@ def build_conditions(
         base = spec.range_field.removesuffix("_at")
         after, before = getattr(params, f"{base}_after"), getattr(params, f"{base}_before")
         column = spec.column(spec.range_field)
-        for bound, op in ((after, column.__ge__), (before, column.__lt__)):
+        bounds = ((f"{base}_after", after, column.__ge__), (f"{base}_before", before, column.__lt__))
+        for name, bound, op in bounds:
             if bound is not None:
                 if bound.tzinfo is None:
-                    raise InvalidInputError(
-                        f"{base}_after/{base}_before: give a time zone (e.g. Z)", field=base
-                    )
+                    raise InvalidInputError(f"{name}: give a time zone (e.g. Z)", field=name)
                 conds.append(op(bound))
     if params.q:
         term = params.q.strip()
-        options = [spec.column(f).ilike(_like(term), escape="\\") for f in spec.search_fields]
+        options = [spec.column(f).ilike(like_pattern(term), escape="\\") for f in spec.search_fields]
         if spec.prefix is not None:
             options.append(spec.model.number == term.upper())
         conds.append(or_(*options))

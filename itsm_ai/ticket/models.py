@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
@@ -213,7 +213,7 @@ class TaskFields(BaseModel):
     location: str | None = Field(default=None, max_length=120)
     configuration_items: list[str] = Field(default_factory=list, description="Asset names.")
     extra: dict[str, Any] | None = Field(default=None, description="Fields without a column of their own.")
-    opened_at: datetime | None = None
+    opened_at: AwareDatetime | None = None
 
 
 class TaskUpdateFields(BaseModel):
@@ -321,8 +321,8 @@ class ChangeCreate(TaskFields):
     implementation_plan: str | None = None
     backout_plan: str | None = None
     test_plan: str | None = None
-    planned_start: datetime | None = None
-    planned_end: datetime | None = None
+    planned_start: AwareDatetime | None = None
+    planned_end: AwareDatetime | None = None
 
 
 class ChangeUpdate(TaskUpdateFields):
@@ -332,8 +332,8 @@ class ChangeUpdate(TaskUpdateFields):
     implementation_plan: str | None = None
     backout_plan: str | None = None
     test_plan: str | None = None
-    planned_start: datetime | None = None
-    planned_end: datetime | None = None
+    planned_start: AwareDatetime | None = None
+    planned_end: AwareDatetime | None = None
 
 
 class ChangeRead(TaskRead):

@@ -80,10 +80,6 @@ def test_invalid_create_is_422_naming_the_field(client, users, path, body, field
     assert _count(client, users, path) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: group/models.py GroupCreate has no extra='forbid', unknown fields are silently dropped",
-)
 def test_unknown_group_field_is_422(client, users):
     r = client.post(f"{API}/groups", json={"name": "g", "bogus": 1}, headers=users["admin"].headers)
     assert_error(r, 422, field="bogus")
@@ -138,11 +134,6 @@ def test_null_for_a_required_field_is_422(client, users, make, field):
     assert make.get(f"incidents/{inc['id']}") == inc
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a naive datetime in a body (opened_at, planned_start, valid_to) passes "
-    "pydantic and UTCDateTime.process_bind_param raises ValueError -> 500",
-)
 @pytest.mark.parametrize(
     ("path", "body", "field"),
     [
@@ -251,11 +242,6 @@ def test_bad_list_parameters_are_422(client, users, params, field):
     assert field in err["message"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: records/listing.py names the field 'opened' (not opened_after/"
-    "opened_before) in the naive-datetime error",
-)
 @pytest.mark.parametrize("param", ["opened_after", "opened_before"])
 def test_naive_range_bound_is_422_naming_the_parameter(client, users, param):
     r = client.get(f"{API}/incidents", params={param: "2024-01-01T00:00:00"}, headers=users["agent"].headers)
@@ -270,11 +256,6 @@ def test_naive_range_bound_is_422(client, users):
     assert "time zone" in err["message"] and "opened_after" in err["message"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: records/listing.query_model sets extra='forbid' after create_model, "
-    "which pydantic ignores, so unknown (misspelt) filters are silently dropped",
-)
 def test_unknown_list_parameter_is_422(client, users, make):
     make.incident()
     r = client.get(f"{API}/incidents", params={"stat": "closed"}, headers=users["agent"].headers)

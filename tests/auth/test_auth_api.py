@@ -203,10 +203,6 @@ def test_invalid_user_input_gets_422(client, users, body, field):
     assert_error(client.post(f"{API}/users", json=body, headers=users["admin"].headers), 422, field=field)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: auth/models.py UserCreate has no extra='forbid', unknown fields are silently dropped",
-)
 def test_unknown_user_field_gets_422(client, users):
     r = client.post(
         f"{API}/users", json={"username": "dave", "is_superuser": True}, headers=users["admin"].headers
@@ -278,9 +274,6 @@ def test_user_list_filters_by_role_and_pages(client, users):
     assert page["total"] == 6 and [u["username"] for u in page["items"]] == ["agent2", "data_scientist"]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: auth/views.py list_users puts q into ILIKE unescaped, so % and _ are wildcards"
-)
 def test_user_search_treats_wildcards_literally(client, users):
     body = client.get(f"{API}/users", params={"q": "_"}, headers=users["admin"].headers).json()
     assert [u["username"] for u in body["items"]] == ["data_scientist"]
