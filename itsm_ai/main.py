@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -59,6 +60,21 @@ def _http_error_handler(_request: Request, exc: StarletteHTTPException) -> JSONR
     message = exc.detail if isinstance(exc.detail, str) else "request failed"
     return JSONResponse(
         status_code=exc.status_code, content=error_body(exc.status_code, code, message), headers=exc.headers
+    )
+
+
+_UNIQUE_FIELD = (re.compile(r"UNIQUE constraint failed: \w+\.(\w+)"), re.compile(r"Key \((\w+)\)="))
+
+
+def _integrity_handler(_request: Request, exc: IntegrityError) -> JSONResponse:
+    text = str(exc.orig)
+    field = next((m.group(1) for rx in _UNIQUE_FIELD if (m := rx.search(text))), None)
+    if field is None:
+        message = "the change conflicts with stored data (a reference or uniqueness rule); nothing was saved"
+        return JSONResponse(status_code=409, content=error_body(409, "conflict", message))
+    message = f"{field}: another record already has this value; nothing was saved"
+    return JSONResponse(
+        status_code=409, content=error_body(409, "conflict", message, [{"field": field, "message": message}])
     )
 
 
@@ -120,6 +136,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     app.add_exception_handler(AppError, _app_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)
     app.add_exception_handler(StaleDataError, _stale_handler)
+    app.add_exception_handler(IntegrityError, _integrity_handler)
     for router in (
         auth_router,
         ticket_router,

@@ -153,11 +153,6 @@ def test_aware_datetime_in_body_is_stored_in_utc(make):
     assert make.get(f"incidents/{inc['id']}")["opened_at"] == "2024-01-01T08:00:00Z"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a duplicate unique value (correlation_id, asset name, catalog item "
-    "name) raises IntegrityError at flush -> 500 instead of 409 naming the field",
-)
 @pytest.mark.parametrize(
     ("path", "body", "field"),
     [
