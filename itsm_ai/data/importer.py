@@ -362,10 +362,17 @@ def _parse_time(value: Any) -> Any:
         return value
     match = _DAY_FIRST.match(value)
     if not match:
-        return value  # ISO 8601 and anything else: the schema decides
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return value  # anything else: the schema decides and reports it
+        # The API refuses zoneless times; a file's zoneless times are UTC (see the module docstring).
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
     day, month, year, hour, minute, second = match.groups()
     try:
-        return datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0))
+        return datetime(
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), tzinfo=UTC
+        )
     except ValueError:
         return value
 
