@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from itsm_ai.auth.enums import Role
+from itsm_ai.data.cli import export_command, import_command
 
 app = typer.Typer(help="itsm-ai: AI-first IT service management.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -118,16 +118,8 @@ def worker(
         runner.stop()
 
 
-def _register_data_commands() -> None:
-    try:
-        from itsm_ai.data.cli import export_command, import_command
-    except ImportError:  # pragma: no cover - only while the data package is being built
-        return
-    app.command("import")(import_command)
-    app.command("export")(export_command)
-
-
-_register_data_commands()
+app.command("import")(import_command)
+app.command("export")(export_command)
 
 
 def main() -> None:  # pragma: no cover
@@ -137,6 +129,3 @@ def main() -> None:  # pragma: no cover
 
 if __name__ == "__main__":  # pragma: no cover
     main()
-
-
-__all__ = ["app", "fail", "Path"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -90,16 +89,8 @@ class RecordSpec:
     on_update: Callable[..., list[tuple[str, Any, Any]]] | None = None
     requester_create_filter: Callable[[User, dict[str, Any]], None] | None = None
     read_extra: Callable[[Any], dict[str, Any]] | None = None
-    timestamp_field: str = "created_at"
     extra_filter_columns: Mapping[str, str] = field(default_factory=dict)
 
     def column(self, name: str):
         """The mapped column attribute for a field name."""
         return getattr(self.model, name)
-
-
-def now_or(value: datetime | None) -> datetime:
-    """The given time, or now (UTC)."""
-    from itsm_ai.database import utcnow
-
-    return value or utcnow()

@@ -1,4 +1,4 @@
-"""Fixtures: the app without its in-process worker (tests run the jobs themselves with an injected clock)."""
+"""Fixtures: tests run the background jobs themselves with an injected clock."""
 
 from __future__ import annotations
 
@@ -11,13 +11,6 @@ from tests.webhooks.helpers import Api, empty_database, sign_in_everyone
 def db(engine):
     empty_database(engine)
     yield engine
-
-
-@pytest.fixture
-def app(db):
-    from itsm_ai.main import create_app
-
-    return create_app(start_worker=False)
 
 
 @pytest.fixture
