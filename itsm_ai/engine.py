@@ -18,6 +18,9 @@ LISTENERS: list[str] = [
     "itsm_ai.webhooks.service:on_record_event",
 ]
 
+# "module:function" of each listener that sees a new record before its INSERT (kind "creating"), in order.
+BEFORE_CREATE: list[str] = []
+
 _installed = False
 _lock = threading.Lock()
 
@@ -31,4 +34,7 @@ def install() -> None:
         for target in LISTENERS:
             module_name, func_name = target.split(":")
             events.subscribe(getattr(importlib.import_module(module_name), func_name))
+        for target in BEFORE_CREATE:
+            module_name, func_name = target.split(":")
+            events.subscribe_before_create(getattr(importlib.import_module(module_name), func_name))
         _installed = True

@@ -34,6 +34,9 @@ class RecordEvent:
 
 Listener = Callable[[Session, RecordEvent], None]
 _listeners: list[Listener] = []
+# Run on a new record before it is inserted (kind "creating"), so what they set (ML suggestions, auto-applied
+# fields) is part of the INSERT and does not cost a second UPDATE and version bump.
+_before_create: list[Listener] = []
 _lock = threading.Lock()
 _local = threading.local()
 
@@ -50,6 +53,27 @@ def unsubscribe(listener: Listener) -> None:
     with _lock:
         if listener in _listeners:
             _listeners.remove(listener)
+
+
+def subscribe_before_create(listener: Listener) -> None:
+    """Add a listener that sees new records before their INSERT (idempotent)."""
+    with _lock:
+        if listener not in _before_create:
+            _before_create.append(listener)
+
+
+def unsubscribe_before_create(listener: Listener) -> None:
+    """Remove a before-create listener if present."""
+    with _lock:
+        if listener in _before_create:
+            _before_create.remove(listener)
+
+
+def publish_before_create(db_session: Session, event: RecordEvent) -> None:
+    """Run every before-create listener on a record that has no id yet."""
+    event.depth = current_depth()
+    for listener in list(_before_create):
+        listener(db_session, event)
 
 
 def current_depth() -> int:

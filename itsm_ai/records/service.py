@@ -12,7 +12,7 @@ from itsm_ai.asset.models import Asset, record_cis
 from itsm_ai.audit import service as audit_service
 from itsm_ai.errors import ConflictError, InvalidInputError, NotFoundError
 from itsm_ai.records import counters
-from itsm_ai.records.events import RecordEvent, publish
+from itsm_ai.records.events import RecordEvent, publish, publish_before_create
 from itsm_ai.records.spec import RecordSpec
 
 
@@ -115,6 +115,8 @@ def create(*, db_session: Session, spec: RecordSpec, data: dict[str, Any], actor
     obj = spec.model(**values)
     if spec.on_create is not None:
         spec.on_create(obj, db_session=db_session, actor=actor)
+    creating = RecordEvent("creating", spec.record_type, obj, actor=actor, source=source)
+    publish_before_create(db_session, creating)
     if spec.prefix is not None:
         first = counters.allocate_numbers(db_session=db_session, record_type=spec.record_type)
         obj.number = counters.format_number(spec.prefix, first)

@@ -50,6 +50,9 @@ class TaskMixin:
     correlation_id: Mapped[str | None] = mapped_column(String(100))
     location: Mapped[str | None] = mapped_column(String(120))
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # What the ML suggested at create time (triage fields, similar tickets, duplicate flag); written by the
+    # engine's listeners, never by API input.
+    suggestions: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -264,6 +267,9 @@ class TaskRead(BaseModel):
     location: str | None
     configuration_items: list[str]
     extra: dict[str, Any] | None
+    suggestions: dict[str, Any] | None = Field(
+        default=None, description="ML suggestions made when the ticket was created (agents only)."
+    )
     opened_at: datetime
     resolved_at: datetime | None
     closed_at: datetime | None
