@@ -6,6 +6,8 @@ from itsm_ai.audit import models as audit_models  # noqa: F401
 from itsm_ai.auth import models as auth_models  # noqa: F401
 from itsm_ai.automation import models as automation_models  # noqa: F401
 from itsm_ai.catalog import models as catalog_models  # noqa: F401
+from itsm_ai.chat import models as chat_models  # noqa: F401
+from itsm_ai.classify import models as classify_models  # noqa: F401
 from itsm_ai.comment import models as comment_models  # noqa: F401
 from itsm_ai.database import Base
 from itsm_ai.group import models as group_models  # noqa: F401
@@ -17,3 +19,4 @@ from itsm_ai.webhooks import models as webhook_models  # noqa: F401
 from itsm_ai.workflow import models as workflow_models  # noqa: F401
 
 metadata = Base.metadata
+record_models.use_sqlite_autoincrement(metadata)

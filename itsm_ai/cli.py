@@ -9,13 +9,19 @@ import typer
 from rich.console import Console
 
 from itsm_ai.auth.enums import Role
+from itsm_ai.chat.cli import chat_app
+from itsm_ai.classify.cli import evaluate_command, models_app, train_command
 from itsm_ai.data.cli import export_command, import_command
+from itsm_ai.knowledge.cli import index_app, knowledge_app
 
 app = typer.Typer(help="itsm-ai: AI-first IT service management.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(index_app, name="index")
+app.add_typer(knowledge_app, name="knowledge")
+app.add_typer(chat_app, name="chat")
 console = Console(stderr=True)
 
 
@@ -87,6 +93,9 @@ def serve(
         from itsm_ai.demo.load import load_demo
 
         load_demo(progress=True)
+        from itsm_ai.classify.demo import ensure_demo_models
+
+        ensure_demo_models(progress=console.print)
     console.print(f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(
         "itsm_ai.main:create_app", factory=True, host=host, port=port, reload=reload, log_level="info"
@@ -120,6 +129,9 @@ def worker(
 
 app.command("import")(import_command)
 app.command("export")(export_command)
+app.command("train")(train_command)
+app.command("evaluate")(evaluate_command)
+app.add_typer(models_app, name="models")
 
 
 def main() -> None:  # pragma: no cover

@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,7 +45,95 @@ class Settings(BaseSettings):
         default=None,
         description="Run background jobs inside the server; default: yes on SQLite, no otherwise.",
     )
+    # Triage (issue 4): which ticket fields get model suggestions, and how.
+    triage_targets: list[str] = Field(
+        default=["category", "priority", "assignment_group"],
+        description="Ticket fields with a triage model (the model of a field has the field's name).",
+    )
+    triage_modes: dict[str, str] = Field(
+        default={},
+        description='Per field: off, suggest or auto, e.g. {"category": "auto"}; unlisted fields use '
+        "triage_default_mode. auto applies the value only when it clears the class threshold.",
+    )
+    triage_default_mode: str = "suggest"
+    triage_record_types: list[str] = Field(
+        default=["incident", "service_request"], description="Ticket types that get suggestions on create."
+    )
+    triage_features: str = Field(
+        default="auto", description="Training features: tfidf, embedding, both, or auto (compare by CV)."
+    )
+    triage_target_precision: float = 0.95
+    triage_min_class_count: int = 30
+    triage_evidence: int = 3
+    triage_train_params: dict[str, Any] = Field(
+        default={},
+        description='Extra TriageClassifier parameters for every training, e.g. {"char_ngram_range": null} '
+        "(about 5x faster TF-IDF training, a little less accurate).",
+    )
 
+    # Knowledge (issue 5): retrieval index, similar tickets, duplicates, major incidents, article drafting.
+    knowledge_index_dir: Path | None = Field(
+        default=None, description="Where the vector index is saved; default <data_dir>/index."
+    )
+    knowledge_encoder: str = Field(
+        default="model",
+        description="model (all-MiniLM-L6-v2) or hash (offline bag-of-words hashing: tests, no model).",
+    )
+    knowledge_index_types: list[str] = ["incident", "problem", "knowledge_article"]
+    knowledge_exact_threshold: int = Field(
+        default=20_000, description="Exact search up to this many vectors, HNSW above."
+    )
+    knowledge_hnsw_m: int = 32
+    knowledge_ef_construction: int = 200
+    knowledge_ef_search: int = 128
+    knowledge_save_interval_seconds: float = 60.0
+    knowledge_warm_on_startup: bool = True
+    knowledge_similar_on_create: int = Field(default=3, description="Similar records stored on a new ticket.")
+    knowledge_similar_min_score: float = Field(default=0.3, description="Cosine below this is not similar.")
+    knowledge_duplicate_threshold: float = Field(
+        default=0.85, description="Cosine to an open incident above which a new one is a likely duplicate."
+    )
+    knowledge_major_incident_count: int = Field(
+        default=5, description="Similar incidents opened within the window that make a major incident."
+    )
+    knowledge_major_incident_threshold: float = 0.75
+    knowledge_major_incident_window_minutes: int = 60
+    knowledge_major_incident_create_problem: bool = Field(
+        default=False, description="Create the problem at once instead of suggesting it."
+    )
+    knowledge_draft_min_cluster: int = 3
+    knowledge_draft_distance: float = 0.35
+    knowledge_draft_max_tickets: int = 5000
+    knowledge_gap_coverage: float = 0.6
+    knowledge_llm_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint for the generative drafter (unset: extractive)."
+    )
+    knowledge_llm_api_key: str | None = None
+    knowledge_llm_model: str | None = None
+    knowledge_llm_timeout_seconds: float = 30.0
+
+    # Virtual agent (issue 6): intent detector and chat flows.
+    chat_intent_embeddings: bool = Field(
+        default=True,
+        description="Add MiniLM sentence embeddings to the intent detector's features (falls back to TF-IDF "
+        "only when the model package is missing).",
+    )
+    chat_intent_in_scope_recall: float = Field(
+        default=0.95, description="Share of validation in-scope messages the out-of-scope threshold keeps."
+    )
+    chat_intent_threshold: float | None = Field(
+        default=None, description="Fixed out-of-scope score threshold (unset: chosen on a validation split)."
+    )
+    chat_intent_margin: float = Field(
+        default=0.15, description="Ask a clarifying question when the top two intents are this close."
+    )
+    chat_train_on_startup: bool = Field(
+        default=True, description="Retrain the detector at startup when new confirmed messages exist."
+    )
+    chat_answers: int = Field(default=3, description="Answers the chat shows for a problem or question.")
+    chat_abandon_minutes: int = Field(
+        default=60, description="A conversation waiting on the user this long ends as abandoned."
+    )
 
 @lru_cache
 def get_settings() -> Settings:

@@ -14,12 +14,17 @@ from itsm_ai.records import events
 # "module:function" of each listener, in run order (SLA clocks before rules, rules before outgoing events).
 LISTENERS: list[str] = [
     "itsm_ai.sla.service:on_record_event",
+    "itsm_ai.classify.flows:on_record_event",
+    "itsm_ai.knowledge.flows:on_record_event",
     "itsm_ai.automation.engine:on_record_event",
     "itsm_ai.webhooks.service:on_record_event",
 ]
 
 # "module:function" of each listener that sees a new record before its INSERT (kind "creating"), in order.
-BEFORE_CREATE: list[str] = []
+BEFORE_CREATE: list[str] = [
+    "itsm_ai.classify.flows:on_record_creating",
+    "itsm_ai.knowledge.flows:suggest_on_create",
+]
 
 _installed = False
 _lock = threading.Lock()

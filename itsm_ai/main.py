@@ -100,11 +100,19 @@ async def _lifespan(app: FastAPI):
     worker = Worker(settings.worker_interval_seconds) if in_process and app.state.start_worker else None
     if worker is not None:
         worker.start()
+    from itsm_ai.knowledge.search import on_shutdown, on_startup
+
+    on_startup(background=app.state.start_worker)  # the retrieval index: load and reconcile
+    if app.state.start_worker:
+        from itsm_ai.chat.service import warm_up_in_background
+
+        warm_up_in_background()  # trains the chat intent detector when it is absent or stale
     try:
         yield
     finally:
         if worker is not None:
             worker.stop()
+        on_shutdown()
 
 
 def create_app(*, start_worker: bool = True) -> FastAPI:
@@ -114,6 +122,8 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     from itsm_ai.auth.views import router as auth_router
     from itsm_ai.automation.views import router as automation_router
     from itsm_ai.catalog.views import router as catalog_router
+    from itsm_ai.chat.views import router as chat_router
+    from itsm_ai.classify.views import router as classify_router
     from itsm_ai.data.views import router as data_router
     from itsm_ai.group.views import router as group_router
     from itsm_ai.knowledge.views import router as knowledge_router
@@ -150,11 +160,17 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
         sla_router,
         automation_router,
         webhook_router,
+        classify_router,
+        chat_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 
     @app.get("/health", tags=["meta"])
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
+
+    from itsm_ai.ui.views import install as install_ui
+
+    install_ui(app)  # the web UI (/login, /portal, /console, /static), left out of the OpenAPI document
 
     return app

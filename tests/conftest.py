@@ -49,18 +49,32 @@ def engine():
     database.reset_engine()
 
 
-def _clean(eng) -> None:
+def clean_database(eng) -> None:
+    """Empty every table (the list comes from the metadata at call time) and restart ids and numbers at 1.
+
+    DELETE rather than TRUNCATE on PostgreSQL: TRUNCATE of every table costs 0.6-1 s per test there, DELETE of
+    the few rows a test writes about 0.1 s. Children go before parents (reverse dependency order).
+    """
     from itsm_ai.records.listing import total_cache
 
     tables = [t.name for t in reversed(metadata.sorted_tables)]
     with eng.begin() as conn:
+        for name in tables:
+            conn.execute(text(f'DELETE FROM "{name}"'))
         if eng.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
-        else:
-            for name in tables:
-                conn.execute(text(f"DELETE FROM {name}"))
-            conn.execute(text("DELETE FROM sqlite_sequence")) if _has_sqlite_sequence(conn) else None
+            conn.execute(
+                text(
+                    "SELECT setval(c.oid, 1, false) FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE c.relkind = 'S' AND n.nspname = current_schema()"
+                )
+            )
+        elif _has_sqlite_sequence(conn):
+            conn.execute(text("DELETE FROM sqlite_sequence"))
     total_cache.clear()
+
+
+_clean = clean_database  # the old name, for helpers written against it
 
 
 def _has_sqlite_sequence(conn) -> bool:
@@ -70,7 +84,7 @@ def _has_sqlite_sequence(conn) -> bool:
 @pytest.fixture
 def db(engine) -> Iterator:
     """An empty database for one test; yields the engine."""
-    _clean(engine)
+    clean_database(engine)
     yield engine
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from itsm_ai.auth import service
@@ -15,8 +15,25 @@ from itsm_ai.errors import AuthenticationError, PermissionDeniedError
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
+# The web UI keeps the same signed token in an HttpOnly cookie. A browser sends cookies on its own, so a
+# cookie-authenticated change must also carry a header no cross-site form can set (CSRF guard).
+SESSION_COOKIE = "itsm_session"
+CSRF_HEADER = "X-Requested-With"
+CSRF_VALUE = "itsm-ui"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-def _current_user(db_session: DbSession, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
+
+def _current_user(
+    request: Request, db_session: DbSession, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> User:
+    if not token:
+        token = request.cookies.get(SESSION_COOKIE)
+        if token and request.method in UNSAFE_METHODS and request.headers.get(CSRF_HEADER) != CSRF_VALUE:
+            raise PermissionDeniedError(
+                f"{CSRF_HEADER}: a change authenticated by the session cookie needs the header "
+                f"{CSRF_HEADER}: {CSRF_VALUE}",
+                field=CSRF_HEADER,
+            )
     if not token:
         raise AuthenticationError("not authenticated: send a bearer token from POST /api/v1/auth/token")
     user = service.get(db_session=db_session, user_id=service.decode_token(token))

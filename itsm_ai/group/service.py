@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from itsm_ai.audit import service as audit_service
 from itsm_ai.auth import service as user_service
 from itsm_ai.auth.models import User
 from itsm_ai.errors import ConflictError, InvalidInputError, NotFoundError
-from itsm_ai.group.models import Group, GroupCreate, GroupRead, GroupUpdate
+from itsm_ai.group.models import Group, GroupCreate, GroupRead, GroupUpdate, group_members
 
 
 def get_by_name(*, db_session: Session, name: str) -> Group | None:
@@ -53,6 +54,8 @@ def to_read(group: Group) -> GroupRead:
 
 def create(*, db_session: Session, group_in: GroupCreate, actor) -> Group:
     """Create a group with its members."""
+    if not group_in.name.strip():
+        raise InvalidInputError("name: must not be blank", field="name")
     if get_by_name(db_session=db_session, name=group_in.name):
         raise ConflictError(f"group {group_in.name!r} already exists", field="name")
     manager = _users(db_session, [group_in.manager], "manager")[0] if group_in.manager else None
@@ -98,6 +101,13 @@ def update(*, db_session: Session, group: Group, group_in: GroupUpdate, actor) -
             field="version",
         )
     values = group_in.model_dump(exclude_unset=True, exclude={"version"})
+    for field in ("name", "active"):
+        if field in values and values[field] is None:
+            raise InvalidInputError(
+                f"{field}: may not be null (leave it out to keep the current value)", field=field
+            )
+    if "name" in values and not values["name"].strip():
+        raise InvalidInputError("name: must not be blank", field="name")
     changes = []
     if "name" in values and values["name"] != group.name:
         if get_by_name(db_session=db_session, name=values["name"]):
@@ -115,6 +125,8 @@ def update(*, db_session: Session, group: Group, group_in: GroupUpdate, actor) -
         new = sorted(u.username for u in members)
         if old != new:
             group.members = members
+            # Members live in group_members: mark the row changed so `version` moves with them.
+            flag_modified(group, "name")
             changes.append(("members", old, new))
     for field, value in values.items():
         if getattr(group, field) != value:
@@ -127,3 +139,46 @@ def update(*, db_session: Session, group: Group, group_in: GroupUpdate, actor) -
         )
     db_session.refresh(group)
     return group
+
+
+def _references(db_session: Session, group: Group) -> list[tuple[str, str, int]]:
+    """(table, field, count) for every row outside the group itself that still points at the group."""
+    from sqlalchemy import func
+
+    found = []
+    for table in Group.metadata.sorted_tables:
+        if table is group_members:
+            continue
+        for fk in table.foreign_keys:
+            if fk.column.table is Group.__table__:
+                n = db_session.scalar(select(func.count()).select_from(table).where(fk.parent == group.id))
+                if n:
+                    found.append((table.name, fk.parent.name.removesuffix("_id"), n))
+    return found
+
+
+def delete(*, db_session: Session, group: Group, actor) -> None:
+    """Delete a group nobody refers to any more; a group still in use is refused (409), deactivate it instead.
+
+    The foreign keys would quietly unassign its tickets (ON DELETE SET NULL) without audit or version bump,
+    so the API refuses rather than rewriting history; members go with the group.
+    """
+    refs = _references(db_session, group)
+    if refs:
+        field = refs[0][1]
+        where = ", ".join(f"{c} in {t}.{f}" for t, f, c in refs)
+        raise ConflictError(
+            f"group {group.name!r} is still referenced ({where}); reassign those or set active=false",
+            field=field,
+            details={"references": [{"table": t, "field": f, "count": c} for t, f, c in refs]},
+        )
+    audit_service.record_event(
+        db_session=db_session,
+        record_type="group",
+        record_id=group.id,
+        actor=actor,
+        action="delete",
+        old=group.name,
+    )
+    db_session.delete(group)
+    db_session.flush()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 from sqlalchemy import select
 
 from itsm_ai.audit import service as audit_service
@@ -41,3 +41,10 @@ def update_group(ref: str, body: GroupUpdate, db_session: DbSession, admin: Admi
 def group_audit(ref: str, db_session: DbSession, user: StaffUser):
     group = service.get_or_404(db_session=db_session, ref=ref)
     return audit_service.list_for(db_session=db_session, record_type="group", record_id=group.id)
+
+
+@router.delete("/{ref}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete an unused group")
+def delete_group(ref: str, db_session: DbSession, admin: AdminUser):
+    group = service.get_or_404(db_session=db_session, ref=ref)
+    service.delete(db_session=db_session, group=group, actor=admin)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

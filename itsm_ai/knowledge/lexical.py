@@ -81,6 +81,7 @@ class LexicalIndex:
         stem: bool = True,
         stopwords: Collection[str] | None = None,
         field_weights: Mapping[str, int] | None = None,
+        background_above: int | None = None,
     ):
         self.k1 = k1
         self.b = b
@@ -88,6 +89,11 @@ class LexicalIndex:
         self.stem = stem
         self.stopwords = STOPWORDS if stopwords is None else frozenset(stopwords)
         self.field_weights = dict(field_weights or {})
+        # Above this many documents a search after an update uses the previous matrix while a thread
+        # rebuilds it (a rebuild costs ~1 s per 100,000 tickets); None: always rebuild before searching.
+        self.background_above = background_above
+        self._generation = 0
+        self._rebuilding: threading.Thread | None = None
         self._docs: dict[int, list[str]] = {}
         self._lock = threading.Lock()
         self._dirty = False
@@ -128,12 +134,14 @@ class LexicalIndex:
                 self._docs[item_id] = tokens
             if pairs:
                 self._dirty = True
+                self._generation += 1
 
     def remove(self, item_id: int) -> bool:
         """Remove one document; returns False when it was absent."""
         with self._lock:
             found = self._docs.pop(int(item_id), None) is not None
             self._dirty |= found
+            self._generation += found
             return found
 
     def remove_many(self, ids: Iterable[int]) -> int:
@@ -158,10 +166,43 @@ class LexicalIndex:
         self._dirty = False
         self.rebuilds += 1
 
+    def _background_rebuild(self) -> None:
+        import bm25s
+
+        try:
+            with self._lock:
+                generation = self._generation
+                order = np.fromiter(self._docs.keys(), dtype=np.int64, count=len(self._docs))
+                corpus = list(self._docs.values())
+            retriever = None
+            if any(corpus):
+                retriever = bm25s.BM25(k1=self.k1, b=self.b, method=self.method)
+                retriever.index(corpus, show_progress=False)
+            with self._lock:
+                self._retriever, self._order = retriever, order
+                self._dirty = self._generation != generation
+                self.rebuilds += 1
+        finally:
+            self._rebuilding = None
+
+    def wait_for_rebuild(self, timeout: float | None = None) -> None:
+        """Wait for a background rebuild in progress (tests, shutdown)."""
+        thread = self._rebuilding
+        if thread is not None:
+            thread.join(timeout)
+
     def _snapshot(self) -> tuple[Any, np.ndarray]:
         with self._lock:
             if self._dirty:
-                self._rebuild_locked()
+                big = self.background_above is not None and len(self._docs) > self.background_above
+                if big and self._retriever is not None:
+                    if self._rebuilding is None:
+                        self._rebuilding = threading.Thread(
+                            target=self._background_rebuild, name="bm25-rebuild", daemon=True
+                        )
+                        self._rebuilding.start()
+                else:
+                    self._rebuild_locked()
             return self._retriever, self._order
 
     def scores(self, text: str | Mapping[str, str | None]) -> tuple[np.ndarray, np.ndarray]:

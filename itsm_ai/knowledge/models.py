@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from itsm_ai.auth.models import User
@@ -96,3 +96,50 @@ class ArticleRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     version: int
+
+
+class ArticleFeedback(Base):
+    """One reader's "was this helpful" vote on an article (a second vote replaces the first)."""
+
+    __tablename__ = "knowledge_feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("knowledge_articles.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (UniqueConstraint("article_id", "user_id"),)
+
+
+class ArticleTicketLink(Base):
+    """An article's source ticket (the tickets a draft came from, or that an author cited)."""
+
+    __tablename__ = "knowledge_article_tickets"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("knowledge_articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    record_type: Mapped[str] = mapped_column(String(30), primary_key=True)
+    record_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_knowledge_article_tickets_record", "record_type", "record_id"),)
+
+
+class FeedbackCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    helpful: bool = Field(description="Did the article help?")
+    comment: str | None = Field(default=None, max_length=5000)
+
+
+class FeedbackRead(BaseModel):
+    article: str
+    helpful: bool
+    comment: str | None
+    helpful_count: int
+    not_helpful_count: int

@@ -23,8 +23,7 @@ def _ensure(db_session: Session, record_type: str) -> None:
 
 def allocate_numbers(*, db_session: Session, record_type: str, count: int = 1) -> int:
     """Reserve `count` consecutive numbers; returns the first. The row lock serialises concurrent creators."""
-    _ensure(db_session, record_type)
-    first = db_session.execute(
+    stmt = (
         update(RecordCounter)
         .where(RecordCounter.record_type == record_type)
         .values(
@@ -33,7 +32,13 @@ def allocate_numbers(*, db_session: Session, record_type: str, count: int = 1) -
             generation=RecordCounter.generation + 1,
         )
         .returning(RecordCounter.next_number)
-    ).scalar_one()
+        .execution_options(synchronize_session=False)
+    )
+    # Update first: the counter row exists for every type but the first record's, so no lookup per create.
+    first = db_session.execute(stmt).scalar_one_or_none()
+    if first is None:
+        _ensure(db_session, record_type)
+        first = db_session.execute(stmt).scalar_one()
     return first - count
 
 

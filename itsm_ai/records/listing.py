@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import DateTime, Integer, and_, false, func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator
 
 from itsm_ai.config import get_settings
 from itsm_ai.errors import InvalidInputError
@@ -74,15 +75,39 @@ def _encode_cursor(sort: str, value: Any, last_id: int) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
+MAX_INT = 2**63 - 1
+
+
+def _cursor_value(value: Any, column) -> Any:
+    """The cursor's sort value checked against the sort column's type: tampered cursors never reach SQL."""
+    sql_type = column.type
+    sql_type = sql_type.impl if isinstance(sql_type, TypeDecorator) else sql_type
+    kind = datetime if isinstance(sql_type, DateTime) else int if isinstance(sql_type, Integer) else str
+    if kind is datetime:
+        if not isinstance(value, dict) or set(value) != {"dt"} or not isinstance(value["dt"], str):
+            raise ValueError("not a time")
+        parsed = datetime.fromisoformat(value["dt"])
+        if parsed.tzinfo is None:
+            raise ValueError("time without a zone")
+        return parsed
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_INT:
+            raise ValueError("not an integer")
+        return value
+    if not isinstance(value, str):
+        raise ValueError("not a string")
+    return value
+
+
+def _decode_cursor(cursor: str, sort: str, column) -> tuple[Any, int]:
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        value = raw["v"]
-        if isinstance(value, dict):
-            value = datetime.fromisoformat(value["dt"])
-        if raw["s"] != sort:
+        if not isinstance(raw, dict) or raw.get("s") != sort:
             raise ValueError("sort changed")
-        return value, int(raw["id"])
+        last_id = raw["id"]
+        if isinstance(last_id, bool) or not isinstance(last_id, int) or abs(last_id) > MAX_INT:
+            raise ValueError("bad id")
+        return _cursor_value(raw["v"], column), last_id
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidInputError("cursor: invalid or from a different sort", field="cursor") from exc
 
@@ -125,9 +150,15 @@ def like_pattern(term: str) -> str:
 
 
 def build_conditions(
-    *, db_session: Session, spec: RecordSpec, params: BaseModel, scope: dict[str, Any] | None = None
+    *,
+    db_session: Session,
+    spec: RecordSpec,
+    params: BaseModel,
+    scope: dict[str, Any] | None = None,
+    resolved: dict[str, list[int]] | None = None,
 ) -> list:
-    """WHERE clauses for the filters, ranges, text search and access scope."""
+    """WHERE clauses for the filters, ranges, text search and access scope; `resolved` receives the ids
+    that reference filters (names, numbers) stood for."""
     from itsm_ai.records.service import resolve_ref
 
     conds = []
@@ -144,6 +175,8 @@ def build_conditions(
                     continue  # an unknown name filters to nothing rather than failing
             column = spec.column(spec.refs[name].fk)
             conds.append(column.in_(ids) if ids else false())
+            if resolved is not None:
+                resolved[name] = sorted(set(ids))
         else:
             column = spec.column(spec.extra_filter_columns.get(name, name))
             values = [v.value if hasattr(v, "value") else v for v in values]
@@ -181,13 +214,17 @@ def list_records(
     if sort_name not in spec.sort_fields:
         raise InvalidInputError(f"sort: must be one of {', '.join(spec.sort_fields)}", field="sort")
     sort_col, id_col = spec.column(sort_name), spec.model.id
-    conds = build_conditions(db_session=db_session, spec=spec, params=params, scope=scope)
+    resolved: dict[str, list[int]] = {}
+    conds = build_conditions(db_session=db_session, spec=spec, params=params, scope=scope, resolved=resolved)
+    total = _total(
+        db_session=db_session, spec=spec, params=params, scope=scope, conds=conds, resolved=resolved
+    )
 
     stmt = select(spec.model)
     if params.cursor:
         if sort_name not in NON_NULL_SORTS:
             raise InvalidInputError(f"cursor: not available when sorting by {sort_name}", field="cursor")
-        value, last_id = _decode_cursor(params.cursor, sort)
+        value, last_id = _decode_cursor(params.cursor, sort, sort_col)
         # The extra range bound lets the index seek straight to the page instead of scanning from the start.
         if desc:
             conds.append(and_(sort_col <= value, or_(sort_col < value, id_col < last_id)))
@@ -202,7 +239,6 @@ def list_records(
         stmt = stmt.offset(offset)
     rows = list(db_session.scalars(stmt).unique())
 
-    total = _total(db_session=db_session, spec=spec, params=params, scope=scope)
     next_cursor = None
     if len(rows) == params.limit and sort_name in NON_NULL_SORTS:
         last = rows[-1]
@@ -216,7 +252,15 @@ def list_records(
     )
 
 
-def _total(*, db_session: Session, spec: RecordSpec, params: BaseModel, scope: dict[str, Any] | None) -> int:
+def _total(
+    *,
+    db_session: Session,
+    spec: RecordSpec,
+    params: BaseModel,
+    scope: dict[str, Any] | None,
+    conds: list,
+    resolved: dict[str, list[int]],
+) -> int:
     row_count, generation = counters.read(db_session=db_session, record_type=spec.record_type)
     filter_values = {
         k: v
@@ -225,16 +269,18 @@ def _total(*, db_session: Session, spec: RecordSpec, params: BaseModel, scope: d
     }
     if not filter_values and not scope:
         return row_count
+    # Keyed by the ids a name or number stood for, not the name: renaming or deleting a group or problem
+    # changes what the name means without a write to this record type.
+    filter_values.update(resolved)
     key = (
         spec.record_type,
         json.dumps(filter_values, default=str, sort_keys=True),
-        json.dumps(scope, sort_keys=True),
+        json.dumps(scope, sort_keys=True, default=str),
     )
     ttl = get_settings().total_cache_seconds
     cached = total_cache.get(key, generation, ttl)
     if cached is not None:
         return cached
-    conds = build_conditions(db_session=db_session, spec=spec, params=params, scope=scope)
     total = db_session.scalar(select(func.count()).select_from(spec.model).where(*conds)) or 0
     total_cache.put(key, generation, total)
     return total

@@ -37,3 +37,12 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("user_id", "endpoint", "key"),)
+
+
+def use_sqlite_autoincrement(metadata) -> None:
+    """Give every table with a plain integer id AUTOINCREMENT on SQLite (as migration 0009 does), so the id of
+    a deleted row is never handed to a new one: audit events and comments point at records by id alone."""
+    for table in metadata.tables.values():
+        pk = list(table.primary_key.columns)
+        if len(pk) == 1 and isinstance(pk[0].type, Integer) and not pk[0].foreign_keys:
+            table.dialect_options["sqlite"]["autoincrement"] = True

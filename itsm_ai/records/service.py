@@ -6,14 +6,17 @@ from typing import Any
 
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import insert, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 
 from itsm_ai.asset.models import Asset, record_cis
 from itsm_ai.audit import service as audit_service
+from itsm_ai.database import utcnow
 from itsm_ai.errors import ConflictError, InvalidInputError, NotFoundError
 from itsm_ai.records import counters
 from itsm_ai.records.events import RecordEvent, publish, publish_before_create
-from itsm_ai.records.spec import RecordSpec
+from itsm_ai.records.spec import RecordSpec, referencing_specs
 
 
 def get(*, db_session: Session, spec: RecordSpec, ref: str | int) -> Any:
@@ -47,6 +50,17 @@ def resolve_ref(
     if cache is not None:
         cache[(field, value)] = target_id
     return target_id
+
+
+def _resolve_target(*, db_session: Session, spec: RecordSpec, field: str, value: str | None) -> Any:
+    """The referenced record itself (for creates, which attach it), or None for no value; 422 if unknown."""
+    if value is None or value == "":
+        return None
+    ref = spec.refs[field]
+    target = db_session.scalar(select(ref.target).where(getattr(ref.target, ref.key) == value))
+    if target is None:
+        raise InvalidInputError(f"{field}: no {ref.noun} {value!r}", field=field)
+    return target
 
 
 def resolve_assets(*, db_session: Session, names: list[str]) -> list[int]:
@@ -101,18 +115,73 @@ def _set_cis(db_session: Session, spec: RecordSpec, obj: Any, asset_ids: list[in
     db_session.expire(obj, ["configuration_items_ref"])
 
 
+def _check_text(spec: RecordSpec, values: dict[str, Any]) -> None:
+    for name in spec.required_text:
+        value = values.get(name)
+        if isinstance(value, str) and not value.strip():
+            raise InvalidInputError(f"{name}: must not be blank", field=name)
+
+
+def _check_not_null(spec: RecordSpec, values: dict[str, Any]) -> None:
+    """An explicit null for a column that must have a value is bad input (422), not a database error."""
+    columns = spec.model.__table__.c
+    for name, value in values.items():
+        if value is None and name not in spec.refs and name in columns and not columns[name].nullable:
+            raise InvalidInputError(
+                f"{name}: may not be null (leave it out to keep the current value)", field=name
+            )
+
+
+def _check_not_own_ancestor(db_session: Session, spec: RecordSpec, obj: Any, field: str, new_id: int) -> None:
+    """A reference to the same record type (duplicate_of) may not point at the record itself or loop back."""
+    ref = spec.refs[field]
+    seen: set[int] = set()
+    target_id: int | None = new_id
+    while target_id is not None and target_id not in seen:
+        if target_id == obj.id:
+            raise InvalidInputError(
+                f"{field}: {spec.noun} {getattr(obj, 'number', obj.id)} cannot refer to itself"
+                + ("" if target_id == new_id else " (through the records it refers to)"),
+                field=field,
+            )
+        seen.add(target_id)
+        target_id = db_session.scalar(select(getattr(ref.target, ref.fk)).where(ref.target.id == target_id))
+
+
+def touch(obj: Any) -> None:
+    """Make the ORM write the row (bumping `version`) when only linked rows changed."""
+    if hasattr(obj, "updated_at"):
+        obj.updated_at = utcnow()
+        return
+    mapper = sa_inspect(obj).mapper
+    version_col = mapper.version_id_col
+    skip = {c.key for c in mapper.primary_key} | ({version_col.key} if version_col is not None else set())
+    flag_modified(obj, next(a.key for a in mapper.column_attrs if a.key not in skip))
+
+
 def create(*, db_session: Session, spec: RecordSpec, data: dict[str, Any], actor, source: str = "api") -> Any:
     """Create a record from validated input values; numbers it, derives fields, audits it."""
+    _check_text(spec, data)
     values = dict(data)
     cis = values.pop("configuration_items", None) or []
+    targets: dict[str, Any] = {}
     for field in list(values):
         if field in spec.refs:
-            values[spec.refs[field].fk] = resolve_ref(
-                db_session=db_session, spec=spec, field=field, value=values.pop(field)
-            )
+            value = values.pop(field)
+            ref = spec.refs[field]
+            target = _resolve_target(db_session=db_session, spec=spec, field=field, value=value)
+            if target is not None and ref.active_attr is not None and not getattr(target, ref.active_attr):
+                raise InvalidInputError(f"{field}: no active {ref.noun} {value!r}", field=field)
+            values[ref.fk] = target.id if target is not None else None
+            if target is not None:
+                targets[ref.rel] = target
     values = {k: v for k, v in values.items() if v is not None}
     asset_ids = resolve_assets(db_session=db_session, names=cis) if cis else []
     obj = spec.model(**values)
+    # The referenced rows are loaded already: attach them, so audit, listeners and the response read them
+    # without a lazy load each.
+    for rel, target in targets.items():
+        setattr(obj, rel, target)
     if spec.on_create is not None:
         spec.on_create(obj, db_session=db_session, actor=actor)
     creating = RecordEvent("creating", spec.record_type, obj, actor=actor, source=source)
@@ -126,6 +195,8 @@ def create(*, db_session: Session, spec: RecordSpec, data: dict[str, Any], actor
     db_session.flush()
     if asset_ids:
         _set_cis(db_session, spec, obj, asset_ids)
+    elif spec.has_cis:
+        set_committed_value(obj, "configuration_items_ref", [])
     shown = {name: display(obj, spec, name) for name in data if name != "configuration_items"}
     if cis:
         shown["configuration_items"] = cis
@@ -159,18 +230,24 @@ def update(
             field="version",
             details={"current_version": obj.version},
         )
+    _check_not_null(spec, values)
+    _check_text(spec, values)
     changes: list[tuple[str, Any, Any]] = []
     if "configuration_items" in values:
         names = values.pop("configuration_items") or []
         old = display(obj, spec, "configuration_items")
         if sorted(set(names)) != sorted(old):
             _set_cis(db_session, spec, obj, resolve_assets(db_session=db_session, names=names))
+            # The links live in another table: touch the row so `version` and `updated_at` move too.
+            touch(obj)
             changes.append(("configuration_items", old, sorted(set(names))))
     previous = {name: display(obj, spec, name) for name in values}
     for field, value in values.items():
         if field in spec.refs:
             fk = spec.refs[field].fk
             new_id = resolve_ref(db_session=db_session, spec=spec, field=field, value=value)
+            if new_id is not None and spec.refs[field].target is spec.model:
+                _check_not_own_ancestor(db_session, spec, obj, field, new_id)
             if getattr(obj, fk) != new_id:
                 ref = spec.refs[field]
                 # Set the relationship too, so serialize() and listeners see the new reference at once.
@@ -226,3 +303,11 @@ def delete(*, db_session: Session, spec: RecordSpec, obj: Any, actor) -> None:
     db_session.delete(obj)
     db_session.flush()
     counters.record_deleted(db_session=db_session, record_type=spec.record_type)
+    bump_referencing(db_session=db_session, target=spec.model, skip=spec.record_type)
+
+
+def bump_referencing(*, db_session: Session, target: type, skip: str | None = None) -> None:
+    """Deleting a record unlinks the records that refer to it (ON DELETE SET NULL) without touching them
+    through the ORM: bump their generations so cached filtered totals are recounted."""
+    for record_type in sorted({s.record_type for s, _ in referencing_specs(target)} - {skip}):
+        counters.bump_generation(db_session=db_session, record_type=record_type)

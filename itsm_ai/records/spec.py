@@ -22,6 +22,9 @@ class Ref:
     target: type
     key: str
     noun: str
+    # A boolean attribute of the target: new records may only refer to targets where it is true (orderable
+    # catalog items); filters and existing records still see inactive ones.
+    active_attr: str | None = None
 
 
 class Action:
@@ -43,10 +46,21 @@ class Access:
     owner_attr: str | None = None
     requester_visible: Callable[[Any], bool] | None = None
     requester_scope: Mapping[str, Any] | None = None
+    # Who may comment; by default those who may change the record plus requesters who may read it (on their
+    # own records only). Reading is not enough: data scientists read every ticket but must not write on them.
+    comment: frozenset[Role] | None = None
+
+    def roles_for(self, action: str) -> frozenset[Role]:
+        """The roles allowed to perform an action."""
+        if action == Action.comment:
+            if self.comment is not None:
+                return self.comment
+            return self.update | (self.read & {Role.requester})
+        return getattr(self, action)
 
     def check(self, user: User, action: str, obj: Any | None = None, *, noun: str = "record") -> None:
         """Raise PermissionDenied (or NotFound, to hide others' records) unless the user may act."""
-        roles = getattr(self, action if action != Action.comment else Action.read)
+        roles = self.roles_for(action)
         if user.role not in roles:
             raise PermissionDeniedError(f"your role ({user.role}) may not {action} {noun} records")
         if obj is not None and user.role == Role.requester and not self.visible_to_requester(user, obj):
@@ -90,7 +104,26 @@ class RecordSpec:
     requester_create_filter: Callable[[User, dict[str, Any]], None] | None = None
     read_extra: Callable[[Any], dict[str, Any]] | None = None
     extra_filter_columns: Mapping[str, str] = field(default_factory=dict)
+    # Text fields that must hold more than whitespace (titles and names), on create and update.
+    required_text: tuple[str, ...] = ("short_description", "name")
+
+    def __post_init__(self) -> None:
+        _registry[self.record_type] = self
 
     def column(self, name: str):
         """The mapped column attribute for a field name."""
         return getattr(self.model, name)
+
+
+# Every spec by record type, filled as specs are defined (feature modules import their spec at start-up).
+_registry: dict[str, RecordSpec] = {}
+
+
+def registered_specs() -> list[RecordSpec]:
+    """Every record spec defined so far."""
+    return list(_registry.values())
+
+
+def referencing_specs(target: type) -> list[tuple[RecordSpec, str]]:
+    """(spec, field) for every reference field that points at records of the `target` model."""
+    return [(s, name) for s in registered_specs() for name, ref in s.refs.items() if ref.target is target]

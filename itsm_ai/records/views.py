@@ -18,6 +18,14 @@ from itsm_ai.records.listing import Page
 from itsm_ai.records.spec import Action, RecordSpec
 
 
+def shown_to(user, item: dict[str, Any]) -> dict[str, Any]:
+    """A record as this user may see it: requesters never see ML suggestions (their evidence shows other
+    people's tickets)."""
+    if user.role == Role.requester and item.get("suggestions") is not None:
+        return {**item, "suggestions": None}
+    return item
+
+
 def make_router(spec: RecordSpec) -> APIRouter:
     """Build the standard endpoints for one record type."""
     router = APIRouter(prefix=f"/{spec.path}", tags=[spec.path])
@@ -64,9 +72,8 @@ def make_router(spec: RecordSpec) -> APIRouter:
             if earlier is not None:
                 response.status_code = status.HTTP_200_OK
                 response.headers["Idempotent-Replayed"] = "true"
-                return service.serialize(
-                    spec, service.get(db_session=db_session, spec=spec, ref=earlier.record_id)
-                )
+                earlier_obj = service.get(db_session=db_session, spec=spec, ref=earlier.record_id)
+                return shown_to(user, service.serialize(spec, earlier_obj))
         obj = service.create(db_session=db_session, spec=spec, data=data, actor=user)
         if idempotency_key is not None:
             try:
@@ -87,7 +94,7 @@ def make_router(spec: RecordSpec) -> APIRouter:
                     field="Idempotency-Key",
                 ) from exc
         response.headers["Location"] = f"/api/v1/{spec.path}/{obj.id}"
-        return service.serialize(spec, obj)
+        return shown_to(user, service.serialize(spec, obj))
 
     @router.get("", response_model=Page, summary=f"List {spec.path}")
     def list_(params: Annotated[ListQuery, Query()], db_session: DbSession, user: CurrentUser):
@@ -95,11 +102,14 @@ def make_router(spec: RecordSpec) -> APIRouter:
         scope = scope_for(user)
         if user.role == Role.requester and spec.access.requester_scope:
             scope = dict(spec.access.requester_scope)
-        return listing.list_records(db_session=db_session, spec=spec, params=params, scope=scope)
+        page = listing.list_records(db_session=db_session, spec=spec, params=params, scope=scope)
+        if user.role == Role.requester:
+            page.items = [shown_to(user, item) for item in page.items]
+        return page
 
     @router.get("/{ref}", response_model=Read, summary=f"Read a {spec.noun} by id or number")
     def read(ref: str, db_session: DbSession, user: CurrentUser):
-        return service.serialize(spec, load(db_session, user, ref, Action.read))
+        return shown_to(user, service.serialize(spec, load(db_session, user, ref, Action.read)))
 
     @router.patch("/{ref}", response_model=Read, summary=f"Update a {spec.noun} (send its version)")
     def update(ref: str, body: Annotated[Update, Body()], db_session: DbSession, user: CurrentUser):
@@ -107,7 +117,7 @@ def make_router(spec: RecordSpec) -> APIRouter:
         obj = service.update(
             db_session=db_session, spec=spec, obj=obj, data=body.model_dump(exclude_unset=True), actor=user
         )
-        return service.serialize(spec, obj)
+        return shown_to(user, service.serialize(spec, obj))
 
     @router.delete("/{ref}", status_code=status.HTTP_204_NO_CONTENT, summary=f"Delete a {spec.noun}")
     def delete(ref: str, db_session: DbSession, user: CurrentUser):

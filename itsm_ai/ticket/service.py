@@ -212,7 +212,11 @@ SERVICE_REQUEST = _ticket_spec(
     m.ServiceRequestUpdate,
     m.ServiceRequestRead,
     Access(create=OPENERS, read=ALL, update=STAFF, delete=ADMIN, owner_attr="caller_id"),
-    refs={"catalog_item": Ref("catalog_item_id", "catalog_item_ref", CatalogItem, "name", "catalog item")},
+    refs={
+        "catalog_item": Ref(
+            "catalog_item_id", "catalog_item_ref", CatalogItem, "name", "catalog item", active_attr="active"
+        )
+    },
     filters={"catalog_item": str},
     requester_create_filter=_requester_creates_for_self,
     on_create=_derive_request_on_create,

@@ -19,10 +19,6 @@ ANON = "anonymous"
 # requester2 is a second requester acting on requester's incident and service request: those answer 404
 # (OTHERS_TICKET), everything else answers as for requester.
 ACTORS = ("admin", "agent", "data_scientist", "requester", "requester2", ANON)
-BUG_DS_COMMENTS = (
-    "BUG: data scientists may not write tickets, but records/spec.py Access.check maps the comment "
-    "action to the read roles, so a data_scientist can post comments and internal work notes"
-)
 
 
 # Allowed, probed with an id that does not exist: 404, or 422 when the body is checked before the lookup.
@@ -103,6 +99,7 @@ EXPECTED: dict[tuple[str, str], dict[str, Status]] = {
     ("POST", "/groups"): _exp(201, 403, 403, 403),
     ("GET", "/groups/{ref}"): _exp(200, 200, 403, 403),
     ("PATCH", "/groups/{ref}"): _exp(200, 403, 403, 403),
+    ("DELETE", "/groups/{ref}"): _exp(204, 403, 403, 403),
     ("GET", "/groups/{ref}/audit"): _exp(200, 200, 403, 403),
     ("GET", "/export/{record_type}"): _exp(200, 403, 200, 403),
     # Approvals: staff ask, whoever is named decides; reading follows the record's read access.
@@ -147,14 +144,48 @@ EXPECTED: dict[tuple[str, str], dict[str, Status]] = {
     ("DELETE", "/webhooks/{webhook_id}"): _exp(404, 403, 403, 403),
     ("GET", "/webhooks/{webhook_id}/deliveries"): _exp(NOT_THERE, 403, 403, 403),
     ("POST", "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): _exp(404, 403, 403, 403),
+    # Knowledge: similar records for every role (requesters: published articles only; the probe's empty
+    # body is 422), an incident's similar records for readers; duplicates, major incidents and drafting
+    # for staff (the fresh "fresh" tickets duplicate each other, so these succeed or find nothing to act on:
+    # 422/409); reports for readers; feedback for all.
+    ("POST", "/similar"): _exp(422, 422, 422, 422),
+    ("GET", "/incidents/{ref}/similar"): _exp(200, 200, 200, 403),
+    ("POST", "/incidents/{ref}/duplicate/confirm"): _exp((200, 422), (200, 422), 403, 403),
+    ("POST", "/incidents/{ref}/duplicate/dismiss"): _exp((200, 409), (200, 409), 403, 403),
+    ("POST", "/incidents/{ref}/major-incident/problem"): _exp((201, 409), (201, 409), 403, 403),
+    ("GET", "/knowledge/search"): _exp(200, 200, 200, 200),
+    ("POST", "/knowledge/drafts/generate"): _exp(200, 200, 403, 403),
+    ("GET", "/knowledge/reports/gaps"): _exp(200, 200, 200, 403),
+    ("GET", "/knowledge/reports/stale"): _exp(200, 200, 200, 403),
+    ("POST", "/knowledge/{ref}/feedback"): _exp(422, 422, 422, 422),
+    # Triage: staff accept/override suggestions (an unknown field is 422); agents, admins and data
+    # scientists triage free text; the model registry is for data scientists and admins.
+    **{
+        ("POST", f"/{p}/{{ref}}/suggestions/{{field}}/{action}"): _exp(422, 422, 403, 403)
+        for p in ("incidents", "requests", "problems", "changes")
+        for action in ("accept", "override")
+    },
+    ("GET", "/triage"): _exp(422, 422, 422, 403),
+    ("POST", "/triage"): _exp(422, 422, 422, 403),
+    ("GET", "/models"): _exp(200, 403, 200, 403),
+    ("POST", "/models/train"): _exp(422, 403, 422, 403),
+    ("GET", "/models/jobs"): _exp(200, 403, 200, 403),
+    ("GET", "/models/jobs/{job_id}"): _exp(404, 403, 404, 403),
+    ("GET", "/models/{name}"): _exp(404, 403, 404, 403),
+    ("GET", "/models/{name}/versions/{version}"): _exp(NOT_THERE, 403, NOT_THERE, 403),
+    ("POST", "/models/{name}/promote"): _exp(422, 403, 422, 403),
+    ("POST", "/models/{name}/rollback"): _exp(404, 403, 404, 403),
+    ("PUT", "/models/{name}/challenger"): _exp(422, 403, 422, 403),
+    ("GET", "/models/{name}/shadow-report"): _exp(404, 403, 404, 403),
+    # Virtual agent: every signed-in user chats (the probe's empty body is 422) and lists their own
+    # conversations; reading one: its owner, agents and admins (a missing id is 404 for everyone).
+    ("POST", "/chat"): _exp(422, 422, 422, 422),
+    ("GET", "/chat"): _exp(200, 200, 200, 200),
+    ("GET", "/chat/{conversation_id}"): _exp(404, 404, 404, 404),
 }
 
-KNOWN_BUGS: dict[tuple[str, str, str], str] = {
-    **{
-        ("POST", f"/{p}/{{ref}}/comments", "data_scientist"): BUG_DS_COMMENTS
-        for p in ("incidents", "requests", "problems", "changes")
-    },
-}
+# (method, path, actor) -> reason, for a known bug the matrix marks xfail(strict) until it is fixed.
+KNOWN_BUGS: dict[tuple[str, str, str], str] = {}
 
 
 def _openapi_endpoints() -> list[tuple[str, str]]:
@@ -303,6 +334,8 @@ def _request(e: Env, method: str, path: str, actor: str) -> tuple[str, dict[str,
         return "/health", {}
     if path == "/users/me":
         return f"{API}/users/me", {}
+    if path == "/knowledge/search":
+        return f"{API}/knowledge/search", {"params": {"q": "how to"}}
     if path == "/export/{record_type}":
         return f"{API}/export/incidents", {"params": {"format": "csv"}}
     parts = path.strip("/").split("/")

@@ -194,11 +194,6 @@ def test_requester_sees_only_active_catalog_items(client, users, make):
     assert client.get(f"{API}/catalog-items", headers=users["agent"].headers).json()["total"] == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a requester can order a catalog item they cannot see (inactive); "
-    "records/service.resolve_ref ignores CatalogItem.active",
-)
 def test_requester_cannot_order_inactive_catalog_item(client, users, make):
     make.catalog_item("Fax machine", active=False)
     r = client.post(
@@ -230,11 +225,6 @@ def test_data_scientist_cannot_open_tickets(client, users, path):
     assert client.get(f"{API}/{path}", headers=users["agent"].headers).json()["total"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: records/spec.py Access.check uses the read roles for comments, so "
-    "data scientists can write work notes",
-)
 def test_data_scientist_cannot_write_work_notes(client, users, own):
     inc = own["incident"]
     r = client.post(

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from itsm_ai import database
 from itsm_ai.audit.models import AuditEvent
-from tests.api.conftest import API, ON_SQLITE, assert_error, store_actions, store_events
+from tests.api.conftest import API, assert_error, store_actions, store_events
 
 
 @dataclass(frozen=True)
@@ -198,11 +198,6 @@ def test_admin_delete_then_404_and_audit_keeps_the_delete(client, users, setup_f
     assert delete.actor_name == "admin" and delete.old_value == str(created[kind.key])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG/gap: groups have no DELETE endpoint (group/views.py), though every "
-    "record type is promised admin delete",
-)
 def test_admin_can_delete_a_group(client, users, make):
     make.group("Old team")
     r = client.delete(f"{API}/groups/Old team", headers=users["admin"].headers)
@@ -242,12 +237,6 @@ def test_numbers_are_independent_per_type(make):
     assert make.incident()["number"] == "INC0000003"
 
 
-@pytest.mark.xfail(
-    ON_SQLITE,
-    strict=True,
-    reason="BUG (SQLite): tables lack AUTOINCREMENT, so after deleting the newest record its id is reused "
-    "and the new record inherits the old one's audit trail (and idempotency keys)",
-)
 def test_a_new_record_never_inherits_a_deleted_records_audit(client, users, make):
     first = make.incident(short_description="first")
     assert client.delete(f"{API}/incidents/{first['id']}", headers=users["admin"].headers).status_code == 204
@@ -292,11 +281,6 @@ def test_group_members_and_manager(client, users, make):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: group/service.py update changes only the group_members table when "
-    "only members change, so the version is not bumped (optimistic locking misses it)",
-)
 def test_changing_group_members_bumps_the_version(client, users, make):
     g = make.group("Network", members=["agent"])
     r = client.patch(

@@ -217,11 +217,6 @@ def test_cursor_from_another_sort_is_422(client, users, seeded):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: records/listing._decode_cursor does not check the type of the cursor "
-    "value; a well-formed cursor with a string or naive datetime value -> 500 in the database layer",
-)
 @pytest.mark.parametrize("value", ["garbage", {"dt": "2024-01-01T00:00:00"}, [1, 2]])
 def test_tampered_cursor_is_422(client, users, seeded, value):
     import base64

@@ -222,11 +222,6 @@ def test_configuration_items_and_asset_tickets(client, users, make):
     assert_error(r, 422, field="configuration_items")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: records/service.update sets configuration_items through the link "
-    "table only, so the record row is untouched: version and updated_at stay the same",
-)
 def test_changing_configuration_items_bumps_version(make):
     make.asset("mail-01")
     inc = make.incident()

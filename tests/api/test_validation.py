@@ -117,11 +117,6 @@ def test_update_without_version_is_422(client, users, make):
     assert make.get(f"incidents/{inc['id']}")["urgency"] == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: explicit null for a required field passes the *Update schemas (str | "
-    "None) and reaches the database: short_description/impact -> 500, state -> 409",
-)
 @pytest.mark.parametrize("field", ["short_description", "impact", "urgency", "state"])
 def test_null_for_a_required_field_is_422(client, users, make, field):
     inc = make.incident()
@@ -281,10 +276,6 @@ def test_invalid_comment_is_422(client, users, make, body, field):
     assert make.get(f"incidents/{inc['id']}/comments") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ticket/models.py short_description min_length=1 counts spaces, so a blank title is stored",
-)
 @pytest.mark.parametrize("path", ["incidents", "problems", "changes", "knowledge"])
 def test_blank_short_description_is_422(client, users, path):
     before = _count(client, users, path)
@@ -293,10 +284,6 @@ def test_blank_short_description_is_422(client, users, path):
     assert _count(client, users, path) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: records/service.update accepts duplicate_of pointing at the incident itself (no check)",
-)
 def test_incident_cannot_be_a_duplicate_of_itself(client, users, make):
     inc = make.incident()
     r = client.patch(

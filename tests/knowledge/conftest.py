@@ -174,3 +174,45 @@ def llm_server():
 def unit_vectors(rng):
     """A factory of random unit vectors: unit_vectors(n, d)."""
     return lambda n, d: unit(rng, n, d)
+
+
+# ------------------------------------------------------------------------------ store-backed knowledge tests
+
+
+@pytest.fixture
+def knowledge_settings(tmp_path):
+    """Settings for one test: index under tmp_path, small thresholds, no warm-up thread."""
+    from itsm_ai.config import get_settings
+
+    return get_settings().model_copy(
+        update={
+            "knowledge_index_dir": tmp_path / "index",
+            "knowledge_warm_on_startup": False,
+            "knowledge_major_incident_count": 3,
+            "knowledge_major_incident_threshold": 0.8,
+            "knowledge_duplicate_threshold": 0.85,
+            "knowledge_similar_min_score": 0.2,
+            "knowledge_draft_min_cluster": 3,
+            "knowledge_draft_distance": 0.6,
+        }
+    )
+
+
+@pytest.fixture
+def svc(db, knowledge_settings, hash_encoder):
+    """A fresh process-wide retrieval service with the hashing encoder, on an empty database."""
+    from itsm_ai.engine import install
+    from itsm_ai.knowledge import search
+
+    install()
+    service = search.RetrievalService(encoder=hash_encoder, settings=knowledge_settings)
+    service.catch_up_seconds = 0.0
+    search.reset_service(service)
+    yield service
+    search.reset_service(None)
+
+
+@pytest.fixture
+def kclient(svc, client):
+    """The API client, with the test's retrieval service installed first."""
+    return client

@@ -75,3 +75,18 @@ def test_empty_documents_are_indexable():
     assert index.search("printer", 3) == []
     index.add(3, "printer jam")
     assert index.search("printer", 3)[0][0] == 3
+
+
+def test_background_rebuild_serves_the_previous_matrix_meanwhile():
+    index = LexicalIndex(background_above=2)
+    index.add_many([1, 2, 3], ["printer jam", "vpn drops", "outlook password"])
+    assert [i for i, _ in index.search("printer")] == [1]
+    index.add(4, "printer toner empty")
+    first = [i for i, _ in index.search("printer")]
+    assert first in ([1], [1, 4], [4, 1])  # the old matrix, unless the thread already finished
+    index.wait_for_rebuild(10)
+    assert sorted(i for i, _ in index.search("printer")) == [1, 4]
+    index.remove(1)
+    index.search("printer")
+    index.wait_for_rebuild(10)
+    assert [i for i, _ in index.search("printer")] == [4]

@@ -6,14 +6,6 @@ import pytest
 
 from itsm_ai.records import counters
 from itsm_ai.ticket.models import Incident
-from tests.api.conftest import clean_database
-
-
-@pytest.fixture
-def db(engine):
-    """An empty database per test, cleaned the fast way (tests/api/conftest.py clean_database)."""
-    clean_database(engine)
-    yield engine
 
 
 def test_format_number_pads_to_seven_digits():

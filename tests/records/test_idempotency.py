@@ -9,14 +9,6 @@ from itsm_ai.auth import service as user_service
 from itsm_ai.auth.models import UserCreate
 from itsm_ai.errors import InvalidInputError
 from itsm_ai.records import idempotency
-from tests.api.conftest import clean_database
-
-
-@pytest.fixture
-def db(engine):
-    """An empty database per test, cleaned the fast way (tests/api/conftest.py clean_database)."""
-    clean_database(engine)
-    yield engine
 
 
 @pytest.fixture

@@ -11,16 +11,8 @@ from pydantic import ValidationError
 from itsm_ai.errors import InvalidInputError
 from itsm_ai.records import counters, listing
 from itsm_ai.records import service as record_service
-from itsm_ai.ticket.models import IncidentCreate
+from itsm_ai.ticket.models import Incident, IncidentCreate
 from itsm_ai.ticket.service import INCIDENT
-from tests.api.conftest import clean_database
-
-
-@pytest.fixture
-def db(engine):
-    """An empty database per test, cleaned the fast way (tests/api/conftest.py clean_database)."""
-    clean_database(engine)
-    yield engine
 
 
 def test_total_cache_is_valid_only_for_its_generation_and_ttl():
@@ -54,8 +46,9 @@ def test_cursor_round_trip_keeps_aware_datetimes():
     when = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
     cursor = listing._encode_cursor("-opened_at", when, 42)
     assert "=" not in cursor
-    assert listing._decode_cursor(cursor, "-opened_at") == (when, 42)
-    assert listing._decode_cursor(listing._encode_cursor("number", "INC0000009", 9), "number") == (
+    assert listing._decode_cursor(cursor, "-opened_at", Incident.opened_at) == (when, 42)
+    number = listing._encode_cursor("number", "INC0000009", 9)
+    assert listing._decode_cursor(number, "number", Incident.number) == (
         "INC0000009",
         9,
     )
@@ -64,14 +57,39 @@ def test_cursor_round_trip_keeps_aware_datetimes():
 @pytest.mark.parametrize("cursor", ["", "%%%", "bm90IGpzb24", "W10", "eyJzIjogIm51bWJlciJ9"])
 def test_cursor_garbage_is_invalid_input(cursor):
     with pytest.raises(InvalidInputError) as info:
-        listing._decode_cursor(cursor, "number")
+        listing._decode_cursor(cursor, "number", Incident.number)
+    assert info.value.field == "cursor"
+
+
+@pytest.mark.parametrize(
+    ("sort", "column", "value", "last_id"),
+    [
+        ("-opened_at", "opened_at", "garbage", 1),
+        ("-opened_at", "opened_at", {"dt": "2024-01-01T00:00:00"}, 1),
+        ("-opened_at", "opened_at", {"dt": "not a time"}, 1),
+        ("priority", "priority", "1", 1),
+        ("priority", "priority", True, 1),
+        ("priority", "priority", 2**70, 1),
+        ("number", "number", [1, 2], 1),
+        ("number", "number", "INC0000001", "1"),
+        ("number", "number", "INC0000001", 2**64),
+    ],
+)
+def test_cursor_with_a_value_of_the_wrong_type_is_invalid_input(sort, column, value, last_id):
+    import base64
+    import json
+
+    raw = json.dumps({"s": sort, "v": value, "id": last_id}).encode()
+    cursor = base64.urlsafe_b64encode(raw).decode()
+    with pytest.raises(InvalidInputError) as info:
+        listing._decode_cursor(cursor, sort, getattr(Incident, column))
     assert info.value.field == "cursor"
 
 
 def test_cursor_for_another_sort_is_invalid_input():
     cursor = listing._encode_cursor("number", "INC0000001", 1)
     with pytest.raises(InvalidInputError, match="different sort"):
-        listing._decode_cursor(cursor, "-number")
+        listing._decode_cursor(cursor, "-number", Incident.number)
 
 
 def _params(**kw):

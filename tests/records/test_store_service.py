@@ -9,14 +9,6 @@ from itsm_ai.records import events
 from itsm_ai.records import service as record_service
 from itsm_ai.ticket.models import IncidentCreate
 from itsm_ai.ticket.service import INCIDENT
-from tests.api.conftest import clean_database
-
-
-@pytest.fixture
-def db(engine):
-    """An empty database per test, cleaned the fast way (tests/api/conftest.py clean_database)."""
-    clean_database(engine)
-    yield engine
 
 
 @pytest.fixture

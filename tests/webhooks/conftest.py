@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.webhooks.helpers import Api, empty_database, sign_in_everyone
-
-
-@pytest.fixture
-def db(engine):
-    empty_database(engine)
-    yield engine
+from tests.webhooks.helpers import Api, sign_in_everyone
 
 
 @pytest.fixture

@@ -11,33 +11,12 @@ from typing import Any
 
 from itsm_ai import database
 from itsm_ai.webhooks.flows import verify
+from tests.conftest import clean_database
 
 API = "/api/v1"
 
 
-def empty_database(engine) -> None:
-    """Like tests.conftest._clean, but on PostgreSQL DELETE + sequence reset: far cheaper than TRUNCATE of
-    every table when each test writes only a few rows."""
-    from sqlalchemy import text
-
-    from itsm_ai.all_models import metadata
-    from itsm_ai.records.listing import total_cache
-    from tests.conftest import _clean
-
-    if engine.dialect.name != "postgresql":
-        _clean(engine)
-        return
-    with engine.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
-            conn.execute(text(f'DELETE FROM "{table.name}"'))
-        conn.execute(
-            text(
-                "SELECT setval(c.oid, 1, false) FROM pg_class c "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE c.relkind = 'S' AND n.nspname = current_schema()"
-            )
-        )
-    total_cache.clear()
+empty_database = clean_database  # one clean-up for every test package (tests/conftest.py)
 
 
 def sign_in_everyone() -> dict:

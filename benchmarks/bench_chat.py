@@ -1,0 +1,168 @@
+"""Chat turn latency with the models loaded: POST /api/v1/chat p50/p95 per flow, next to GET /health and an
+authenticated GET /api/v1/users/me measured in the same run (target: chat turn p95 < 100 ms).
+
+Run ``python -m benchmarks.bench_chat``. It builds a throw-away SQLite database with the demo data (users,
+catalog, published articles, ~750 real tickets), the MiniLM-backed intent detector and the knowledge index
+(MiniLM, unless ``--hash-encoder``), warms both, then times each kind of turn through the full HTTP stack
+(FastAPI TestClient: validation, auth, session, commit). Writes ``benchmarks/results/chat.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+_TMP = Path(tempfile.mkdtemp(prefix="itsm-bench-chat-"))
+os.environ["ITSM_DATABASE_URL"] = f"sqlite:///{_TMP / 'bench.db'}"
+os.environ["ITSM_DATA_DIR"] = str(_TMP / "var")
+os.environ["ITSM_MODELS_DIR"] = str(_TMP / "models")
+os.environ.setdefault("ITSM_SECRET_KEY", "bench-secret-key-that-is-long-enough-for-hs256")
+os.environ["ITSM_KNOWLEDGE_WARM_ON_STARTUP"] = "false"
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+API = "/api/v1"
+
+PROBLEMS = [
+    "outlook keeps crashing when I open it",
+    "my password expired and I am locked out",
+    "the vpn disconnects every few minutes",
+    "printer on the second floor is not printing",
+    "my laptop is very slow since the update",
+    "I can't access the shared drive",
+]
+QUESTIONS = [
+    "how do I reset my password",
+    "how can I connect to the vpn from home",
+    "how to set up email on my phone",
+]
+REQUESTS = ["I need a new laptop", "can I get a second monitor", "I'd like a headset"]
+SMALL = ["hello", "thanks", "what's the status of my tickets", "tell me a joke about pirates"]
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    arr = np.array(samples)
+    return {
+        "n": len(samples),
+        "p50_ms": round(float(np.percentile(arr, 50)), 2),
+        "p95_ms": round(float(np.percentile(arr, 95)), 2),
+        "max_ms": round(float(arr.max()), 2),
+    }
+
+
+def _time(fn, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the data, warm the models, time the turns, print and save the numbers."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=8, help="times each message is sent")
+    parser.add_argument("--hash-encoder", action="store_true", help="knowledge index without MiniLM")
+    parser.add_argument("--no-embeddings", action="store_true", help="TF-IDF-only intent detector")
+    args = parser.parse_args(argv)
+    if args.hash_encoder:
+        os.environ["ITSM_KNOWLEDGE_ENCODER"] = "hash"
+    if args.no_embeddings:
+        os.environ["ITSM_CHAT_INTENT_EMBEDDINGS"] = "false"
+
+    from fastapi.testclient import TestClient
+
+    from itsm_ai.chat import service as chat_service
+    from itsm_ai.database import get_session
+    from itsm_ai.demo.load import load_demo
+    from itsm_ai.knowledge import search
+    from itsm_ai.main import create_app
+
+    start = time.perf_counter()
+    counts = load_demo()
+    print(f"demo data {counts} in {time.perf_counter() - start:.1f}s", flush=True)
+    start = time.perf_counter()
+    with get_session() as session:
+        trained = chat_service.train(db_session=session)
+        search.get_service().ensure_ready(session)
+    print(
+        f"detector {trained['version']} (embeddings={trained['snapshot']['embeddings']}) and knowledge index"
+        f" ready in {time.perf_counter() - start:.1f}s",
+        flush=True,
+    )
+
+    with TestClient(create_app(start_worker=False)) as client:
+        token = client.post(f"{API}/auth/token", data={"username": "alice", "password": "alice-demo-pw"})
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+        def turn(message: str, conversation_id=None) -> dict:
+            r = client.post(
+                f"{API}/chat", json={"conversation_id": conversation_id, "message": message}, headers=headers
+            )
+            assert r.status_code == 200, r.text
+            return r.json()
+
+        for text in PROBLEMS + QUESTIONS + REQUESTS + SMALL:  # warm every path (first encodes, caches)
+            turn(text)
+        health = _time(lambda: client.get("/health"), 200)
+        me = _time(lambda: client.get(f"{API}/users/me", headers=headers), 200)
+        groups = {"report_problem": PROBLEMS, "how_to": QUESTIONS, "request_item": REQUESTS, "other": SMALL}
+        timings: dict[str, list[float]] = {}
+        for _ in range(args.rounds):
+            for name, texts in groups.items():
+                for text in texts:
+                    timings.setdefault(name, []).extend(_time(lambda t=text: turn(t), 1))
+        # A follow-up turn: "no" after an answer opens an incident (create path, triage, audit, index sync).
+        follow, creates = [], []
+        for text in PROBLEMS * max(1, args.rounds // 3):
+            cid = turn(text)["conversation_id"]
+            follow.extend(_time(lambda c=cid: turn("no", c), 1))
+            # The same create path without the chat: what opening a ticket costs on its own.
+            body = {"short_description": text, "description": text}
+            creates.extend(_time(lambda b=body: client.post(f"{API}/incidents", json=b, headers=headers), 1))
+        timings["feedback_no_opens_ticket"] = follow
+
+    all_turns = [x for name, v in timings.items() if name != "feedback_no_opens_ticket" for x in v]
+    rows = {
+        "GET /health (baseline)": _percentiles(health),
+        "GET /users/me (auth baseline)": _percentiles(me),
+        "POST /incidents (create baseline)": _percentiles(creates),
+        **{f"chat: {name}": _percentiles(v) for name, v in timings.items()},
+        "chat: all answer turns": _percentiles(all_turns),
+    }
+    print(f"\n{'':40} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+    for name, row in rows.items():
+        print(f"{name:40} {row['n']:>5} {row['p50_ms']:>8} {row['p95_ms']:>8} {row['max_ms']:>8}")
+    p95 = rows["chat: all answer turns"]["p95_ms"]
+    base = rows["GET /users/me (auth baseline)"]["p95_ms"]
+    print(
+        f"\nchat turn p95 {p95} ms = {p95 / max(base, 1e-9):.1f}x an authenticated GET /users/me"
+        f" ({base} ms), {p95 / max(rows['GET /health (baseline)']['p95_ms'], 1e-9):.1f}x GET /health;"
+        f" target < 100 ms: {'met' if p95 < 100 else 'NOT met'}"
+    )
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    out = {
+        "rows": rows,
+        "detector": {k: trained[k] for k in ("version", "threshold", "similarity_weight", "n_examples")},
+        "embeddings": trained["snapshot"]["embeddings"],
+        "knowledge_encoder": "hash" if args.hash_encoder else "model",
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
+    (RESULTS_DIR / "chat.json").write_text(json.dumps(out, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

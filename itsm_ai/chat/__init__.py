@@ -1,0 +1,1 @@
+"""Virtual agent: intent detection, conversations, self-service flows."""

