@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, status
@@ -25,6 +27,17 @@ from itsm_ai.records import service as records
 from itsm_ai.records.spec import Action, RecordSpec
 
 router = APIRouter()
+
+
+@contextmanager
+def _existing_model(name: str) -> Iterator[None]:
+    """404 unless the model has versions; registry errors inside become API errors."""
+    try:
+        if not registry.list_versions(name):
+            raise NotFoundError(f"model {name} not found")
+        yield
+    except registry.RegistryError as exc:
+        raise _registry_error(exc, name=name) from exc
 
 
 def _registry_error(exc: registry.RegistryError, *, name: str) -> AppError:
@@ -222,13 +235,9 @@ def models_promote(name: str, body: PromoteBody, user: DataUser) -> dict[str, An
 
 @router.post("/models/{name}/rollback", tags=["models"], summary="Return CURRENT to the previous version")
 def models_rollback(name: str, user: DataUser) -> dict[str, Any]:
-    try:
-        if not registry.list_versions(name):
-            raise NotFoundError(f"model {name} not found")
+    with _existing_model(name):
         registry.rollback(name)
         return service.describe_model(name)
-    except registry.RegistryError as exc:
-        raise _registry_error(exc, name=name) from exc
 
 
 @router.put(
@@ -237,13 +246,9 @@ def models_rollback(name: str, user: DataUser) -> dict[str, Any]:
     summary="Run a version in shadow beside CURRENT (null stops it)",
 )
 def models_challenger(name: str, body: ChallengerBody, user: DataUser) -> dict[str, Any]:
-    try:
-        if not registry.list_versions(name):
-            raise NotFoundError(f"model {name} not found")
+    with _existing_model(name):
         service.set_challenger(name, body.version)
         return service.describe_model(name)
-    except registry.RegistryError as exc:
-        raise _registry_error(exc, name=name) from exc
 
 
 @router.get(
