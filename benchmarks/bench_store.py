@@ -625,7 +625,7 @@ def bench_create(url: str, requests: int = 300) -> dict[str, Any]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        with httpx.Client(base_url=base, timeout=10) as client:
+        with httpx.Client(base_url=base, timeout=120) as client:  # the first create loads MiniLM
             for _ in range(200):
                 try:
                     if client.get("/health").status_code == 200:
@@ -741,6 +741,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--database", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--skip", action="append", default=[], choices=("import", "lists", "create"))
+    parser.add_argument("--create-requests", type=int, default=300, help="timed POSTs (create)")
     args = parser.parse_args(argv)
     targets = ("sqlite", "postgres") if args.database == "both" else (args.database,)
     results: dict[str, Any] = {
@@ -761,7 +762,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 out["import"] = bench_import(url, args.rows)
             if "create" not in args.skip:
                 print(f"[{target}] create over HTTP ...", flush=True)
-                out["create"] = bench_create(url)
+                out["create"] = bench_create(url, args.create_requests)
             if "lists" not in args.skip:
                 print(f"[{target}] lists with {args.list_rows:,} incidents ...", flush=True)
                 out["lists"] = bench_lists(

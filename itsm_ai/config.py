@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -87,6 +87,20 @@ class Settings(BaseSettings):
     knowledge_ef_construction: int = 200
     knowledge_ef_search: int = 128
     knowledge_save_interval_seconds: float = 60.0
+    # Similar-ticket ranking; defaults chosen on the dev pairs of openoffice_duplicates.csv by
+    # benchmarks/bench_similar.py (which reports these settings' test recall next to the alternatives).
+    knowledge_bm25_k1: float = Field(default=1.6, description="BM25 term-frequency saturation.")
+    knowledge_bm25_b: float = Field(default=1.0, description="BM25 document-length normalisation.")
+    knowledge_bm25_title_weight: int = Field(default=2, description="Times a title term counts in BM25.")
+    knowledge_hybrid_fusion: Literal["rrf", "zscore", "minmax"] = Field(
+        default="zscore",
+        description="How hybrid search merges dense and BM25 results: reciprocal rank fusion, or a weighted "
+        "sum of z-scored / min-max scaled scores over the candidates.",
+    )
+    knowledge_hybrid_dense_weight: float = 1.0
+    knowledge_hybrid_lexical_weight: float = 0.33
+    knowledge_hybrid_rrf_k: int = Field(default=60, description="RRF constant (fusion rrf only).")
+    knowledge_hybrid_candidates: int = Field(default=100, description="Candidates per side before fusion.")
     knowledge_warm_on_startup: bool = True
     knowledge_similar_on_create: int = Field(default=3, description="Similar records stored on a new ticket.")
     knowledge_similar_min_score: float = Field(default=0.3, description="Cosine below this is not similar.")

@@ -88,10 +88,12 @@ def _stale_handler(_request: Request, exc: StaleDataError) -> JSONResponse:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
+    from itsm_ai.classify.jobs import on_startup as fail_interrupted_training_jobs
     from itsm_ai.config import get_settings
     from itsm_ai.database import get_engine
     from itsm_ai.worker import Worker
 
+    fail_interrupted_training_jobs()  # their threads died with the previous process: not "running" forever
     settings = get_settings()
     in_process = settings.worker_in_process
     if in_process is None:

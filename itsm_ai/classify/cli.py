@@ -58,22 +58,23 @@ def train_command(
     """Train a new version of a triage model (from the store or a CSV) and show its held-out evaluation."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from itsm_ai.classify import service
+    from itsm_ai.classify.training import train_model
+    from itsm_ai.classify.training_data import DataError, check_target, csv_training_data, store_training_data
     from itsm_ai.errors import AppError
 
     try:
-        service.check_target(target)
+        check_target(target)
         if data is not None:
             if not text_col or not label_col:
                 _fail("--data needs --text-col and --label-col")
-            dataset = service.csv_training_data(data, text_cols=text_col, label_col=label_col, target=target)
+            dataset = csv_training_data(data, text_cols=text_col, label_col=label_col, target=target)
         else:
             from itsm_ai.database import get_session
             from itsm_ai.migrate import upgrade
 
             upgrade()
             with get_session() as session:
-                dataset = service.store_training_data(db_session=session, target=target)
+                dataset = store_training_data(db_session=session, target=target)
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -87,7 +88,7 @@ def train_command(
             def progress(fraction: float, message: str) -> None:
                 bar.update(task, completed=fraction, description=f"{target}: {message[:70]}")
 
-            result = service.train_model(
+            result = train_model(
                 dataset,
                 target=target,
                 features=features,
@@ -96,7 +97,7 @@ def train_command(
                 promote=promote,
                 progress=progress,
             )
-    except service.DataError as exc:
+    except DataError as exc:
         _fail(str(exc))
     except AppError as exc:
         _fail(exc.message)
@@ -128,15 +129,17 @@ def evaluate_command(
 ) -> None:
     """Evaluate the CURRENT model on a labelled CSV: macro-F1, accuracy, top-3, coverage/precision at the
     thresholds, per-class precision/recall and the confusion matrix."""
-    from itsm_ai.classify import service
     from itsm_ai.classify.evaluation import format_report
+    from itsm_ai.classify.service import ModelUnavailable
+    from itsm_ai.classify.training import evaluate_current
+    from itsm_ai.classify.training_data import DataError, csv_training_data
 
     try:
-        dataset = service.csv_training_data(data, text_cols=text_col, label_col=label_col, target=target)
-        report = service.evaluate_current(dataset, name=target, version=version)
-    except service.DataError as exc:
+        dataset = csv_training_data(data, text_cols=text_col, label_col=label_col, target=target)
+        report = evaluate_current(dataset, name=target, version=version)
+    except DataError as exc:
         _fail(str(exc))
-    except service.ModelUnavailable as exc:
+    except ModelUnavailable as exc:
         _fail(exc.reason, 1)
     if as_json:
         _print_json(report)
@@ -156,9 +159,9 @@ def evaluate_command(
 @models_app.command("list")
 def models_list(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
     """Models, their versions, CURRENT and challenger, with held-out scores."""
-    from itsm_ai.classify import service
+    from itsm_ai.classify import catalog
 
-    models = service.list_models()
+    models = catalog.list_models()
     if as_json:
         _print_json(models)
         return
@@ -223,10 +226,10 @@ def models_challenger(
     version: Annotated[str | None, typer.Argument(help="Version to run in shadow; omit to stop.")] = None,
 ) -> None:
     """Run a version in shadow beside CURRENT on new tickets (see GET /models/{name}/shadow-report)."""
-    from itsm_ai.classify import registry, service
+    from itsm_ai.classify import catalog, registry
 
     try:
-        service.set_challenger(name, version)
+        catalog.set_challenger(name, version)
     except registry.RegistryError as exc:
         _fail(str(exc))
     console.print(f"{name}: challenger {'is now ' + version if version else 'stopped'}")

@@ -13,6 +13,11 @@ How `fit` works (all inside one scikit-learn estimator):
 3. The final pipeline is refitted on all labelled rows. Probabilities are calibrated by
    `CalibratedClassifierCV` (`calibration`, `calibration_cv` folds, ensembled).
 
+`clean_text=True` strips mail headers, sender addresses and greeting/closing lines (and repairs mojibake)
+from training and query texts alike before any features are computed (`features.clean_ticket_text`).
+With `features="both"` and `embedding_weight=0` the linear model sees only the TF-IDF n-grams while the
+nearest-neighbour vote still compares sentence embeddings.
+
 `features="fields"` routes from structured fields: X is a list of mappings (category, subcategory, symptom,
 CI, location, ...), see `itsm_ai.classify.features`.
 """
@@ -20,6 +25,7 @@ CI, location, ...), see `itsm_ai.classify.features`.
 from __future__ import annotations
 
 import math
+import weakref
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,9 +39,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 from sklearn.utils import check_random_state
+from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
-from itsm_ai.classify.features import FEATURE_KINDS, TriageFeatures
+from itsm_ai.classify.features import FEATURE_KINDS, TriageFeatures, clean_ticket_text
 from itsm_ai.classify.thresholds import (
     ALWAYS_ABSTAIN,
     apply_thresholds,
@@ -66,6 +73,81 @@ def _similarity_chunks(queries, references, chunk: int = 512):
     for start in range(0, queries.shape[0], chunk):
         sims = queries[start : start + chunk] @ references.T
         yield start, (sims.toarray() if sp.issparse(sims) else np.asarray(sims))
+
+
+def _sigmoid_parts(model) -> list[tuple] | None:
+    """(linear estimator, class positions, Platt a, Platt b) per fold, or None when not that simple case."""
+    pairs = getattr(model, "calibrated_classifiers_", None)
+    if not isinstance(model, CalibratedClassifierCV) or not pairs:
+        return None
+    parts = []
+    for pair in pairs:
+        est, calibrators = getattr(pair, "estimator", None), getattr(pair, "calibrators", None)
+        if (
+            getattr(pair, "method", None) != "sigmoid"
+            or not isinstance(est, LinearSVC | LogisticRegression)
+            or getattr(est, "coef_", None) is None
+            or not calibrators
+            or not all(hasattr(c, "a_") and hasattr(c, "b_") for c in calibrators)
+        ):
+            return None
+        classes = np.unique(pair.classes)
+        if len(classes) == 2:
+            positions = np.array([1])
+        else:
+            positions = np.searchsorted(classes, est.classes_)
+        a = np.array([c.a_ for c in calibrators], dtype=np.float64)
+        b = np.array([c.b_ for c in calibrators], dtype=np.float64)
+        parts.append((est, positions, a, b, len(classes)))
+    return parts
+
+
+# Per fitted model, the `_sigmoid_parts` of its `calibrated_classifiers_` list (a refit makes a new list).
+_SIGMOID_PARTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _cached_sigmoid_parts(model) -> list[tuple] | None:
+    """`_sigmoid_parts(model)`, worked out once per fitted model rather than on every prediction."""
+    pairs = getattr(model, "calibrated_classifiers_", None)
+    try:
+        cached = _SIGMOID_PARTS.get(model)
+    except TypeError:  # not weak-referenceable or not hashable: nothing to key a cache on
+        return _sigmoid_parts(model)
+    if cached is not None and cached[0] is pairs:
+        return cached[1]
+    parts = _sigmoid_parts(model)
+    _SIGMOID_PARTS[model] = (pairs, parts)
+    return parts
+
+
+def calibrated_proba(model, matrix) -> np.ndarray:
+    """``model.predict_proba(matrix)``, the same numbers, without scikit-learn's per-class input checks.
+
+    `CalibratedClassifierCV` with sigmoid calibration validates the input once per class and fold (about
+    0.1 ms each): with 50 classes and 3 folds that outweighs the rest of a one-ticket suggestion. This runs
+    the same operations in the same order on whole arrays; other calibrations go through scikit-learn.
+    """
+    from scipy.special import expit
+
+    parts = _cached_sigmoid_parts(model)
+    if parts is None or any(est.coef_.shape[1] != matrix.shape[1] for est, *_ in parts):
+        return model.predict_proba(matrix)
+    n_rows = matrix.shape[0]
+    mean_proba = np.zeros((n_rows, len(model.classes_)))
+    for est, positions, a, b, n_classes in parts:
+        scores = safe_sparse_dot(matrix, est.coef_.T, dense_output=True) + est.intercept_
+        proba = np.zeros((n_rows, n_classes))
+        proba[:, positions] = expit(-(a * scores + b))
+        if n_classes == 2:
+            proba[:, 0] = 1.0 - proba[:, 1]
+        else:
+            denominator = np.sum(proba, axis=1)[:, np.newaxis]
+            uniform_proba = np.full_like(proba, 1 / n_classes)
+            proba = np.divide(proba, denominator, out=uniform_proba, where=denominator != 0)
+        proba[(1.0 < proba) & (proba <= 1.0 + 1e-5)] = 1.0
+        mean_proba += proba
+    mean_proba /= len(parts)
+    return mean_proba
 
 
 def _snippet(text: str, limit: int) -> str:
@@ -139,6 +221,7 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         knn_k: int = 10,
         knn_temperature: float = 0.05,
         field_crosses: bool = True,
+        clean_text: bool = False,
         embedding_backend: str = "torch",
         min_class_count: int = 30,
         target_precision: float = 0.95,
@@ -161,6 +244,7 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         self.knn_k = knn_k
         self.knn_temperature = knn_temperature
         self.field_crosses = field_crosses
+        self.clean_text = clean_text
         self.embedding_backend = embedding_backend
         self.min_class_count = min_class_count
         self.target_precision = target_precision
@@ -217,6 +301,13 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
             embedding_backend=self.embedding_backend,
         )
 
+    def _documents(self, features: TriageFeatures, X) -> list[str]:
+        """The documents behind X, cleaned of mail headers and greetings when `clean_text` is set."""
+        docs = features.as_documents(X)
+        if self.clean_text and self.features != "fields":
+            docs = [clean_ticket_text(d) for d in docs]
+        return docs
+
     def _make_classifier(self, seed: int):
         if self.classifier == "svm":
             base = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=seed)
@@ -230,7 +321,7 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
     @staticmethod
     def _proba(model, matrix, n_classes: int) -> np.ndarray:
         proba = np.zeros((matrix.shape[0], n_classes))
-        proba[:, model.classes_] = model.predict_proba(matrix)
+        proba[:, model.classes_] = calibrated_proba(model, matrix)
         return proba
 
     def _oof_probabilities(self, docs, codes, trained_mask, seed: int) -> np.ndarray:
@@ -262,7 +353,15 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
             )
         return oof
 
-    def _combine(self, proba: np.ndarray, queries, references, ref_codes: np.ndarray) -> np.ndarray:
+    def _combine(
+        self,
+        proba: np.ndarray,
+        queries,
+        references,
+        ref_codes: np.ndarray,
+        *,
+        similarities: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Blend the linear model's probabilities with a similarity-weighted vote of the nearest rows."""
         if not self.knn_weight:
             return proba
@@ -270,7 +369,11 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         outsiders = ref_codes < 0  # rows of rare classes: shown as evidence, never voted
         k = min(self.knn_k, int((~outsiders).sum()))
         ref_codes = np.maximum(ref_codes, 0)
-        for start, sims in _similarity_chunks(queries, references):
+        # Precomputed similarities (all rows, one chunk) are copied: the loop masks them in place.
+        chunks = (
+            _similarity_chunks(queries, references) if similarities is None else [(0, similarities.copy())]
+        )
+        for start, sims in chunks:
             sims[:, outsiders] = -np.inf
             nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
             near_sims = np.take_along_axis(sims, nearest, axis=1)
@@ -286,7 +389,7 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         """Fit on texts (or field mappings) and labels; ids/texts of the rows are kept as evidence."""
         self._check_params()
         probe = self._make_features()
-        docs_all = probe.as_documents(X)
+        docs_all = self._documents(probe, X)
         labels_all = list(y)
         if len(labels_all) != len(docs_all):
             raise ValueError(f"X has {len(docs_all)} rows but y has {len(labels_all)} labels")
@@ -354,15 +457,24 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
 
     def _transform(self, X):
         check_is_fitted(self, "estimator_")
-        return self.features_.transform_parts(X)
+        return self.features_.transform_parts(self._documents(self.features_, X))
 
-    def _predict_parts(self, X):
-        matrix, dense, sparse_sim = self._transform(X)
+    def _predict_parts(self, X, *, keep_sims: bool = False):
+        """(probabilities, query vectors, documents, a lone row's similarities to the evidence or None)."""
+        check_is_fitted(self, "estimator_")
+        docs = self._documents(self.features_, X)
+        matrix, dense, sparse_sim = self.features_.transform_parts(docs)
         queries = dense if dense is not None else sparse_sim
         proba = self._proba(self.estimator_, matrix, len(self.classes_))
+        sims = None
+        if keep_sims and queries.shape[0] == 1:
+            # The same product the evidence search of that row makes: computed once, used twice.
+            sims = next(_similarity_chunks(queries, self.evidence_vectors_))[1]
         if self.knn_weight:
-            proba = self._combine(proba, queries, self.evidence_vectors_, self.evidence_codes_)
-        return proba, queries
+            proba = self._combine(
+                proba, queries, self.evidence_vectors_, self.evidence_codes_, similarities=sims
+            )
+        return proba, queries, docs, sims
 
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated probabilities (blended with the nearest-neighbour vote), columns as in `classes_`."""
@@ -375,12 +487,14 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_with_evidence(self, X, k_alternatives: int = 3, k_evidence: int = 3) -> list[Suggestion]:
         """A `Suggestion` per row: value or abstention and why, top-k alternatives, nearest training rows."""
-        proba, queries = self._predict_parts(X)
-        docs = self.features_.as_documents(X)
+        proba, queries, docs, lone_sims = self._predict_parts(X, keep_sims=True)
         top, conf, limits, accepted = apply_thresholds(proba, list(self.classes_), self.thresholds_)
         out = []
         for row in range(proba.shape[0]):
-            sims = next(_similarity_chunks(queries[row : row + 1], self.evidence_vectors_))[1][0]
+            if lone_sims is not None:
+                sims = lone_sims[0]
+            else:
+                sims = next(_similarity_chunks(queries[row : row + 1], self.evidence_vectors_))[1][0]
             label = _plain(self.classes_[top[row]])
             reason = None
             if not docs[row].strip():

@@ -12,8 +12,15 @@
   ``a=x&b=y`` tokens for every pair of fields so a linear model can learn combinations. Missing values
   (None, NaN, "", "?") give no token.
 
+`clean_ticket_text` strips what e-mail tickets carry besides the request (mail header blocks, sender
+addresses, greeting and closing lines) and repairs UTF-8 text that was decoded as cp1252 ("grÃ¼ÃŸe").
+
 Embeddings of texts already seen are kept in a bounded in-process cache, so cross-validation and the
 threshold folds embed each text once; `prime_embedding_cache` lets a benchmark load vectors from disk.
+
+For a few documents (a new ticket) `transform_parts` builds the TF-IDF rows itself (`tfidf_rows`): the
+same analyzer, counts, operations and dtypes as the fitted `TfidfVectorizer`, without scikit-learn's
+per-call input validation, which costs several times the work itself on one short text.
 """
 
 from __future__ import annotations
@@ -21,20 +28,49 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
+import re
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn import get_config
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
+from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l1, inplace_csr_row_normalize_l2
 from sklearn.utils.validation import check_is_fitted
 
 FEATURE_KINDS = ("tfidf", "embedding", "both", "fields")
 MISSING_FIELD_VALUES = frozenset({"", "?", "nan", "none", "null"})
 EMBEDDING_CACHE_SIZE = 50_000
+# Up to this many documents `transform_parts` takes the fast path; larger batches are scikit-learn's.
+FAST_TRANSFORM_MAX_DOCS = 64
+_INT32_MAX = np.iinfo(np.int32).max
+
+# What a UTF-8 lead byte and a continuation byte look like when read as cp1252/latin-1.
+_MOJIBAKE = re.compile(
+    "[\u00c2-\u00f4][\x80-\xbf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u2122]"
+)
+_MAIL_HEADER_BLOCK = re.compile(
+    r"^[ \t]*(?:from|von)[ \t]*:.*\n"
+    r"(?:[ \t]*(?:sent|gesendet|to|an|cc|date|datum|importance|wichtigkeit)[ \t]*:.*\n?)+",
+    re.IGNORECASE | re.MULTILINE,
+)
+_SUBJECT = re.compile(
+    r"^[ \t]*(?:subject|betreff)[ \t]*:[ \t]*(?:(?:re|aw|fw|fwd|wg)[ \t]*:[ \t]*)*",
+    re.IGNORECASE | re.MULTILINE,
+)
+_RECEIVED_FROM = re.compile(r"received from:\s*\S+", re.IGNORECASE)
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_COURTESY_LINE = re.compile(
+    r"^[ \t]*(?:hi|hello|hallo|dear\b[^\n]{0,40}|good (?:morning|afternoon|day)|greetings|"
+    r"thanks?(?: you)?(?: in advance)?|(?:kind |best |with best |warm )?regards|best|kind|with best|"
+    r"sincerely|cheers|mit freundlichen gr(?:ü|ue)(?:ß|ss)en(?: / best)?|gruß|viele grüße)"
+    r"(?:[ \t]+team)?[ \t]*[,.!]*[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 _cache_lock = threading.Lock()
 _embedding_cache: OrderedDict[tuple[str, bytes], np.ndarray] = OrderedDict()
@@ -100,8 +136,135 @@ def fields_to_text(record: Mapping[str, Any] | str, *, crosses: bool = True) -> 
     return " ".join(tokens)
 
 
+def _as_byte(ch: str) -> bytes | None:
+    try:
+        return ch.encode("cp1252")
+    except UnicodeError:
+        return bytes([ord(ch)]) if ord(ch) < 256 else None
+
+
+def fix_mojibake(text: str) -> str:
+    """Repair UTF-8 text that was decoded as cp1252 or latin-1; text that does not round-trip is kept."""
+    if not _MOJIBAKE.search(text):
+        return text
+    raw = bytearray()
+    for ch in text:
+        byte = _as_byte(ch)
+        if byte is None:
+            return text
+        raw += byte
+    try:
+        return raw.decode("utf-8")
+    except UnicodeError:
+        return text
+
+
+def clean_ticket_text(text: str) -> str:
+    """Drop mail headers, addresses and greeting/closing lines, repair mojibake, collapse whitespace."""
+    text = fix_mojibake(text).replace("\r\n", "\n").replace("\r", "\n")
+    cleaned = _MAIL_HEADER_BLOCK.sub(" ", text)
+    cleaned = _SUBJECT.sub(" ", cleaned)
+    cleaned = _EMAIL.sub(" ", _RECEIVED_FROM.sub(" ", cleaned))
+    cleaned = " ".join(_COURTESY_LINE.sub(" ", cleaned).split())
+    # A ticket that is nothing but a greeting keeps its words rather than becoming empty.
+    return cleaned or " ".join(text.split())
+
+
 def _split_tokens(text: str) -> list[str]:
     return text.split()
+
+
+def tfidf_rows(vectorizer: Any, docs: Sequence[str]) -> sp.csr_matrix | None:
+    """``vectorizer.transform(docs)`` (same values, dtype and columns), or None for a setup it does not copy.
+
+    Covers a fitted `TfidfVectorizer` on string content with any analyzer (its own `build_analyzer`
+    does the preprocessing and tokenising) and norm l1, l2 or None. The steps mirror scikit-learn's
+    `CountVectorizer._count_vocab` and `TfidfTransformer.transform`; the transformer's fitted settings are
+    read, as scikit-learn does, rather than the vectorizer's current params.
+    """
+    tfidf = getattr(vectorizer, "_tfidf", None)
+    vocabulary = getattr(vectorizer, "vocabulary_", None)
+    if (
+        type(vectorizer) is not TfidfVectorizer
+        or type(tfidf) is not TfidfTransformer
+        or vectorizer.input != "content"
+        or not isinstance(vocabulary, dict)
+        or not vocabulary
+        or len(vocabulary) > _INT32_MAX
+        or getattr(tfidf, "n_features_in_", None) != len(vocabulary)
+        or tfidf.norm not in ("l1", "l2", None)
+        or np.dtype(vectorizer.dtype) not in (np.dtype(np.float32), np.dtype(np.float64))
+        or get_config().get("sparse_interface", "spmatrix") != "spmatrix"
+        or isinstance(docs, str)
+        or len(docs) == 0  # scikit-learn rejects an empty batch: let it say so
+    ):
+        return None
+    analyze = vectorizer.build_analyzer()
+    indices: list[int] = []
+    counts: list[int] = []
+    indptr = [0]
+    for doc in docs:
+        # Counting the n-grams first (in C) looks each distinct one up once instead of every occurrence.
+        row = {}
+        for feature, n in Counter(analyze(doc)).items():
+            column = vocabulary.get(feature)
+            if column is not None:
+                row[column] = n
+        for column in sorted(row):
+            indices.append(column)
+            counts.append(row[column])
+        indptr.append(len(indices))
+    # Counts go through int32 as in scikit-learn, so the cast to floats rounds the same way.
+    data = np.array(counts, dtype=np.intc).astype(vectorizer.dtype)
+    matrix = sp.csr_matrix(
+        (data, np.array(indices, dtype=np.int32), np.array(indptr, dtype=np.int32)),
+        shape=(len(indptr) - 1, len(vocabulary)),
+    )
+    if vectorizer.binary:
+        matrix.data.fill(1)
+    if tfidf.sublinear_tf:
+        np.log(matrix.data, matrix.data)
+        matrix.data += 1.0
+    if hasattr(tfidf, "idf_"):
+        matrix.data *= tfidf.idf_[matrix.indices]
+    if tfidf.norm == "l2":
+        inplace_csr_row_normalize_l2(matrix)
+    elif tfidf.norm == "l1":
+        inplace_csr_row_normalize_l1(matrix)
+    return matrix
+
+
+def _dense_as_csr_parts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(data, indices, indptr, n_columns) of ``sp.csr_matrix(values)``: entries != 0 in row-major order."""
+    mask = values != 0
+    rows, columns = np.nonzero(mask)
+    indptr = np.zeros(values.shape[0] + 1, dtype=np.int64)
+    np.cumsum(mask.sum(axis=1), out=indptr[1:])
+    return values[rows, columns], columns, indptr, values.shape[1]
+
+
+def hstack_rows(parts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, int]]) -> sp.csr_matrix | None:
+    """``sp.hstack(blocks, format="csr", dtype=np.float32)`` of (data, indices, indptr, n_columns) blocks.
+
+    Returns None when the result would need 64-bit indices.
+    """
+    n_columns = sum(p[3] for p in parts)
+    indptrs = [np.asarray(p[2], dtype=np.int64) for p in parts]
+    n_rows = len(indptrs[0]) - 1
+    row_sizes = sum(np.diff(ip) for ip in indptrs)
+    if max(n_columns, int(row_sizes.sum())) > _INT32_MAX:
+        return None
+    offsets = np.cumsum([0, *(p[3] for p in parts[:-1])])
+    # A stable sort on the row number puts each row's blocks side by side, keeping their order.
+    rows = np.concatenate([np.repeat(np.arange(n_rows), np.diff(ip)) for ip in indptrs])
+    order = np.argsort(rows, kind="stable")
+    data = np.concatenate([np.asarray(p[0], dtype=np.float32) for p in parts])[order]
+    indices = np.concatenate(
+        [np.asarray(p[1], dtype=np.int64) + off for p, off in zip(parts, offsets, strict=True)]
+    )[order].astype(np.int32)
+    indptr = np.zeros(n_rows + 1, dtype=np.int32)
+    np.cumsum(row_sizes, out=indptr[1:])
+    return sp.csr_matrix((data, indices, indptr), shape=(n_rows, n_columns))
 
 
 class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
@@ -247,23 +410,41 @@ class TriageFeatures(TransformerMixin, BaseEstimator):
         """Return (feature matrix, dense embeddings or None, sparse similarity features or None)."""
         check_is_fitted(self, "word_")
         docs = self.as_documents(X)
+        fast = len(docs) <= FAST_TRANSFORM_MAX_DOCS
+
+        def tfidf(vectorizer):
+            rows = tfidf_rows(vectorizer, docs) if fast else None
+            return vectorizer.transform(docs) if rows is None else rows
+
         blocks: list = []
         embeddings = sparse_sim = None
         if self.word_ is not None:
-            word = self.word_.transform(docs)
+            word = tfidf(self.word_)
             blocks.append(word)
             sparse_sim = word
         if self.char_ is not None:
-            blocks.append(self.char_.transform(docs))
+            blocks.append(tfidf(self.char_))
         if self.fields_ is not None:
-            sparse_sim = self.fields_.transform(docs)
+            sparse_sim = tfidf(self.fields_)
             blocks.append(sparse_sim)
         if self.embedding_ is not None:
             embeddings = self.embedding_.transform(docs)
             if not blocks:
                 return embeddings, embeddings, None
-            blocks.append(sp.csr_matrix(embeddings * np.float32(self.embedding_weight)))
-        matrix = blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr", dtype=np.float32)
+            scaled = embeddings * np.float32(self.embedding_weight)
+            blocks.append(_dense_as_csr_parts(scaled) if fast else sp.csr_matrix(scaled))
+        if len(blocks) == 1:
+            return blocks[0], embeddings, sparse_sim
+        matrix = None
+        if fast and all(isinstance(b, tuple) or sp.isspmatrix_csr(b) for b in blocks):
+            matrix = hstack_rows(
+                [b if isinstance(b, tuple) else (b.data, b.indices, b.indptr, b.shape[1]) for b in blocks]
+            )
+        if matrix is None:
+            blocks = [
+                sp.csr_matrix(b[:3], shape=(len(docs), b[3])) if isinstance(b, tuple) else b for b in blocks
+            ]
+            matrix = sp.hstack(blocks, format="csr", dtype=np.float32)
         return matrix, embeddings, sparse_sim
 
     def transform(self, X):

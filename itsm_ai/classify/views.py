@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, status
 
 from itsm_ai.auth.dependencies import DataUser, ReaderUser, StaffUser
-from itsm_ai.classify import flows, registry, service
+from itsm_ai.classify import catalog, feedback, jobs, registry, service, shadow
 from itsm_ai.classify.enums import FeedbackAction
 from itsm_ai.classify.models import (
     AcceptBody,
@@ -79,7 +79,7 @@ def _feedback_routes(spec: RecordSpec) -> APIRouter:
         body: Annotated[AcceptBody | None, Body()] = None,
     ):
         obj = load(db_session, user, ref)
-        obj = flows.give_feedback(
+        obj = feedback.give_feedback(
             db_session=db_session,
             spec=spec,
             obj=obj,
@@ -99,7 +99,7 @@ def _feedback_routes(spec: RecordSpec) -> APIRouter:
         ref: str, field: str, body: Annotated[OverrideBody, Body()], db_session: DbSession, user: StaffUser
     ):
         obj = load(db_session, user, ref)
-        obj = flows.give_feedback(
+        obj = feedback.give_feedback(
             db_session=db_session,
             spec=spec,
             obj=obj,
@@ -165,7 +165,7 @@ def triage_post(body: TriageRequest, db_session: DbSession, user: ReaderUser) ->
 
 @router.get("/models", tags=["models"], summary="Models in the registry: versions, CURRENT, challenger")
 def models_list(user: DataUser) -> dict[str, Any]:
-    return {"items": service.list_models()}
+    return {"items": catalog.list_models()}
 
 
 @router.post(
@@ -178,7 +178,7 @@ def models_list(user: DataUser) -> dict[str, Any]:
 def models_train(body: TrainBody, db_session: DbSession, user: DataUser):
     params = body.model_dump(exclude_none=True)
     params["created_by"] = user.username
-    job_id = flows.start_training_job(params=params, user=user)
+    job_id = jobs.start_training_job(params=params, user=user)
     return db_session.get(TrainingJob, job_id)
 
 
@@ -204,7 +204,7 @@ def models_job(job_id: int, db_session: DbSession, user: DataUser):
 @router.get("/models/{name}", tags=["models"], summary="A model's versions, CURRENT and challenger")
 def models_get(name: str, user: DataUser) -> dict[str, Any]:
     try:
-        return service.describe_model(name)
+        return catalog.describe_model(name)
     except registry.RegistryError as exc:
         raise _registry_error(exc, name=name) from exc
 
@@ -218,7 +218,7 @@ def models_version(name: str, version: str, user: DataUser) -> dict[str, Any]:
     try:
         meta = registry.read_metadata(name, version)
         current = registry.current_version(name)
-        challenger = service.get_challenger(name)
+        challenger = catalog.get_challenger(name)
     except registry.RegistryError as exc:
         raise _registry_error(exc, name=name) from exc
     return {**meta, "current": version == current, "challenger": version == challenger}
@@ -228,7 +228,7 @@ def models_version(name: str, version: str, user: DataUser) -> dict[str, Any]:
 def models_promote(name: str, body: PromoteBody, user: DataUser) -> dict[str, Any]:
     try:
         registry.promote(name, body.version)
-        return service.describe_model(name)
+        return catalog.describe_model(name)
     except registry.RegistryError as exc:
         raise _registry_error(exc, name=name) from exc
 
@@ -237,7 +237,7 @@ def models_promote(name: str, body: PromoteBody, user: DataUser) -> dict[str, An
 def models_rollback(name: str, user: DataUser) -> dict[str, Any]:
     with _existing_model(name):
         registry.rollback(name)
-        return service.describe_model(name)
+        return catalog.describe_model(name)
 
 
 @router.put(
@@ -247,8 +247,8 @@ def models_rollback(name: str, user: DataUser) -> dict[str, Any]:
 )
 def models_challenger(name: str, body: ChallengerBody, user: DataUser) -> dict[str, Any]:
     with _existing_model(name):
-        service.set_challenger(name, body.version)
-        return service.describe_model(name)
+        catalog.set_challenger(name, body.version)
+        return catalog.describe_model(name)
 
 
 @router.get(
@@ -257,9 +257,5 @@ def models_challenger(name: str, body: ChallengerBody, user: DataUser) -> dict[s
     summary="Live precision and coverage of CURRENT vs the challenger on reviewed tickets",
 )
 def models_shadow_report(name: str, db_session: DbSession, user: DataUser) -> dict[str, Any]:
-    try:
-        if not registry.list_versions(name):
-            raise NotFoundError(f"model {name} not found")
-    except registry.RegistryError as exc:
-        raise _registry_error(exc, name=name) from exc
-    return service.shadow_report(db_session=db_session, name=name)
+    with _existing_model(name):
+        return shadow.shadow_report(db_session=db_session, name=name)

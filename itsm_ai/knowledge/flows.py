@@ -11,8 +11,8 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from itsm_ai.database import utcnow
@@ -51,6 +51,26 @@ def write_suggestions(db_session: Session, obj: Any, **keys: Any) -> dict[str, A
     )
     set_committed_value(obj, "suggestions", merged)
     return merged
+
+
+def write_suggestions_many(db_session: Session, objs: list[Any], **keys: Any) -> None:
+    """``write_suggestions`` for several rows of one table: one SELECT and one batched UPDATE."""
+    if not objs:
+        return
+    table = type(objs[0]).__table__
+    ids = [obj.id for obj in objs]
+    rows = db_session.execute(select(table.c.id, table.c.suggestions).where(table.c.id.in_(ids)))
+    current = dict(rows.all())
+    merged = {obj.id: merge_suggestions(current.get(obj.id), **keys) for obj in objs}
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("_id"))
+        .values(suggestions=bindparam("_suggestions", type_=table.c.suggestions.type),
+                updated_at=table.c.updated_at)
+    )
+    db_session.connection().execute(stmt, [{"_id": i, "_suggestions": merged[i]} for i in ids])
+    for obj in objs:
+        set_committed_value(obj, "suggestions", merged[obj.id])
 
 
 # ------------------------------------------------------------------------------------------ on create
@@ -217,7 +237,9 @@ def find_major_incident(
     if len(hits) + 1 < needed:
         return None
     ids = [ks.split_key(key)[1] for key, _ in hits]
-    members = list(db_session.scalars(select(Incident).where(Incident.id.in_(ids))))
+    # Only the incident columns: the joined and select-in references of up to 50 rows cost more than the rest
+    # of the check, and nothing here reads them (an update that does loads them lazily).
+    members = list(db_session.scalars(select(Incident).where(Incident.id.in_(ids)).options(lazyload("*"))))
     members = [m for m in members if m.state in ks.OPEN_STATES and m.duplicate_of_id is None]
     if len(members) + 1 < needed:
         return None
@@ -246,8 +268,8 @@ def apply_major_incident(
     problem_number = candidate.get("problem")
     if problem_number is None and ks.get_service().settings.knowledge_major_incident_create_problem:
         return create_problem_for(db_session, incident=incident, actor=actor, candidate=candidate)
-    for member in members:
-        write_suggestions(db_session, member, major_incident=candidate)
+    # One batched write: a growing group touches every member on each new incident.
+    write_suggestions_many(db_session, members, major_incident=candidate)
     if problem_number:
         _link_problem(db_session, members, problem_number, actor)
     return candidate
@@ -303,7 +325,6 @@ def create_problem_for(
         source=SOURCE if actor is None else "api",
     )
     done = {**candidate, "problem": problem.number, "incidents": numbers, "status": "created"}
-    for member in members:
-        write_suggestions(db_session, member, major_incident=done)
+    write_suggestions_many(db_session, members, major_incident=done)
     _link_problem(db_session, members, problem.number, actor)
     return done

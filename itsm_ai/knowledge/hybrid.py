@@ -1,4 +1,10 @@
-"""Hybrid retrieval: reciprocal rank fusion of BM25 and dense results over the same ids."""
+"""Hybrid retrieval: BM25 and dense results over the same ids, fused by rank (RRF) or by normalised score.
+
+Score fusion (``zscore`` / ``minmax``) puts each side's scores on one scale over the candidate pool (the
+union of both sides' top candidates, each scored exactly by both sides) and adds them with weights; on the
+OpenOffice duplicate pairs it beats RRF because a large cosine or BM25 margin counts, not only the rank
+(see benchmarks/bench_similar.py).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from itsm_ai.knowledge.lexical import LexicalIndex
 from itsm_ai.knowledge.vector_index import Filter, VectorIndex, compile_filter
 
 MODES = ("dense", "lexical", "hybrid")
+FUSIONS = ("rrf", "zscore", "minmax")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +56,53 @@ def reciprocal_rank_fusion(
     return sorted(fused.items(), key=lambda kv: (-kv[1], best[kv[0]], kv[0]))
 
 
+def normalise_scores(scores: Sequence[float] | np.ndarray, method: str = "zscore") -> np.ndarray:
+    """Put one list's scores on a common scale: z-score (mean 0, sd 1) or min-max ([0, 1]); constant -> 0."""
+    x = np.asarray(scores, dtype=np.float64)
+    if method not in ("zscore", "minmax"):
+        raise ValueError(f"method must be zscore or minmax, got {method!r}")
+    if not len(x):
+        return x
+    if method == "zscore":
+        spread = x.std()
+        return (x - x.mean()) / spread if spread > 0 else np.zeros_like(x)
+    low, high = x.min(), x.max()
+    return (x - low) / (high - low) if high > low else np.zeros_like(x)
+
+
+def score_fusion(
+    dense: Mapping[int, float],
+    lexical: Mapping[int, float],
+    *,
+    method: str = "zscore",
+    weights: Sequence[float] = (1.0, 1.0),
+) -> list[tuple[int, float]]:
+    """Fuse two score maps: w_d * norm(dense) + w_l * norm(lexical) over the union of ids; best first.
+
+    An id missing from one map gets that map's lowest score (pass exact scores for the whole pool when
+    they are cheap to compute). Ties go to the higher dense score, then the smaller id.
+    """
+    if len(weights) != 2:
+        raise ValueError(f"2 weights (dense, lexical) expected, got {len(weights)}")
+    pool = sorted(set(dense) | set(lexical))
+    if not pool:
+        return []
+    d_floor = min(dense.values(), default=0.0)
+    l_floor = min(lexical.values(), default=0.0)
+    d = np.array([dense.get(i, d_floor) for i in pool], dtype=np.float64)
+    lx = np.array([lexical.get(i, l_floor) for i in pool], dtype=np.float64)
+    fused = weights[0] * normalise_scores(d, method) + weights[1] * normalise_scores(lx, method)
+    order = sorted(range(len(pool)), key=lambda j: (-fused[j], -d[j], pool[j]))
+    return [(pool[j], float(fused[j])) for j in order]
+
+
 class HybridSearcher:
-    """Search one collection by text in dense, lexical or hybrid (RRF) mode, with payload filters.
+    """Search one collection by text in dense, lexical or hybrid mode, with payload filters.
 
     Both indexes hold the same ids; filters are evaluated on the vector index's payloads (the lexical
-    index holds text only). In hybrid mode each side contributes its top ``candidates`` to the fusion.
+    index holds text only). In hybrid mode each side contributes its top ``candidates`` to the fusion:
+    ``fusion="rrf"`` (reciprocal rank fusion with ``rrf_k``) or ``"zscore"`` / ``"minmax"`` (weighted
+    sum of normalised scores, see ``score_fusion``); ``dense_weight`` and ``lexical_weight`` weight both.
     """
 
     def __init__(
@@ -66,7 +115,11 @@ class HybridSearcher:
         candidates: int = 50,
         dense_weight: float = 1.0,
         lexical_weight: float = 1.0,
+        fusion: str = "rrf",
     ):
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+        self.fusion = fusion
         self.vector_index = vector_index
         self.lexical_index = lexical_index
         self.encoder = encoder
@@ -124,16 +177,45 @@ class HybridSearcher:
             return [Hit(i, s, dense_rank=r, dense_score=s) for r, (i, s) in enumerate(dense, 1)]
         if mode == "lexical":
             return [Hit(i, s, lexical_rank=r, lexical_score=s) for r, (i, s) in enumerate(lexical, 1)]
-        fused = reciprocal_rank_fusion(
-            [[i for i, _ in dense], [i for i, _ in lexical]],
-            k=self.rrf_k,
-            weights=[self.dense_weight, self.lexical_weight],
-        )
-        d_rank = {i: (r, s) for r, (i, s) in enumerate(dense, 1)}
-        l_rank = {i: (r, s) for r, (i, s) in enumerate(lexical, 1)}
-        hits = []
-        for item_id, score in fused[:k]:
-            dr, ds = d_rank.get(item_id, (None, None))
-            lr, ls = l_rank.get(item_id, (None, None))
-            hits.append(Hit(item_id, score, dr, lr, ds, ls))
-        return hits
+        d_rank = {i: r for r, (i, _) in enumerate(dense, 1)}
+        l_rank = {i: r for r, (i, _) in enumerate(lexical, 1)}
+        d_score = dict(dense)
+        l_score = dict(lexical)
+        if self.fusion == "rrf":
+            fused = reciprocal_rank_fusion(
+                [[i for i, _ in dense], [i for i, _ in lexical]],
+                k=self.rrf_k,
+                weights=[self.dense_weight, self.lexical_weight],
+            )
+        else:
+            self._complete_scores(text, query, d_score, l_score)
+            fused = score_fusion(
+                d_score, l_score, method=self.fusion, weights=(self.dense_weight, self.lexical_weight)
+            )
+        return [
+            Hit(i, s, d_rank.get(i), l_rank.get(i), d_score.get(i), l_score.get(i)) for i, s in fused[:k]
+        ]
+
+    def _complete_scores(
+        self,
+        text: str | Mapping[str, str | None],
+        query: Any,
+        dense: dict[int, float],
+        lexical: dict[int, float],
+    ) -> None:
+        # A candidate found by one side only is scored exactly by the other: filling in "the list's
+        # minimum" instead would rank a strong BM25-only match as the dense side's worst candidate.
+        only_lexical = [i for i in lexical if i not in dense]
+        if only_lexical:
+            q = np.asarray(query, dtype=np.float32).ravel()
+            norm = float(np.linalg.norm(q))
+            # Cosine, like the index's own scores (it scales queries to unit length too).
+            q = q / norm if norm > 0 else q
+            for item_id in only_lexical:
+                stored = self.vector_index.get_vector(item_id)
+                if stored is not None:
+                    dense[item_id] = float(np.asarray(stored, dtype=np.float32) @ q)
+        only_dense = [i for i in dense if i not in lexical]
+        if only_dense:
+            scores = self.lexical_index.score_ids(text, only_dense)
+            lexical.update(zip(only_dense, scores.tolist(), strict=True))

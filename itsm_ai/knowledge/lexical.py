@@ -99,6 +99,7 @@ class LexicalIndex:
         self._dirty = False
         self._retriever: Any = None
         self._order = np.empty(0, dtype=np.int64)
+        self._positions: tuple[np.ndarray, dict[int, int]] | None = None
         self.rebuilds = 0
 
     def tokenize(self, text: str | None) -> list[str]:
@@ -214,6 +215,24 @@ class LexicalIndex:
         if not token_ids:
             return order, np.zeros(len(order), dtype=np.float32)
         return order, retriever.get_scores_from_ids(token_ids)
+
+    def score_ids(self, text: str | Mapping[str, str | None], ids: Sequence[int]) -> np.ndarray:
+        """BM25 scores of a query for the given ids (0 for ids not in the index), in the given order."""
+        order, scores = self.scores(text)
+        out = np.zeros(len(ids), dtype=np.float32)
+        if not len(ids) or not len(order):
+            return out
+        positions = self._positions
+        # The id -> position map follows the matrix snapshot, so it is built once per rebuild.
+        if positions is None or positions[0] is not order:
+            positions = (order, {int(item_id): pos for pos, item_id in enumerate(order.tolist())})
+            self._positions = positions
+        lookup = positions[1]
+        for row, item_id in enumerate(ids):
+            pos = lookup.get(int(item_id))
+            if pos is not None:
+                out[row] = scores[pos]
+        return out
 
     def search(
         self,

@@ -1,5 +1,8 @@
 """The process-wide retrieval service: a vector index and a BM25 index over tickets and published articles.
 
+Documents, keys and filters live in ``docs.py``, the session hooks and jobs in ``sync.py``; their names stay
+importable from here.
+
 What is indexed: incidents and problems in every state but cancelled (their state sits in the payload, so
 a search can ask for resolved fixes or for open duplicates) and published knowledge articles. Keys are
 ``type code << 40 | record id``. Each entry's payload carries the record's type, state, category, opening
@@ -16,6 +19,7 @@ Consistency (the database is the truth):
   queues a re-sync, so another process's writes cannot show stale records.
 """
 
+
 from __future__ import annotations
 
 import hashlib
@@ -23,59 +27,89 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import event as sa_event
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from itsm_ai.config import get_settings
 from itsm_ai.database import utcnow
+from itsm_ai.embeddings import VectorCache
+from itsm_ai.knowledge.docs import (  # noqa: F401 - re-exported: callers import these from here
+    ARTICLE,
+    CODE_TYPES,
+    EXCERPT,
+    INCIDENT,
+    KEY_SHIFT,
+    MAX_TEXT,
+    MODELS,
+    NOT_INDEXED_STATES,
+    OPEN_STATES,
+    PATHS,
+    PROBLEM,
+    RESOLVED_STATES,
+    TICKET_TYPES,
+    TYPE_CODES,
+    Doc,
+    build_doc,
+    changed_docs,
+    content_hash,
+    doc_for,
+    item_for,
+    iter_docs,
+    make_filter,
+    make_key,
+    split_key,
+)
 from itsm_ai.knowledge.hybrid import HybridSearcher
 from itsm_ai.knowledge.lexical import LexicalIndex, tokenize
-from itsm_ai.knowledge.models import KnowledgeArticle
 from itsm_ai.knowledge.vector_index import IndexCompatibilityError, VectorIndex
-from itsm_ai.records.events import RecordEvent
-from itsm_ai.ticket.enums import ArticleState
-from itsm_ai.ticket.models import Incident, Problem
 
 log = logging.getLogger(__name__)
 
-INCIDENT, PROBLEM, ARTICLE = "incident", "problem", "knowledge_article"
-TYPE_CODES = {INCIDENT: 1, PROBLEM: 2, ARTICLE: 3}
-CODE_TYPES = {v: k for k, v in TYPE_CODES.items()}
-MODELS: dict[str, type] = {INCIDENT: Incident, PROBLEM: Problem, ARTICLE: KnowledgeArticle}
-PATHS = {INCIDENT: "incidents", PROBLEM: "problems", ARTICLE: "knowledge"}
-TICKET_TYPES = (INCIDENT, PROBLEM)
-RESOLVED_STATES = ("resolved", "closed")
-OPEN_STATES = ("new", "in_progress", "on_hold")
-NOT_INDEXED_STATES = frozenset({"cancelled"})
-KEY_SHIFT = 40
-MAX_TEXT = 4000
-EXCERPT = 300
 
 
 # Above this many documents BM25 rebuilds in the background after a write; the dense side stays current.
 LEXICAL_BACKGROUND_ABOVE = 20_000
 
 
-def _new_lexical() -> LexicalIndex:
-    return LexicalIndex(field_weights={"title": 2, "body": 1}, background_above=LEXICAL_BACKGROUND_ABOVE)
+# Texts whose vectors are kept: a new ticket's text is embedded for its on-create searches and reused when the
+# committed ticket is indexed.
+VECTOR_CACHE_SIZE = 256
+# Unresolved tickets wait at most this many before BM25 takes them in anyway (its statistics stay close).
+LEXICAL_DEFER_MAX = 256
 
 
-def make_key(record_type: str, record_id: int) -> int:
-    """The index key of a record."""
-    return (TYPE_CODES[record_type] << KEY_SHIFT) | int(record_id)
+def new_lexical_index(settings: Any = None) -> LexicalIndex:
+    """The service's BM25 index with the configured k1, b and title weight."""
+    s = settings or get_settings()
+    return LexicalIndex(
+        k1=s.knowledge_bm25_k1,
+        b=s.knowledge_bm25_b,
+        field_weights={"title": s.knowledge_bm25_title_weight, "body": 1},
+        background_above=LEXICAL_BACKGROUND_ABOVE,
+    )
 
 
-def split_key(key: int) -> tuple[str, int]:
-    """(record_type, record id) of an index key."""
-    return CODE_TYPES[int(key) >> KEY_SHIFT], int(key) & ((1 << KEY_SHIFT) - 1)
+def new_hybrid_searcher(
+    index: VectorIndex, lexical: LexicalIndex, encoder: Any = None, settings: Any = None
+) -> HybridSearcher:
+    """The service's hybrid searcher with the configured fusion (benchmarks measure exactly this)."""
+    s = settings or get_settings()
+    return HybridSearcher(
+        index,
+        lexical,
+        encoder,
+        rrf_k=s.knowledge_hybrid_rrf_k,
+        candidates=s.knowledge_hybrid_candidates,
+        dense_weight=s.knowledge_hybrid_dense_weight,
+        lexical_weight=s.knowledge_hybrid_lexical_weight,
+        fusion=s.knowledge_hybrid_fusion,
+    )
+
 
 
 class HashingEncoder:
@@ -107,143 +141,6 @@ def default_encoder() -> Any:
     return get_encoder(settings.embedding_backend, settings.embedding_batch_size)
 
 
-# ------------------------------------------------------------------------------------------------ documents
-
-
-@dataclass(frozen=True)
-class Doc:
-    """What the index holds for one record: embedded text, lexical fields and payload."""
-
-    key: int
-    text: str
-    fields: dict[str, str]
-    payload: dict[str, Any]
-
-
-def _ts(value: datetime | None) -> float | None:
-    return value.timestamp() if value is not None else None
-
-
-def content_hash(text: str) -> str:
-    """Hash of the embedded text (a changed hash means re-embed)."""
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
-
-
-def build_doc(
-    record_type: str,
-    record_id: int,
-    title: str | None,
-    body: str | None,
-    state: str | None,
-    category: str | None,
-    opened: datetime | None,
-) -> Doc | None:
-    """The index document of a record, or None when the record is not indexed (cancelled, unpublished)."""
-    if record_type == ARTICLE:
-        if state != ArticleState.published:
-            return None
-    elif state in NOT_INDEXED_STATES:
-        return None
-    title, body = title or "", (body or "")[:MAX_TEXT]
-    text = f"{title}\n{body}".strip()[:MAX_TEXT]
-    payload = {
-        "type": record_type,
-        "state": str(state),
-        "category": category,
-        "opened_ts": _ts(opened),
-        "hash": content_hash(text),
-    }
-    return Doc(make_key(record_type, record_id), text, {"title": title, "body": body}, payload)
-
-
-def doc_for(record_type: str, obj: Any) -> Doc | None:
-    """The index document of an ORM record."""
-    if record_type == ARTICLE:
-        return build_doc(
-            ARTICLE, obj.id, obj.short_description, obj.text, obj.state, obj.category,
-            obj.published_at or obj.created_at,
-        )
-    return build_doc(
-        record_type, obj.id, obj.short_description, obj.description, obj.state, obj.category, obj.opened_at
-    )
-
-
-def _columns(record_type: str) -> list[Any]:
-    model = MODELS[record_type]
-    if record_type == ARTICLE:
-        return [model.id, model.short_description, model.text, model.state, model.category,
-                model.published_at, model.created_at]
-    return [model.id, model.short_description, model.description, model.state, model.category,
-            model.opened_at]
-
-
-def _row_doc(record_type: str, row: Any) -> Doc | None:
-    if record_type == ARTICLE:
-        return build_doc(ARTICLE, row[0], row[1], row[2], row[3], row[4], row[5] or row[6])
-    return build_doc(record_type, *row)
-
-
-def iter_docs(db_session: Session, record_type: str, where: Any = None) -> Iterable[Doc]:
-    """Index documents of every indexable record of a type (optionally matching ``where``), streamed."""
-    model = MODELS[record_type]
-    stmt = select(*_columns(record_type)).order_by(model.id)
-    if record_type == ARTICLE:
-        stmt = stmt.where(model.state == ArticleState.published.value)
-    else:
-        stmt = stmt.where(model.state.notin_(NOT_INDEXED_STATES))
-    if where is not None:
-        stmt = stmt.where(where)
-    for row in db_session.execute(stmt.execution_options(yield_per=2000)):
-        doc = _row_doc(record_type, row)
-        if doc is not None:
-            yield doc
-
-
-def changed_docs(db_session: Session, record_type: str, where: Any) -> dict[int, Doc | None]:
-    """Docs of the records matching ``where``, None for those no longer indexable (cancelled, retired)."""
-    out: dict[int, Doc | None] = {}
-    for row in db_session.execute(select(*_columns(record_type)).where(where)):
-        out[make_key(record_type, row[0])] = _row_doc(record_type, row)
-    return out
-
-
-# ------------------------------------------------------------------------------------------------ filters
-
-
-def make_filter(
-    *,
-    types: Sequence[str] | None = None,
-    states: Sequence[str] | None = None,
-    category: str | None = None,
-    opened_after: datetime | None = None,
-    opened_before: datetime | None = None,
-) -> Callable[[dict[str, Any]], bool]:
-    """Payload predicate: types, ticket states (articles are always published), category, opening time."""
-    type_set = frozenset(types) if types else None
-    state_set = frozenset(states) if states else None
-    after, before = _ts(opened_after), _ts(opened_before)
-
-    def predicate(payload: dict[str, Any]) -> bool:
-        kind = payload.get("type")
-        if type_set is not None and kind not in type_set:
-            return False
-        if state_set is not None and kind != ARTICLE and payload.get("state") not in state_set:
-            return False
-        if category is not None and payload.get("category") != category:
-            return False
-        if after is not None or before is not None:
-            opened = payload.get("opened_ts")
-            if opened is None:
-                return False
-            if after is not None and opened < after:
-                return False
-            if before is not None and opened >= before:
-                return False
-        return True
-
-    return predicate
-
-
 # ------------------------------------------------------------------------------------------------ service
 
 
@@ -256,7 +153,10 @@ class RetrievalService:
         root = directory or self.settings.knowledge_index_dir or (Path(self.settings.data_dir) / "index")
         self.directory = Path(root)
         self.index: VectorIndex | None = None
-        self.lexical = _new_lexical()
+        self.lexical = new_lexical_index(self.settings)
+        # BM25 entries of unresolved tickets, added only when a search could return them (see _defer_lexical).
+        self._lexical_deferred: dict[int, dict[str, str]] = {}
+        self.vectors = VectorCache(maxsize=VECTOR_CACHE_SIZE)
         self._lock = threading.RLock()
         self._pending: dict[int, Doc | None] = {}
         self._pending_lock = threading.Lock()
@@ -389,9 +289,10 @@ class RetrievalService:
                 index.add_many([d.key for d in chunk], vectors, [d.payload for d in chunk])
                 if progress is not None:
                     progress(min(start + batch_size, total), total)
-            lexical = _new_lexical()
+            lexical = new_lexical_index(self.settings)
             lexical.add_many(lexical_ids, lexical_fields)
             self.lexical = lexical
+            self._lexical_deferred.clear()
             # Queued changes stay queued: applying a change the database read already holds is a no-op
             # (same hash), and one committed while this ran must not be lost.
             summary = {
@@ -487,7 +388,7 @@ class RetrievalService:
             "directory": str(self.directory),
             "ready": self.ready,
             "pending": len(self._pending),
-            "lexical_documents": len(self.lexical),
+            "lexical_documents": len(self.lexical) + len(self._lexical_deferred),
             "refused": self.load_error,
             "last_reconcile": self.last_reconcile,
         }
@@ -511,7 +412,9 @@ class RetrievalService:
             docs = [d for d in pending.values() if d is not None]
             embed = [d for d in docs if (index.payload(d.key) or {}).get("hash") != d.payload["hash"]]
             try:
-                vectors = self.encoder.encode([d.text for d in embed]) if embed else None
+                # Not stored: a batch of writes would push the query vectors out of the cache.
+                texts = [d.text for d in embed]
+                vectors = self.vectors.encode(self.encoder, texts, store=False) if embed else None
             except Exception:
                 # Keep the changes queued (newer ones win) so the next search or job retries them.
                 with self._pending_lock:
@@ -521,6 +424,7 @@ class RetrievalService:
             index.remove_many(removals)
             for key in removals:
                 self.lexical.remove(key)
+                self._lexical_deferred.pop(key, None)
             for doc in docs:
                 stored = index.payload(doc.key)
                 if stored is not None and stored.get("hash") == doc.payload["hash"] and stored != doc.payload:
@@ -528,14 +432,46 @@ class RetrievalService:
             if embed:
                 index.add_many([d.key for d in embed], vectors, [d.payload for d in embed])
                 # Same hash means same text: only re-embedded documents change the BM25 side.
-                self.lexical.add_many([d.key for d in embed], [d.fields for d in embed])
+                self._add_lexical(embed)
             self._dirty = True
             return len(pending)
 
+    def _add_lexical(self, docs: Sequence[Doc]) -> None:
+        # Every write would make the next hybrid search rebuild BM25, and a new ticket is unresolved: the
+        # on-create and chat searches (resolved records) cannot return it, so its entry waits until a
+        # search could (see _apply_deferred_lexical).
+        now: list[Doc] = []
+        for doc in docs:
+            if doc.payload["type"] in TICKET_TYPES and doc.payload["state"] not in RESOLVED_STATES:
+                if doc.key in self.lexical:
+                    self.lexical.remove(doc.key)
+                self._lexical_deferred[doc.key] = doc.fields
+            else:
+                self._lexical_deferred.pop(doc.key, None)
+                now.append(doc)
+        if now:
+            self.lexical.add_many([d.key for d in now], [d.fields for d in now])
+        if len(self._lexical_deferred) > LEXICAL_DEFER_MAX:
+            self._apply_deferred_lexical()
+
+    def _apply_deferred_lexical(self, predicate: Callable[[dict[str, Any]], bool] | None = None) -> None:
+        """Add the deferred BM25 entries when the predicate (None: any search) could return one of them."""
+        if not self._lexical_deferred:
+            return
+        with self._lock:
+            deferred = self._lexical_deferred
+            index = self.index
+            if predicate is not None and index is not None and len(deferred) <= LEXICAL_DEFER_MAX:
+                # The stored payload is current: a state change without a text change only updates it.
+                if not any(predicate(index.payload(key) or {}) for key in deferred):
+                    return
+            self._lexical_deferred = {}
+            self.lexical.add_many(list(deferred), list(deferred.values()))
+
     # --------------------------------------------------------------------------------------- search
     def encode(self, text: str) -> np.ndarray:
-        """Embed one query text."""
-        return np.asarray(self.encoder.encode([text])[0], dtype=np.float32)
+        """Embed one query text (cached: the same text is indexed when its ticket commits)."""
+        return np.asarray(self.vectors.encode(self.encoder, [text])[0], dtype=np.float32)
 
     def vector_of(self, record_type: str, record_id: int) -> np.ndarray | None:
         """The stored vector of a record, if indexed."""
@@ -559,7 +495,9 @@ class RetrievalService:
             return []
         if vector is None:
             vector = self.encode(text)
-        searcher = HybridSearcher(index, self.lexical, self.encoder)
+        if mode != "dense":
+            self._apply_deferred_lexical(predicate)
+        searcher = new_hybrid_searcher(index, self.lexical, self.encoder, self.settings)
         hits = searcher.search(text, k, predicate, mode=mode, vector=vector, exclude=frozenset(exclude))
         out = []
         for hit in hits:
@@ -655,32 +593,6 @@ class RetrievalService:
         return self.hydrate(db_session, hits, predicate)[:k]
 
 
-def item_for(record_type: str, obj: Any, score: float) -> dict[str, Any]:
-    """One result item: the contract of /similar and of suggestions["similar"]."""
-    item: dict[str, Any] = {
-        "id": obj.id,
-        "number": obj.number,
-        "record_type": record_type,
-        "correlation_id": obj.correlation_id,
-        "short_description": obj.short_description,
-        "score": round(float(score), 4),
-        "state": obj.state,
-        "category": obj.category,
-        "suggested_fix": None,
-        "url": f"/api/v1/{PATHS[record_type]}/{obj.number}",
-    }
-    if record_type == ARTICLE:
-        text = obj.text or ""
-        item["excerpt"] = text[:EXCERPT] + ("..." if len(text) > EXCERPT else "")
-    else:
-        fix = obj.resolution_notes
-        if record_type == PROBLEM and not fix:
-            fix = obj.workaround or obj.cause_notes
-        item["suggested_fix"] = fix
-        item["opened_at"] = obj.opened_at.isoformat() if obj.opened_at else None
-        item["resolved_at"] = obj.resolved_at.isoformat() if obj.resolved_at else None
-    return item
-
 
 # ------------------------------------------------------------------------------------ process-wide state
 
@@ -724,105 +636,18 @@ def search(
     return get_service().search(db_session, text, k=k, types=types, states=RESOLVED_STATES)
 
 
-# --------------------------------------------------------------------------------- engine write listener
 
-_SESSION_KEY = "knowledge_sync"
-
-
-def _tracked(db_session: Session) -> dict[int, tuple[str, Any]]:
-    info = db_session.info
-    if _SESSION_KEY not in info:
-        info[_SESSION_KEY] = {}
-        sa_event.listen(db_session, "before_commit", _before_commit)
-        sa_event.listen(db_session, "after_commit", _after_commit)
-        sa_event.listen(db_session, "after_rollback", _after_rollback)
-    return info[_SESSION_KEY]
-
-
-def track(db_session: Session, record_type: str, obj: Any) -> None:
-    """Note that a record changed in this transaction; the index follows when (and if) it commits."""
-    if record_type not in TYPE_CODES or obj.id is None:
-        return
-    _tracked(db_session)[make_key(record_type, obj.id)] = (record_type, obj)
-
-
-def _before_commit(db_session: Session) -> None:
-    tracked = db_session.info.get(_SESSION_KEY)
-    if not tracked:
-        return
-    snapshot: dict[int, Doc | None] = {}
-    for key, (record_type, obj) in tracked.items():
-        try:
-            state = sa_inspect(obj)
-            if state.deleted or state.was_deleted:
-                snapshot[key] = None
-            elif state.persistent:
-                snapshot[key] = doc_for(record_type, obj)
-            # transient or pending: the insert was rolled back in a savepoint; nothing to index
-        except Exception:  # noqa: BLE001 - the index must never break a write
-            log.exception("knowledge index: cannot snapshot %s", key)
-    db_session.info["knowledge_snapshot"] = snapshot
-    tracked.clear()
-
-
-def _after_commit(db_session: Session) -> None:
-    snapshot = db_session.info.pop("knowledge_snapshot", None)
-    if snapshot:
-        get_service().enqueue(snapshot)
-
-
-def _after_rollback(db_session: Session) -> None:
-    db_session.info.get(_SESSION_KEY, {}).clear()
-    db_session.info.pop("knowledge_snapshot", None)
-
-
-def on_record_event(db_session: Session, event: RecordEvent) -> None:
-    """Engine listener: follow writes to indexed record types (applied after the transaction commits)."""
-    if event.record_type not in TYPE_CODES or event.kind not in ("created", "updated", "deleted"):
-        return
-    if event.kind == "updated" and not event.changed_fields & {
-        "short_description", "description", "text", "state", "category", "opened_at",
-    }:
-        return
-    track(db_session, event.record_type, event.record)
-
-
-def flush_job() -> dict[str, Any]:
-    """Worker job: apply queued index changes and save the index when due."""
-    service = _service
-    if service is None or not service.ready:
-        return {"skipped": "index not loaded in this process"}
-    changed = service.flush()
-    saved = service.save_if_due()
-    return {"applied": changed, "saved": saved}
-
-
-def warm_up() -> None:
-    """Load and reconcile the index (app startup, in a background thread)."""
-    try:
-        get_service().ensure_ready()
-    except Exception:  # noqa: BLE001 - a failed warm-up retries on first use
-        log.exception("knowledge index warm-up failed")
-
-
-def on_startup(*, background: bool = True) -> threading.Thread | None:
-    """App startup: load and reconcile the index in the background, so the first search does not wait.
-
-    Without background work (tests, ``create_app(start_worker=False)``) the first use does it instead.
-    """
-    if not background or not get_settings().knowledge_warm_on_startup:
-        return None
-    thread = threading.Thread(target=warm_up, name="knowledge-index-warm-up", daemon=True)
-    thread.start()
-    return thread
-
-
-def on_shutdown() -> None:
-    """App shutdown: save the index if it changed (anything still queued waits for the next reconcile)."""
-    service = _service
-    if service is None or not service.ready or not service._dirty:
-        return
-    try:
-        service.save()
-    except Exception:  # noqa: BLE001 - the next start reconciles with the database anyway
-        log.exception("knowledge index: save on shutdown failed")
+# The session hooks, engine listener, worker job and startup/shutdown: imported last (sync.py reaches the
+# process-wide service above through this module).
+from itsm_ai.knowledge.sync import (  # noqa: E402, F401 - re-exported: the engine, worker and app use these
+    _after_commit,
+    _after_rollback,
+    _before_commit,
+    _tracked,
+    flush_job,
+    on_record_event,
+    on_shutdown,
+    on_startup,
+    track,
+    warm_up,
+)

@@ -1,8 +1,8 @@
 """Automation actions: each a small class that validates its JSON and plans effects without applying anything.
 
 An action's `plan(ticket)` returns descriptive `Effect`s (a field change, a comment, a webhook call, a record
-to create). The engine applies them; a dry run only shows them. Actions that would change nothing plan no
-effect, so running a rule twice is harmless.
+to create; they live in `effects` and are importable from here too). The engine applies them; a dry run only
+shows them. Actions that would change nothing plan no effect, so running a rule twice is harmless.
 
 Text templates (comment bodies, problem descriptions) use `{field}` or `{dotted.path}` placeholders filled
 from the ticket; an unknown field renders as an empty string. Only plain lookups are supported (no format
@@ -11,13 +11,21 @@ specs, no attribute access), so a stored template cannot reach into Python objec
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import Enum, StrEnum
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from itsm_ai.ticket.enums import RecordType
 from itsm_ai.workflow.conditions import MISSING, resolve
+from itsm_ai.workflow.effects import (
+    CommentToAdd,
+    CommentVisibility,
+    Effect,
+    FieldChange,
+    RecordToCreate,
+    WebhookToSend,
+)
 
 
 class ActionError(ValueError):
@@ -27,11 +35,6 @@ class ActionError(ValueError):
         super().__init__(f"{path}: {message}")
         self.path = path
         self.message = message
-
-
-class CommentVisibility(StrEnum):
-    internal = "internal"
-    public = "public"
 
 
 # Fields an action may not set: identity and timestamps are the store's, and state moves go through the
@@ -51,77 +54,6 @@ def _text(value: Any) -> str:
 def render_template(template: str, ticket: Mapping[str, Any]) -> str:
     """Fill `{field}` / `{a.b}` placeholders from the ticket (unknown fields render empty)."""
     return _PLACEHOLDER.sub(lambda m: _text(resolve(ticket, m.group(1))), template)
-
-
-# -- effects -------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Effect:
-    """Something the engine would do; `describe()` is the dry-run line."""
-
-    kind: ClassVar[str] = "effect"
-
-    def describe(self) -> str:
-        """A one-line human description."""
-        raise NotImplementedError
-
-
-@dataclass(frozen=True)
-class FieldChange(Effect):
-    """Set `field` from `old` to `new`."""
-
-    field: str
-    old: Any
-    new: Any
-    kind: ClassVar[str] = "field_change"
-
-    def describe(self) -> str:
-        """A one-line human description."""
-        return f"set {self.field}: {self.old!r} -> {self.new!r}"
-
-
-@dataclass(frozen=True)
-class CommentToAdd(Effect):
-    """Add a comment with `visibility` (internal work note or public)."""
-
-    body: str
-    visibility: CommentVisibility
-    kind: ClassVar[str] = "comment"
-
-    def describe(self) -> str:
-        """A one-line human description."""
-        return f"add {self.visibility} comment: {self.body[:80]!r}"
-
-
-@dataclass(frozen=True)
-class WebhookToSend(Effect):
-    """Send `payload` as JSON to `url`."""
-
-    url: str
-    method: str
-    payload: Mapping[str, Any]
-    headers: Mapping[str, str] = field(default_factory=dict)
-    kind: ClassVar[str] = "webhook"
-
-    def describe(self) -> str:
-        """A one-line human description."""
-        return f"{self.method} {self.url} with {len(self.payload)} payload keys"
-
-
-@dataclass(frozen=True)
-class RecordToCreate(Effect):
-    """Create a `record_type` record with `fields`, then store its id in the source ticket's `link_field`."""
-
-    record_type: RecordType
-    fields: Mapping[str, Any]
-    link_field: str | None = None
-    kind: ClassVar[str] = "create_record"
-
-    def describe(self) -> str:
-        """A one-line human description."""
-        link = f" and link it as {self.link_field}" if self.link_field else ""
-        return f"create {self.record_type} {self.fields.get('short_description', '')!r}{link}"
 
 
 # -- actions -------------------------------------------------------------------------------------------------

@@ -8,8 +8,11 @@ Grammar:
                | {"not": condition}
                | {"field": "a.b.c", "op": OP, "value": ...}
 
-`field` is a dotted path into nested mappings (and list indexes), e.g. `suggestions.category.confidence`,
-so ML suggestions and their confidence can drive rules. A missing field reads as None.
+`field` is a dotted path into nested mappings (and list indexes), so ML suggestions and their confidence can
+drive rules: triage stores them under `suggestions.fields.<field>`, e.g.
+`suggestions.fields.category.confidence`, `suggestions.fields.category.value` or
+`suggestions.fields.category.status` ("suggested", "applied", "abstained", ...).
+A missing field reads as None.
 
 Comparisons never raise on a ticket's data: a value of another type (or None) simply does not match.
 `changed`, `changed_to` and `changed_from` compare the ticket with `previous` (its values before the update);

@@ -111,17 +111,17 @@ def test_state_changed_and_updated_triggers_compare_with_previous_values(api):
 def test_conditions_see_ml_suggestions_and_their_confidence(api, db_session):
     api.rule(
         trigger="updated",
-        conditions=when("suggestions.category.confidence", "gte", 0.9),
+        conditions=when("suggestions.fields.category.confidence", "gte", 0.9),
         actions=set_field("category", "network"),
     )
     obj = new_incident(db_session)
-    obj.suggestions = {"category": {"label": "network", "confidence": 0.95}}
+    obj.suggestions = {"fields": {"category": {"value": "network", "confidence": 0.95}}}
     record_service.update(
         db_session=db_session, spec=INCIDENT, obj=obj, data={"version": obj.version, "urgency": 2}, actor=None
     )
     assert obj.category == "network"
     low = new_incident(db_session)
-    low.suggestions = {"category": {"label": "network", "confidence": 0.4}}
+    low.suggestions = {"fields": {"category": {"value": "network", "confidence": 0.4}}}
     record_service.update(
         db_session=db_session, spec=INCIDENT, obj=low, data={"version": low.version, "urgency": 2}, actor=None
     )

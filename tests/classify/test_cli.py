@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from itsm_ai.classify import registry
@@ -16,91 +17,74 @@ def run(*args: str):
     return runner.invoke(app, list(args))
 
 
-def test_evaluate_prints_the_report(trained, demo_csv):
-    result = run(
-        "evaluate",
-        "--target",
-        "category",
-        "--data",
-        str(demo_csv),
-        "--text-col",
-        "Document",
-        "--label-col",
-        "Topic_group",
-    )
+@pytest.fixture
+def csv_options(demo_csv):
+    """Options for `--target category` on the demo CSV; `name=value` replaces one, `name=None` drops it."""
+
+    def options(**changes: str | None) -> list[str]:
+        values = {
+            "target": "category",
+            "data": str(demo_csv),
+            "text_col": "Document",
+            "label_col": "Topic_group",
+            **changes,
+        }
+        return [
+            part
+            for name, value in values.items()
+            if value is not None
+            for part in (f"--{name.replace('_', '-')}", value)
+        ]
+
+    return options
+
+
+def test_evaluate_prints_the_report(trained, csv_options):
+    result = run("evaluate", *csv_options())
     assert result.exit_code == 0, result.output
     for text in ("macro-F1", "top3 accuracy", "coverage", "Hardware", "confusion matrix"):
         assert text in result.output
-    result = run(
-        "evaluate",
-        "--target",
-        "category",
-        "--data",
-        str(demo_csv),
-        "--text-col",
-        "Document",
-        "--label-col",
-        "Topic_group",
-        "--json",
-    )
-    report = json.loads(result.stdout)
+    report = json.loads(run("evaluate", *csv_options(), "--json").stdout)
     assert report["n"] == 400 and report["version"] == "v0001"
     assert {"accuracy", "macro_f1", "top3_accuracy", "coverage", "precision_at_threshold"} <= set(report)
     assert report["per_class"]["Hardware"]["recall"] > 0
     assert len(report["confusion"]["matrix"]) == len(report["confusion"]["labels"])
 
 
-def test_evaluate_bad_input_exits_2_naming_line_or_column(trained, demo_csv, tmp_path):
-    result = run(
-        "evaluate",
-        "--target",
-        "category",
-        "--data",
-        str(demo_csv),
-        "--text-col",
-        "Text",
-        "--label-col",
-        "Topic_group",
-    )
-    assert result.exit_code == 2 and "no column 'Text'" in result.output
-    bad = tmp_path / "bad.csv"
-    bad.write_text("text,label\nprinter broken,Hardware\nvpn,Access,oops\n", encoding="utf-8")
-    result = run(
-        "evaluate", "--target", "category", "--data", str(bad), "--text-col", "text", "--label-col", "label"
-    )
-    assert result.exit_code == 2 and "line 3" in result.output
+@pytest.mark.parametrize(
+    ("command", "changes", "csv_text", "message"),
+    [
+        ("evaluate", {"text_col": "Text"}, None, "no column 'Text'"),
+        (
+            "evaluate",
+            {"text_col": "text", "label_col": "label"},
+            "text,label\nprinter broken,Hardware\nvpn,Access,oops\n",
+            "line 3",
+        ),
+        ("train", {"target": "colour", "text_col": None, "label_col": None}, None, "target"),
+        ("train", {"label_col": None}, None, "--label-col"),
+        ("train", {"label_col": "Nope"}, None, "no column 'Nope'"),
+    ],
+    ids=["evaluate-no-column", "evaluate-bad-line", "train-bad-target", "train-no-label", "train-no-column"],
+)
+def test_bad_input_exits_2_naming_the_line_or_column(
+    trained, csv_options, tmp_path, command, changes, csv_text, message
+):
+    if csv_text is not None:  # another CSV than the demo one
+        path = tmp_path / "bad.csv"
+        path.write_text(csv_text, encoding="utf-8")
+        changes = {**changes, "data": str(path)}
+    result = run(command, *csv_options(**changes))
+    assert result.exit_code == 2 and message in result.output
 
 
-def test_evaluate_without_a_model_says_so(models_dir, demo_csv):
-    result = run(
-        "evaluate",
-        "--target",
-        "category",
-        "--data",
-        str(demo_csv),
-        "--text-col",
-        "Document",
-        "--label-col",
-        "Topic_group",
-    )
+def test_evaluate_without_a_model_says_so(models_dir, csv_options):
+    result = run("evaluate", *csv_options())
     assert result.exit_code == 1 and "no category model" in result.output
 
 
-def test_train_from_csv_then_promote_and_rollback(trained, demo_csv):
-    result = run(
-        "train",
-        "--target",
-        "category",
-        "--data",
-        str(demo_csv),
-        "--text-col",
-        "Document",
-        "--label-col",
-        "Topic_group",
-        "--features",
-        "tfidf",
-        "--json",
-    )
+def test_train_from_csv_then_promote_and_rollback(trained, csv_options):
+    result = run("train", *csv_options(features="tfidf"), "--json")
     assert result.exit_code == 0, result.output
     meta = json.loads(result.stdout)
     assert meta["version"] == "v0002" and not meta["promoted"] and meta["evaluation"]["n"] == 80
@@ -115,22 +99,3 @@ def test_train_from_csv_then_promote_and_rollback(trained, demo_csv):
     assert registry.current_version("category", models_dir=trained) == "v0001"
     result = run("models", "promote", "category", "v0042")
     assert result.exit_code == 2 and "no version" in result.output
-
-
-def test_train_bad_input_exits_2(models_dir, demo_csv):
-    result = run("train", "--target", "colour", "--data", str(demo_csv))
-    assert result.exit_code == 2 and "target" in result.output
-    result = run("train", "--target", "category", "--data", str(demo_csv), "--text-col", "Document")
-    assert result.exit_code == 2 and "--label-col" in result.output
-    result = run(
-        "train",
-        "--target",
-        "category",
-        "--data",
-        str(demo_csv),
-        "--text-col",
-        "Document",
-        "--label-col",
-        "Nope",
-    )
-    assert result.exit_code == 2 and "no column 'Nope'" in result.output

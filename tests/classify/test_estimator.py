@@ -9,7 +9,8 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from itsm_ai.classify.estimator import Suggestion, TriageClassifier
+from itsm_ai.classify import estimator, features
+from itsm_ai.classify.estimator import Suggestion, TriageClassifier, calibrated_proba
 from itsm_ai.classify.thresholds import ALWAYS_ABSTAIN
 
 FAST = {"features": "tfidf", "char_ngram_range": None, "random_state": 0}
@@ -113,6 +114,18 @@ def test_rare_classes_are_never_predicted_and_abstain(assignment):
         assert s.value is None or s.value in model.classes_
 
 
+def test_clean_text_cleans_training_and_query_texts(assignment):
+    texts, labels = assignment
+    params = {**FAST, "clean_text": True}
+    model = TriageClassifier(**params).fit(texts, labels)
+    assert not any("received from" in t for t in model.evidence_texts_)
+    header = "\r\n\r\nreceived from: someone.else@gmail.com\r\n\r\nhello,\r\n\r\n"
+    noisy = [f"{t}{header}" for t in texts[:20]]
+    assert np.allclose(model.predict_proba(noisy), model.predict_proba(texts[:20]))
+    plain = TriageClassifier(**FAST).fit(texts, labels)
+    assert not np.allclose(plain.predict_proba(noisy), plain.predict_proba(texts[:20]))
+
+
 def test_a_class_that_never_reaches_the_precision_always_abstains(fitted, topics):
     model = copy.deepcopy(fitted)
     label = model.classes_[0]
@@ -151,6 +164,17 @@ def test_embedding_features_with_a_stand_in_encoder(fake_encoder, topics):
     assert -1.0 <= s.evidence[0].similarity <= 1.0 + 1e-6
 
 
+def test_zero_embedding_weight_keeps_embeddings_for_the_neighbour_vote_only(fake_encoder, topics):
+    texts, labels = topics
+    params = {"char_ngram_range": None, "threshold_cv": None, "embedding_weight": 0.0, "random_state": 0}
+    linear_only = TriageClassifier("both", knn_weight=0.0, **params).fit(texts, labels)
+    tfidf = TriageClassifier("tfidf", knn_weight=0.0, **params).fit(texts, labels)
+    assert np.allclose(linear_only.predict_proba(texts[:30]), tfidf.predict_proba(texts[:30]), atol=1e-6)
+    blended = TriageClassifier("both", knn_weight=0.3, **params).fit(texts, labels)
+    assert blended.evidence_vectors_.shape == (len(texts) - 1, 384)
+    assert not np.allclose(blended.predict_proba(texts[:30]), linear_only.predict_proba(texts[:30]))
+
+
 @pytest.mark.slow
 def test_real_sentence_embeddings_end_to_end(topics, tmp_path):
     from itsm_ai.classify.features import clear_embedding_cache
@@ -167,3 +191,87 @@ def test_real_sentence_embeddings_end_to_end(topics, tmp_path):
     assert np.allclose(again.predict_proba(texts[:5]), model.predict_proba(texts[:5]), atol=1e-4)
     best = again.predict_with_evidence([texts[0]], k_evidence=1)[0]
     assert best.evidence[0].similarity > 0.5
+
+
+def _two_topics(topics):
+    keep = sorted({y for y in topics[1] if isinstance(y, str)})[:2]
+    rows = [(t, y) for t, y in zip(*topics, strict=True) if y in keep]
+    return [t for t, _ in rows], [y for _, y in rows]
+
+
+@pytest.mark.parametrize(
+    "case", ["multiclass", "binary", "logreg", "both_features", "isotonic", "temperature"]
+)
+def test_fast_calibrated_probabilities_equal_scikit_learns_exactly(case, fitted, topics, fake_encoder):
+    texts, labels = _two_topics(topics) if case == "binary" else topics
+    params = {
+        "multiclass": None,
+        "binary": FAST,
+        "logreg": {**FAST, "classifier": "logreg"},
+        "both_features": {"features": "both", "char_ngram_range": None, "random_state": 0},
+        "isotonic": {**FAST, "calibration": "isotonic"},
+        "temperature": {**FAST, "calibration": "temperature"},
+    }[case]
+    model = fitted if params is None else TriageClassifier(**params).fit(texts, labels)
+    queries = [*texts[:30], "", "printer on the third floor is offline again"]
+    matrix = model._transform(queries)[0]
+    expected = model.estimator_.predict_proba(matrix)
+    assert np.array_equal(calibrated_proba(model.estimator_, matrix), expected)
+    # Only plain Platt scaling takes the fast path; other calibrations are scikit-learn's own.
+    assert (estimator._sigmoid_parts(model.estimator_) is None) == (case in ("isotonic", "temperature"))
+
+
+def test_suggestions_are_unchanged_by_the_fast_probabilities(fitted, topics, monkeypatch):
+    texts = [*topics[0][:40], ""]
+    fast = fitted.predict_with_evidence(texts, k_alternatives=3, k_evidence=3)
+    fast_proba = fitted.predict_proba(texts)
+    monkeypatch.setattr(estimator, "calibrated_proba", lambda model, matrix: model.predict_proba(matrix))
+    assert fitted.predict_with_evidence(texts, k_alternatives=3, k_evidence=3) == fast
+    assert np.array_equal(fitted.predict_proba(texts), fast_proba)
+
+
+def _scikit_learn_path(monkeypatch) -> None:
+    """Every prediction speed-up off: scikit-learn's transforms and probabilities, similarities per row."""
+    parts = TriageClassifier._predict_parts
+    monkeypatch.setattr(features, "FAST_TRANSFORM_MAX_DOCS", -1)
+    monkeypatch.setattr(estimator, "calibrated_proba", lambda model, matrix: model.predict_proba(matrix))
+    monkeypatch.setattr(TriageClassifier, "_predict_parts", lambda self, X, keep_sims=False: parts(self, X))
+
+
+@pytest.mark.parametrize("case", ["tfidf", "word_and_char", "both_clean_text"])
+def test_one_ticket_suggestions_equal_the_scikit_learn_path(case, fitted, topics, fake_encoder, monkeypatch):
+    texts, labels = topics
+    model = {
+        "tfidf": lambda: fitted,
+        "word_and_char": lambda: TriageClassifier("tfidf", random_state=0).fit(texts, labels),
+        "both_clean_text": lambda: TriageClassifier(
+            "both", char_ngram_range=(3, 4), clean_text=True, random_state=0
+        ).fit(texts, labels),
+    }[case]()
+    queries = [
+        *texts[:25],
+        "",
+        "hello team,\nmy Drucker im 3. Stock druckt nicht – grüße, ☕ 日本語\nkind regards",
+        "zzqx unseenword qqqq",
+    ]
+    fast = [model.predict_with_evidence([q], k_evidence=5) for q in queries]
+    fast_batch = model.predict_with_evidence(queries, k_evidence=5)
+    fast_proba = model.predict_proba(queries[:3])
+    _scikit_learn_path(monkeypatch)
+    assert [model.predict_with_evidence([q], k_evidence=5) for q in queries] == fast
+    assert model.predict_with_evidence(queries, k_evidence=5) == fast_batch
+    assert np.array_equal(model.predict_proba(queries[:3]), fast_proba)
+
+
+def test_cached_calibration_parts_follow_a_refit(topics):
+    texts, labels = topics
+    model = TriageClassifier(**FAST).fit(texts, labels)
+    matrix = model._transform(texts[:10])[0]
+    calibrated = model.estimator_
+    assert np.array_equal(calibrated_proba(calibrated, matrix), calibrated.predict_proba(matrix))
+    # Refitting the same calibrated model on other rows must not reuse the first fit's parts.
+    labelled = [t for t, y in zip(texts, labels, strict=True) if isinstance(y, str)]
+    train = model.features_.transform(labelled)[::2]
+    codes = model.evidence_codes_[::2]
+    calibrated.fit(train[codes >= 0], codes[codes >= 0])
+    assert np.array_equal(calibrated_proba(calibrated, matrix), calibrated.predict_proba(matrix))

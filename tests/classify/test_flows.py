@@ -3,14 +3,14 @@ its suggestion, retrain on the corrected label, promote, roll back."""
 
 from __future__ import annotations
 
-from itsm_ai.classify import flows, registry, service
+from itsm_ai.classify import jobs, registry, service
 from tests.api.conftest import assert_error
 
 API = "/api/v1"
 
 
 def _job(client, headers, job_id):
-    assert flows.wait_for_job(job_id, timeout=300)
+    assert jobs.wait_for_job(job_id, timeout=300)
     r = client.get(f"{API}/models/jobs/{job_id}", headers=headers)
     assert r.status_code == 200, r.text
     return r.json()

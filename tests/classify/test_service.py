@@ -1,11 +1,15 @@
 """Serving core: model cache (promotion/rollback without restart, missing/corrupt files), free-text
-suggestions in the contract shape, CSV input errors naming line and column, training metadata."""
+suggestions in the contract shape, and the names other modules still import from `service`."""
 
 from __future__ import annotations
+
+import contextlib
 
 import pytest
 
 from itsm_ai.classify import registry, service
+from itsm_ai.classify.training import train_model
+from itsm_ai.classify.training_data import csv_training_data
 
 CONTRACT_KEYS = {
     "status",
@@ -19,19 +23,6 @@ CONTRACT_KEYS = {
     "reason",
     "feedback",
 }
-
-
-def test_training_records_an_evaluation_report_and_the_data_snapshot(trained):
-    meta = registry.read_metadata("category", models_dir=trained)
-    assert meta["target"] == "category" and meta["version"] == "v0001"
-    assert meta["data"]["size"] == 400 and len(meta["data"]["sha256"]) == 64
-    report = meta["evaluation"]
-    assert report["n"] == 80
-    for key in ("accuracy", "macro_f1", "top3_accuracy", "coverage", "brier", "per_class", "confusion"):
-        assert key in report
-    assert report["accuracy"] > 0.45 and report["top3_accuracy"] > 0.7
-    # Rare topics (under 30 tickets) are never predicted.
-    assert set(meta["excluded_classes"]) == {"Administrative rights", "Internal Project"}
 
 
 def test_suggestions_for_free_text_follow_the_contract(trained):
@@ -80,67 +71,23 @@ def test_promotion_and_rollback_are_served_without_restart(trained):
     assert service.CACHE.get("category", folder=trained).version == "v0001"
 
 
-def test_challenger_is_kept_beside_current(trained):
-    loaded = service.CACHE.get("category", folder=trained)
-    version = registry.save(loaded.model, name="category", models_dir=trained)
-    service.set_challenger("category", version, folder=trained)
-    assert service.get_challenger("category", folder=trained) == version
-    shadow = service.shadow_predictions("printer toner empty")
-    assert shadow["category"]["version"] == version
-    service.set_challenger("category", None, folder=trained)
-    assert service.shadow_predictions("printer toner empty") == {}
-    with pytest.raises(registry.RegistryError):
-        service.set_challenger("category", "v0099", folder=trained)
+def test_moved_names_stay_importable_from_service():
+    from itsm_ai.classify import catalog, feedback, shadow, training, training_data
+    from itsm_ai.classify.service import TrainingData, train_model
 
-
-def test_model_listing_summarises_versions(trained):
-    [model] = service.list_models(folder=trained)
-    assert model["name"] == "category" and model["current"] == "v0001"
-    [version] = model["versions"]
-    assert version["current"] and version["features"] == "tfidf"
-    assert version["holdout"]["macro_f1"] is not None
-
-
-def test_csv_errors_name_the_line_and_column(tmp_path, demo_csv):
-    with pytest.raises(service.DataError) as err:
-        service.csv_training_data(demo_csv, text_cols=["Text"], label_col="Topic_group")
-    assert err.value.column == "Text" and "no column 'Text'" in str(err.value)
-    bad = tmp_path / "bad.csv"
-    bad.write_text("text,label\nprinter broken,Hardware\nvpn down,Access,extra\n", encoding="utf-8")
-    with pytest.raises(service.DataError) as err:
-        service.csv_training_data(bad, text_cols=["text"], label_col="label")
-    assert err.value.line == 3 and "line 3" in str(err.value)
-    bad.write_text("text,label\nprinter broken,high\n", encoding="utf-8")
-    with pytest.raises(service.DataError) as err:
-        service.csv_training_data(bad, text_cols=["text"], label_col="label", target="priority")
-    assert err.value.line == 2 and err.value.column == "label"
-    bad.write_bytes(b"text,label\nok,a\n\xff\xfe broken,b\n")
-    with pytest.raises(service.DataError) as err:
-        service.csv_training_data(bad, text_cols=["text"], label_col="label")
-    assert err.value.line == 3
-
-
-def test_several_text_columns_are_joined_like_a_ticket(tmp_path):
-    path = tmp_path / "two.csv"
-    path.write_text("short,long,label\nVPN down,cannot reach intranet,Access\n", encoding="utf-8")
-    data = service.csv_training_data(path, text_cols=["short", "long"], label_col="label")
-    assert data.texts == [service.ticket_text("VPN down", "cannot reach intranet")]
-    assert data.texts == ["VPN down . cannot reach intranet"]
-
-
-def test_training_refuses_data_without_two_trainable_classes(models_dir, tmp_path):
-    path = tmp_path / "tiny.csv"
-    path.write_text("text,label\n" + "printer broken,Hardware\n" * 40 + "vpn,Access\n", encoding="utf-8")
-    data = service.csv_training_data(path, text_cols=["text"], label_col="label")
-    with pytest.raises(service.DataError, match="need at least 2 values"):
-        service.train_model(data, target="category", features="tfidf", folder=models_dir)
+    assert TrainingData is training_data.TrainingData and train_model is training.train_model
+    assert service.list_models is catalog.list_models and service.shadow_report is shadow.shadow_report
+    assert service.record_feedback is feedback.record_feedback
+    assert {"DataError", "csv_training_data", "describe_model", "shadow_predictions"} <= set(dir(service))
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        service.nothing_here  # noqa: B018
 
 
 @pytest.mark.slow
 def test_embedding_pipeline_is_served_with_evidence(models_dir, demo_csv):
     """The one test with the real sentence model: train on embeddings + TF-IDF and serve a suggestion."""
-    data = service.csv_training_data(demo_csv, text_cols=["Document"], label_col="Topic_group")
-    result = service.train_model(data, target="category", features="both", holdout=0.0, promote=True)
+    data = csv_training_data(demo_csv, text_cols=["Document"], label_col="Topic_group")
+    result = train_model(data, target="category", features="both", holdout=0.0, promote=True)
     assert result.metadata["params"]["features"] == "both" and result.metadata["evaluation"] is None
     entry = service.suggest_field(
         "category", "my laptop screen is broken, please replace it", folder=models_dir
@@ -148,3 +95,33 @@ def test_embedding_pipeline_is_served_with_evidence(models_dir, demo_csv):
     assert entry["status"] in ("suggested", "abstained") and entry["version"] == "v0001"
     assert entry["alternatives"][0]["value"] == "Hardware"
     assert entry["evidence"] and -1.0 <= entry["evidence"][0]["similarity"] <= 1.0
+
+
+LIMITER = service._one_blas_thread
+
+
+def _blas_threads() -> list[int]:
+    """Threads of the BLAS libraries the limiter knows (those loaded when it was first used)."""
+    controller = LIMITER._controller
+    return [lib.num_threads for lib in controller.select(user_api="blas").lib_controllers]
+
+
+def test_one_ticket_predictions_run_blas_on_one_thread_and_restore_it(trained, monkeypatch):
+    loaded = service.CACHE.get("category", folder=trained)
+    service.predict_entry(loaded, "warm up: builds the limiter")
+    before = _blas_threads()
+    seen = []
+    predict = loaded.model.predict_with_evidence
+
+    def spy(*args, **kwargs):
+        seen.append(_blas_threads())
+        return predict(*args, **kwargs)
+
+    monkeypatch.setattr(loaded.model, "predict_with_evidence", spy)
+    text = "new laptop keyboard and monitor broken hardware"
+    with service._one_blas_thread:  # nested and repeated uses share one limit
+        limited = service.predict_entry(loaded, text)
+    assert seen and all(n == 1 for threads in seen for n in threads)
+    assert _blas_threads() == before
+    monkeypatch.setattr(service, "_one_blas_thread", contextlib.nullcontext())
+    assert service.predict_entry(loaded, text) == limited  # the same suggestion with any thread count

@@ -237,6 +237,17 @@ def test_challenger_runs_in_shadow_and_is_compared(client, users, trained):
     assert "shadow" not in _incident(client, agent)["suggestions"]
 
 
+def test_shadow_report_needs_an_existing_model(client, users, trained):
+    h = users["data_scientist"].headers
+    r = client.get(f"{API}/models/category/shadow-report", headers=h)
+    assert r.status_code == 200 and r.json()["challenger_version"] is None
+    assert r.json()["champion"]["tickets"] == 0 and r.json()["champion"]["precision"] is None
+    err = assert_error(client.get(f"{API}/models/nothing/shadow-report", headers=h), 404)
+    assert err["message"] == "model nothing not found"
+    assert_error(client.get(f"{API}/models/-bad/shadow-report", headers=h), 422, "name")
+    assert_error(client.get(f"{API}/models/category/shadow-report", headers=users["agent"].headers), 403)
+
+
 def test_priority_feedback_goes_through_impact_and_urgency(client, users, trained):
     ticket = _incident(client, users["agent"].headers)
     assert ticket["priority"] == 4 and ticket["suggestions"]["fields"]["priority"]["status"] == "unavailable"
@@ -282,3 +293,31 @@ def test_auto_mode_routes_to_an_existing_group(client, users, models_dir, triage
     assert applied["assignment_group"] == applied["suggestions"]["fields"]["assignment_group"]["value"]
     trail = client.get(f"{API}/incidents/{applied['number']}/audit", headers=users["agent"].headers).json()
     assert [e["actor"] for e in trail if e["source"] == "model"] == ["model:assignment_group@v0001"]
+
+
+def _rule(client, headers, name: str, conditions: dict, body: str) -> None:
+    rule = {"name": name, "record_type": "incident", "trigger": "created", "conditions": conditions}
+    rule["actions"] = [{"type": "add_comment", "body": body}]
+    r = client.post(f"{API}/rules", json=rule, headers=headers)
+    assert r.status_code == 201, r.text
+
+
+def test_rules_see_the_suggestions_of_a_created_ticket(client, users, trained, demo_csv):
+    """Rules read suggestions where they are stored: `suggestions.fields.<field>.<key>`."""
+    admin, agent = users["admin"].headers, users["agent"].headers
+    first = _confident_incident(client, agent, demo_csv)
+    text, confidence = first["short_description"], first["suggestions"]["fields"]["category"]["confidence"]
+    status = {"field": "suggestions.fields.category.status", "op": "eq", "value": "suggested"}
+    sure = {"field": "suggestions.fields.category.confidence", "op": "gte", "value": confidence}
+    template = "triage: {suggestions.fields.category.value} ({suggestions.fields.category.confidence})"
+    _rule(client, admin, "sure", {"all": [status, sure]}, template)
+    _rule(client, admin, "surer", {**sure, "op": "gt"}, "above the suggestion's confidence")
+    # Without `fields` the path reads as missing: a rule written against it never fires.
+    _rule(client, admin, "no fields", {**sure, "field": "suggestions.category.confidence", "value": 0}, "x")
+    ticket = _incident(client, agent, text)
+    entry = ticket["suggestions"]["fields"]["category"]
+    assert entry["confidence"] == confidence  # the same text and model: the same confidence
+    assert entry["value"] is not None
+    assert entry["value"] == first["suggestions"]["fields"]["category"]["value"]
+    comments = client.get(f"{API}/incidents/{ticket['number']}/comments", headers=agent).json()
+    assert [c["body"] for c in comments] == [f"triage: {entry['value']} ({confidence})"]

@@ -16,8 +16,10 @@ from itsm_ai.auth.models import User
 from itsm_ai.data.importer import ImportFileError, import_csv, read_table
 from itsm_ai.database import get_session
 from itsm_ai.group.models import Group
+from itsm_ai.records import service as record_service
 from itsm_ai.records.models import RecordCounter
-from itsm_ai.ticket.models import Incident
+from itsm_ai.ticket.models import Incident, IncidentCreate
+from itsm_ai.ticket.service import INCIDENT
 
 TOPICS_MAP = {"short_description": "Document", "category": "Topic_group"}
 ASSIGNMENT_MAP = {
@@ -413,3 +415,28 @@ def test_json_columns_and_service_requests(db, tmp_path):
         assert first.variables == {"model": "14-inch"} and first.extra == {"source": "portal", "batch": "7"}
         assert (first.state, first.quantity) == ("submitted", 1)
         assert second.short_description == "Service request"  # as the API names an untitled request
+
+
+def test_ids_of_deleted_newest_records_are_not_reused(db, tmp_path):
+    first = tmp_path / "first.csv"
+    first.write_text("title\nprinter jammed\nmonitor flickers\n")
+    import_csv(path=first, mapping={"short_description": "title"})
+    newest = _incidents()[-1]
+    with get_session() as session:
+        obj = session.get(Incident, newest.id)
+        record_service.delete(db_session=session, spec=INCIDENT, obj=obj, actor=None)
+    second = tmp_path / "second.csv"
+    second.write_text("title\nmouse broken\n")
+
+    report = import_csv(path=second, mapping={"short_description": "title"})
+
+    assert report.imported == 1
+    imported = _incidents(short_description="mouse broken")[0]
+    # A reused id would hand the deleted record's audit trail to the new one.
+    assert imported.id > newest.id
+    assert [e.action for e in _audit(imported.id)] == ["import"]
+    # The id sequence moved past the imported ids, so a record created afterwards does not collide.
+    with get_session() as session:
+        data = IncidentCreate(short_description="Keyboard").model_dump()
+        created = record_service.create(db_session=session, spec=INCIDENT, data=data, actor=None)
+        assert created.id > imported.id

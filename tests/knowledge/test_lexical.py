@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from itsm_ai.knowledge.lexical import LexicalIndex, light_stem, tokenize
 
 DOCS = {
@@ -90,3 +92,14 @@ def test_background_rebuild_serves_the_previous_matrix_meanwhile():
     index.search("printer")
     index.wait_for_rebuild(10)
     assert [i for i, _ in index.search("printer")] == [4]
+
+
+def test_score_ids_match_search_scores_and_follow_updates():
+    index = LexicalIndex()
+    index.add_many(DOCS.keys(), DOCS.values())
+    ranked = dict(index.search("printer printing", 5))
+    scores = index.score_ids("printer printing", [5, 2, 1, 99])
+    assert scores.tolist() == pytest.approx([ranked[5], 0.0, ranked[1], 0.0])
+    index.update(2, "printer password")
+    assert index.score_ids("printer printing", [2])[0] > 0
+    assert index.score_ids("printer", []).shape == (0,)

@@ -270,3 +270,40 @@ def test_concurrent_search_and_update(unit_vectors):
     expected = set(range(400)) - {i - 150 for i in range(200, 400) if i % 3 == 0}
     assert set(index.ids()) == expected and len(index) == len(expected)
     assert index.search(x[399], 1)[0][0] == 399
+
+
+def test_tune_ef_search_reaches_target_and_is_recorded(tmp_path, unit_vectors):
+    ids = np.arange(3000, dtype=np.int64)
+    x = unit_vectors(len(ids), D)
+    index = VectorIndex(D, kind=HNSW, hnsw_m=8, ef_construction=32, ef_search=16)
+    index.add_many(ids, x)
+    index.remove_many(ids[:100].tolist())  # tombstones must not count as neighbours
+    queries = unit_vectors(50, D)
+    result = index.tune_ef_search(queries, target_recall=0.97)
+    assert result["reached"] and result["recall"] >= 0.97
+    assert index.ef_search == result["ef_search"] and index.faiss_index.hnsw.efSearch == index.ef_search
+    # The recorded recall holds for the search path on the same queries.
+    live = x[100:]
+    found = [[i for i, _ in index.search(q, 10)] for q in queries]
+    want = [brute_force(ids[100:], live, q, 10) for q in queries]
+    assert np.mean([len(set(f) & set(w)) / 10 for f, w in zip(found, want, strict=True)]) >= 0.97
+    curve = [c["ef_search"] for c in result["curve"]]
+    assert curve[-1] == result["ef_search"] and all(c["recall"] < 0.97 for c in result["curve"][:-1])
+    index.save(tmp_path)
+    loaded = VectorIndex.load(tmp_path)
+    assert loaded.ef_search == index.ef_search and loaded.ef_search_tuning == json.loads(json.dumps(result))
+
+
+def test_tune_ef_search_leave_one_out_and_errors(data):
+    ids, x = data
+    exact = VectorIndex(D, kind=EXACT)
+    exact.add_many(ids, x)
+    with pytest.raises(ValueError, match="HNSW"):
+        exact.tune_ef_search()
+    index = VectorIndex(D, kind=HNSW, hnsw_m=8, ef_construction=32)
+    index.add_many(ids, x)
+    result = index.tune_ef_search(target_recall=1.0, sample=50)
+    assert result["query_source"].startswith("leave-one-out") and result["queries"] == 50
+    assert result["recall"] == 1.0 or not result["reached"]
+    with pytest.raises(ValueError, match="target_recall"):
+        index.tune_ef_search(target_recall=1.5)

@@ -33,7 +33,7 @@ TICKET = {
     "category": "hardware",
     "assignment_group": "Service Desk",
     "assigned_to": "alice",
-    "suggestions": {"category": {"label": "hardware", "confidence": 0.93}},
+    "suggestions": {"fields": {"category": {"value": "hardware", "confidence": 0.93}}},
 }
 
 
@@ -116,7 +116,8 @@ def test_assign_group_clears_the_assignee_unless_told_not_to():
 
 def test_comment_renders_dotted_placeholders_only():
     action = AddComment(
-        "Auto-triaged {number} as {suggestions.category.label} ({suggestions.category.confidence}){missing}"
+        "Auto-triaged {number} as {suggestions.fields.category.value} "
+        "({suggestions.fields.category.confidence}){missing}"
     )
     assert action.plan(TICKET) == [
         CommentToAdd("Auto-triaged INC0000045 as hardware (0.93)", CommentVisibility.internal)
@@ -131,7 +132,7 @@ def test_webhook_payload_selects_fields():
         {
             "type": "notify_webhook",
             "url": "https://h.example.org/x",
-            "fields": ["number", "priority", "suggestions.category.label", "nope"],
+            "fields": ["number", "priority", "suggestions.fields.category.value", "nope"],
         }
     )
     (effect,) = action.plan(TICKET)
@@ -142,7 +143,7 @@ def test_webhook_payload_selects_fields():
         "ticket": {
             "number": "INC0000045",
             "priority": 2,
-            "suggestions.category.label": "hardware",
+            "suggestions.fields.category.value": "hardware",
             "nope": None,
         },
     }

@@ -14,7 +14,13 @@ TICKET = {
     "tags": ["vpn", "Lyon"],
     "assigned_to": None,
     "description": "",
-    "suggestions": {"category": {"label": "network", "confidence": 0.91}, "group": {"confidence": 0.42}},
+    # The shape triage stores: one entry per field under suggestions.fields.
+    "suggestions": {
+        "fields": {
+            "category": {"value": "network", "confidence": 0.91},
+            "assignment_group": {"confidence": 0.42},
+        }
+    },
 }
 
 
@@ -42,10 +48,11 @@ TICKET = {
         ({"field": "description", "op": "is_empty"}, True),
         ({"field": "no_such_field", "op": "is_empty"}, True),
         ({"field": "tags", "op": "is_not_empty"}, True),
-        ({"field": "suggestions.category.confidence", "op": "gte", "value": 0.9}, True),
-        ({"field": "suggestions.group.confidence", "op": "gte", "value": 0.9}, False),
-        ({"field": "suggestions.category.label", "op": "eq", "value": "network"}, True),
-        ({"field": "suggestions.missing.confidence", "op": "gte", "value": 0}, False),
+        ({"field": "suggestions.fields.category.confidence", "op": "gte", "value": 0.9}, True),
+        ({"field": "suggestions.fields.assignment_group.confidence", "op": "gte", "value": 0.9}, False),
+        ({"field": "suggestions.fields.category.value", "op": "eq", "value": "network"}, True),
+        ({"field": "suggestions.fields.missing.confidence", "op": "gte", "value": 0}, False),
+        ({"field": "suggestions.category.confidence", "op": "gte", "value": 0}, False),
         ({"field": "tags.1", "op": "eq", "value": "Lyon"}, True),
         ({"field": "no_such_field", "op": "eq", "value": None}, True),
     ],
@@ -137,6 +144,6 @@ def test_evaluate_refuses_malformed_conditions():
 
 
 def test_resolve_paths():
-    assert resolve(TICKET, "suggestions.category.confidence") == 0.91
-    assert repr(resolve(TICKET, "suggestions.category.confidence.x")) == "MISSING"
+    assert resolve(TICKET, "suggestions.fields.category.confidence") == 0.91
+    assert repr(resolve(TICKET, "suggestions.fields.category.confidence.x")) == "MISSING"
     assert repr(resolve(TICKET, "tags.9")) == "MISSING"
