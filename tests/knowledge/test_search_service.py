@@ -221,3 +221,15 @@ def test_service_builds_bm25_and_fusion_from_settings(knowledge_settings, hash_e
     searcher = ks.new_hybrid_searcher(index, svc.lexical, hash_encoder, custom)
     assert (searcher.fusion, searcher.rrf_k, searcher.candidates) == ("rrf", 10, 20)
     assert (searcher.dense_weight, searcher.lexical_weight) == (custom.knowledge_hybrid_dense_weight, 2.0)
+
+
+def test_split_out_names_stay_importable_from_search():
+    from itsm_ai.knowledge import search_query, search_reconcile, search_setup, sync
+
+    assert ks.new_hybrid_searcher is search_setup.new_hybrid_searcher
+    assert ks.new_lexical_index is search_setup.new_lexical_index
+    assert ks.HashingEncoder is search_setup.HashingEncoder
+    assert ks.default_encoder is search_setup.default_encoder
+    assert ks.RetrievalService.reconcile is search_reconcile.ReconcileMixin.reconcile
+    assert ks.RetrievalService.search is search_query.QueryMixin.search
+    assert ks.flush_job is sync.flush_job and ks.on_startup is sync.on_startup

@@ -1,0 +1,73 @@
+"""The self-service portal for requesters (/portal): chat, own tickets, knowledge and the catalog."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from itsm_ai.database import DbSession
+from itsm_ai.knowledge.service import ARTICLE
+from itsm_ai.records import service as record_service
+from itsm_ai.ui import service
+from itsm_ai.ui.api_routes import has_route
+from itsm_ai.ui.page_auth import PageRoute, PortalUser
+from itsm_ai.ui.rendering import render
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+
+
+@router.get("/portal")
+def portal_home(request: Request, user: PortalUser):
+    """The virtual agent chat."""
+    return render(
+        request, "portal/chat.html", user, chat_available=has_route(request, "POST", "/api/v1/chat")
+    )
+
+
+@router.get("/portal/tickets")
+def portal_tickets(request: Request, db_session: DbSession, user: PortalUser):
+    """The requester's own tickets."""
+    return render(
+        request, "portal/tickets.html", user, tickets=service.my_tickets(db_session=db_session, user=user)
+    )
+
+
+@router.get("/portal/tickets/{number}")
+def portal_ticket(number: str, request: Request, db_session: DbSession, user: PortalUser):
+    """One of the requester's tickets with its public history (never work notes)."""
+    spec, obj = service.load_ticket(db_session=db_session, user=user, number=number)
+    ticket = record_service.serialize(spec, obj)
+    ticket.pop("suggestions", None)
+    entries = service.history(db_session=db_session, spec=spec, obj=obj, include_internal=False)
+    return render(
+        request, "portal/ticket.html", user, ticket=ticket, spec=spec, history=entries, api_path=spec.path
+    )
+
+
+@router.get("/portal/knowledge")
+def portal_knowledge(
+    request: Request,
+    db_session: DbSession,
+    user: PortalUser,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+):
+    """Search published knowledge articles."""
+    articles = service.search_articles(db_session=db_session, user=user, q=q)
+    return render(request, "portal/knowledge.html", user, articles=articles, q=q or "")
+
+
+@router.get("/portal/knowledge/{number}")
+def portal_article(number: str, request: Request, db_session: DbSession, user: PortalUser):
+    """One published article, with 'was this helpful?' when the API takes feedback."""
+    article = record_service.serialize(
+        ARTICLE, service.load_article(db_session=db_session, user=user, number=number)
+    )
+    feedback = has_route(request, "POST", "/api/v1/knowledge/{ref}/feedback")
+    return render(request, "portal/article.html", user, article=article, feedback=feedback)
+
+
+@router.get("/portal/catalog")
+def portal_catalog(request: Request, db_session: DbSession, user: PortalUser):
+    """Active catalog items; ordering one creates a service request through the API."""
+    return render(request, "portal/catalog.html", user, items=service.catalog(db_session=db_session))

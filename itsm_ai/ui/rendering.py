@@ -1,0 +1,103 @@
+"""Page rendering: the Jinja environment, its display filters and the role's home page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from fastapi import Request
+from fastapi.responses import Response
+from fastapi.templating import Jinja2Templates
+
+from itsm_ai.auth.dependencies import CSRF_HEADER, CSRF_VALUE
+from itsm_ai.auth.enums import Role
+from itsm_ai.auth.models import User
+from itsm_ai.sla import service as sla_service
+
+if TYPE_CHECKING:
+    from itsm_ai.ui.page_auth import PageIdentity
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+HOME = {
+    Role.requester: "/portal",
+    Role.agent: "/console",
+    Role.admin: "/console",
+    Role.data_scientist: "/console",
+}
+TICKET_PATHS = {
+    "incident": "incidents",
+    "service_request": "requests",
+    "problem": "problems",
+    "change": "changes",
+}
+
+
+def _fmt_dt(value: Any) -> str:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)  # times inside JSON columns (suggestion feedback)
+        except ValueError:
+            return value
+    if not isinstance(value, datetime):
+        return "" if value is None else str(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _fmt_span(seconds: float) -> str:
+    seconds = abs(int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m"
+
+
+def _fmt_due(value: Any) -> str:
+    """'due in 3h 20m' or 'overdue by 1h 5m' relative to the SLA engine's now."""
+    if not isinstance(value, datetime):
+        return "no SLA"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    left = (value - sla_service.current_time()).total_seconds()
+    return f"due in {_fmt_span(left)}" if left >= 0 else f"overdue by {_fmt_span(left)}"
+
+
+def _fmt_pct(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    return f"{float(value) * 100:.0f}%" if float(value) <= 1 else f"{float(value):.0f}%"
+
+
+def _label(value: Any) -> str:
+    return "" if value is None else str(value).replace("_", " ")
+
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(HERE / "templates"),
+    autoescape=True,  # every user-written value is escaped; nothing is marked safe
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.filters.update(dt=_fmt_dt, due=_fmt_due, pct=_fmt_pct, label=_label, span=_fmt_span)
+_env.globals.update(csrf_header=CSRF_HEADER, csrf_value=CSRF_VALUE, ticket_paths=TICKET_PATHS)
+templates = Jinja2Templates(env=_env)
+
+
+def render(
+    request: Request, name: str, user: User | PageIdentity | None, status_code: int = 200, **context: Any
+) -> Response:
+    """Render a page template with the user and the navigation for their role."""
+    return templates.TemplateResponse(
+        request,
+        name,
+        {"user": user, "home": HOME.get(user.role) if user else "/login", **context},
+        status_code=status_code,
+    )
