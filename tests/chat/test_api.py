@@ -324,3 +324,13 @@ def test_no_matching_item_opens_a_general_request(chat, client, users):
     done = chat.pick("ticket:request")
     assert done["ticket"]["record_type"] == "service_request"
     assert done["ticket"]["short_description"] == "I need a new laptop"
+
+
+def test_warm_up_in_background_loads_the_detector(db):
+    from itsm_ai.chat import detector, service
+
+    service.reset_detector()
+    thread = service.warm_up_in_background()
+    thread.join(timeout=120)
+    assert not thread.is_alive() and thread.daemon
+    assert detector._Loaded.detector is not None
