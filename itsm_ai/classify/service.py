@@ -291,7 +291,6 @@ def suggest_for_text(*, db_session: Session, text: str) -> dict[str, Any]:
     return suggest_fields(text)
 
 
-
 # ------------------------------------------------------------------------------------------ moved names
 
 # Callers across the project (UI, demo, notebook, tests) reach triage through this module. Names that moved

@@ -103,28 +103,21 @@ def store_training_data(
                 f"record_types: unknown ticket type {record_type!r}", field="record_types"
             )
         table = spec.model.__table__
+        columns = [
+            table.c.id,
+            table.c.number,
+            table.c.short_description,
+            table.c.description,
+            table.c.state,
+            table.c.suggestions,
+        ]
         if target == "assignment_group":
             groups = Group.__table__
-            label_col = groups.c.name
-            stmt = select(
-                table.c.id,
-                table.c.number,
-                table.c.short_description,
-                table.c.description,
-                table.c.state,
-                table.c.suggestions,
-                label_col.label("label"),
-            ).select_from(table.outerjoin(groups, groups.c.id == table.c.assignment_group_id))
-        else:
-            stmt = select(
-                table.c.id,
-                table.c.number,
-                table.c.short_description,
-                table.c.description,
-                table.c.state,
-                table.c.suggestions,
-                table.c[target].label("label"),
+            stmt = select(*columns, groups.c.name.label("label")).select_from(
+                table.outerjoin(groups, groups.c.id == table.c.assignment_group_id)
             )
+        else:
+            stmt = select(*columns, table.c[target].label("label"))
         for row in db_session.execute(stmt.order_by(table.c.id)):
             label = label_value(row.label, target)
             if (record_type, row.id) in feedback:

@@ -42,15 +42,8 @@ def merge_suggestions(current: dict[str, Any] | None, **keys: Any) -> dict[str, 
 
 def write_suggestions(db_session: Session, obj: Any, **keys: Any) -> dict[str, Any]:
     """Merge keys into a stored ticket's suggestions without bumping its version."""
-    table = type(obj).__table__
-    current = db_session.scalar(select(table.c.suggestions).where(table.c.id == obj.id))
-    merged = merge_suggestions(current, **keys)
-    # updated_at named explicitly so its onupdate does not fire: an ML note is not an edit.
-    db_session.execute(
-        update(table).where(table.c.id == obj.id).values(suggestions=merged, updated_at=table.c.updated_at)
-    )
-    set_committed_value(obj, "suggestions", merged)
-    return merged
+    write_suggestions_many(db_session, [obj], **keys)
+    return obj.suggestions
 
 
 def write_suggestions_many(db_session: Session, objs: list[Any], **keys: Any) -> None:
@@ -62,13 +55,16 @@ def write_suggestions_many(db_session: Session, objs: list[Any], **keys: Any) ->
     rows = db_session.execute(select(table.c.id, table.c.suggestions).where(table.c.id.in_(ids)))
     current = dict(rows.all())
     merged = {obj.id: merge_suggestions(current.get(obj.id), **keys) for obj in objs}
+    # updated_at named explicitly so its onupdate does not fire: an ML note is not an edit.
     stmt = (
         update(table)
         .where(table.c.id == bindparam("_id"))
-        .values(suggestions=bindparam("_suggestions", type_=table.c.suggestions.type),
-                updated_at=table.c.updated_at)
+        .values(
+            suggestions=bindparam("_suggestions", type_=table.c.suggestions.type),
+            updated_at=table.c.updated_at,
+        )
     )
-    db_session.connection().execute(stmt, [{"_id": i, "_suggestions": merged[i]} for i in ids])
+    db_session.execute(stmt, [{"_id": i, "_suggestions": merged[i]} for i in ids])
     for obj in objs:
         set_committed_value(obj, "suggestions", merged[obj.id])
 

@@ -169,9 +169,12 @@ class HybridSearcher:
         if mode in ("dense", "hybrid"):
             query = self._encode(text) if vector is None else vector
             dense = self.vector_index.search(query, depth, filters, exclude=exclude)
+        scored = None
         if mode in ("lexical", "hybrid"):
+            # Scored once: score fusion looks up the same query's BM25 scores for dense-only candidates.
+            scored = self.lexical_index.scores(text)
             lexical = self.lexical_index.search(
-                text, depth, allow=self._lexical_allow(filters), exclude=exclude
+                text, depth, allow=self._lexical_allow(filters), exclude=exclude, scored=scored
             )
         if mode == "dense":
             return [Hit(i, s, dense_rank=r, dense_score=s) for r, (i, s) in enumerate(dense, 1)]
@@ -188,7 +191,7 @@ class HybridSearcher:
                 weights=[self.dense_weight, self.lexical_weight],
             )
         else:
-            self._complete_scores(text, query, d_score, l_score)
+            self._complete_scores(text, query, d_score, l_score, scored)
             fused = score_fusion(
                 d_score, l_score, method=self.fusion, weights=(self.dense_weight, self.lexical_weight)
             )
@@ -202,6 +205,7 @@ class HybridSearcher:
         query: Any,
         dense: dict[int, float],
         lexical: dict[int, float],
+        scored: tuple[np.ndarray, np.ndarray] | None,
     ) -> None:
         # A candidate found by one side only is scored exactly by the other: filling in "the list's
         # minimum" instead would rank a strong BM25-only match as the dense side's worst candidate.
@@ -217,5 +221,5 @@ class HybridSearcher:
                     dense[item_id] = float(np.asarray(stored, dtype=np.float32) @ q)
         only_dense = [i for i in dense if i not in lexical]
         if only_dense:
-            scores = self.lexical_index.score_ids(text, only_dense)
+            scores = self.lexical_index.score_ids(text, only_dense, scored=scored)
             lexical.update(zip(only_dense, scores.tolist(), strict=True))

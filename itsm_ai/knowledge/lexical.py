@@ -216,9 +216,18 @@ class LexicalIndex:
             return order, np.zeros(len(order), dtype=np.float32)
         return order, retriever.get_scores_from_ids(token_ids)
 
-    def score_ids(self, text: str | Mapping[str, str | None], ids: Sequence[int]) -> np.ndarray:
-        """BM25 scores of a query for the given ids (0 for ids not in the index), in the given order."""
-        order, scores = self.scores(text)
+    def score_ids(
+        self,
+        text: str | Mapping[str, str | None],
+        ids: Sequence[int],
+        *,
+        scored: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """BM25 scores of a query for the given ids (0 for ids not in the index), in the given order.
+
+        ``scored`` is this query's ``scores(text)`` when the caller already has it (no second scoring pass).
+        """
+        order, scores = self.scores(text) if scored is None else scored
         out = np.zeros(len(ids), dtype=np.float32)
         if not len(ids) or not len(order):
             return out
@@ -241,11 +250,12 @@ class LexicalIndex:
         *,
         allow: Callable[[int], bool] | None = None,
         exclude: Collection[int] = (),
+        scored: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> list[tuple[int, float]]:
-        """Return up to k (id, BM25 score) pairs with a positive score, best first."""
+        """Return up to k (id, BM25 score) pairs with a positive score, best first (scored: see score_ids)."""
         if k <= 0:
             return []
-        order, scores = self.scores(text)
+        order, scores = self.scores(text) if scored is None else scored
         candidates = np.flatnonzero(scores > 0)
         if not len(candidates):
             return []

@@ -147,6 +147,17 @@ def test_score_fusion_searcher_scores_every_candidate_on_both_sides(hash_encoder
         make_searcher(hash_encoder, fusion="borda")
 
 
+def test_score_fusion_scores_the_query_once_for_bm25(hash_encoder, monkeypatch):
+    searcher = make_searcher(hash_encoder, fusion="zscore", candidates=1)
+    calls = []
+    real = searcher.lexical_index.scores
+    monkeypatch.setattr(searcher.lexical_index, "scores", lambda text: calls.append(text) or real(text))
+    hits = searcher.search("vpn disconnects email", 2)
+    # The dense-only candidate needed a BM25 score too; it came from the same scoring pass.
+    assert any(h.lexical_rank is None for h in hits)
+    assert calls == ["vpn disconnects email"]
+
+
 @pytest.mark.slow
 def test_hybrid_with_real_encoder(encoder):
     searcher = make_searcher(encoder)
