@@ -104,4 +104,3 @@ def list_models(*, folder: Path | None = None) -> list[dict[str, Any]]:
         except NotFoundError:
             continue
     return out
-

@@ -25,10 +25,8 @@ CI, location, ...), see `itsm_ai.classify.features`.
 from __future__ import annotations
 
 import math
-import weakref
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,10 +37,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 from sklearn.utils import check_random_state
-from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
+from itsm_ai.classify.calibrated import calibrated_proba
 from itsm_ai.classify.features import FEATURE_KINDS, TriageFeatures, clean_ticket_text
+from itsm_ai.classify.suggestion import Evidence, Suggestion, _plain, _snippet, is_missing_label
 from itsm_ai.classify.thresholds import (
     ALWAYS_ABSTAIN,
     apply_thresholds,
@@ -54,151 +53,11 @@ CLASSIFIERS = ("svm", "logreg")
 CALIBRATIONS = ("sigmoid", "isotonic", "temperature")
 
 
-def _plain(value: Any) -> Any:
-    """numpy scalars to Python scalars, so suggestions serialise to JSON."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def is_missing_label(value: Any) -> bool:
-    """True for None, NaN and blank strings: rows with such labels carry no training signal."""
-    if value is None:
-        return True
-    if isinstance(value, float | np.floating):
-        return math.isnan(value)
-    return isinstance(value, str) and not value.strip()
-
-
 def _similarity_chunks(queries, references, chunk: int = 512):
     """Yield (first row, dense cosine similarities) for chunks of query rows (unit vectors on both sides)."""
     for start in range(0, queries.shape[0], chunk):
         sims = queries[start : start + chunk] @ references.T
         yield start, (sims.toarray() if sp.issparse(sims) else np.asarray(sims))
-
-
-def _sigmoid_parts(model) -> list[tuple] | None:
-    """(linear estimator, class positions, Platt a, Platt b) per fold, or None when not that simple case."""
-    pairs = getattr(model, "calibrated_classifiers_", None)
-    if not isinstance(model, CalibratedClassifierCV) or not pairs:
-        return None
-    parts = []
-    for pair in pairs:
-        est, calibrators = getattr(pair, "estimator", None), getattr(pair, "calibrators", None)
-        if (
-            getattr(pair, "method", None) != "sigmoid"
-            or not isinstance(est, LinearSVC | LogisticRegression)
-            or getattr(est, "coef_", None) is None
-            or not calibrators
-            or not all(hasattr(c, "a_") and hasattr(c, "b_") for c in calibrators)
-        ):
-            return None
-        classes = np.unique(pair.classes)
-        if len(classes) == 2:
-            positions = np.array([1])
-        else:
-            positions = np.searchsorted(classes, est.classes_)
-        a = np.array([c.a_ for c in calibrators], dtype=np.float64)
-        b = np.array([c.b_ for c in calibrators], dtype=np.float64)
-        parts.append((est, positions, a, b, len(classes)))
-    return parts
-
-
-# Per fitted model, the `_sigmoid_parts` of its `calibrated_classifiers_` list (a refit makes a new list).
-_SIGMOID_PARTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _cached_sigmoid_parts(model) -> list[tuple] | None:
-    """`_sigmoid_parts(model)`, worked out once per fitted model rather than on every prediction."""
-    pairs = getattr(model, "calibrated_classifiers_", None)
-    try:
-        cached = _SIGMOID_PARTS.get(model)
-    except TypeError:  # not weak-referenceable or not hashable: nothing to key a cache on
-        return _sigmoid_parts(model)
-    if cached is not None and cached[0] is pairs:
-        return cached[1]
-    parts = _sigmoid_parts(model)
-    _SIGMOID_PARTS[model] = (pairs, parts)
-    return parts
-
-
-def calibrated_proba(model, matrix) -> np.ndarray:
-    """``model.predict_proba(matrix)``, the same numbers, without scikit-learn's per-class input checks.
-
-    `CalibratedClassifierCV` with sigmoid calibration validates the input once per class and fold (about
-    0.1 ms each): with 50 classes and 3 folds that outweighs the rest of a one-ticket suggestion. This runs
-    the same operations in the same order on whole arrays; other calibrations go through scikit-learn.
-    """
-    from scipy.special import expit
-
-    parts = _cached_sigmoid_parts(model)
-    if parts is None or any(est.coef_.shape[1] != matrix.shape[1] for est, *_ in parts):
-        return model.predict_proba(matrix)
-    n_rows = matrix.shape[0]
-    mean_proba = np.zeros((n_rows, len(model.classes_)))
-    for est, positions, a, b, n_classes in parts:
-        scores = safe_sparse_dot(matrix, est.coef_.T, dense_output=True) + est.intercept_
-        proba = np.zeros((n_rows, n_classes))
-        proba[:, positions] = expit(-(a * scores + b))
-        if n_classes == 2:
-            proba[:, 0] = 1.0 - proba[:, 1]
-        else:
-            denominator = np.sum(proba, axis=1)[:, np.newaxis]
-            uniform_proba = np.full_like(proba, 1 / n_classes)
-            proba = np.divide(proba, denominator, out=uniform_proba, where=denominator != 0)
-        proba[(1.0 < proba) & (proba <= 1.0 + 1e-5)] = 1.0
-        mean_proba += proba
-    mean_proba /= len(parts)
-    return mean_proba
-
-
-def _snippet(text: str, limit: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + "…"
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """A training ticket close to the input that carries the suggested (or a nearby) label."""
-
-    id: Any
-    text: str
-    label: Any
-    similarity: float
-
-    def to_dict(self) -> dict:
-        """JSON-serialisable form."""
-        return {
-            "id": _plain(self.id),
-            "text": self.text,
-            "label": _plain(self.label),
-            "similarity": round(float(self.similarity), 4),
-        }
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    """A triage suggestion: the value (None when abstaining), how sure, why, the runners-up and evidence."""
-
-    value: Any
-    confidence: float
-    abstained: bool
-    reason: str | None
-    threshold: float
-    alternatives: tuple[tuple[Any, float], ...]
-    evidence: tuple[Evidence, ...]
-
-    def to_dict(self) -> dict:
-        """JSON-serialisable form (alternatives as {value, probability} objects, best first)."""
-        return {
-            "value": _plain(self.value),
-            "confidence": round(float(self.confidence), 4),
-            "abstained": self.abstained,
-            "reason": self.reason,
-            "threshold": round(float(self.threshold), 4),
-            "alternatives": [
-                {"value": _plain(v), "probability": round(float(p), 4)} for v, p in self.alternatives
-            ],
-            "evidence": [e.to_dict() for e in self.evidence],
-        }
 
 
 class TriageClassifier(ClassifierMixin, BaseEstimator):

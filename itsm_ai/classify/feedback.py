@@ -52,7 +52,6 @@ def record_feedback(
     )
 
 
-
 def _check_value(db_session: Session, field_name: str, value: Any) -> Any:
     """Validate an override value for a field; 422 naming `value`."""
     from itsm_ai.group.models import Group

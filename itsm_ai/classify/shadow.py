@@ -38,7 +38,6 @@ def shadow_predictions(text: str, *, settings: Settings | None = None) -> dict[s
     return out
 
 
-
 def _final_value(obj: Any, target: str) -> Any:
     if target == "assignment_group":
         group = getattr(obj, "assignment_group_ref", None)

@@ -176,4 +176,3 @@ def evaluate_current(
     report["version"] = loaded.version
     report["unlabelled_rows_skipped"] = len(data.labels) - len(keep)
     return report
-

@@ -234,4 +234,3 @@ def csv_training_data(
         "labelled": data.labelled(),
     }
     return data
-

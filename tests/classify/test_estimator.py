@@ -9,7 +9,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from itsm_ai.classify import estimator, features
+from itsm_ai.classify import calibrated, estimator, features
 from itsm_ai.classify.estimator import Suggestion, TriageClassifier, calibrated_proba
 from itsm_ai.classify.thresholds import ALWAYS_ABSTAIN
 
@@ -218,7 +218,7 @@ def test_fast_calibrated_probabilities_equal_scikit_learns_exactly(case, fitted,
     expected = model.estimator_.predict_proba(matrix)
     assert np.array_equal(calibrated_proba(model.estimator_, matrix), expected)
     # Only plain Platt scaling takes the fast path; other calibrations are scikit-learn's own.
-    assert (estimator._sigmoid_parts(model.estimator_) is None) == (case in ("isotonic", "temperature"))
+    assert (calibrated.sigmoid_parts(model.estimator_) is None) == (case in ("isotonic", "temperature"))
 
 
 def test_suggestions_are_unchanged_by_the_fast_probabilities(fitted, topics, monkeypatch):
