@@ -28,14 +28,21 @@ def assignment_text(short: object, description: object) -> str:
     return " . ".join(parts)
 
 
-def load_assignment() -> tuple[list[str], list[str]]:
-    """ticket_assignment.csv as (short description + description, assignment group)."""
+def load_assignment_with_caller() -> tuple[list[str], list[str], list[str]]:
+    """ticket_assignment.csv as (short description + description, assignment group, caller)."""
     frame = pd.read_csv(DATA_DIR / "ticket_assignment.csv")
     frame = frame.dropna(subset=["Assignment group"])
     texts = [
         assignment_text(s, d) for s, d in zip(frame["Short description"], frame["Description"], strict=True)
     ]
-    return texts, frame["Assignment group"].astype(str).tolist()
+    callers = frame["Caller"].fillna("").astype(str).tolist()
+    return texts, frame["Assignment group"].astype(str).tolist(), callers
+
+
+def load_assignment() -> tuple[list[str], list[str]]:
+    """ticket_assignment.csv as (short description + description, assignment group)."""
+    texts, groups, _callers = load_assignment_with_caller()
+    return texts, groups
 
 
 def load_routing(full: bool = False) -> tuple[list[dict[str, str]], list[str]]:

@@ -22,6 +22,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
+from scipy import sparse  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.metrics import accuracy_score, f1_score  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
@@ -69,13 +70,26 @@ def take(seq: list, idx: np.ndarray) -> list:
 
 
 def baseline(
-    train_docs: list[str], y_train: list, test_docs: list[str], y_test: list, analyzer="word"
+    train_docs: list[str],
+    y_train: list,
+    test_docs: list[str],
+    y_test: list,
+    analyzer="word",
+    *,
+    extra: tuple | None = None,
 ) -> dict:
-    """Plain TfidfVectorizer + LinearSVC (sklearn defaults, all classes), trained in this run."""
+    """Plain TfidfVectorizer + LinearSVC (sklearn defaults, all classes), trained in this run.
+
+    `extra` = (train columns, test columns): sparse columns appended to the TF-IDF matrices (a one-hot field).
+    """
     start = time.perf_counter()
     vec = TfidfVectorizer() if analyzer == "word" else TfidfVectorizer(analyzer=str.split, lowercase=False)
-    clf = LinearSVC(random_state=SEED).fit(vec.fit_transform(train_docs), y_train)
-    scores = clf.decision_function(vec.transform(test_docs))
+    train_m, test_m = vec.fit_transform(train_docs), vec.transform(test_docs)
+    if extra is not None:
+        train_m = sparse.hstack([train_m, extra[0]]).tocsr()
+        test_m = sparse.hstack([test_m, extra[1]]).tocsr()
+    clf = LinearSVC(random_state=SEED).fit(train_m, y_train)
+    scores = clf.decision_function(test_m)
     predicted = clf.classes_[scores.argmax(axis=1)]
     top3 = clf.classes_[np.argsort(-scores, axis=1)[:, :3]]
     truth = np.array(y_test, dtype=object)

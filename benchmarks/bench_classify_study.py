@@ -27,23 +27,22 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import StratifiedKFold, cross_val_predict  # noqa: E402
-from sklearn.svm import LinearSVC  # noqa: E402
 
 from benchmarks._classify_data import (  # noqa: E402
     DATA_DIR,
     RESULTS_DIR,
-    assignment_text,
     cached_embeddings,
+    load_assignment_with_caller,
     load_topics,
 )
-from benchmarks.bench_classify import log, split, take  # noqa: E402
+from benchmarks.bench_classify import baseline, log, split, take  # noqa: E402
 from itsm_ai.classify.estimator import TriageClassifier  # noqa: E402
 from itsm_ai.classify.evaluation import evaluate  # noqa: E402
 from itsm_ai.classify.features import prime_embedding_cache  # noqa: E402
+from itsm_ai.classify.selection import _strata  # noqa: E402
 from itsm_ai.classify.thresholds import per_class_thresholds, precision_coverage  # noqa: E402
 
 OUTER_FOLDS = 3
@@ -80,16 +79,6 @@ ASSIGNMENT_VARIANTS = {
 KNN_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
 
 
-def load_assignment_with_caller() -> tuple[list[str], list[str], list[str]]:
-    """ticket_assignment.csv as (texts, groups, callers), rows as in `load_assignment`."""
-    frame = pd.read_csv(DATA_DIR / "ticket_assignment.csv").dropna(subset=["Assignment group"])
-    texts = [
-        assignment_text(s, d) for s, d in zip(frame["Short description"], frame["Description"], strict=True)
-    ]
-    callers = frame["Caller"].fillna("").astype(str).tolist()
-    return texts, frame["Assignment group"].astype(str).tolist(), callers
-
-
 def training_part(name: str, texts: list[str], labels: list[str]) -> tuple[np.ndarray, list[str], list]:
     """Indices, texts and labels of the 80% training part of bench_classify's split (embeddings primed)."""
     prime_embedding_cache(texts, cached_embeddings(texts, tag=name))
@@ -99,10 +88,8 @@ def training_part(name: str, texts: list[str], labels: list[str]) -> tuple[np.nd
 
 def outer_folds(labels: list) -> list[tuple[np.ndarray, np.ndarray]]:
     """Stratified outer folds over the training part (classes under 3 rows share one stratum)."""
-    counts = Counter(labels)
-    strata = [y if counts[y] >= OUTER_FOLDS else "__rare__" for y in labels]
     splitter = StratifiedKFold(OUTER_FOLDS, shuffle=True, random_state=SEED + 1)
-    return list(splitter.split(np.zeros(len(labels)), strata))
+    return list(splitter.split(np.zeros(len(labels)), _strata(labels, OUTER_FOLDS)))
 
 
 def cv_variant(X: list[str], y: list, params: dict) -> dict:
@@ -132,16 +119,10 @@ def oof_parts(X: list[str], y: list, params: dict) -> tuple[np.ndarray, np.ndarr
         model = TriageClassifier(**{**params, "threshold_cv": None, "random_state": SEED})
         model.fit([X[i] for i in fit_idx], truth[fit_idx].tolist())
         cols = [classes.index(c) for c in model.classes_]
-        docs = model._documents(model.features_, [X[i] for i in val_idx])
-        matrix, dense, sparse_sim = model.features_.transform_parts(docs)
-        queries = dense if dense is not None else sparse_sim
-        proba = model._proba(model.estimator_, matrix, len(model.classes_))
-        # knn_weight=1 turns the blend into the vote alone; the linear part is kept separately.
-        vote = model.set_params(knn_weight=1.0)._combine(
-            np.zeros_like(proba), queries, model.evidence_vectors_, model.evidence_codes_
-        )
-        linear[np.ix_(val_idx, cols)] = proba
-        votes[np.ix_(val_idx, cols)] = vote
+        held_out = [X[i] for i in val_idx]
+        # The blend is (1 - knn_weight) * linear + knn_weight * vote: weight 0 gives one part, 1 the other.
+        linear[np.ix_(val_idx, cols)] = model.set_params(knn_weight=0.0).predict_proba(held_out)
+        votes[np.ix_(val_idx, cols)] = model.set_params(knn_weight=1.0).predict_proba(held_out)
     return linear, votes, classes
 
 
@@ -216,25 +197,20 @@ def top3_by_knn_weight(linear: np.ndarray, votes: np.ndarray, y: list, classes: 
 
 
 def plain_svc_top3(X: list[str], y: list, callers: list[str] | None, caller_weight: float = 0.5) -> dict:
-    """TF-IDF + LinearSVC, optionally with a one-hot caller column, scored by the same outer folds."""
-    from scipy import sparse
-
-    docs, truth = np.array(X, dtype=object), np.array(y, dtype=object)
-    accs, top3s = [], []
+    """bench_classify's TF-IDF + LinearSVC baseline per outer fold, optionally with a one-hot caller."""
+    runs = []
     for fit_idx, val_idx in outer_folds(y):
-        vec = TfidfVectorizer()
-        fit_m, val_m = vec.fit_transform(docs[fit_idx]), vec.transform(docs[val_idx])
+        extra = None
         if callers is not None:
-            who = np.array(callers, dtype=object)
             onehot = TfidfVectorizer(analyzer=lambda s: [s])
-            fit_m = sparse.hstack([fit_m, caller_weight * onehot.fit_transform(who[fit_idx])]).tocsr()
-            val_m = sparse.hstack([val_m, caller_weight * onehot.transform(who[val_idx])]).tocsr()
-        clf = LinearSVC(random_state=SEED).fit(fit_m, truth[fit_idx])
-        scores = clf.decision_function(val_m)
-        accs.append(float((clf.classes_[scores.argmax(axis=1)] == truth[val_idx]).mean()))
-        top3 = clf.classes_[np.argsort(-scores, axis=1)[:, :3]]
-        top3s.append(float((top3 == truth[val_idx][:, None]).any(axis=1).mean()))
-    return {"accuracy": float(np.mean(accs)), "top3_accuracy": float(np.mean(top3s))}
+            extra = (
+                caller_weight * onehot.fit_transform([callers[i] for i in fit_idx]),
+                caller_weight * onehot.transform([callers[i] for i in val_idx]),
+            )
+        runs.append(
+            baseline(take(X, fit_idx), take(y, fit_idx), take(X, val_idx), take(y, val_idx), extra=extra)
+        )
+    return {k: float(np.mean([r[k] for r in runs])) for k in ("accuracy", "top3_accuracy")}
 
 
 def study_topics() -> dict:
