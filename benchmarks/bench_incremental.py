@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     from fastapi.testclient import TestClient
 
     from itsm_ai.auth import service as auth_service
-    from itsm_ai.auth.enums import Role
     from itsm_ai.auth.models import UserCreate
+    from itsm_ai.base.roles import Role
     from itsm_ai.config import get_settings
     from itsm_ai.database import get_session, utcnow
     from itsm_ai.knowledge import search as ks

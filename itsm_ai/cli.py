@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from itsm_ai.auth.enums import Role
+from itsm_ai import all_models  # noqa: F401  (assembles the store before any command writes)
+from itsm_ai.base.roles import Role
 from itsm_ai.chat.cli import chat_app
 from itsm_ai.classify.cli import evaluate_command, models_app, train_command
 from itsm_ai.data.cli import export_command, import_command

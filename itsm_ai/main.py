@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from itsm_ai import __version__
+from itsm_ai import __version__, all_models  # noqa: F401  (assembles the store: specs and their hooks)
 from itsm_ai.engine import install as install_engine
 from itsm_ai.errors import AppError, error_body
 

@@ -127,8 +127,8 @@ class Actor:
 def users(client) -> dict[str, Actor]:
     """admin, agent, agent2, requester, requester2 and data_scientist, each logged in over the API."""
     from itsm_ai.auth import service
-    from itsm_ai.auth.enums import Role
     from itsm_ai.auth.models import UserCreate
+    from itsm_ai.base.roles import Role
 
     spec = {
         "admin": Role.admin,

@@ -11,6 +11,7 @@ from itsm_ai.approval.enums import ApprovalPolicy, ApprovalState, RecordApproval
 from itsm_ai.approval.models import Approval, ApprovalDecision, ApprovalRead, ApprovalRequest
 from itsm_ai.audit import service as audit_service
 from itsm_ai.auth import service as user_service
+from itsm_ai.base import registry
 from itsm_ai.database import utcnow
 from itsm_ai.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from itsm_ai.group import service as group_service
@@ -23,6 +24,12 @@ from itsm_ai.workflow import transitions
 ON_REQUEST = {"change": "authorize", "service_request": "approval"}
 ON_APPROVED = {"change": "scheduled", "service_request": "fulfilment"}
 ON_REJECTED = {"change": "draft", "service_request": "rejected"}
+
+
+def record_number(*, db_session: Session, approval: Approval) -> str | None:
+    """The number of the record an approval is about (None once the record is gone)."""
+    obj = db_session.get(registry.get(approval.record_type).model, approval.record_id)
+    return obj.number if obj else None
 
 
 def to_read(approval: Approval, number: str | None = None) -> ApprovalRead:
@@ -175,14 +182,14 @@ def can_decide(db_session: Session, approval: Approval, user) -> bool:
 
 
 def decide(
-    *, db_session: Session, approval: Approval, approve: bool, decision: ApprovalDecision, actor, specs
+    *, db_session: Session, approval: Approval, approve: bool, decision: ApprovalDecision, actor
 ) -> Approval:
     """Record an approve or reject decision and move the record on when the round is decided."""
     if approval.state != ApprovalState.requested:
         raise ConflictError(f"approval {approval.id} is already {approval.state}", field="state")
     if not can_decide(db_session, approval, actor):
         raise PermissionDeniedError("only the named approver (or a member of the approving group) may decide")
-    spec = specs[approval.record_type]
+    spec = registry.get(approval.record_type)
     obj = record_service.get(db_session=db_session, spec=spec, ref=approval.record_id)
     approval.state = ApprovalState.approved if approve else ApprovalState.rejected
     approval.comment = decision.comment

@@ -10,14 +10,9 @@ from itsm_ai.auth.dependencies import CurrentUser, StaffUser
 from itsm_ai.database import DbSession
 from itsm_ai.records import service as record_service
 from itsm_ai.records.spec import Action
-from itsm_ai.ticket.service import CHANGE, SERVICE_REQUEST, TICKET_SPECS
+from itsm_ai.ticket.service import CHANGE, SERVICE_REQUEST
 
 router = APIRouter(tags=["approvals"])
-
-
-def _number(db_session, approval) -> str | None:
-    obj = db_session.get(TICKET_SPECS[approval.record_type].model, approval.record_id)
-    return obj.number if obj else None
 
 
 def _add_record_routes(spec) -> None:
@@ -40,9 +35,7 @@ def _add_record_routes(spec) -> None:
         name=f"list_{spec.record_type}_approvals",
     )
     def list_approvals(ref: str, db_session: DbSession, user: CurrentUser):
-        spec.access.check(user, Action.read, noun=spec.noun)
-        obj = record_service.get(db_session=db_session, spec=spec, ref=ref)
-        spec.access.check(user, Action.read, obj, noun=spec.noun)
+        obj = record_service.get_for(db_session=db_session, spec=spec, ref=ref, user=user, action=Action.read)
         rows = service.list_for_record(db_session=db_session, record_type=spec.record_type, record_id=obj.id)
         return [service.to_read(a, obj.number) for a in rows]
 
@@ -54,7 +47,7 @@ for _spec in (CHANGE, SERVICE_REQUEST):
 @router.get("/approvals", response_model=list[ApprovalRead], summary="Approvals waiting for my decision")
 def my_approvals(db_session: DbSession, user: CurrentUser):
     return [
-        service.to_read(a, _number(db_session, a))
+        service.to_read(a, service.record_number(db_session=db_session, approval=a))
         for a in service.pending_for(db_session=db_session, user=user)
     ]
 
@@ -62,16 +55,12 @@ def my_approvals(db_session: DbSession, user: CurrentUser):
 @router.post("/approvals/{approval_id}/approve", response_model=ApprovalRead, summary="Approve")
 def approve(approval_id: int, body: ApprovalDecision, db_session: DbSession, user: CurrentUser):
     approval = service.get(db_session=db_session, approval_id=approval_id)
-    service.decide(
-        db_session=db_session, approval=approval, approve=True, decision=body, actor=user, specs=TICKET_SPECS
-    )
-    return service.to_read(approval, _number(db_session, approval))
+    service.decide(db_session=db_session, approval=approval, approve=True, decision=body, actor=user)
+    return service.to_read(approval, service.record_number(db_session=db_session, approval=approval))
 
 
 @router.post("/approvals/{approval_id}/reject", response_model=ApprovalRead, summary="Reject")
 def reject(approval_id: int, body: ApprovalDecision, db_session: DbSession, user: CurrentUser):
     approval = service.get(db_session=db_session, approval_id=approval_id)
-    service.decide(
-        db_session=db_session, approval=approval, approve=False, decision=body, actor=user, specs=TICKET_SPECS
-    )
-    return service.to_read(approval, _number(db_session, approval))
+    service.decide(db_session=db_session, approval=approval, approve=False, decision=body, actor=user)
+    return service.to_read(approval, service.record_number(db_session=db_session, approval=approval))

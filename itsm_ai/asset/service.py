@@ -1,18 +1,21 @@
-"""Asset (configuration item) spec and the tickets linked to an asset."""
+"""Asset (configuration item) spec, the configuration items other records link to, and an asset's tickets."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from itsm_ai.asset.models import Asset, AssetCreate, AssetRead, AssetUpdate, record_cis
-from itsm_ai.auth.enums import Role
 from itsm_ai.auth.models import User
+from itsm_ai.base import registry
+from itsm_ai.base.record_types import NUMBER_PREFIXES, TICKET_TYPES, RecordType
+from itsm_ai.base.roles import ADMINS, READERS, STAFF
+from itsm_ai.errors import InvalidInputError
 from itsm_ai.group.models import Group
-from itsm_ai.records.spec import Access, RecordSpec, Ref
-from itsm_ai.ticket.enums import NUMBER_PREFIXES, RecordType
+from itsm_ai.records.spec import Access, Link, RecordSpec, Ref
 
 
 def _on_create(obj: Asset, *, db_session, actor) -> None:
@@ -34,12 +37,7 @@ ASSET = RecordSpec(
     create_schema=AssetCreate,
     update_schema=AssetUpdate,
     read_schema=AssetRead,
-    access=Access(
-        create=frozenset({Role.agent, Role.admin}),
-        read=frozenset({Role.agent, Role.admin, Role.data_scientist}),
-        update=frozenset({Role.agent, Role.admin}),
-        delete=frozenset({Role.admin}),
-    ),
+    access=Access(create=STAFF, read=READERS, update=STAFF, delete=ADMINS),
     prefix=NUMBER_PREFIXES[RecordType.asset],
     refs={
         "owner": Ref("owner_id", "owner_ref", User, "username", "user"),
@@ -65,19 +63,63 @@ ASSET = RecordSpec(
 )
 
 
+class ConfigurationItems(Link):
+    """The assets a record is about, kept in record_cis and shown by asset name; the record's model maps them
+    as the read-only relationship `configuration_items_ref`."""
+
+    def shown(self, obj: Any) -> list[str]:
+        """Asset names, sorted."""
+        return [a.name for a in obj.configuration_items_ref]
+
+    def resolve(self, *, db_session: Session, field: str, values: list[str]) -> list[int]:
+        """Asset ids for asset names (or numbers), or 422 naming the field."""
+        ids = []
+        for name in dict.fromkeys(values):
+            asset_id = db_session.scalar(
+                select(Asset.id).where((Asset.name == name) | (Asset.number == name))
+            )
+            if asset_id is None:
+                raise InvalidInputError(f"{field}: no asset {name!r}", field=field)
+            ids.append(asset_id)
+        return ids
+
+    def replace(
+        self, *, db_session: Session, spec: RecordSpec, obj: Any, targets: list[int], new: bool
+    ) -> None:
+        """Link the record to exactly these assets."""
+        if new and not targets:
+            # Nothing to load: the response and the listeners read the empty list without a query.
+            set_committed_value(obj, "configuration_items_ref", [])
+            return
+        if not new:
+            self.clear(db_session=db_session, spec=spec, obj=obj)
+        if targets:
+            rows = [{"record_type": spec.record_type, "record_id": obj.id, "asset_id": a} for a in targets]
+            db_session.execute(insert(record_cis), rows)
+        db_session.expire(obj, ["configuration_items_ref"])
+
+    def clear(self, *, db_session: Session, spec: RecordSpec, obj: Any) -> None:
+        """Unlink every asset (the links have no foreign key to the record)."""
+        db_session.execute(
+            delete(record_cis).where(
+                record_cis.c.record_type == spec.record_type, record_cis.c.record_id == obj.id
+            )
+        )
+
+
+CONFIGURATION_ITEMS = ConfigurationItems()
+
+
 def linked_tickets(*, db_session: Session, asset: Asset) -> list[dict[str, Any]]:
     """Tickets linked to an asset: record type, id and number."""
-    from itsm_ai.ticket.service import TICKET_SPECS
-
     out = []
     rows = db_session.execute(
         select(record_cis.c.record_type, record_cis.c.record_id).where(record_cis.c.asset_id == asset.id)
     )
     for record_type, record_id in rows:
-        spec = TICKET_SPECS.get(record_type)
-        if spec is None:
+        if record_type not in TICKET_TYPES:
             continue
-        obj = db_session.get(spec.model, record_id)
+        obj = db_session.get(registry.get(record_type).model, record_id)
         if obj is not None:
             out.append(
                 {

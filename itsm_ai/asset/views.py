@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from itsm_ai.asset import service
 from itsm_ai.asset.service import ASSET
-from itsm_ai.auth.dependencies import ReaderUser
+from itsm_ai.auth.dependencies import CurrentUser, ReaderUser
 from itsm_ai.database import DbSession
 from itsm_ai.records import service as record_service
 from itsm_ai.records.views import make_router
 
-router = make_router(ASSET)
+router = make_router(ASSET, CurrentUser)
 
 
 @router.get("/{ref}/tickets", summary="Tickets linked to this asset")

@@ -8,8 +8,8 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from itsm_ai.auth import service
-from itsm_ai.auth.enums import Role
 from itsm_ai.auth.models import User
+from itsm_ai.base.roles import ADMINS, DATA_ROLES, READERS, STAFF
 from itsm_ai.database import DbSession
 from itsm_ai.errors import AuthenticationError, PermissionDeniedError
 
@@ -45,9 +45,8 @@ def _current_user(
 CurrentUser = Annotated[User, Depends(_current_user)]
 
 
-def require_roles(*roles: Role):
+def require_roles(allowed: frozenset[str]):
     """Dependency factory: the current user must have one of these roles."""
-    allowed = frozenset(roles)
 
     def _check(user: CurrentUser) -> User:
         if user.role not in allowed:
@@ -58,7 +57,7 @@ def require_roles(*roles: Role):
     return _check
 
 
-AdminUser = Annotated[User, Depends(require_roles(Role.admin))]
-StaffUser = Annotated[User, Depends(require_roles(Role.agent, Role.admin))]
-ReaderUser = Annotated[User, Depends(require_roles(Role.agent, Role.admin, Role.data_scientist))]
-DataUser = Annotated[User, Depends(require_roles(Role.admin, Role.data_scientist))]
+AdminUser = Annotated[User, Depends(require_roles(ADMINS))]
+StaffUser = Annotated[User, Depends(require_roles(STAFF))]
+ReaderUser = Annotated[User, Depends(require_roles(READERS))]
+DataUser = Annotated[User, Depends(require_roles(DATA_ROLES))]

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from sqlalchemy import Boolean, Enum, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from itsm_ai.auth.enums import Role
+from itsm_ai.base.roles import Role
 from itsm_ai.database import Base, UTCDateTime, utcnow
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._@+-]{0,79}$"

@@ -5,18 +5,20 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 from functools import lru_cache
+from typing import Any
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from itsm_ai.auth.enums import Role
-from itsm_ai.auth.models import User, UserCreate, UserUpdate
+from itsm_ai.auth.models import User, UserCreate, UserRead, UserUpdate
+from itsm_ai.base.roles import Role
 from itsm_ai.config import get_settings
 from itsm_ai.database import utcnow
 from itsm_ai.errors import AuthenticationError, ConflictError, NotFoundError
+from itsm_ai.records.listing import like_pattern
 
 ALGORITHM = "HS256"
 
@@ -161,6 +163,28 @@ def update(*, db_session: Session, user: User, user_in: UserUpdate, actor: User 
             db_session=db_session, record_type="user", record_id=user.id, actor=actor, changes=diffs
         )
     return user
+
+
+def list_users(
+    *, db_session: Session, q: str | None, role: Role | None, limit: int, offset: int
+) -> dict[str, Any]:
+    """A page of users by username, filtered by a text in username or full name and by role."""
+    stmt = select(User)
+    if q:
+        pattern = like_pattern(q)
+        stmt = stmt.where(
+            or_(User.username.ilike(pattern, escape="\\"), User.full_name.ilike(pattern, escape="\\"))
+        )
+    if role:
+        stmt = stmt.where(User.role == role)
+    total = db_session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = db_session.scalars(stmt.order_by(User.username).limit(limit).offset(offset))
+    return {
+        "items": [UserRead.model_validate(u).model_dump() for u in rows],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }
 
 
 def ensure_user(*, db_session: Session, username: str, role: Role = Role.requester, cache=None) -> User:

@@ -6,14 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 from fastapi.security import OAuth2PasswordRequestForm
-from sqlalchemy import func, or_, select
 
 from itsm_ai.auth import service
 from itsm_ai.auth.dependencies import AdminUser, CurrentUser, StaffUser
-from itsm_ai.auth.enums import Role
-from itsm_ai.auth.models import Token, User, UserCreate, UserRead, UserUpdate
+from itsm_ai.auth.models import Token, UserCreate, UserRead, UserUpdate
+from itsm_ai.base.roles import Role
 from itsm_ai.database import DbSession
-from itsm_ai.records.listing import like_pattern
 
 router = APIRouter(tags=["auth"])
 
@@ -39,22 +37,7 @@ def list_users(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ):
-    stmt = select(User)
-    if q:
-        pattern = like_pattern(q)
-        stmt = stmt.where(
-            or_(User.username.ilike(pattern, escape="\\"), User.full_name.ilike(pattern, escape="\\"))
-        )
-    if role:
-        stmt = stmt.where(User.role == role)
-    total = db_session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = db_session.scalars(stmt.order_by(User.username).limit(limit).offset(offset))
-    return {
-        "items": [UserRead.model_validate(u).model_dump() for u in rows],
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-    }
+    return service.list_users(db_session=db_session, q=q, role=role, limit=limit, offset=offset)
 
 
 @router.post("/users", response_model=UserRead, status_code=status.HTTP_201_CREATED, tags=["users"])

@@ -23,7 +23,6 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from itsm_ai.audit import service as audit_service
-from itsm_ai.auth.enums import Role
 from itsm_ai.automation.enums import EVENT_TRIGGERS, Trigger
 from itsm_ai.automation.models import Rule, RuleFiring
 from itsm_ai.automation.schedule import (
@@ -35,6 +34,7 @@ from itsm_ai.automation.schedule import (
     window_key,
 )
 from itsm_ai.automation.service import problem_fields
+from itsm_ai.base.roles import Role
 from itsm_ai.comment import service as comment_service
 from itsm_ai.comment.models import CommentCreate
 from itsm_ai.database import get_session, utcnow

@@ -1,20 +1,20 @@
-"""Storing rules: validation that names the exact bad path (`actions[1].url`), CRUD, enable/disable."""
+"""Rules as configuration records: validation naming the exact bad path (`actions[1].url`), enable/disable."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from itsm_ai.audit import service as audit_service
 from itsm_ai.automation.enums import Trigger
-from itsm_ai.automation.models import Rule, RuleCreate, RuleUpdate
+from itsm_ai.automation.models import Rule, RuleCreate, RuleRead, RuleUpdate
 from itsm_ai.automation.schedule import ScheduleError, parse_schedule
+from itsm_ai.base.roles import ADMINS, STAFF
 from itsm_ai.database import utcnow
-from itsm_ai.errors import ConflictError, InvalidInputError, NotFoundError
+from itsm_ai.errors import InvalidInputError
 from itsm_ai.records import service as record_service
+from itsm_ai.records.spec import Access, RecordSpec
 from itsm_ai.ticket.models import ProblemCreate
 from itsm_ai.ticket.service import INCIDENT, TICKET_SPECS
 from itsm_ai.workflow.actions import (
@@ -106,116 +106,73 @@ def validate(*, db_session: Session, data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def get(*, db_session: Session, rule_id: int) -> Rule:
-    """The rule with this id, or NotFoundError."""
-    rule = db_session.get(Rule, rule_id)
-    if rule is None:
-        raise NotFoundError(f"rule {rule_id} not found")
-    return rule
-
-
-def list_rules(
-    *,
-    db_session: Session,
-    record_type: str | None = None,
-    trigger: str | None = None,
-    enabled: bool | None = None,
-) -> list[Rule]:
-    """Rules in the order they run (record type, order, id), optionally filtered."""
-    stmt = select(Rule).order_by(Rule.record_type, Rule.order, Rule.id)
-    if record_type is not None:
-        stmt = stmt.where(Rule.record_type == record_type)
-    if trigger is not None:
-        stmt = stmt.where(Rule.trigger == trigger)
-    if enabled is not None:
-        stmt = stmt.where(Rule.enabled.is_(enabled))
-    return list(db_session.scalars(stmt))
-
-
-def _name_taken(db_session: Session, name: str, rule_id: int | None = None) -> None:
-    other = db_session.scalar(select(Rule.id).where(Rule.name == name))
-    if other is not None and other != rule_id:
-        raise ConflictError(f"name: a rule named {name!r} already exists", field="name")
-
-
 def _shown(rule: Rule) -> dict[str, Any]:
     return {name: getattr(rule, name) for name in FIELDS}
 
 
-def create(*, db_session: Session, rule_in: RuleCreate, actor) -> Rule:
-    """Validate and store a new rule (audited)."""
-    data = validate(db_session=db_session, data=rule_in.model_dump())
-    _name_taken(db_session, data["name"])
-    rule = Rule(**data, created_by_id=actor.id if actor else None)
+def _validate(values: dict[str, Any], *, db_session: Session, obj: Rule | None) -> dict[str, Any]:
+    """The sent fields, checked and normalised as part of the whole rule they make, or 422 naming the path."""
+    if obj is None:
+        return validate(db_session=db_session, data=values)
+    if set(values) <= {"enabled"}:
+        # Switching a rule on or off checks nothing else (as it always did): the switch is idempotent.
+        return values
+    merged = {**_shown(obj), **values}
+    sent = dict(values)
+    if "trigger" in values and values["trigger"] != Trigger.scheduled and "schedule" not in values:
+        # Leaving "scheduled" drops the schedule that only it used.
+        merged["schedule"] = sent["schedule"] = None
+    data = validate(db_session=db_session, data=merged)
+    return {name: data[name] for name in sent}
+
+
+def _on_create(rule: Rule, *, db_session: Session, actor) -> None:
+    rule.created_by_id = actor.id if actor else None
     # An `after` schedule looks only at anchors passing from now on, never at the backlog.
     rule.scheduled_through = utcnow()
-    db_session.add(rule)
-    db_session.flush()
-    audit_service.record_create(
-        db_session=db_session, record_type=AUDIT_TYPE, record_id=rule.id, actor=actor, values=_shown(rule)
-    )
-    return rule
 
 
-def _apply(db_session: Session, rule: Rule, values: dict[str, Any], actor) -> Rule:
-    changes = [(k, getattr(rule, k), v) for k, v in values.items() if getattr(rule, k) != v]
-    if not changes:
-        return rule
-    for field, _old, new in changes:
-        setattr(rule, field, new)
+def _on_update(rule: Rule, *, db_session: Session, previous, changes, actor) -> list:
     changed = {c[0] for c in changes}
     if changed & {"schedule", "trigger"} or ("enabled" in changed and rule.enabled):
+        # The scheduler's bookkeeping (never audited) restarts from now, as for a new rule.
         rule.last_window = None
         rule.scheduled_through = utcnow()
-    db_session.flush()
-    audit_service.record_changes(
-        db_session=db_session, record_type=AUDIT_TYPE, record_id=rule.id, actor=actor, changes=changes
-    )
-    return rule
+    return []
 
 
-def _check_version(rule: Rule, version: int) -> None:
-    if version != rule.version:
-        raise ConflictError(
-            f"rule {rule.id} was changed by someone else "
-            f"(current version {rule.version}, you sent {version}); reload and retry",
-            field="version",
-            details={"current_version": rule.version},
-        )
-
-
-def update(*, db_session: Session, rule: Rule, rule_in: RuleUpdate, actor) -> Rule:
-    """Apply a partial update carrying the version that was read; the merged rule is validated whole."""
-    _check_version(rule, rule_in.version)
-    sent = rule_in.model_dump(exclude_unset=True, exclude={"version"})
-    for key in ("name", "record_type", "trigger", "actions", "order", "stop_processing", "enabled"):
-        if key in sent and sent[key] is None:
-            raise _invalid(key, "cannot be null")
-    merged = {**_shown(rule), **sent}
-    if "trigger" in sent and sent["trigger"] != Trigger.scheduled and "schedule" not in sent:
-        merged["schedule"] = None
-    data = validate(db_session=db_session, data=merged)
-    _name_taken(db_session, data["name"], rule.id)
-    return _apply(db_session, rule, data, actor)
+RULE = RecordSpec(
+    record_type=AUDIT_TYPE,
+    noun="rule",
+    path="rules",
+    model=Rule,
+    create_schema=RuleCreate,
+    update_schema=RuleUpdate,
+    read_schema=RuleRead,
+    access=Access(create=ADMINS, read=STAFF, update=ADMINS, delete=ADMINS),
+    filters={"record_type": str, "trigger": Trigger, "enabled": bool, "name": str},
+    range_field=None,
+    sort_fields=("record_type", "order", "name", "id", "created_at", "updated_at"),
+    # The order rules run in.
+    default_sort="record_type,order",
+    search_fields=("name", "description"),
+    on_create=_on_create,
+    on_update=_on_update,
+    validate=_validate,
+    unique=("name",),
+    configuration=True,
+)
 
 
 def set_enabled(*, db_session: Session, rule: Rule, enabled: bool, actor) -> Rule:
     """Switch a rule on or off (no version needed: the switch is idempotent)."""
-    return _apply(db_session, rule, {"enabled": enabled}, actor)
+    data = {"version": rule.version, "enabled": enabled}
+    return record_service.update(db_session=db_session, spec=RULE, obj=rule, data=data, actor=actor)
 
 
-def delete(*, db_session: Session, rule: Rule, actor) -> None:
-    """Delete a rule; its audit trail stays."""
-    audit_service.record_event(
-        db_session=db_session,
-        record_type=AUDIT_TYPE,
-        record_id=rule.id,
-        actor=actor,
-        action="delete",
-        old=rule.name,
-    )
-    db_session.delete(rule)
-    db_session.flush()
+def rule_values(rule: Rule) -> dict[str, Any]:
+    """The fields a rule was written with (what a dry run evaluates)."""
+    return _shown(rule)
 
 
 def problem_fields(fields: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from itsm_ai.auth.enums import Role
+from itsm_ai.base.roles import ADMINS, EVERYONE
 from itsm_ai.catalog.models import CatalogItem, CatalogItemCreate, CatalogItemRead, CatalogItemUpdate
 from itsm_ai.group.models import Group
 from itsm_ai.records.spec import Access, RecordSpec, Ref
@@ -27,10 +27,10 @@ CATALOG_ITEM = RecordSpec(
     update_schema=CatalogItemUpdate,
     read_schema=CatalogItemRead,
     access=Access(
-        create=frozenset({Role.admin}),
-        read=frozenset(Role),
-        update=frozenset({Role.admin}),
-        delete=frozenset({Role.admin}),
+        create=ADMINS,
+        read=EVERYONE,
+        update=ADMINS,
+        delete=ADMINS,
         requester_visible=lambda item: item.active,
         requester_scope={"active": True},
     ),

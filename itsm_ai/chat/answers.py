@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from itsm_ai.auth.enums import Role as UserRole
 from itsm_ai.auth.models import User
+from itsm_ai.base.roles import Role as UserRole
 from itsm_ai.catalog.models import CatalogItem
 from itsm_ai.chat.intents import cached_embedding
 from itsm_ai.config import get_settings

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from itsm_ai.auth.enums import Role as UserRole
 from itsm_ai.auth.models import User
+from itsm_ai.base.roles import Role as UserRole
 from itsm_ai.chat.enums import ConversationState, Outcome, Role
 from itsm_ai.chat.models import Conversation, Message
 from itsm_ai.config import get_settings

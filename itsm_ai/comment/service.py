@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from itsm_ai.audit import service as audit_service
-from itsm_ai.auth.enums import Role
+from itsm_ai.base.roles import Role
 from itsm_ai.comment.models import Comment, CommentCreate, CommentRead, Visibility
 from itsm_ai.errors import PermissionDeniedError
 from itsm_ai.records import counters
@@ -67,3 +67,10 @@ def list_for(*, db_session: Session, spec, obj: Any, include_internal: bool) -> 
     if not include_internal:
         stmt = stmt.where(Comment.visibility == Visibility.public)
     return [_read(c) for c in db_session.scalars(stmt)]
+
+
+def delete_for(obj: Any, *, db_session: Session, spec, actor) -> None:
+    """Delete hook of commented record types: the comments go with the record (its audit trail stays)."""
+    db_session.execute(
+        delete(Comment).where(Comment.record_type == spec.record_type, Comment.record_id == obj.id)
+    )

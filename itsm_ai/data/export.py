@@ -11,6 +11,7 @@ import pandas as pd
 from sqlalchemy import Text, func, select, type_coerce
 from sqlalchemy.orm import Session
 
+from itsm_ai.base import registry
 from itsm_ai.database import UTCDateTime
 from itsm_ai.errors import InvalidInputError
 from itsm_ai.records.service import serialize
@@ -21,15 +22,8 @@ CORE_BATCH = 20_000
 
 
 def exportable_specs() -> dict[str, RecordSpec]:
-    """Record types that can be exported, by type name and by API path."""
-    from itsm_ai.asset.service import ASSET
-    from itsm_ai.catalog.service import CATALOG_ITEM
-    from itsm_ai.knowledge.service import ARTICLE
-    from itsm_ai.ticket.service import TICKET_SPECS
-
-    specs = dict(TICKET_SPECS)
-    for spec in (ARTICLE, ASSET, CATALOG_ITEM):
-        specs[spec.record_type] = spec
+    """Record types that can be exported (the data, not the configuration), by type name and by API path."""
+    specs = {s.record_type: s for s in registry.all_specs() if not s.configuration}
     for spec in list(specs.values()):
         specs.setdefault(spec.path, spec)
     return specs
@@ -162,7 +156,7 @@ def to_dataframe(
                 labels = spec.labels[base]
                 frame[name] = [labels.get(v, str(v)) for v in frame[base]]
         if "configuration_items" in columns:
-            cis = _cis_by_record(db_session, spec) if spec.has_cis else {}
+            cis = _cis_by_record(db_session, spec) if "configuration_items" in spec.links else {}
             frame["configuration_items"] = [_jsonish(cis[i]) if i in cis else "[]" for i in frame["__id"]]
         frame = frame[columns]
     for column in ("configuration_items", "extra", "keywords", "source_tickets", "variables"):

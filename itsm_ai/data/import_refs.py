@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from itsm_ai.asset.models import Asset
-from itsm_ai.auth.enums import Role
 from itsm_ai.auth.models import User
+from itsm_ai.base.roles import Role
 from itsm_ai.data.import_report import ImportReport, RowProblem
 from itsm_ai.data.import_rows import Candidate
 from itsm_ai.group.models import Group

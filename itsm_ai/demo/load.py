@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from itsm_ai.auth.enums import Role
+from itsm_ai.base.roles import Role
 
 DEMO_DIR = Path(__file__).resolve().parent
 TOPICS_CSV = DEMO_DIR / "it_tickets_topics.csv"
@@ -178,14 +178,12 @@ def _users(session: Session, counts: Counter[str]) -> dict[str, Any]:
 def _groups(session: Session, counts: Counter[str], agent) -> None:
     from itsm_ai.group import service as group_service
     from itsm_ai.group.models import GroupCreate
+    from itsm_ai.records import service as records
 
     for name, description in GROUPS:
         if group_service.get_by_name(db_session=session, name=name) is None:
-            group_service.create(
-                db_session=session,
-                group_in=GroupCreate(name=name, description=description, members=[agent.username]),
-                actor=None,
-            )
+            group = GroupCreate(name=name, description=description, members=[agent.username])
+            records.create(db_session=session, spec=group_service.GROUP, data=group.model_dump(), actor=None)
             counts["groups"] += 1
 
 

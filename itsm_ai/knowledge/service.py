@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from itsm_ai.auth.enums import Role
 from itsm_ai.auth.models import User
+from itsm_ai.base.record_types import NUMBER_PREFIXES, RecordType
+from itsm_ai.base.roles import ADMINS, EVERYONE, STAFF
 from itsm_ai.database import utcnow
 from itsm_ai.knowledge.models import ArticleCreate, ArticleRead, ArticleUpdate, KnowledgeArticle
 from itsm_ai.records.spec import Access, RecordSpec, Ref
-from itsm_ai.ticket.enums import NUMBER_PREFIXES, ArticleState, RecordType
+from itsm_ai.ticket.enums import ArticleState
 from itsm_ai.workflow.service import enforce_transition
 
 
@@ -38,9 +39,6 @@ def _on_update(
     return derived
 
 
-ALL = frozenset(Role)
-STAFF = frozenset({Role.agent, Role.admin})
-
 ARTICLE = RecordSpec(
     record_type=str(RecordType.knowledge_article),
     noun="knowledge article",
@@ -51,9 +49,9 @@ ARTICLE = RecordSpec(
     read_schema=ArticleRead,
     access=Access(
         create=STAFF,
-        read=ALL,
+        read=EVERYONE,
         update=STAFF,
-        delete=frozenset({Role.admin}),
+        delete=ADMINS,
         requester_visible=lambda a: a.state == ArticleState.published,
         requester_scope={"state": ArticleState.published.value},
     ),
@@ -64,7 +62,6 @@ ARTICLE = RecordSpec(
     sort_fields=("updated_at", "created_at", "number", "id", "view_count", "helpful_count"),
     default_sort="-updated_at",
     search_fields=("short_description", "text"),
-    has_comments=False,
     on_create=_on_create,
     on_update=_on_update,
 )

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 
 from itsm_ai.auth.dependencies import CurrentUser, ReaderUser, StaffUser
-from itsm_ai.auth.enums import Role
+from itsm_ai.base.roles import Role
 from itsm_ai.database import DbSession
 from itsm_ai.errors import PermissionDeniedError
 from itsm_ai.knowledge import articles, flows
@@ -220,7 +220,7 @@ def read_article(ref: str, db_session: DbSession, user: CurrentUser):
 
 def _article_router() -> APIRouter:
     """The generic article endpoints, minus the plain read (ours counts views)."""
-    generic = make_router(ARTICLE)
+    generic = make_router(ARTICLE, CurrentUser)
     generic.routes = [
         r for r in generic.routes
         if not (getattr(r, "path", "") == "/knowledge/{ref}" and "GET" in getattr(r, "methods", ()))

@@ -44,15 +44,18 @@ class Page(BaseModel):
 def query_model(spec: RecordSpec) -> type[BaseModel]:
     """The query-parameter model of a list endpoint: paging, sort, q and one filter per indexed field."""
     max_limit = get_settings().list_max_limit
+    # Configuration lists are short and were always answered whole: a page of them is all of them.
+    default_limit = max_limit if spec.configuration else 50
     fields: dict[str, Any] = {
-        "limit": (int, Field(default=50, ge=1, le=max_limit, description="Page size.")),
+        "limit": (int, Field(default=default_limit, ge=1, le=max_limit, description="Page size.")),
         "offset": (int, Field(default=0, ge=0, description="Rows to skip (ignored with a cursor).")),
         "cursor": (str | None, Field(default=None, description="next_cursor of the previous page.")),
         "sort": (
             str,
             Field(
                 default=spec.default_sort,
-                description=f"One of {', '.join(spec.sort_fields)}; '-' for descending.",
+                description=f"One of {', '.join(spec.sort_fields)}, or several separated by commas; "
+                "'-' for descending.",
             ),
         ),
         "q": (str | None, Field(default=None, max_length=200, description="Text search.")),
@@ -202,6 +205,17 @@ def build_conditions(
     return conds
 
 
+def _sort_keys(spec: RecordSpec, sort: str) -> list[tuple[str, bool]]:
+    """(field, descending) for each comma-separated sort field, or 422 naming `sort`."""
+    keys = []
+    for part in sort.split(","):
+        name = part.strip().lstrip("-+")
+        if name not in spec.sort_fields:
+            raise InvalidInputError(f"sort: must be one of {', '.join(spec.sort_fields)}", field="sort")
+        keys.append((name, part.strip().startswith("-")))
+    return keys
+
+
 def list_records(
     *, db_session: Session, spec: RecordSpec, params: BaseModel, scope: dict[str, Any] | None = None
 ) -> Page:
@@ -209,21 +223,20 @@ def list_records(
     from itsm_ai.records.service import serialize
 
     sort = params.sort
-    desc = sort.startswith("-")
-    sort_name = sort.lstrip("-+")
-    if sort_name not in spec.sort_fields:
-        raise InvalidInputError(f"sort: must be one of {', '.join(spec.sort_fields)}", field="sort")
-    sort_col, id_col = spec.column(sort_name), spec.model.id
+    keys = _sort_keys(spec, sort)
     resolved: dict[str, list[int]] = {}
     conds = build_conditions(db_session=db_session, spec=spec, params=params, scope=scope, resolved=resolved)
     total = _total(
         db_session=db_session, spec=spec, params=params, scope=scope, conds=conds, resolved=resolved
     )
 
+    id_col = spec.model.id
+    sort_name, desc = keys[0]
+    sort_col = spec.column(sort_name)
     stmt = select(spec.model)
     if params.cursor:
-        if sort_name not in NON_NULL_SORTS:
-            raise InvalidInputError(f"cursor: not available when sorting by {sort_name}", field="cursor")
+        if len(keys) > 1 or sort_name not in NON_NULL_SORTS:
+            raise InvalidInputError(f"cursor: not available when sorting by {sort}", field="cursor")
         value, last_id = _decode_cursor(params.cursor, sort, sort_col)
         # The extra range bound lets the index seek straight to the page instead of scanning from the start.
         if desc:
@@ -232,7 +245,8 @@ def list_records(
             conds.append(and_(sort_col >= value, or_(sort_col > value, id_col > last_id)))
     if conds:
         stmt = stmt.where(*conds)
-    order = (sort_col.desc(), id_col.desc()) if desc else (sort_col.asc(), id_col.asc())
+    order = [spec.column(name).desc() if d else spec.column(name).asc() for name, d in keys]
+    order.append(id_col.desc() if desc else id_col.asc())
     stmt = stmt.order_by(*order).limit(params.limit)
     offset = 0 if params.cursor else params.offset
     if offset:
@@ -240,7 +254,7 @@ def list_records(
     rows = list(db_session.scalars(stmt).unique())
 
     next_cursor = None
-    if len(rows) == params.limit and sort_name in NON_NULL_SORTS:
+    if len(rows) == params.limit and len(keys) == 1 and sort_name in NON_NULL_SORTS:
         last = rows[-1]
         next_cursor = _encode_cursor(sort, getattr(last, sort_name), last.id)
     return Page(

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete as sa_delete
-from sqlalchemy import insert, select
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import flag_modified, set_committed_value
+from sqlalchemy.orm.attributes import flag_modified
 
-from itsm_ai.asset.models import Asset, record_cis
 from itsm_ai.audit import service as audit_service
+from itsm_ai.base.roles import Actor
 from itsm_ai.database import utcnow
 from itsm_ai.errors import ConflictError, InvalidInputError, NotFoundError
 from itsm_ai.records import counters
 from itsm_ai.records.events import RecordEvent, publish, publish_before_create
 from itsm_ai.records.spec import RecordSpec, referencing_specs
+
+HIDDEN = "***"
 
 
 def get(*, db_session: Session, spec: RecordSpec, ref: str | int) -> Any:
@@ -32,6 +33,14 @@ def get(*, db_session: Session, spec: RecordSpec, ref: str | int) -> Any:
             obj = db_session.scalar(select(spec.model).where(spec.model.name == text))
     if obj is None:
         raise NotFoundError(f"{spec.noun} {text} not found")
+    return obj
+
+
+def get_for(*, db_session: Session, spec: RecordSpec, ref: str | int, user: Actor, action: str) -> Any:
+    """The record if this user may perform `action` on it: 403 for the role, 404 for others' records."""
+    spec.access.check(user, action, noun=spec.noun)
+    obj = get(db_session=db_session, spec=spec, ref=ref)
+    spec.access.check(user, action, obj, noun=spec.noun)
     return obj
 
 
@@ -63,56 +72,31 @@ def _resolve_target(*, db_session: Session, spec: RecordSpec, field: str, value:
     return target
 
 
-def resolve_assets(*, db_session: Session, names: list[str]) -> list[int]:
-    """Asset ids for asset names (or numbers), or 422 naming configuration_items."""
-    ids = []
-    for name in dict.fromkeys(names):
-        asset_id = db_session.scalar(select(Asset.id).where((Asset.name == name) | (Asset.number == name)))
-        if asset_id is None:
-            raise InvalidInputError(f"configuration_items: no asset {name!r}", field="configuration_items")
-        ids.append(asset_id)
-    return ids
-
-
 def display(obj: Any, spec: RecordSpec, field: str) -> Any:
     """The value of a field as the API shows it (references by their readable key)."""
     if field in spec.refs:
         ref = spec.refs[field]
         target = getattr(obj, ref.rel)
         return getattr(target, ref.key) if target is not None else None
-    if field == "configuration_items":
-        return [a.name for a in obj.configuration_items_ref]
+    if field in spec.links:
+        return spec.links[field].shown(obj)
     return getattr(obj, field)
 
 
-def serialize(spec: RecordSpec, obj: Any) -> dict[str, Any]:
-    """The read representation of a record as a dict matching spec.read_schema."""
+def serialize(spec: RecordSpec, obj: Any, schema: type | None = None) -> dict[str, Any]:
+    """The read representation of a record as a dict matching spec.read_schema (or `schema`)."""
     out: dict[str, Any] = {}
-    for name in spec.read_schema.model_fields:
+    for name in (schema or spec.read_schema).model_fields:
         if name.endswith("_label"):
             base = name.removesuffix("_label")
             out[name] = spec.labels[base].get(getattr(obj, base), str(getattr(obj, base)))
-        elif name in spec.refs or name == "configuration_items":
+        elif name in spec.refs or name in spec.links:
             out[name] = display(obj, spec, name)
         elif hasattr(obj, name):
             out[name] = getattr(obj, name)
     if spec.read_extra is not None:
         out.update(spec.read_extra(obj))
     return out
-
-
-def _set_cis(db_session: Session, spec: RecordSpec, obj: Any, asset_ids: list[int]) -> None:
-    db_session.execute(
-        sa_delete(record_cis).where(
-            record_cis.c.record_type == spec.record_type, record_cis.c.record_id == obj.id
-        )
-    )
-    if asset_ids:
-        db_session.execute(
-            insert(record_cis),
-            [{"record_type": spec.record_type, "record_id": obj.id, "asset_id": a} for a in asset_ids],
-        )
-    db_session.expire(obj, ["configuration_items_ref"])
 
 
 def _check_text(spec: RecordSpec, values: dict[str, Any]) -> None:
@@ -124,9 +108,14 @@ def _check_text(spec: RecordSpec, values: dict[str, Any]) -> None:
 
 def _check_not_null(spec: RecordSpec, values: dict[str, Any]) -> None:
     """An explicit null for a column that must have a value is bad input (422), not a database error."""
-    columns = spec.model.__table__.c
+    columns = sa_inspect(spec.model).column_attrs
     for name, value in values.items():
-        if value is None and name not in spec.refs and name in columns and not columns[name].nullable:
+        if (
+            value is None
+            and name not in spec.refs
+            and name in columns
+            and not columns[name].columns[0].nullable
+        ):
             raise InvalidInputError(
                 f"{name}: may not be null (leave it out to keep the current value)", field=name
             )
@@ -159,11 +148,41 @@ def touch(obj: Any) -> None:
     flag_modified(obj, next(a.key for a in mapper.column_attrs if a.key not in skip))
 
 
+def _check_unique(db_session: Session, spec: RecordSpec, values: dict[str, Any], own_id: int | None) -> None:
+    for name in spec.unique:
+        if values.get(name) is None:
+            continue
+        other = db_session.scalar(select(spec.model.id).where(spec.column(name) == values[name]))
+        if other is not None and other != own_id:
+            raise ConflictError(
+                f"{name}: a {spec.noun} with {name} {values[name]!r} already exists", field=name
+            )
+
+
+def _audited(spec: RecordSpec, name: str, value: Any) -> Any:
+    return HIDDEN if name in spec.secret_fields else value
+
+
+def _run_create_hooks(db_session: Session, spec: RecordSpec, obj: Any, actor) -> None:
+    missing = set(spec.requires_hooks) - spec.hooks.names()
+    if missing:
+        # A write without them would store wrong derived values (a ticket's priority) without a word.
+        raise RuntimeError(
+            f"{spec.record_type}: hooks {sorted(missing)} are not attached; import itsm_ai.all_models first"
+        )
+    for hook in [*spec.hooks.create.values(), spec.on_create]:
+        if hook is not None:
+            hook(obj, db_session=db_session, actor=actor)
+
+
 def create(*, db_session: Session, spec: RecordSpec, data: dict[str, Any], actor, source: str = "api") -> Any:
     """Create a record from validated input values; numbers it, derives fields, audits it."""
     _check_text(spec, data)
     values = dict(data)
-    cis = values.pop("configuration_items", None) or []
+    if spec.validate is not None:
+        values = spec.validate(values, db_session=db_session, obj=None)
+    _check_unique(db_session, spec, values, None)
+    linked = {name: values.pop(name, None) or [] for name in spec.links}
     targets: dict[str, Any] = {}
     for field in list(values):
         if field in spec.refs:
@@ -176,16 +195,19 @@ def create(*, db_session: Session, spec: RecordSpec, data: dict[str, Any], actor
             if target is not None:
                 targets[ref.rel] = target
     values = {k: v for k, v in values.items() if v is not None}
-    asset_ids = resolve_assets(db_session=db_session, names=cis) if cis else []
+    link_targets = {
+        name: spec.links[name].resolve(db_session=db_session, field=name, values=given) if given else []
+        for name, given in linked.items()
+    }
     obj = spec.model(**values)
     # The referenced rows are loaded already: attach them, so audit, listeners and the response read them
     # without a lazy load each.
     for rel, target in targets.items():
         setattr(obj, rel, target)
-    if spec.on_create is not None:
-        spec.on_create(obj, db_session=db_session, actor=actor)
-    creating = RecordEvent("creating", spec.record_type, obj, actor=actor, source=source)
-    publish_before_create(db_session, creating)
+    _run_create_hooks(db_session, spec, obj, actor)
+    if not spec.configuration:
+        creating = RecordEvent("creating", spec.record_type, obj, actor=actor, source=source)
+        publish_before_create(db_session, creating)
     if spec.prefix is not None:
         first = counters.allocate_numbers(db_session=db_session, record_type=spec.record_type)
         obj.number = counters.format_number(spec.prefix, first)
@@ -193,13 +215,10 @@ def create(*, db_session: Session, spec: RecordSpec, data: dict[str, Any], actor
         counters.allocate_numbers(db_session=db_session, record_type=spec.record_type)
     db_session.add(obj)
     db_session.flush()
-    if asset_ids:
-        _set_cis(db_session, spec, obj, asset_ids)
-    elif spec.has_cis:
-        set_committed_value(obj, "configuration_items_ref", [])
-    shown = {name: display(obj, spec, name) for name in data if name != "configuration_items"}
-    if cis:
-        shown["configuration_items"] = cis
+    for name, link in spec.links.items():
+        link.replace(db_session=db_session, spec=spec, obj=obj, targets=link_targets[name], new=True)
+    shown = {name: _audited(spec, name, display(obj, spec, name)) for name in data if name not in spec.links}
+    shown.update({name: given for name, given in linked.items() if given})
     for derived in ("number", "priority", "state"):
         if hasattr(obj, derived):
             shown[derived] = getattr(obj, derived)
@@ -211,8 +230,13 @@ def create(*, db_session: Session, spec: RecordSpec, data: dict[str, Any], actor
         values=shown,
         source=source,
     )
-    publish(db_session, RecordEvent("created", spec.record_type, obj, actor=actor, source=source))
+    if not spec.configuration:
+        publish(db_session, RecordEvent("created", spec.record_type, obj, actor=actor, source=source))
     return obj
+
+
+def _label(obj: Any) -> Any:
+    return getattr(obj, "number", None) or getattr(obj, "name", None) or obj.id
 
 
 def update(
@@ -225,22 +249,33 @@ def update(
         raise InvalidInputError("version: required to update (send the version you read)", field="version")
     if version != obj.version:
         raise ConflictError(
-            f"{spec.noun} {getattr(obj, 'number', obj.id)} was changed by someone else "
+            f"{spec.noun} {_label(obj)} was changed by someone else "
             f"(current version {obj.version}, you sent {version}); reload and retry",
             field="version",
             details={"current_version": obj.version},
         )
     _check_not_null(spec, values)
     _check_text(spec, values)
+    if spec.validate is not None:
+        values = spec.validate(values, db_session=db_session, obj=obj)
+    _check_unique(
+        db_session,
+        spec,
+        {k: v for k, v in values.items() if k in spec.unique and v != getattr(obj, k)},
+        obj.id,
+    )
     changes: list[tuple[str, Any, Any]] = []
-    if "configuration_items" in values:
-        names = values.pop("configuration_items") or []
-        old = display(obj, spec, "configuration_items")
-        if sorted(set(names)) != sorted(old):
-            _set_cis(db_session, spec, obj, resolve_assets(db_session=db_session, names=names))
+    for name, link in spec.links.items():
+        if name not in values:
+            continue
+        given = values.pop(name) or []
+        old = display(obj, spec, name)
+        if sorted(set(given)) != sorted(old):
+            targets = link.resolve(db_session=db_session, field=name, values=given) if given else []
+            link.replace(db_session=db_session, spec=spec, obj=obj, targets=targets, new=False)
             # The links live in another table: touch the row so `version` and `updated_at` move too.
             touch(obj)
-            changes.append(("configuration_items", old, sorted(set(names))))
+            changes.append((name, old, sorted(set(given))))
     previous = {name: display(obj, spec, name) for name in values}
     for field, value in values.items():
         if field in spec.refs:
@@ -257,9 +292,12 @@ def update(
         elif getattr(obj, field) != value:
             setattr(obj, field, value)
             changes.append((field, previous[field], value))
-    if spec.on_update is not None and changes:
-        derived = spec.on_update(obj, db_session=db_session, previous=previous, changes=changes, actor=actor)
-        changes.extend(derived)
+    if changes:
+        for hook in [*spec.hooks.update.values(), spec.on_update]:
+            if hook is not None:
+                changes.extend(
+                    hook(obj, db_session=db_session, previous=previous, changes=changes, actor=actor)
+                )
     if changes:
         db_session.flush()
         audit_service.record_changes(
@@ -267,30 +305,24 @@ def update(
             record_type=spec.record_type,
             record_id=obj.id,
             actor=actor,
-            changes=changes,
+            changes=[(f, _audited(spec, f, old), _audited(spec, f, new)) for f, old, new in changes],
             source=source,
         )
         counters.bump_generation(db_session=db_session, record_type=spec.record_type)
-        event = RecordEvent("updated", spec.record_type, obj, actor=actor, source=source, changes=changes)
-        publish(db_session, event)
+        if not spec.configuration:
+            event = RecordEvent("updated", spec.record_type, obj, actor=actor, source=source, changes=changes)
+            publish(db_session, event)
     return obj
 
 
 def delete(*, db_session: Session, spec: RecordSpec, obj: Any, actor) -> None:
-    """Delete a record; its comments and CI links go with it, its audit trail stays."""
-    from itsm_ai.comment.models import Comment
-
+    """Delete a record (its hooks may refuse); its links go with it, its audit trail stays."""
+    for hook in [*spec.hooks.delete.values(), spec.on_delete]:
+        if hook is not None:
+            hook(obj, db_session=db_session, spec=spec, actor=actor)
     number = getattr(obj, "number", None) or getattr(obj, "name", None)
-    if spec.has_comments:
-        db_session.execute(
-            sa_delete(Comment).where(Comment.record_type == spec.record_type, Comment.record_id == obj.id)
-        )
-    if spec.has_cis:
-        db_session.execute(
-            sa_delete(record_cis).where(
-                record_cis.c.record_type == spec.record_type, record_cis.c.record_id == obj.id
-            )
-        )
+    for link in spec.links.values():
+        link.clear(db_session=db_session, spec=spec, obj=obj)
     audit_service.record_event(
         db_session=db_session,
         record_type=spec.record_type,
@@ -299,7 +331,8 @@ def delete(*, db_session: Session, spec: RecordSpec, obj: Any, actor) -> None:
         action="delete",
         old=number,
     )
-    publish(db_session, RecordEvent("deleted", spec.record_type, obj, actor=actor))
+    if not spec.configuration:
+        publish(db_session, RecordEvent("deleted", spec.record_type, obj, actor=actor))
     db_session.delete(obj)
     db_session.flush()
     counters.record_deleted(db_session=db_session, record_type=spec.record_type)

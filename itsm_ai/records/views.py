@@ -1,21 +1,25 @@
-"""Router factory: the same create/read/update/delete/list/audit/comments endpoints for every record type."""
+"""Router factory: the same create/read/update/delete/list/audit endpoints for every record type.
+
+The caller hands in the dependency that yields the acting user (`auth.dependencies.CurrentUser`): the store
+knows who acts, not how they logged in. Feature routers add their own endpoints to the router it returns.
+"""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Query, Response, status
 from sqlalchemy.exc import IntegrityError
 
 from itsm_ai.audit import service as audit_service
 from itsm_ai.audit.models import AuditEventRead
-from itsm_ai.auth.dependencies import CurrentUser
-from itsm_ai.auth.enums import Role
-from itsm_ai.comment import service as comment_service
-from itsm_ai.comment.models import CommentCreate, CommentRead
+from itsm_ai.base.roles import Role
 from itsm_ai.database import DbSession
 from itsm_ai.errors import ConflictError
 from itsm_ai.records import idempotency, listing, service
 from itsm_ai.records.listing import Page
 from itsm_ai.records.spec import Action, RecordSpec
+
+TOTAL_HEADER = "X-Total-Count"
+NEXT_CURSOR_HEADER = "X-Next-Cursor"
 
 
 def shown_to(user, item: dict[str, Any]) -> dict[str, Any]:
@@ -26,10 +30,13 @@ def shown_to(user, item: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-def make_router(spec: RecordSpec) -> APIRouter:
-    """Build the standard endpoints for one record type."""
-    router = APIRouter(prefix=f"/{spec.path}", tags=[spec.path])
+def make_router(spec: RecordSpec, current_user: Any, *, list_as_array: bool = False) -> APIRouter:
+    """Build the standard endpoints for one record type; `current_user` is the Annotated dependency of the
+    acting user. `list_as_array`: the list answers a JSON array (total and next cursor in headers)."""
+    CurrentUser = current_user
+    router = APIRouter(prefix=f"/{spec.path}", tags=[spec.path.split("/")[0]])
     Read = spec.read_schema
+    Created = spec.created_schema or Read
     Create = spec.create_schema
     Update = spec.update_schema
     ListQuery = listing.query_model(spec)
@@ -39,23 +46,31 @@ def make_router(spec: RecordSpec) -> APIRouter:
             return {spec.access.owner_attr: user.id}
         return {}
 
+    def may(action: str) -> Any:
+        # A dependency, so a role without the right is refused (403) before the body is even validated.
+        def check(user: CurrentUser):
+            spec.access.check(user, action, noun=spec.noun)
+            return user
+
+        return Annotated[Any, Depends(check)]
+
+    Creator, Reader, Updater, Deleter = (
+        may(a) for a in (Action.create, Action.read, Action.update, Action.delete)
+    )
+
     def load(db_session, user, ref: str, action: str):
-        spec.access.check(user, action, noun=spec.noun)
-        obj = service.get(db_session=db_session, spec=spec, ref=ref)
-        spec.access.check(user, action, obj, noun=spec.noun)
-        return obj
+        return service.get_for(db_session=db_session, spec=spec, ref=ref, user=user, action=action)
 
     @router.post(
-        "", status_code=status.HTTP_201_CREATED, response_model=Read, summary=f"Create a {spec.noun}"
+        "", status_code=status.HTTP_201_CREATED, response_model=Created, summary=f"Create a {spec.noun}"
     )
     def create(
         body: Annotated[Create, Body()],
         db_session: DbSession,
-        user: CurrentUser,
+        user: Creator,
         response: Response,
         idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
     ):
-        spec.access.check(user, Action.create, noun=spec.noun)
         data = body.model_dump()
         if user.role == Role.requester and spec.requester_create_filter is not None:
             spec.requester_create_filter(user, data, Create)
@@ -73,7 +88,7 @@ def make_router(spec: RecordSpec) -> APIRouter:
                 response.status_code = status.HTTP_200_OK
                 response.headers["Idempotent-Replayed"] = "true"
                 earlier_obj = service.get(db_session=db_session, spec=spec, ref=earlier.record_id)
-                return shown_to(user, service.serialize(spec, earlier_obj))
+                return shown_to(user, service.serialize(spec, earlier_obj, Created))
         obj = service.create(db_session=db_session, spec=spec, data=data, actor=user)
         if idempotency_key is not None:
             try:
@@ -94,11 +109,9 @@ def make_router(spec: RecordSpec) -> APIRouter:
                     field="Idempotency-Key",
                 ) from exc
         response.headers["Location"] = f"/api/v1/{spec.path}/{obj.id}"
-        return shown_to(user, service.serialize(spec, obj))
+        return shown_to(user, service.serialize(spec, obj, Created))
 
-    @router.get("", response_model=Page, summary=f"List {spec.path}")
-    def list_(params: Annotated[ListQuery, Query()], db_session: DbSession, user: CurrentUser):
-        spec.access.check(user, Action.read, noun=spec.noun)
+    def list_page(params, db_session, user) -> Page:
         scope = scope_for(user)
         if user.role == Role.requester and spec.access.requester_scope:
             scope = dict(spec.access.requester_scope)
@@ -107,12 +120,33 @@ def make_router(spec: RecordSpec) -> APIRouter:
             page.items = [shown_to(user, item) for item in page.items]
         return page
 
+    if list_as_array:
+
+        @router.get("", response_model=list[Read], summary=f"List {spec.path}")
+        def list_array(
+            params: Annotated[ListQuery, Query()],
+            db_session: DbSession,
+            user: Reader,
+            response: Response,
+        ):
+            page = list_page(params, db_session, user)
+            response.headers[TOTAL_HEADER] = str(page.total)
+            if page.next_cursor:
+                response.headers[NEXT_CURSOR_HEADER] = page.next_cursor
+            return page.items
+
+    else:
+
+        @router.get("", response_model=Page, summary=f"List {spec.path}")
+        def list_(params: Annotated[ListQuery, Query()], db_session: DbSession, user: Reader):
+            return list_page(params, db_session, user)
+
     @router.get("/{ref}", response_model=Read, summary=f"Read a {spec.noun} by id or number")
-    def read(ref: str, db_session: DbSession, user: CurrentUser):
+    def read(ref: str, db_session: DbSession, user: Reader):
         return shown_to(user, service.serialize(spec, load(db_session, user, ref, Action.read)))
 
     @router.patch("/{ref}", response_model=Read, summary=f"Update a {spec.noun} (send its version)")
-    def update(ref: str, body: Annotated[Update, Body()], db_session: DbSession, user: CurrentUser):
+    def update(ref: str, body: Annotated[Update, Body()], db_session: DbSession, user: Updater):
         obj = load(db_session, user, ref, Action.update)
         obj = service.update(
             db_session=db_session, spec=spec, obj=obj, data=body.model_dump(exclude_unset=True), actor=user
@@ -120,13 +154,13 @@ def make_router(spec: RecordSpec) -> APIRouter:
         return shown_to(user, service.serialize(spec, obj))
 
     @router.delete("/{ref}", status_code=status.HTTP_204_NO_CONTENT, summary=f"Delete a {spec.noun}")
-    def delete(ref: str, db_session: DbSession, user: CurrentUser):
+    def delete(ref: str, db_session: DbSession, user: Deleter):
         obj = load(db_session, user, ref, Action.delete)
         service.delete(db_session=db_session, spec=spec, obj=obj, actor=user)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @router.get("/{ref}/audit", response_model=list[AuditEventRead], summary=f"Audit trail of a {spec.noun}")
-    def audit(ref: str, db_session: DbSession, user: CurrentUser):
+    def audit(ref: str, db_session: DbSession, user: Reader):
         obj = load(db_session, user, ref, Action.read)
         return audit_service.list_for(
             db_session=db_session,
@@ -135,26 +169,4 @@ def make_router(spec: RecordSpec) -> APIRouter:
             include_internal=user.role != Role.requester,
         )
 
-    if spec.has_comments:
-
-        @router.get("/{ref}/comments", response_model=list[CommentRead], summary="Comments and work notes")
-        def comments(ref: str, db_session: DbSession, user: CurrentUser):
-            obj = load(db_session, user, ref, Action.read)
-            return comment_service.list_for(
-                db_session=db_session, spec=spec, obj=obj, include_internal=user.role != Role.requester
-            )
-
-        @router.post(
-            "/{ref}/comments",
-            status_code=status.HTTP_201_CREATED,
-            response_model=CommentRead,
-            summary="Add a comment",
-        )
-        def add_comment(ref: str, body: CommentCreate, db_session: DbSession, user: CurrentUser):
-            obj = load(db_session, user, ref, Action.comment)
-            return comment_service.add(db_session=db_session, spec=spec, obj=obj, comment_in=body, actor=user)
-
     return router
-
-
-Query_ = Query  # re-exported for feature routers that add their own list filters

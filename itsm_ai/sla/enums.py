@@ -2,15 +2,7 @@
 
 from enum import StrEnum
 
-from itsm_ai.workflow.sla import ClockEventKind, SlaKind, SlaStage
-
-__all__ = [
-    "ClockEventKind",
-    "SlaAuditAction",
-    "SlaEventKind",
-    "SlaKind",
-    "SlaStage",
-]
+from itsm_ai.workflow.sla_clock import ClockEventKind
 
 # Audit `source` and domain-event `source` of everything the SLA engine writes.
 SLA_SOURCE = "sla"

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from itsm_ai.auth.enums import Role
+from itsm_ai.base.roles import Role
 from itsm_ai.comment import service as comment_service
 from itsm_ai.comment.models import CommentCreate, Visibility
 from itsm_ai.database import get_session, is_postgres
@@ -27,10 +27,11 @@ from itsm_ai.errors import AppError
 from itsm_ai.records import service as record_service
 from itsm_ai.records.events import RecordEvent, publish
 from itsm_ai.sla import service
-from itsm_ai.sla.enums import SLA_SOURCE, ClockEventKind, SlaAuditAction, SlaEventKind
+from itsm_ai.sla.enums import SLA_SOURCE, SlaAuditAction, SlaEventKind
 from itsm_ai.sla.models import TicketSla
 from itsm_ai.ticket.service import TICKET_SPECS
 from itsm_ai.workflow.actions import CommentToAdd, FieldChange, parse_action, plan_actions
+from itsm_ai.workflow.sla_clock import ClockEventKind
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -15,15 +15,31 @@ from itsm_ai.sla.enums import (
     DEFAULT_PAUSED_STATES,
     DEFAULT_RESPONSE_STATES,
     DEFAULT_STOP_STATES,
-    SlaKind,
-    SlaStage,
 )
+from itsm_ai.workflow.sla_clock import SlaKind, SlaStage
 
 NAME_PATTERN = r"^\S.{0,119}$"
 
 
+class DefinitionKey:
+    """A calendar field kept as one key of the calendar's `definition` JSON (read and written as a field)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.key = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return (obj.definition or {}).get(self.key)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        # A new dict, so the JSON column sees the change.
+        obj.definition = {**(obj.definition or {}), self.key: value}
+
+
 class SlaCalendar(Base):
-    """A named business calendar; `definition` is BusinessCalendar JSON (zone, hours, holidays)."""
+    """A named business calendar; `definition` is BusinessCalendar JSON (zone, hours, holidays), whose keys
+    the API shows as the calendar's fields."""
 
     __tablename__ = "sla_calendars"
 
@@ -33,6 +49,12 @@ class SlaCalendar(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+    timezone = DefinitionKey()
+    hours = DefinitionKey()
+    country = DefinitionKey()
+    subdiv = DefinitionKey()
+    extra_holidays = DefinitionKey()
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -47,8 +69,8 @@ class SlaPolicy(Base):
     order: Mapped[int] = mapped_column("sort_order", Integer, default=100)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     condition: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    response_target_minutes: Mapped[int] = mapped_column(Integer)
-    resolution_target_minutes: Mapped[int] = mapped_column(Integer)
+    response_target: Mapped[int] = mapped_column("response_target_minutes", Integer)
+    resolution_target: Mapped[int] = mapped_column("resolution_target_minutes", Integer)
     calendar_id: Mapped[int | None] = mapped_column(ForeignKey("sla_calendars.id", ondelete="RESTRICT"))
     warning_percent: Mapped[float] = mapped_column(Float, default=75.0)
     paused_states: Mapped[list[str]] = mapped_column(JSON)
@@ -216,6 +238,20 @@ class PolicyUpdate(BaseModel):
     cancel_states: list[str] | None = None
     warning_actions: list[dict[str, Any]] | None = None
     breach_actions: list[dict[str, Any]] | None = None
+
+    @field_validator(
+        "paused_states",
+        "response_states",
+        "stop_states",
+        "cancel_states",
+        "warning_actions",
+        "breach_actions",
+        mode="before",
+    )
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        # An explicit null clears the list (what the API always did), rather than being refused.
+        return [] if value is None else value
 
 
 class PolicyRead(PolicyFields):

@@ -1,5 +1,5 @@
-"""SLA policies as data (validated, versioned, audited; calendars are in calendars.py), the built-in
-defaults, and policy selection for a ticket.
+"""SLA policies as data (a configuration record: validated, versioned, audited; calendars are in
+calendars.py), the built-in defaults, and policy selection for a ticket.
 
 Built-in defaults (used only while no policy is stored at all; `GET /api/v1/sla/defaults` shows them): on a
 24x7 UTC calendar, for incidents, problems and service requests, by priority, ServiceNow-like:
@@ -24,13 +24,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from itsm_ai.audit import service as audit_service
+from itsm_ai.base.roles import ADMINS, STAFF
 from itsm_ai.errors import InvalidInputError
-from itsm_ai.sla import calendars
+from itsm_ai.records.spec import Access, RecordSpec, Ref
 from itsm_ai.sla.enums import ESCALATION_ACTION_TYPES
 from itsm_ai.sla.models import PolicyCreate, PolicyRead, PolicyUpdate, SlaCalendar, SlaPolicy
 from itsm_ai.ticket.service import TICKET_SPECS
-from itsm_ai.workflow import sla as sla_core
+from itsm_ai.workflow import sla_clock
 from itsm_ai.workflow.actions import ActionError, SetField, parse_action
 from itsm_ai.workflow.conditions import ConditionError, validate_condition
 from itsm_ai.workflow.transitions import TRANSITIONS
@@ -57,17 +57,17 @@ class PolicyChoice:
 
 # -- snapshots ----------------------------------------------------------------------------------------------
 
-_core_cache: dict[str, sla_core.SlaPolicy] = {}
+_core_cache: dict[str, sla_clock.SlaPolicy] = {}
 
 
-def core_of(snapshot: Mapping[str, Any]) -> sla_core.SlaPolicy:
+def core_of(snapshot: Mapping[str, Any]) -> sla_clock.SlaPolicy:
     """The pure SlaPolicy of a snapshot (parsed once per distinct snapshot)."""
     key = json.dumps(snapshot["policy"], sort_keys=True, default=str)
     core = _core_cache.get(key)
     if core is None:
         if len(_core_cache) > 512:
             _core_cache.clear()
-        core = _core_cache[key] = sla_core.SlaPolicy.from_json(snapshot["policy"])
+        core = _core_cache[key] = sla_clock.SlaPolicy.from_json(snapshot["policy"])
     return core
 
 
@@ -123,8 +123,8 @@ def pick(options: list[PolicyChoice], facts: Mapping[str, Any]) -> PolicyChoice 
     """The first matching policy of `options` (in order), else the first fallback, else None."""
     cores = [core_of(c.snapshot) for c in options]
     try:
-        chosen = sla_core.select_policy(facts, cores)
-    except sla_core.NoPolicyError:
+        chosen = sla_clock.select_policy(facts, cores)
+    except sla_clock.NoPolicyError:
         return None
     return next(c for c, core in zip(options, cores, strict=True) if core is chosen)
 
@@ -196,7 +196,7 @@ def _validated_snapshot(db_session: Session, values: dict[str, Any]) -> tuple[Sl
             raise InvalidInputError(f"calendar: no SLA calendar {values['calendar']!r}", field="calendar")
     snapshot = _snapshot(values, {**calendar.definition, "name": calendar.name} if calendar else None)
     try:
-        sla_core.SlaPolicy.from_json(snapshot["policy"])
+        sla_clock.SlaPolicy.from_json(snapshot["policy"])
     except ValueError as exc:
         message = str(exc)
         field = "paused_states" if "two clock roles" in message else "name"
@@ -214,8 +214,8 @@ def policy_values(row: SlaPolicy) -> dict[str, Any]:
         "order": row.order,
         "enabled": row.enabled,
         "condition": row.condition,
-        "response_target": row.response_target_minutes,
-        "resolution_target": row.resolution_target_minutes,
+        "response_target": row.response_target,
+        "resolution_target": row.resolution_target,
         "calendar": row.calendar_ref.name if row.calendar_ref else None,
         "warning_percent": row.warning_percent,
         **{key: list(getattr(row, key)) for key in STATE_KEYS + ACTION_KEYS},
@@ -226,17 +226,6 @@ def snapshot_of(row: SlaPolicy) -> dict[str, Any]:
     """The snapshot a ticket's clocks keep of a stored policy."""
     calendar = row.calendar_ref
     return _snapshot(policy_values(row), {**calendar.definition, "name": calendar.name} if calendar else None)
-
-
-def policy_read(row: SlaPolicy) -> PolicyRead:
-    """The API view of a stored policy."""
-    return PolicyRead(
-        id=row.id,
-        version=row.version,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        **policy_values(row),
-    )
 
 
 def default_reads() -> list[PolicyRead]:
@@ -260,79 +249,33 @@ def default_reads() -> list[PolicyRead]:
     return out
 
 
-def _write(row: SlaPolicy, values: Mapping[str, Any], calendar: SlaCalendar | None) -> None:
-    row.name = values["name"]
-    row.order = values["order"]
-    row.enabled = values["enabled"]
-    row.condition = values.get("condition") or None
-    row.response_target_minutes = values["response_target"]
-    row.resolution_target_minutes = values["resolution_target"]
-    row.calendar_id = calendar.id if calendar else None
-    row.calendar_ref = calendar
-    row.warning_percent = float(values["warning_percent"])
-    for key in STATE_KEYS + ACTION_KEYS:
-        setattr(row, key, list(values.get(key) or []))
+def _validate(values: dict[str, Any], *, db_session: Session, obj: SlaPolicy | None) -> dict[str, Any]:
+    """The sent fields, checked as part of the whole policy they make (its snapshot must parse), or 422."""
+    if "condition" in values:
+        # An empty condition is the fallback, stored as none.
+        values = {**values, "condition": values["condition"] or None}
+    merged = {**(policy_values(obj) if obj is not None else {}), **values}
+    _validated_snapshot(db_session, merged)
+    return values
 
 
-def get_policy(*, db_session: Session, ref: str | int) -> SlaPolicy:
-    """A policy by id or name, or NotFoundError."""
-    return calendars.by_ref(db_session, SlaPolicy, ref, "SLA policy")
-
-
-def list_policies(*, db_session: Session) -> list[SlaPolicy]:
-    """Every stored policy in selection order (disabled ones included)."""
-    return list(db_session.scalars(select(SlaPolicy).order_by(SlaPolicy.order, SlaPolicy.id)))
-
-
-def create_policy(*, db_session: Session, policy_in: PolicyCreate, actor) -> SlaPolicy:
-    """Store a validated policy (the built-in defaults stop applying once any policy is stored)."""
-    values = policy_in.model_dump()
-    calendars.unique_name(db_session, SlaPolicy, values["name"], "SLA policy")
-    calendar, _ = _validated_snapshot(db_session, values)
-    row = SlaPolicy()
-    _write(row, values, calendar)
-    db_session.add(row)
-    db_session.flush()
-    audit_service.record_create(
-        db_session=db_session, record_type="sla_policy", record_id=row.id, actor=actor, values=values
-    )
-    return row
-
-
-def update_policy(*, db_session: Session, row: SlaPolicy, update_in: PolicyUpdate, actor) -> SlaPolicy:
-    """Change a policy; running clocks keep their snapshot until the ticket is re-selected."""
-    calendars.check_version(row, update_in.version, "SLA policy")
-    before = policy_values(row)
-    data = update_in.model_dump(exclude_unset=True, exclude={"version"})
-    for key in ("name", "order", "enabled", "response_target", "resolution_target", "warning_percent"):
-        if key in data and data[key] is None:
-            raise InvalidInputError(f"{key}: may not be null", field=key)
-    values = {
-        **before,
-        **{k: ([] if v is None and k in STATE_KEYS + ACTION_KEYS else v) for k, v in data.items()},
-    }
-    if values["name"] != row.name:
-        calendars.unique_name(db_session, SlaPolicy, values["name"], "SLA policy", row.id)
-    calendar, _ = _validated_snapshot(db_session, values)
-    changes = [(k, before[k], values[k]) for k in values if values[k] != before[k]]
-    if changes:
-        _write(row, values, calendar)
-        db_session.flush()
-        audit_service.record_changes(
-            db_session=db_session, record_type="sla_policy", record_id=row.id, actor=actor, changes=changes
-        )
-    return row
-
-
-def delete_policy(*, db_session: Session, row: SlaPolicy, actor) -> None:
-    """Delete a policy; clocks running on it keep their snapshot."""
-    audit_service.record_event(
-        db_session=db_session,
-        record_type="sla_policy",
-        record_id=row.id,
-        actor=actor,
-        action="delete",
-        old=row.name,
-    )
-    db_session.delete(row)
-    db_session.flush()
+SLA_POLICY = RecordSpec(
+    record_type="sla_policy",
+    noun="SLA policy",
+    path="sla/policies",
+    model=SlaPolicy,
+    create_schema=PolicyCreate,
+    update_schema=PolicyUpdate,
+    read_schema=PolicyRead,
+    access=Access(create=ADMINS, read=STAFF, update=ADMINS, delete=ADMINS),
+    refs={"calendar": Ref("calendar_id", "calendar_ref", SlaCalendar, "name", "SLA calendar")},
+    filters={"name": str, "enabled": bool, "calendar": str},
+    range_field=None,
+    sort_fields=("order", "name", "id", "created_at", "updated_at"),
+    # Selection order: the first match wins.
+    default_sort="order",
+    search_fields=("name",),
+    validate=_validate,
+    unique=("name",),
+    configuration=True,
+)

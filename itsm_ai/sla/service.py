@@ -1,8 +1,8 @@
 """Per-ticket SLA clocks, kept by a listener on the store's domain events.
 
 Every clock is recomputed from the ticket's state history (kept here, one row per state entered) by the pure
-`itsm_ai.workflow.sla.compute_clock`, so a pause is a true pause, a reopen resumes from the elapsed time the
-clock had, and a priority change that switches the policy recomputes from the same history (time paused
+`itsm_ai.workflow.sla_clock.compute_clock`, so a pause is a true pause, a reopen resumes from the elapsed time
+the clock had, and a priority change that switches the policy recomputes from the same history (time paused
 stays paused). The listener audits each start, pause, resume and stop once (the keys of audited clock events
 are kept on the clock row); warnings and breaches are fired by the sweep (flows.py) at `next_check_at`.
 """
@@ -24,10 +24,11 @@ from itsm_ai.records import service as record_service
 from itsm_ai.records.events import RecordEvent
 from itsm_ai.records.spec import RecordSpec
 from itsm_ai.sla import policies
-from itsm_ai.sla.enums import LIFECYCLE_EVENTS, SLA_SOURCE, ClockEventKind, SlaAuditAction, SlaKind, SlaStage
+from itsm_ai.sla.enums import LIFECYCLE_EVENTS, SLA_SOURCE, SlaAuditAction
 from itsm_ai.sla.models import TicketSla, TicketSlaRead, TicketStateHistory
 from itsm_ai.ticket.service import TICKET_SPECS
-from itsm_ai.workflow import sla as sla_core
+from itsm_ai.workflow import sla_clock
+from itsm_ai.workflow.sla_clock import ClockEventKind, SlaKind, SlaStage
 
 # The SLA engine's notion of "now": tests replace it to drive clocks without sleeping.
 clock: Callable[[], datetime] = utcnow
@@ -57,7 +58,7 @@ def ticket_facts(*, db_session: Session, spec: RecordSpec, obj: Any) -> dict[str
     if getattr(obj, "catalog_item_id", None):
         item = db_session.get(CatalogItem, obj.catalog_item_id)
         service = item.name if item else None
-    elif spec.has_cis:
+    elif "configuration_items" in spec.links:
         service = db_session.scalar(
             select(Asset.name)
             .join(record_cis, record_cis.c.asset_id == Asset.id)
@@ -98,16 +99,16 @@ def _rows(db_session: Session, record_type: str, record_id: int) -> list[TicketS
 # -- clock rows ---------------------------------------------------------------------------------------------
 
 
-def _event_key(event: sla_core.ClockEvent) -> str:
+def _event_key(event: sla_clock.ClockEvent) -> str:
     return f"{event.kind}|{event.at.astimezone(UTC).isoformat()}|{event.state or ''}"
 
 
-def compute(row: TicketSla, hist: History, now: datetime) -> sla_core.SlaClock:
+def compute(row: TicketSla, hist: History, now: datetime) -> sla_clock.SlaClock:
     """The clock of a row at `now` on its policy snapshot."""
-    return sla_core.compute_clock(hist, policies.core_of(row.policy), now=now, kind=row.kind)
+    return sla_clock.compute_clock(hist, policies.core_of(row.policy), now=now, kind=row.kind)
 
 
-def next_check(row: TicketSla, clk: sla_core.SlaClock) -> datetime | None:
+def next_check(row: TicketSla, clk: sla_clock.SlaClock) -> datetime | None:
     """When the sweep must look at this clock next: the earliest warning or breach not fired yet."""
     if clk.stage == SlaStage.cancelled:
         return None
@@ -142,7 +143,7 @@ def audit(
 
 def refresh(
     db_session: Session, row: TicketSla, hist: History, now: datetime, *, actor=None, quiet_before=None
-) -> sla_core.SlaClock:
+) -> sla_clock.SlaClock:
     """Recompute a clock row at `now`, auditing its lifecycle events not audited yet."""
     # Events before `quiet_before` are only remembered: the past of a clock whose policy just changed.
     clk = compute(row, hist, now)

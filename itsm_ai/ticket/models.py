@@ -15,10 +15,7 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from itsm_ai.asset.models import Asset, record_cis
 from itsm_ai.auth.models import User
-from itsm_ai.catalog.models import CatalogItem
-from itsm_ai.database import Base, UTCDateTime, utcnow
-from itsm_ai.group.models import Group
-from itsm_ai.ticket.enums import (
+from itsm_ai.base.states import (
     ChangeState,
     ChangeType,
     IncidentState,
@@ -26,6 +23,9 @@ from itsm_ai.ticket.enums import (
     ProblemState,
     RequestState,
 )
+from itsm_ai.catalog.models import CatalogItem
+from itsm_ai.database import Base, UTCDateTime, utcnow
+from itsm_ai.group.models import Group
 
 SHORT_DESCRIPTION_MAX = 255
 

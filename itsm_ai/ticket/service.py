@@ -1,32 +1,29 @@
-"""Ticket specs (incident, problem, change, service request) and the values the store derives on write."""
+"""Ticket specs (incident, problem, change, service request) and the values a ticket derives on write.
+
+The workflow engine attaches its lifecycle check and priority to these specs (`itsm_ai.workflow.ticket_hooks`,
+wired by `itsm_ai.all_models`); a write refuses to run without them.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from itsm_ai.auth.enums import Role
+from itsm_ai.asset.service import CONFIGURATION_ITEMS
 from itsm_ai.auth.models import User
+from itsm_ai.base.levels import IMPACT_LABELS, PRIORITY_LABELS, URGENCY_LABELS
+from itsm_ai.base.record_types import NUMBER_PREFIXES, RecordType
+from itsm_ai.base.roles import ADMINS, EVERYONE, OPENERS, READERS, STAFF, Actor
+from itsm_ai.base.states import IncidentState
 from itsm_ai.catalog.models import CatalogItem
+from itsm_ai.comment.service import delete_for as delete_comments
 from itsm_ai.database import utcnow
 from itsm_ai.errors import PermissionDeniedError
 from itsm_ai.group.models import Group
 from itsm_ai.records.spec import Access, RecordSpec, Ref
 from itsm_ai.ticket import models as m
-from itsm_ai.ticket.enums import (
-    IMPACT_LABELS,
-    NUMBER_PREFIXES,
-    PRIORITY_LABELS,
-    URGENCY_LABELS,
-    IncidentState,
-    RecordType,
-)
-from itsm_ai.workflow.service import compute_priority, enforce_transition
 
-ALL = frozenset(Role)
-OPENERS = frozenset({Role.requester, Role.agent, Role.admin})
-STAFF = frozenset({Role.agent, Role.admin})
-READERS = frozenset({Role.agent, Role.admin, Role.data_scientist})
-ADMIN = frozenset({Role.admin})
+# The name under which the workflow engine attaches its hooks (lifecycle, priority) to every ticket spec.
+WORKFLOW_HOOKS = "workflow"
 
 TASK_REFS = {
     "assignment_group": Ref("assignment_group_id", "assignment_group_ref", Group, "name", "group"),
@@ -52,8 +49,6 @@ RESOLVED_STATES = {"resolved", "closed", "cancelled"}
 
 
 def _derive_on_create(obj: Any, *, db_session, actor) -> None:
-    enforce_transition(record_type=obj.record_type, from_state=None, obj=obj)
-    obj.priority = compute_priority(db_session=db_session, impact=obj.impact or 3, urgency=obj.urgency or 3)
     now = utcnow()
     obj.opened_at = obj.opened_at or now
     if obj.state == "resolved" and obj.resolved_at is None:
@@ -66,7 +61,7 @@ def _derive_on_create(obj: Any, *, db_session, actor) -> None:
 def _derive_on_update(
     obj: Any, *, db_session, previous: dict[str, Any], changes, actor
 ) -> list[tuple[str, Any, Any]]:
-    """Values that follow from a change: priority, state timestamps, reopen and reassignment counts."""
+    """Values that follow from a change: state timestamps, reopen and reassignment counts."""
     derived: list[tuple[str, Any, Any]] = []
 
     def put(field: str, value: Any) -> None:
@@ -76,11 +71,8 @@ def _derive_on_update(
             derived.append((field, old, value))
 
     changed = {c[0] for c in changes}
-    if changed & {"impact", "urgency"}:
-        put("priority", compute_priority(db_session=db_session, impact=obj.impact, urgency=obj.urgency))
     if "state" in changed:
         old_state, now = previous.get("state"), utcnow()
-        enforce_transition(record_type=obj.record_type, from_state=old_state, obj=obj)
         if obj.state == "resolved":
             put("resolved_at", obj.resolved_at or now)
         elif obj.state == "closed":
@@ -114,7 +106,7 @@ REQUESTER_LOCKED_FIELDS = (
 )
 
 
-def _requester_creates_for_self(user: User, data: dict[str, Any], schema) -> None:
+def _requester_creates_for_self(user: Actor, data: dict[str, Any], schema) -> None:
     """Requesters open tickets for themselves and cannot pre-set triage or workflow fields."""
     caller = data.get("caller")
     if caller not in (None, user.username):
@@ -157,11 +149,12 @@ def _ticket_spec(
         sort_fields=TASK_SORTS,
         default_sort="-opened_at",
         search_fields=("short_description", "description"),
-        has_cis=True,
-        has_comments=True,
+        links={"configuration_items": CONFIGURATION_ITEMS},
         labels=LABELS,
         on_create=kw.pop("on_create", _derive_on_create),
         on_update=_derive_on_update,
+        on_delete=delete_comments,
+        requires_hooks=(WORKFLOW_HOOKS,),
         **kw,
     )
 
@@ -174,7 +167,7 @@ INCIDENT = _ticket_spec(
     m.IncidentCreate,
     m.IncidentUpdate,
     m.IncidentRead,
-    Access(create=OPENERS, read=ALL, update=STAFF, delete=ADMIN, owner_attr="caller_id"),
+    Access(create=OPENERS, read=EVERYONE, update=STAFF, delete=ADMINS, owner_attr="caller_id"),
     refs={
         "problem": Ref("problem_id", "problem_ref", m.Problem, "number", "problem"),
         "duplicate_of": Ref("duplicate_of_id", "duplicate_of_ref", m.Incident, "number", "incident"),
@@ -190,7 +183,7 @@ PROBLEM = _ticket_spec(
     m.ProblemCreate,
     m.ProblemUpdate,
     m.ProblemRead,
-    Access(create=STAFF, read=READERS, update=STAFF, delete=ADMIN),
+    Access(create=STAFF, read=READERS, update=STAFF, delete=ADMINS),
 )
 CHANGE = _ticket_spec(
     RecordType.change,
@@ -200,7 +193,7 @@ CHANGE = _ticket_spec(
     m.ChangeCreate,
     m.ChangeUpdate,
     m.ChangeRead,
-    Access(create=STAFF, read=READERS, update=STAFF, delete=ADMIN),
+    Access(create=STAFF, read=READERS, update=STAFF, delete=ADMINS),
     filters={"change_type": str},
 )
 SERVICE_REQUEST = _ticket_spec(
@@ -211,7 +204,7 @@ SERVICE_REQUEST = _ticket_spec(
     m.ServiceRequestCreate,
     m.ServiceRequestUpdate,
     m.ServiceRequestRead,
-    Access(create=OPENERS, read=ALL, update=STAFF, delete=ADMIN, owner_attr="caller_id"),
+    Access(create=OPENERS, read=EVERYONE, update=STAFF, delete=ADMINS, owner_attr="caller_id"),
     refs={
         "catalog_item": Ref(
             "catalog_item_id", "catalog_item_ref", CatalogItem, "name", "catalog item", active_attr="active"

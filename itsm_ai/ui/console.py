@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
+from itsm_ai.base.roles import STAFF
 from itsm_ai.database import DbSession
 from itsm_ai.knowledge.service import ARTICLE
 from itsm_ai.records import service as record_service
@@ -13,7 +14,7 @@ from itsm_ai.sla import service as sla_service
 from itsm_ai.ticket.enums import ResolutionCode
 from itsm_ai.ui import service
 from itsm_ai.ui.api_routes import has_route
-from itsm_ai.ui.page_auth import STAFF, ConsoleUser, ModelsPageUser, PageRoute, StaffPageUser
+from itsm_ai.ui.page_auth import ConsoleUser, ModelsPageUser, PageRoute, StaffPageUser
 from itsm_ai.ui.rendering import render
 from itsm_ai.workflow import transitions
 

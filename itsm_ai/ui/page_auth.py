@@ -15,14 +15,11 @@ from fastapi.routing import APIRoute
 
 from itsm_ai.auth import service as auth_service
 from itsm_ai.auth.dependencies import SESSION_COOKIE
-from itsm_ai.auth.enums import Role
 from itsm_ai.auth.models import User
+from itsm_ai.base.roles import DATA_ROLES, READERS, REQUESTERS, STAFF, Role
 from itsm_ai.database import DbSession
 from itsm_ai.errors import AppError, AuthenticationError, InvalidInputError, PermissionDeniedError
 from itsm_ai.ui.rendering import render
-
-STAFF = frozenset({Role.agent, Role.admin})
-CONSOLE_ROLES = frozenset({Role.agent, Role.admin, Role.data_scientist})
 
 
 @dataclass(frozen=True)
@@ -67,10 +64,10 @@ def _require(roles: frozenset[Role]) -> Callable[..., User]:
     return check
 
 
-PortalUser = Annotated[User, Depends(_require(frozenset({Role.requester})))]
-ConsoleUser = Annotated[User, Depends(_require(CONSOLE_ROLES))]
+PortalUser = Annotated[User, Depends(_require(REQUESTERS))]
+ConsoleUser = Annotated[User, Depends(_require(READERS))]
 StaffPageUser = Annotated[User, Depends(_require(STAFF))]
-ModelsPageUser = Annotated[User, Depends(_require(frozenset({Role.admin, Role.data_scientist})))]
+ModelsPageUser = Annotated[User, Depends(_require(DATA_ROLES))]
 
 
 class PageRoute(APIRoute):

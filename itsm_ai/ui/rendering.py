@@ -12,8 +12,8 @@ from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
 from itsm_ai.auth.dependencies import CSRF_HEADER, CSRF_VALUE
-from itsm_ai.auth.enums import Role
 from itsm_ai.auth.models import User
+from itsm_ai.base.roles import Role
 from itsm_ai.sla import service as sla_service
 
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ from sqlalchemy import and_, case, desc, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from itsm_ai.audit.models import AuditEvent
-from itsm_ai.auth.enums import Role
 from itsm_ai.auth.models import User
+from itsm_ai.base.roles import Role
 from itsm_ai.catalog.models import CatalogItem
 from itsm_ai.comment.models import Comment, Visibility
 from itsm_ai.errors import NotFoundError

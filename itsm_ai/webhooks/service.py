@@ -23,15 +23,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from itsm_ai.audit import service as audit_service
+from itsm_ai.base import registry
+from itsm_ai.base.roles import ADMINS
 from itsm_ai.database import utcnow
-from itsm_ai.errors import ConflictError, InvalidInputError, NotFoundError
+from itsm_ai.errors import InvalidInputError, NotFoundError
 from itsm_ai.records.events import RecordEvent
 from itsm_ai.records.service import serialize
+from itsm_ai.records.spec import Access, RecordSpec
 from itsm_ai.webhooks.models import (
+    AttemptRead,
+    DeliveryAttempt,
+    DeliveryRead,
     DeliveryStatus,
     OutboxEvent,
     WebhookCreate,
+    WebhookCreated,
     WebhookDelivery,
+    WebhookRead,
     WebhookSubscription,
     WebhookUpdate,
 )
@@ -64,92 +72,40 @@ def matches(patterns: list[str], event_type: str) -> bool:
     return any(fnmatch.fnmatchcase(event_type, p) for p in patterns)
 
 
-def get(*, db_session: Session, subscription_id: int) -> WebhookSubscription:
-    """The subscription with this id, or NotFoundError."""
-    sub = db_session.get(WebhookSubscription, subscription_id)
-    if sub is None:
-        raise NotFoundError(f"webhook {subscription_id} not found")
-    return sub
+def _validate(
+    values: dict[str, Any], *, db_session: Session, obj: WebhookSubscription | None
+) -> dict[str, Any]:
+    """URLs as text, event-type patterns checked; a new subscription without a secret gets one."""
+    out = dict(values)
+    if out.get("url") is not None:
+        out["url"] = str(out["url"])
+    if "event_types" in out and out["event_types"] is not None:
+        out["event_types"] = check_event_types(out["event_types"])
+    if obj is None and not out.get("secret"):
+        out["secret"] = secrets.token_urlsafe(32)
+    return out
 
 
-def list_subscriptions(*, db_session: Session) -> list[WebhookSubscription]:
-    """Every subscription, oldest first."""
-    return list(db_session.scalars(select(WebhookSubscription).order_by(WebhookSubscription.id)))
-
-
-def _name_taken(db_session: Session, name: str, sub_id: int | None = None) -> None:
-    other = db_session.scalar(select(WebhookSubscription.id).where(WebhookSubscription.name == name))
-    if other is not None and other != sub_id:
-        raise ConflictError(f"name: a webhook named {name!r} already exists", field="name")
-
-
-def create(*, db_session: Session, webhook_in: WebhookCreate, actor) -> WebhookSubscription:
-    """Store a subscription; a secret is generated when none is given (returned once by the API)."""
-    _name_taken(db_session, webhook_in.name)
-    sub = WebhookSubscription(
-        name=webhook_in.name,
-        url=str(webhook_in.url),
-        secret=webhook_in.secret or secrets.token_urlsafe(32),
-        event_types=check_event_types(webhook_in.event_types),
-        enabled=webhook_in.enabled,
-        description=webhook_in.description,
-    )
-    db_session.add(sub)
-    db_session.flush()
-    shown = {"name": sub.name, "url": sub.url, "event_types": sub.event_types, "enabled": sub.enabled}
-    audit_service.record_create(
-        db_session=db_session, record_type=AUDIT_TYPE, record_id=sub.id, actor=actor, values=shown
-    )
-    return sub
-
-
-def update(
-    *, db_session: Session, sub: WebhookSubscription, webhook_in: WebhookUpdate, actor
-) -> WebhookSubscription:
-    """Apply a partial update carrying the version that was read (the secret is audited as changed only)."""
-    if webhook_in.version != sub.version:
-        raise ConflictError(
-            f"webhook {sub.id} was changed by someone else (current version {sub.version}); reload and retry",
-            field="version",
-            details={"current_version": sub.version},
-        )
-    values = webhook_in.model_dump(exclude_unset=True, exclude={"version"})
-    for key in ("name", "url", "secret", "event_types", "enabled"):
-        if key in values and values[key] is None:
-            raise InvalidInputError(f"{key}: cannot be null", field=key)
-    if "url" in values:
-        values["url"] = str(values["url"])
-    if "event_types" in values:
-        values["event_types"] = check_event_types(values["event_types"])
-    if "name" in values:
-        _name_taken(db_session, values["name"], sub.id)
-    changes = []
-    for field, value in values.items():
-        old = getattr(sub, field)
-        if old != value:
-            setattr(sub, field, value)
-            hidden = field == "secret"
-            changes.append((field, "***" if hidden else old, "***" if hidden else value))
-    if changes:
-        db_session.flush()
-        audit_service.record_changes(
-            db_session=db_session, record_type=AUDIT_TYPE, record_id=sub.id, actor=actor, changes=changes
-        )
-    return sub
-
-
-def delete(*, db_session: Session, sub: WebhookSubscription, actor) -> None:
-    """Delete a subscription with its deliveries and their log."""
-    audit_service.record_event(
-        db_session=db_session,
-        record_type=AUDIT_TYPE,
-        record_id=sub.id,
-        actor=actor,
-        action="delete",
-        old=sub.name,
-    )
-    db_session.delete(sub)
-    db_session.flush()
+WEBHOOK = RecordSpec(
+    record_type=AUDIT_TYPE,
+    noun="webhook",
+    path="webhooks",
+    model=WebhookSubscription,
+    create_schema=WebhookCreate,
+    update_schema=WebhookUpdate,
+    read_schema=WebhookRead,
+    created_schema=WebhookCreated,
+    access=Access(create=ADMINS, read=ADMINS, update=ADMINS, delete=ADMINS),
+    filters={"name": str, "enabled": bool},
+    range_field=None,
+    sort_fields=("id", "name", "created_at", "updated_at"),
+    default_sort="id",
+    search_fields=("name", "url", "description"),
+    validate=_validate,
+    unique=("name",),
+    secret_fields=("secret",),
+    configuration=True,
+)
 
 
 # -- the outbox ----------------------------------------------------------------------------------------------
@@ -170,15 +126,6 @@ def event_type(event: RecordEvent) -> str:
     return f"{event.record_type}.{what}"
 
 
-def _specs() -> dict[str, Any]:
-    from itsm_ai.asset.service import ASSET
-    from itsm_ai.catalog.service import CATALOG_ITEM
-    from itsm_ai.knowledge.service import ARTICLE
-    from itsm_ai.ticket.service import TICKET_SPECS
-
-    return {**TICKET_SPECS, **{s.record_type: s for s in (ASSET, CATALOG_ITEM, ARTICLE)}}
-
-
 def jsonable(value: Any) -> Any:
     """A value as plain JSON (datetimes as ISO text, enums as values)."""
     return _JSON.dump_python(value, mode="json")
@@ -193,7 +140,7 @@ def refresh_refs(db_session: Session, spec, obj: Any, fields: set[str] | None = 
 
 def record_json(db_session: Session, record_type: str, obj: Any) -> dict[str, Any]:
     """The record as the API shows it, as plain JSON (references re-read: listeners may have moved them)."""
-    spec = _specs().get(record_type)
+    spec = registry.find(record_type)
     if spec is None:
         return {"id": getattr(obj, "id", None)}
     refresh_refs(db_session, spec, obj)
@@ -319,6 +266,33 @@ def list_deliveries(
     if status is not None:
         stmt = stmt.where(WebhookDelivery.status == status)
     return list(db_session.scalars(stmt))
+
+
+def delivery_reads(*, db_session: Session, deliveries: list[WebhookDelivery]) -> list[DeliveryRead]:
+    """Deliveries with their attempt logs (one query for all the logs), oldest attempt first."""
+    logs: dict[int, list[DeliveryAttempt]] = {d.id: [] for d in deliveries}
+    if logs:
+        stmt = select(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(list(logs)))
+        for attempt in db_session.scalars(stmt.order_by(DeliveryAttempt.id)):
+            logs[attempt.delivery_id].append(attempt)
+    return [_delivery_read(d, logs[d.id]) for d in deliveries]
+
+
+def _delivery_read(delivery: WebhookDelivery, attempts: list[DeliveryAttempt]) -> DeliveryRead:
+    pending = delivery.status == DeliveryStatus.pending
+    return DeliveryRead(
+        id=delivery.id,
+        event_id=delivery.event.event_id,
+        event_type=delivery.event.type,
+        status=DeliveryStatus(delivery.status),
+        attempts=delivery.attempts,
+        next_attempt_at=delivery.next_attempt_at if pending else None,
+        last_status_code=delivery.last_status_code,
+        last_error=delivery.last_error,
+        delivered_at=delivery.delivered_at,
+        created_at=delivery.created_at,
+        log=[AttemptRead.model_validate(a) for a in attempts],
+    )
 
 
 def redeliver(*, db_session: Session, sub: WebhookSubscription, delivery_id: int, actor) -> WebhookDelivery:

@@ -16,7 +16,7 @@ from enum import Enum
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from itsm_ai.ticket.enums import RecordType
+from itsm_ai.base.record_types import RecordType
 from itsm_ai.workflow.conditions import MISSING, resolve
 from itsm_ai.workflow.effects import (
     CommentToAdd,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from itsm_ai.ticket.enums import RecordType
+from itsm_ai.base.record_types import RecordType
 
 
 class CommentVisibility(StrEnum):

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from itsm_ai.ticket.enums import Priority
+from itsm_ai.base.levels import Priority
 
 LEVELS = (1, 2, 3)
 PRIORITIES = (1, 2, 3, 4)

@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from itsm_ai.ticket.enums import IncidentState, OnHoldReason, RecordType
+from itsm_ai.base.record_types import RecordType
+from itsm_ai.base.states import IncidentState, OnHoldReason
 from itsm_ai.workflow.transitions import TransitionError, allowed_next, check_transition
 
 # ServiceNow incident state -> (our state, on-hold reason).

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from itsm_ai.audit import service as audit_service
 from itsm_ai.errors import ConflictError, InvalidInputError
 from itsm_ai.workflow import transitions
-from itsm_ai.workflow.models import WorkflowSetting
+from itsm_ai.workflow.models import PriorityMatrixRead, WorkflowSetting
 from itsm_ai.workflow.priority import DEFAULT_MATRIX, PriorityMatrix
 
 PRIORITY_MATRIX_KEY = "priority_matrix"
@@ -65,6 +65,15 @@ def priority_matrix(*, db_session: Session) -> tuple[PriorityMatrix, int]:
             cached = (row.version, PriorityMatrix.from_json(row.value))
             _matrix_cache[PRIORITY_MATRIX_KEY] = cached
     return cached[1], row.version
+
+
+def priority_matrix_read(*, db_session: Session) -> PriorityMatrixRead:
+    """The priority matrix as the API shows it: the matrix, its version and when it last changed."""
+    matrix, version = priority_matrix(db_session=db_session)
+    row = db_session.get(WorkflowSetting, PRIORITY_MATRIX_KEY)
+    return PriorityMatrixRead(
+        matrix=matrix.to_json(), version=version, updated_at=row.updated_at if row else None
+    )
 
 
 def compute_priority(*, db_session: Session, impact: int, urgency: int) -> int:

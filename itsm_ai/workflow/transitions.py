@@ -38,16 +38,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from itsm_ai.ticket.enums import (
-    ArticleState,
+from itsm_ai.base.record_types import RecordType
+from itsm_ai.base.states import (
     ChangeState,
     ChangeType,
     IncidentState,
     OnHoldReason,
     ProblemState,
-    RecordType,
     RequestState,
 )
+from itsm_ai.ticket.enums import ArticleState
 
 ANY_STATE = "*"
 

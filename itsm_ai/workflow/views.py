@@ -7,22 +7,14 @@ from fastapi import APIRouter
 from itsm_ai.auth.dependencies import AdminUser, StaffUser
 from itsm_ai.database import DbSession
 from itsm_ai.workflow import service, transitions
-from itsm_ai.workflow.models import PriorityMatrixRead, PriorityMatrixUpdate, WorkflowSetting
+from itsm_ai.workflow.models import PriorityMatrixRead, PriorityMatrixUpdate
 
 router = APIRouter(prefix="/config", tags=["configuration"])
 
 
-def _read(db_session) -> PriorityMatrixRead:
-    matrix, version = service.priority_matrix(db_session=db_session)
-    row = db_session.get(WorkflowSetting, service.PRIORITY_MATRIX_KEY)
-    return PriorityMatrixRead(
-        matrix=matrix.to_json(), version=version, updated_at=row.updated_at if row else None
-    )
-
-
 @router.get("/priority-matrix", response_model=PriorityMatrixRead, summary="Impact x urgency -> priority")
 def get_priority_matrix(db_session: DbSession, user: StaffUser):
-    return _read(db_session)
+    return service.priority_matrix_read(db_session=db_session)
 
 
 @router.put("/priority-matrix", response_model=PriorityMatrixRead, summary="Replace the priority matrix")
@@ -30,7 +22,7 @@ def put_priority_matrix(body: PriorityMatrixUpdate, db_session: DbSession, admin
     service.set_priority_matrix(
         db_session=db_session, matrix_json=body.matrix, version=body.version, actor=admin
     )
-    return _read(db_session)
+    return service.priority_matrix_read(db_session=db_session)
 
 
 @router.get("/lifecycles", summary="Every record type's states and allowed transitions")

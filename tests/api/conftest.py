@@ -155,8 +155,8 @@ def users(client) -> dict:
 def _sign_in_everyone() -> dict:
     from itsm_ai import database
     from itsm_ai.auth import service
-    from itsm_ai.auth.enums import Role
     from itsm_ai.auth.models import UserCreate
+    from itsm_ai.base.roles import Role
     from tests.conftest import Actor
 
     spec = {

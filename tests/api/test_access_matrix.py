@@ -125,25 +125,28 @@ EXPECTED: dict[tuple[str, str], dict[str, Status]] = {
     **{("POST", f"/sla/{p}"): _exp(422, 403, 403, 403) for p in ("calendars", "policies")},
     **{("PATCH", f"/sla/{p}/{{ref}}"): _exp(NOT_THERE, 403, 403, 403) for p in ("calendars", "policies")},
     **{("DELETE", f"/sla/{p}/{{ref}}"): _exp(404, 403, 403, 403) for p in ("calendars", "policies")},
+    **{("GET", f"/sla/{p}/{{ref}}/audit"): _exp(404, 404, 403, 403) for p in ("calendars", "policies")},
     # Automation rules: staff read and dry-run, admins change.
     ("GET", "/rules"): _exp(200, 200, 403, 403),
     ("POST", "/rules"): _exp(422, 403, 403, 403),
     ("POST", "/rules/dry-run"): _exp(422, 403, 403, 403),
-    ("GET", "/rules/{rule_id}"): _exp(404, 404, 403, 403),
-    ("PATCH", "/rules/{rule_id}"): _exp(NOT_THERE, 403, 403, 403),
-    ("DELETE", "/rules/{rule_id}"): _exp(404, 403, 403, 403),
-    ("POST", "/rules/{rule_id}/enable"): _exp(404, 403, 403, 403),
-    ("POST", "/rules/{rule_id}/disable"): _exp(404, 403, 403, 403),
-    ("POST", "/rules/{rule_id}/dry-run"): _exp(NOT_THERE, NOT_THERE, 403, 403),
-    ("GET", "/rules/{rule_id}/deliveries"): _exp(NOT_THERE, 403, 403, 403),
+    ("GET", "/rules/{ref}"): _exp(404, 404, 403, 403),
+    ("PATCH", "/rules/{ref}"): _exp(NOT_THERE, 403, 403, 403),
+    ("DELETE", "/rules/{ref}"): _exp(404, 403, 403, 403),
+    ("POST", "/rules/{ref}/enable"): _exp(404, 403, 403, 403),
+    ("POST", "/rules/{ref}/disable"): _exp(404, 403, 403, 403),
+    ("POST", "/rules/{ref}/dry-run"): _exp(NOT_THERE, NOT_THERE, 403, 403),
+    ("GET", "/rules/{ref}/deliveries"): _exp(NOT_THERE, 403, 403, 403),
+    ("GET", "/rules/{ref}/audit"): _exp(404, 404, 403, 403),
     # Webhooks: admins only.
     ("GET", "/webhooks"): _exp(200, 403, 403, 403),
     ("POST", "/webhooks"): _exp(422, 403, 403, 403),
-    ("GET", "/webhooks/{webhook_id}"): _exp(404, 403, 403, 403),
-    ("PATCH", "/webhooks/{webhook_id}"): _exp(NOT_THERE, 403, 403, 403),
-    ("DELETE", "/webhooks/{webhook_id}"): _exp(404, 403, 403, 403),
-    ("GET", "/webhooks/{webhook_id}/deliveries"): _exp(NOT_THERE, 403, 403, 403),
-    ("POST", "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): _exp(404, 403, 403, 403),
+    ("GET", "/webhooks/{ref}"): _exp(404, 403, 403, 403),
+    ("PATCH", "/webhooks/{ref}"): _exp(NOT_THERE, 403, 403, 403),
+    ("DELETE", "/webhooks/{ref}"): _exp(404, 403, 403, 403),
+    ("GET", "/webhooks/{ref}/deliveries"): _exp(NOT_THERE, 403, 403, 403),
+    ("POST", "/webhooks/{ref}/deliveries/{delivery_id}/redeliver"): _exp(404, 403, 403, 403),
+    ("GET", "/webhooks/{ref}/audit"): _exp(404, 403, 403, 403),
     # Knowledge: similar records for every role (requesters: published articles only; the probe's empty
     # body is 422), an incident's similar records for readers; duplicates, major incidents and drafting
     # for staff (the fresh "fresh" tickets duplicate each other, so these succeed or find nothing to act on:
@@ -241,8 +244,8 @@ def env(engine):
 
     from itsm_ai import database
     from itsm_ai.auth import service
-    from itsm_ai.auth.enums import Role
     from itsm_ai.auth.models import UserCreate
+    from itsm_ai.base.roles import Role
     from tests.api.conftest import clean_database, make_app
 
     clean_database(engine)

@@ -112,8 +112,8 @@ def test_query_model_forbids_unknown_parameters():
 @pytest.fixture
 def incidents(db_session):
     from itsm_ai.auth import service as user_service
-    from itsm_ai.auth.enums import Role
     from itsm_ai.auth.models import UserCreate
+    from itsm_ai.base.roles import Role
 
     agent = user_service.create(db_session=db_session, user_in=UserCreate(username="agent", role=Role.agent))
     made = [

@@ -15,14 +15,16 @@ from itsm_ai.ticket.service import INCIDENT
 def store(db_session, monkeypatch):
     """An agent, a group and an incident, with the engine's listeners switched off."""
     from itsm_ai.auth import service as user_service
-    from itsm_ai.auth.enums import Role
     from itsm_ai.auth.models import UserCreate
-    from itsm_ai.group import service as group_service
+    from itsm_ai.base.roles import Role
     from itsm_ai.group.models import GroupCreate
+    from itsm_ai.group.service import GROUP
 
     monkeypatch.setattr(events, "_listeners", [])
     agent = user_service.create(db_session=db_session, user_in=UserCreate(username="agent", role=Role.agent))
-    group_service.create(db_session=db_session, group_in=GroupCreate(name="Desk"), actor=agent)
+    record_service.create(
+        db_session=db_session, spec=GROUP, data=GroupCreate(name="Desk").model_dump(), actor=agent
+    )
     inc = record_service.create(
         db_session=db_session,
         spec=INCIDENT,

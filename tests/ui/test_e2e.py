@@ -65,11 +65,11 @@ def _seed() -> None:
     """Demo-like data through the services: users, a group, a published VPN article, a catalog item."""
     from itsm_ai import database
     from itsm_ai.auth import service as auth_service
-    from itsm_ai.auth.enums import Role
     from itsm_ai.auth.models import UserCreate
+    from itsm_ai.base.roles import Role
     from itsm_ai.catalog.service import CATALOG_ITEM
-    from itsm_ai.group import service as group_service
     from itsm_ai.group.models import GroupCreate
+    from itsm_ai.group.service import GROUP
     from itsm_ai.knowledge.service import ARTICLE
     from itsm_ai.records import service as records
 
@@ -80,7 +80,9 @@ def _seed() -> None:
         auth_service.create(
             db_session=session, user_in=UserCreate(username="alice", role=Role.requester, password=PASSWORD)
         )
-        group_service.create(db_session=session, group_in=GroupCreate(name="Network"), actor=agent)
+        records.create(
+            db_session=session, spec=GROUP, data=GroupCreate(name="Network").model_dump(), actor=agent
+        )
         article = records.create(
             db_session=session,
             spec=ARTICLE,

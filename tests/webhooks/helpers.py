@@ -22,8 +22,8 @@ empty_database = clean_database  # one clean-up for every test package (tests/co
 def sign_in_everyone() -> dict:
     """admin, agent, requester and data_scientist with tokens signed directly (login is tested elsewhere)."""
     from itsm_ai.auth import service
-    from itsm_ai.auth.enums import Role
     from itsm_ai.auth.models import UserCreate
+    from itsm_ai.base.roles import Role
     from tests.conftest import PASSWORD, Actor
 
     roles = {

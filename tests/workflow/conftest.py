@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from itsm_ai.workflow.calendar import BusinessCalendar
-from itsm_ai.workflow.sla import SlaPolicy
+from itsm_ai.workflow.business_calendar import BusinessCalendar
+from itsm_ai.workflow.sla_clock import SlaPolicy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

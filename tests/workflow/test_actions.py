@@ -4,7 +4,8 @@ import copy
 
 import pytest
 
-from itsm_ai.ticket.enums import Priority, RecordType
+from itsm_ai.base.levels import Priority
+from itsm_ai.base.record_types import RecordType
 from itsm_ai.workflow.actions import (
     ACTIONS,
     ActionError,

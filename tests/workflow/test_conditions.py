@@ -2,7 +2,8 @@
 
 import pytest
 
-from itsm_ai.ticket.enums import IncidentState, Priority
+from itsm_ai.base.levels import Priority
+from itsm_ai.base.states import IncidentState
 from itsm_ai.workflow.conditions import ConditionError, evaluate, resolve, validate_condition
 
 TICKET = {

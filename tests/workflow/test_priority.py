@@ -4,7 +4,7 @@ import csv
 
 import pytest
 
-from itsm_ai.ticket.enums import Impact, Priority, Urgency
+from itsm_ai.base.levels import Impact, Priority, Urgency
 from itsm_ai.workflow.priority import DEFAULT_MATRIX, PriorityMatrix, compute_priority, level_from_label
 
 

@@ -4,7 +4,7 @@ import csv
 
 import pytest
 
-from itsm_ai.ticket.enums import IncidentState
+from itsm_ai.base.states import IncidentState
 from itsm_ai.workflow.replay import STATE_MAP, main, replay_incident_log
 
 # Measured on ../shared/data/servicenow_incident_event_log.csv: 2,518 of 2,528 observed transitions accepted.

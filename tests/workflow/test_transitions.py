@@ -2,7 +2,8 @@
 
 import pytest
 
-from itsm_ai.ticket.enums import ChangeType, IncidentState, OnHoldReason, RecordType
+from itsm_ai.base.record_types import RecordType
+from itsm_ai.base.states import ChangeType, IncidentState, OnHoldReason
 from itsm_ai.workflow.transitions import (
     INITIAL_STATES,
     TRANSITIONS,

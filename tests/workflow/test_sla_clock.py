@@ -7,9 +7,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from itsm_ai.workflow.calendar import CALENDAR_24X7
+from itsm_ai.workflow.business_calendar import CALENDAR_24X7
 from itsm_ai.workflow.conditions import ConditionError
-from itsm_ai.workflow.sla import (
+from itsm_ai.workflow.sla_clock import (
     ClockEventKind,
     NoPolicyError,
     SlaPolicy,

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from itsm_ai.workflow.calendar import CALENDAR_24X7, BusinessCalendar, parse_interval
+from itsm_ai.workflow.business_calendar import CALENDAR_24X7, BusinessCalendar, parse_interval
 
 LONDON = ZoneInfo("Europe/London")
 H = timedelta(hours=1)

@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from itsm_ai.ticket.enums import IncidentState
-from itsm_ai.workflow.calendar import CALENDAR_24X7, BusinessCalendar
+from itsm_ai.base.states import IncidentState
+from itsm_ai.workflow.business_calendar import CALENDAR_24X7, BusinessCalendar
 from itsm_ai.workflow.conditions import evaluate, validate_condition
 
 
