@@ -28,6 +28,7 @@ from itsm_ai.data.import_report import ImportReport, ProgressFn
 from itsm_ai.data.import_rows import Candidate
 from itsm_ai.database import UTCDateTime, utcnow
 from itsm_ai.group.models import Group
+from itsm_ai.group.service import GROUP_TYPE
 from itsm_ai.records import counters
 from itsm_ai.records.spec import RecordSpec
 from itsm_ai.workflow.priority import compute_priority
@@ -161,6 +162,8 @@ def create_people(db_session: Session, refs: Refs, report: ImportReport) -> None
             connection.execute(insert(Group.__table__), list(chunk))
         refs.groups.update(lookup_ids(db_session, Group, "name", refs.new_groups))
         report.groups_created = len(refs.new_groups)
+        # Groups are records of the store: their list total is the counter's row count.
+        counters.allocate_numbers(db_session=db_session, record_type=GROUP_TYPE, count=len(refs.new_groups))
 
 
 @lru_cache

@@ -71,8 +71,10 @@ def _refuse_if_referenced(group: Group, *, db_session: Session, spec: RecordSpec
         )
 
 
+GROUP_TYPE = "group"
+
 GROUP = RecordSpec(
-    record_type="group",
+    record_type=GROUP_TYPE,
     noun="group",
     path="groups",
     model=Group,

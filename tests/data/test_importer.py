@@ -113,6 +113,21 @@ def test_identical_rows_are_distinct_records_and_still_reimport_cleanly(db, tmp_
     assert count(User) == 1
 
 
+def test_imported_groups_count_in_the_group_list_total(db, tmp_path, count):
+    from itsm_ai import database
+    from itsm_ai.group.models import Group
+    from itsm_ai.records import counters
+
+    path = tmp_path / "teams.csv"
+    path.write_text("title,team\nprinter jammed,Desk\nvpn down,Network\nmail slow,Desk\n")
+
+    report = import_csv(path=path, mapping={"short_description": "title", "assignment_group": "team"})
+
+    assert report.groups_created == 2
+    with database.get_session() as session:
+        assert counters.read(db_session=session, record_type="group")[0] == count(Group) == 2
+
+
 def test_messy_ticket_assignment_rows(db, shared_data, write_slice):
     source = shared_data / "ticket_assignment.csv"
     all_rows = _rows(source)
