@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from itsm_ai.config import Settings
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = REPO_ROOT.parent / "shared" / "data"
+DATA_DIR = Settings().shared_data_dir
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 
 ROUTING_FIELDS = ("category", "subcategory", "u_symptom", "cmdb_ci", "location")

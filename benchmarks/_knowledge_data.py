@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from itsm_ai.config import Settings
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = REPO_ROOT.parent / "shared" / "data"
+DATA_DIR = Settings().shared_data_dir
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 CACHE_DIR = RESULTS_DIR / "cache"
 

@@ -28,8 +28,9 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 import numpy as np  # noqa: E402
 
 from itsm_ai.chat.intents import IntentDetector, embed, prime_embeddings  # noqa: E402
+from itsm_ai.config import get_settings  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "clinc150_intents_oos.json"
+DATA = get_settings().shared_data_dir / "clinc150_intents_oos.json"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 EMB_CACHE = RESULTS_DIR / "clinc150_minilm.npz"
 

@@ -36,8 +36,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from itsm_ai.config import Settings
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = REPO_ROOT.parent / "shared" / "data"
+# A fresh Settings, not the cached one: the runs below point ITSM_DATABASE_URL at their own databases.
+DATA_DIR = Settings().shared_data_dir
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "store.json"
 PG_HOST = "127.0.0.1:5432"
 PG_DB = "bench"

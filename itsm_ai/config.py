@@ -30,7 +30,11 @@ class Settings(BaseSettings):
     password_hash_memory_kib: int = 65536
     data_dir: Path = PROJECT_DIR / "var"
     models_dir: Path = PROJECT_DIR / "models"
-    shared_data_dir: Path = PROJECT_DIR.parent / "shared" / "data"
+    shared_data_dir: Path = Field(
+        default=PROJECT_DIR.parent / "shared" / "data",
+        description="The real data sets beside the repository: tests use slices (and skip without them), "
+        "benchmarks the whole files. The service itself never needs them.",
+    )
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_backend: str = Field(
         default="torch", description="torch, onnx or openvino (sentence-transformers)."
@@ -39,7 +43,11 @@ class Settings(BaseSettings):
     list_max_limit: int = 500
     total_cache_seconds: float = 30.0
     demo_admin_password: str = "admin"
-    cors_origins: list[str] = []
+    cors_origins: list[str] = Field(
+        default=[],
+        description='Origins whose pages may call the API from a browser, e.g. ["https://portal.example"] '
+        "(bearer tokens only: they never ride on the web UI's session cookie). Empty: no CORS headers.",
+    )
     worker_interval_seconds: float = 5.0
     worker_in_process: bool | None = Field(
         default=None,

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -117,6 +118,29 @@ async def _lifespan(app: FastAPI):
         on_shutdown()
 
 
+# Headers a cross-origin caller sends, and the response headers its script may read.
+CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key"]
+CORS_EXPOSED_HEADERS = ["Location", "Idempotent-Replayed", "X-Total-Count", "X-Next-Cursor"]
+
+
+def _add_cors(app: FastAPI) -> None:
+    from itsm_ai.config import get_settings
+
+    origins = get_settings().cors_origins
+    if not origins:
+        return
+    # Without credentials: browsers send no cookie cross-origin, so the session cookie (and its CSRF guard)
+    # stays the web UI's own; other origins authenticate with a bearer token.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_credentials=False,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=CORS_REQUEST_HEADERS,
+        expose_headers=CORS_EXPOSED_HEADERS,
+    )
+
+
 def create_app(*, start_worker: bool = True) -> FastAPI:
     """Build the application with every router mounted under /api/v1."""
     from itsm_ai.approval.views import router as approval_router
@@ -143,6 +167,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.start_worker = start_worker
+    _add_cors(app)
     install_engine()
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(AppError, _app_error_handler)

@@ -30,7 +30,7 @@ from itsm_ai import database  # noqa: E402
 from itsm_ai.all_models import metadata  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+SHARED_DATA = get_settings().shared_data_dir
 PASSWORD = "correct-horse-battery"
 
 

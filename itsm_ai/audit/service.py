@@ -8,7 +8,7 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from itsm_ai.audit.models import AuditEvent, AuditEventRead
@@ -124,12 +124,6 @@ def record_event(
             at=at or utcnow(),
         )
     )
-
-
-def bulk_insert(*, db_session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert many prepared audit rows in one executemany (imports)."""
-    if rows:
-        db_session.execute(insert(AuditEvent), rows)
 
 
 def list_for(

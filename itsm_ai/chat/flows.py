@@ -17,9 +17,6 @@ from itsm_ai.catalog.models import CatalogItem
 from itsm_ai.chat import service
 from itsm_ai.chat.enums import ConversationState, Intent, Outcome, Role
 from itsm_ai.chat.intent_flows import (
-    FEEDBACK_CHOICES,
-    INCIDENT_CHOICE,
-    MENU,
     NO_WORDS,
     PERSON_CHOICE,
     YES_WORDS,
@@ -36,17 +33,6 @@ from itsm_ai.chat.intent_flows import (
 from itsm_ai.chat.intents import DecisionKind
 from itsm_ai.chat.models import ChatTurn, Conversation
 from itsm_ai.errors import InvalidInputError
-
-__all__ = [
-    "FEEDBACK_CHOICES",
-    "INCIDENT_CHOICE",
-    "MENU",
-    "NO_WORDS",
-    "PERSON_CHOICE",
-    "YES_WORDS",
-    "Reply",
-    "handle_turn",
-]
 
 
 def _handle_choice(db_session: Session, user: User, conv: Conversation, value: str, reply: Reply) -> None:

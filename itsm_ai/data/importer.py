@@ -51,17 +51,13 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from itsm_ai.data.import_mapping import (
-    IMPORT_ONLY_FIELDS,
-    INCIDENT_IMPORT_ONLY_FIELDS,
     check_columns,
     check_fields,
     detect_format,
-    import_schema,
-    importable_fields,
     ticket_spec,
 )
 from itsm_ai.data.import_refs import GROUP_REFS, USER_REF_ROLES, check_refs, stored_values
-from itsm_ai.data.import_report import ImportFileError, ImportReport, ProgressFn, RowProblem
+from itsm_ai.data.import_report import ImportFileError, ImportReport, ProgressFn
 from itsm_ai.data.import_rows import (
     Candidate,
     Preparer,
@@ -69,28 +65,9 @@ from itsm_ai.data.import_rows import (
     servicenow_candidates,
     validate_candidates,
 )
-from itsm_ai.data.import_source import SourceTable, clean_text, read_table
+from itsm_ai.data.import_source import read_table
 from itsm_ai.data.import_writer import BATCH_SIZE, bulk_settings, create_people, write_records
 from itsm_ai.records.spec import RecordSpec
-
-__all__ = [
-    "BATCH_SIZE",
-    "IMPORT_ONLY_FIELDS",
-    "INCIDENT_IMPORT_ONLY_FIELDS",
-    "ImportFileError",
-    "ImportReport",
-    "ProgressFn",
-    "RowProblem",
-    "SourceTable",
-    "check_fields",
-    "clean_text",
-    "detect_format",
-    "import_csv",
-    "import_schema",
-    "importable_fields",
-    "read_table",
-    "ticket_spec",
-]
 
 
 def import_csv(

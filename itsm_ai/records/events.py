@@ -62,13 +62,6 @@ def subscribe_before_create(listener: Listener) -> None:
             _before_create.append(listener)
 
 
-def unsubscribe_before_create(listener: Listener) -> None:
-    """Remove a before-create listener if present."""
-    with _lock:
-        if listener in _before_create:
-            _before_create.remove(listener)
-
-
 def publish_before_create(db_session: Session, event: RecordEvent) -> None:
     """Run every before-create listener on a record that has no id yet."""
     event.depth = current_depth()

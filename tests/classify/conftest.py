@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from itsm_ai.classify.features import clear_embedding_cache
+from tests.conftest import SHARED_DATA
 
 
 def _repo_root() -> Path:
@@ -18,7 +19,7 @@ def _repo_root() -> Path:
     return next(p for p in here.parents if (p / "pyproject.toml").exists())
 
 
-DATA_DIR = _repo_root().parent / "shared" / "data"
+DATA_DIR = SHARED_DATA
 
 
 def _require(name: str) -> Path:

@@ -13,7 +13,9 @@ from sqlalchemy import func, select
 
 from itsm_ai.audit.models import AuditEvent
 from itsm_ai.auth.models import User
-from itsm_ai.data.importer import ImportFileError, import_csv, read_table
+from itsm_ai.data.import_report import ImportFileError
+from itsm_ai.data.import_source import read_table
+from itsm_ai.data.importer import import_csv
 from itsm_ai.database import get_session
 from itsm_ai.group.models import Group
 from itsm_ai.records import service as record_service

@@ -7,9 +7,8 @@ import pytest
 
 from itsm_ai.workflow.business_calendar import BusinessCalendar
 from itsm_ai.workflow.sla_clock import SlaPolicy
+from tests.conftest import SHARED_DATA
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 EVENT_LOG = SHARED_DATA / "servicenow_incident_event_log.csv"
 
 
