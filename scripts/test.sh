@@ -20,6 +20,8 @@ start_postgres() {
 }
 
 .venv/bin/ruff check .
+# The import contracts in .importlinter (layers, forbidden imports, independent features).
+.venv/bin/lint-imports
 echo "== tests on SQLite =="
 .venv/bin/pytest -q -p no:cacheprovider "$@"
 echo "== database tests again on PostgreSQL =="

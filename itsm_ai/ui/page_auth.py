@@ -4,7 +4,6 @@ login into a redirect and domain errors into an HTML error page."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote
 
@@ -19,15 +18,7 @@ from itsm_ai.auth.models import User
 from itsm_ai.base.roles import DATA_ROLES, READERS, REQUESTERS, STAFF, Role
 from itsm_ai.database import DbSession
 from itsm_ai.errors import AppError, AuthenticationError, InvalidInputError, PermissionDeniedError
-from itsm_ai.ui.rendering import render
-
-
-@dataclass(frozen=True)
-class PageIdentity:
-    """Who is logged in, detached from the database session (for error pages)."""
-
-    username: str
-    role: Role
+from itsm_ai.ui.rendering import PageIdentity, render
 
 
 class LoginRequired(Exception):

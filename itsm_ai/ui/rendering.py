@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 from fastapi import Request
@@ -15,9 +16,6 @@ from itsm_ai.auth.dependencies import CSRF_HEADER, CSRF_VALUE
 from itsm_ai.auth.models import User
 from itsm_ai.base.roles import Role
 from itsm_ai.sla import service as sla_service
-
-if TYPE_CHECKING:
-    from itsm_ai.ui.page_auth import PageIdentity
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -89,6 +87,14 @@ _env = jinja2.Environment(
 _env.filters.update(dt=_fmt_dt, due=_fmt_due, pct=_fmt_pct, label=_label, span=_fmt_span)
 _env.globals.update(csrf_header=CSRF_HEADER, csrf_value=CSRF_VALUE, ticket_paths=TICKET_PATHS)
 templates = Jinja2Templates(env=_env)
+
+
+@dataclass(frozen=True)
+class PageIdentity:
+    """Who is logged in, detached from the database session (for error pages)."""
+
+    username: str
+    role: Role
 
 
 def render(
