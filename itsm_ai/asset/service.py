@@ -13,7 +13,6 @@ from itsm_ai.auth.models import User
 from itsm_ai.base import registry
 from itsm_ai.base.record_types import NUMBER_PREFIXES, TICKET_TYPES, RecordType
 from itsm_ai.base.roles import ADMINS, READERS, STAFF
-from itsm_ai.errors import InvalidInputError
 from itsm_ai.group.models import Group
 from itsm_ai.records.spec import Access, Link, RecordSpec, Ref
 
@@ -67,21 +66,15 @@ class ConfigurationItems(Link):
     """The assets a record is about, kept in record_cis and shown by asset name; the record's model maps them
     as the read-only relationship `configuration_items_ref`."""
 
+    noun = "asset"
+
     def shown(self, obj: Any) -> list[str]:
         """Asset names, sorted."""
         return [a.name for a in obj.configuration_items_ref]
 
-    def resolve(self, *, db_session: Session, field: str, values: list[str]) -> list[int]:
-        """Asset ids for asset names (or numbers), or 422 naming the field."""
-        ids = []
-        for name in dict.fromkeys(values):
-            asset_id = db_session.scalar(
-                select(Asset.id).where((Asset.name == name) | (Asset.number == name))
-            )
-            if asset_id is None:
-                raise InvalidInputError(f"{field}: no asset {name!r}", field=field)
-            ids.append(asset_id)
-        return ids
+    def find(self, *, db_session: Session, value: str) -> int | None:
+        """The id of the asset with this name (or number)."""
+        return db_session.scalar(select(Asset.id).where((Asset.name == value) | (Asset.number == value)))
 
     def replace(
         self, *, db_session: Session, spec: RecordSpec, obj: Any, targets: list[int], new: bool

@@ -10,11 +10,10 @@ from sqlalchemy.orm import Session
 from itsm_ai.automation.enums import Trigger
 from itsm_ai.automation.models import Rule, RuleCreate, RuleRead, RuleUpdate
 from itsm_ai.automation.schedule import ScheduleError, parse_schedule
-from itsm_ai.base.roles import ADMINS, STAFF
 from itsm_ai.database import utcnow
 from itsm_ai.errors import InvalidInputError
 from itsm_ai.records import service as record_service
-from itsm_ai.records.spec import Access, RecordSpec
+from itsm_ai.records.spec import CONFIGURATION_ACCESS, RecordSpec
 from itsm_ai.ticket.models import ProblemCreate
 from itsm_ai.ticket.service import INCIDENT, TICKET_SPECS
 from itsm_ai.workflow.actions import (
@@ -149,7 +148,7 @@ RULE = RecordSpec(
     create_schema=RuleCreate,
     update_schema=RuleUpdate,
     read_schema=RuleRead,
-    access=Access(create=ADMINS, read=STAFF, update=ADMINS, delete=ADMINS),
+    access=CONFIGURATION_ACCESS,
     filters={"record_type": str, "trigger": Trigger, "enabled": bool, "name": str},
     range_field=None,
     sort_fields=("record_type", "order", "name", "id", "created_at", "updated_at"),

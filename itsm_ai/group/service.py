@@ -7,28 +7,23 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from itsm_ai.auth.models import User
-from itsm_ai.base.roles import ADMINS, STAFF
-from itsm_ai.errors import ConflictError, InvalidInputError
+from itsm_ai.errors import ConflictError
 from itsm_ai.group.models import Group, GroupCreate, GroupRead, GroupUpdate, group_members
-from itsm_ai.records.spec import Access, Link, RecordSpec, Ref
+from itsm_ai.records.spec import CONFIGURATION_ACCESS, Link, RecordSpec, Ref
 
 
 class Members(Link):
     """The users of a group, kept in group_members and shown by username."""
 
+    noun = "user"
+
     def shown(self, obj: Group) -> list[str]:
         """Usernames, sorted."""
         return sorted(u.username for u in obj.members)
 
-    def resolve(self, *, db_session: Session, field: str, values: list[str]) -> list[User]:
-        """The users with these usernames, or 422 naming the field."""
-        users = []
-        for name in dict.fromkeys(values):
-            user = db_session.scalar(select(User).where(User.username == name))
-            if user is None:
-                raise InvalidInputError(f"{field}: no user {name!r}", field=field)
-            users.append(user)
-        return users
+    def find(self, *, db_session: Session, value: str) -> User | None:
+        """The user with this username."""
+        return db_session.scalar(select(User).where(User.username == value))
 
     def replace(
         self, *, db_session: Session, spec: RecordSpec, obj: Group, targets: list[User], new: bool
@@ -81,7 +76,7 @@ GROUP = RecordSpec(
     create_schema=GroupCreate,
     update_schema=GroupUpdate,
     read_schema=GroupRead,
-    access=Access(create=ADMINS, read=STAFF, update=ADMINS, delete=ADMINS),
+    access=CONFIGURATION_ACCESS,
     refs={"manager": Ref("manager_id", "manager", User, "username", "user")},
     links={"members": Members()},
     filters={"name": str, "active": bool, "manager": str},

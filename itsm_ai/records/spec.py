@@ -12,8 +12,8 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from itsm_ai.base import registry
-from itsm_ai.base.roles import Actor, Role
-from itsm_ai.errors import NotFoundError, PermissionDeniedError
+from itsm_ai.base.roles import ADMINS, STAFF, Actor, Role
+from itsm_ai.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 
 
 @dataclass(frozen=True)
@@ -34,13 +34,26 @@ class Link(ABC):
     """A list-valued field kept outside the record's row (a ticket's configuration items, a group's members),
     shown and accepted as a list of readable keys."""
 
+    # What one value names, for error messages ("asset", "user").
+    noun: str = "record"
+
     @abstractmethod
     def shown(self, obj: Any) -> list[str]:
         """The linked values as the API shows them."""
 
     @abstractmethod
+    def find(self, *, db_session: Session, value: str) -> Any | None:
+        """What one value stands for, or None."""
+
     def resolve(self, *, db_session: Session, field: str, values: list[str]) -> list[Any]:
-        """What the values stand for, or InvalidInputError naming `field`."""
+        """What the values stand for (each once, in order), or 422 naming `field` and the first unknown."""
+        targets = []
+        for value in dict.fromkeys(values):
+            target = self.find(db_session=db_session, value=value)
+            if target is None:
+                raise InvalidInputError(f"{field}: no {self.noun} {value!r}", field=field)
+            targets.append(target)
+        return targets
 
     @abstractmethod
     def replace(
@@ -100,6 +113,9 @@ class Access:
             return bool(self.requester_visible(obj))
         return True
 
+
+# Configuration records (groups, SLA calendars and policies, rules): staff read them, admins change them.
+CONFIGURATION_ACCESS = Access(create=ADMINS, read=STAFF, update=ADMINS, delete=ADMINS)
 
 # (obj, *, db_session, actor) -> None: derive values on a new record before its INSERT.
 CreateHook = Callable[..., None]

@@ -12,9 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from itsm_ai.base.roles import ADMINS, STAFF
 from itsm_ai.errors import ConflictError, InvalidInputError
-from itsm_ai.records.spec import Access, RecordSpec
+from itsm_ai.records.spec import CONFIGURATION_ACCESS, RecordSpec
 from itsm_ai.sla.models import CalendarCreate, CalendarRead, CalendarUpdate, SlaCalendar, SlaPolicy
 from itsm_ai.workflow.business_calendar import BusinessCalendar
 
@@ -74,7 +73,7 @@ SLA_CALENDAR = RecordSpec(
     create_schema=CalendarCreate,
     update_schema=CalendarUpdate,
     read_schema=CalendarRead,
-    access=Access(create=ADMINS, read=STAFF, update=ADMINS, delete=ADMINS),
+    access=CONFIGURATION_ACCESS,
     filters={"name": str},
     range_field=None,
     sort_fields=("name", "id", "created_at", "updated_at"),

@@ -24,9 +24,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from itsm_ai.base.roles import ADMINS, STAFF
 from itsm_ai.errors import InvalidInputError
-from itsm_ai.records.spec import Access, RecordSpec, Ref
+from itsm_ai.records.spec import CONFIGURATION_ACCESS, RecordSpec, Ref
 from itsm_ai.sla.enums import ESCALATION_ACTION_TYPES
 from itsm_ai.sla.models import PolicyCreate, PolicyRead, PolicyUpdate, SlaCalendar, SlaPolicy
 from itsm_ai.ticket.service import TICKET_SPECS
@@ -267,7 +266,7 @@ SLA_POLICY = RecordSpec(
     create_schema=PolicyCreate,
     update_schema=PolicyUpdate,
     read_schema=PolicyRead,
-    access=Access(create=ADMINS, read=STAFF, update=ADMINS, delete=ADMINS),
+    access=CONFIGURATION_ACCESS,
     refs={"calendar": Ref("calendar_id", "calendar_ref", SlaCalendar, "name", "SLA calendar")},
     filters={"name": str, "enabled": bool, "calendar": str},
     range_field=None,
