@@ -11,7 +11,7 @@ from itsm_ai.classify import models as classify_models  # noqa: F401
 from itsm_ai.comment import models as comment_models  # noqa: F401
 from itsm_ai.database import Base
 from itsm_ai.group import models as group_models  # noqa: F401
-from itsm_ai.knowledge import models as knowledge_models  # noqa: F401
+from itsm_ai.knowledge.article import models as knowledge_models  # noqa: F401
 from itsm_ai.records import models as record_models  # noqa: F401
 from itsm_ai.sla import models as sla_models  # noqa: F401
 from itsm_ai.ticket import models as ticket_models  # noqa: F401

@@ -102,7 +102,7 @@ async def _lifespan(app: FastAPI):
     worker = Worker(settings.worker_interval_seconds) if in_process and app.state.start_worker else None
     if worker is not None:
         worker.start()
-    from itsm_ai.knowledge.search import on_shutdown, on_startup
+    from itsm_ai.knowledge.retrieval.sync import on_shutdown, on_startup
 
     on_startup(background=app.state.start_worker)  # the retrieval index: load and reconcile
     if app.state.start_worker:

@@ -24,7 +24,7 @@ def exportable_specs() -> dict[str, RecordSpec]:
     """Record types that can be exported, by type name and by API path."""
     from itsm_ai.asset.service import ASSET
     from itsm_ai.catalog.service import CATALOG_ITEM
-    from itsm_ai.knowledge.service import ARTICLE
+    from itsm_ai.knowledge.article.service import ARTICLE
     from itsm_ai.ticket.service import TICKET_SPECS
 
     specs = dict(TICKET_SPECS)

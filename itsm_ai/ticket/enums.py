@@ -76,13 +76,6 @@ class RequestState(StrEnum):
     cancelled = "cancelled"
 
 
-class ArticleState(StrEnum):
-    draft = "draft"
-    review = "review"
-    published = "published"
-    retired = "retired"
-
-
 class Impact(IntEnum):
     high = 1
     medium = 2

@@ -173,7 +173,7 @@ def event_type(event: RecordEvent) -> str:
 def _specs() -> dict[str, Any]:
     from itsm_ai.asset.service import ASSET
     from itsm_ai.catalog.service import CATALOG_ITEM
-    from itsm_ai.knowledge.service import ARTICLE
+    from itsm_ai.knowledge.article.service import ARTICLE
     from itsm_ai.ticket.service import TICKET_SPECS
 
     return {**TICKET_SPECS, **{s.record_type: s for s in (ASSET, CATALOG_ITEM, ARTICLE)}}

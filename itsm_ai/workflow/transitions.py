@@ -38,8 +38,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from itsm_ai.knowledge.article.enums import ArticleState
 from itsm_ai.ticket.enums import (
-    ArticleState,
     ChangeState,
     ChangeType,
     IncidentState,

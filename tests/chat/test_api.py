@@ -103,12 +103,12 @@ def test_not_solved_opens_an_incident_with_the_transcript(chat, knowledge, clien
 
 
 def test_search_unavailable_offers_a_ticket(chat, client, users, monkeypatch):
-    from itsm_ai.knowledge import search
+    from itsm_ai.knowledge.retrieval import service as retrieval
 
     def broken(**kwargs):
         raise RuntimeError("index down")
 
-    monkeypatch.setattr(search, "search", broken)
+    monkeypatch.setattr(retrieval, "search", broken)
     out = chat.say("my laptop won't turn on")
     assert out["intent"] == "report_problem"
     assert out["answers"] == [] and out["ask_feedback"] is False

@@ -70,7 +70,7 @@ def _seed() -> None:
     from itsm_ai.catalog.service import CATALOG_ITEM
     from itsm_ai.group import service as group_service
     from itsm_ai.group.models import GroupCreate
-    from itsm_ai.knowledge.service import ARTICLE
+    from itsm_ai.knowledge.article.service import ARTICLE
     from itsm_ai.records import service as records
 
     with database.get_session() as session:

@@ -21,12 +21,12 @@ CONSOLE_PAGES = ("/console", "/console?type=service_request&sort=priority")
 def _hashing_knowledge_encoder(monkeypatch):
     """Knowledge search with the hashing encoder: no sentence model is loaded by these page tests."""
     from itsm_ai.config import get_settings
-    from itsm_ai.knowledge import search
+    from itsm_ai.knowledge.retrieval import service as retrieval
 
     monkeypatch.setattr(get_settings(), "knowledge_encoder", "hash")
-    search.reset_service(None)
+    retrieval.reset_service(None)
     yield
-    search.reset_service(None)
+    retrieval.reset_service(None)
 
 
 def _set_suggestions(number: str, suggestions: dict) -> None:

@@ -1,0 +1,74 @@
+"""Knowledge article endpoints: search of published articles, reading (counts a view), "was this helpful"
+votes, and the generic article CRUD."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query
+
+from itsm_ai.auth.dependencies import CurrentUser
+from itsm_ai.database import DbSession
+from itsm_ai.errors import InvalidInputError
+from itsm_ai.knowledge.article import feedback as feedback_service
+from itsm_ai.knowledge.article.models import FeedbackCreate, FeedbackRead
+from itsm_ai.knowledge.article.service import ARTICLE
+from itsm_ai.knowledge.retrieval import service as retrieval
+from itsm_ai.knowledge.retrieval.documents import ARTICLE as ARTICLE_TYPE
+from itsm_ai.knowledge.retrieval.schemas import SearchMode, SimilarPage
+from itsm_ai.records import service as records
+from itsm_ai.records.spec import Action
+from itsm_ai.records.views import make_router
+
+router = APIRouter()
+_knowledge = APIRouter(prefix="/knowledge", tags=["knowledge"])
+
+
+@_knowledge.get("/search", response_model=SimilarPage, summary="Search published knowledge articles")
+def search_articles(
+    db_session: DbSession,
+    user: CurrentUser,
+    q: Annotated[str, Query(min_length=1, max_length=2000, description="Search text.")],
+    k: Annotated[int, Query(ge=1, le=100)] = 10,
+    category: Annotated[str | None, Query(max_length=80)] = None,
+    mode: SearchMode = "hybrid",
+):
+    if not q.strip():
+        raise InvalidInputError("q: must not be blank", field="q")
+    items = retrieval.get_service().search(
+        db_session, q, k=k, types=[ARTICLE_TYPE], category=category, mode=mode
+    )
+    return {"items": items}
+
+
+@_knowledge.post(
+    "/{ref}/feedback", status_code=201, response_model=FeedbackRead, summary='"Was this helpful?"'
+)
+def feedback(ref: str, body: Annotated[FeedbackCreate, Body()], db_session: DbSession, user: CurrentUser):
+    article = records.get(db_session=db_session, spec=ARTICLE, ref=ref)
+    ARTICLE.access.check(user, Action.read, article, noun=ARTICLE.noun)
+    return feedback_service.give_feedback(db_session=db_session, article=article, user=user, feedback_in=body)
+
+
+@_knowledge.get("/{ref}", response_model=ARTICLE.read_schema, summary="Read an article (counts a view)")
+def read_article(ref: str, db_session: DbSession, user: CurrentUser):
+    ARTICLE.access.check(user, Action.read, noun=ARTICLE.noun)
+    article = records.get(db_session=db_session, spec=ARTICLE, ref=ref)
+    ARTICLE.access.check(user, Action.read, article, noun=ARTICLE.noun)
+    feedback_service.count_view(db_session=db_session, article=article)
+    return records.serialize(ARTICLE, article)
+
+
+def _article_router() -> APIRouter:
+    """The generic article endpoints, minus the plain read (ours counts views)."""
+    generic = make_router(ARTICLE)
+    generic.routes = [
+        r for r in generic.routes
+        if not (getattr(r, "path", "") == "/knowledge/{ref}" and "GET" in getattr(r, "methods", ()))
+    ]
+    return generic
+
+
+# Fixed paths (/knowledge/search, /knowledge/{ref}/feedback) before the generic ones.
+router.include_router(_knowledge)
+router.include_router(_article_router())
