@@ -88,7 +88,7 @@ def _stale_handler(_request: Request, exc: StaleDataError) -> JSONResponse:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
-    from itsm_ai.classify.jobs import on_startup as fail_interrupted_training_jobs
+    from itsm_ai.classify.training.jobs import on_startup as fail_interrupted_training_jobs
     from itsm_ai.config import get_settings
     from itsm_ai.database import get_engine
     from itsm_ai.worker import Worker
@@ -106,7 +106,7 @@ async def _lifespan(app: FastAPI):
 
     on_startup(background=app.state.start_worker)  # the retrieval index: load and reconcile
     if app.state.start_worker:
-        from itsm_ai.chat.service import warm_up_in_background
+        from itsm_ai.chat.detector import warm_up_in_background
 
         warm_up_in_background()  # trains the chat intent detector when it is absent or stale
     try:

@@ -103,7 +103,7 @@ class _Loaded:
 
 def train(*, db_session: Session, promote: bool = True) -> dict[str, Any]:
     """Train the detector on the seed examples plus confirmed conversation messages; save (and promote) it."""
-    from itsm_ai.classify import registry
+    from itsm_ai.registry import store as registry
 
     texts, labels = load_seed()
     learned = confirmed_examples(db_session=db_session)
@@ -141,7 +141,7 @@ def _is_stale(meta: dict[str, Any], snapshot: dict[str, Any]) -> bool:
 
 def get_detector(*, db_session: Session) -> IntentDetector:
     """The promoted detector, loaded once per process; trained first when absent or stale (at startup)."""
-    from itsm_ai.classify import registry
+    from itsm_ai.registry import store as registry
 
     settings = get_settings()
     current = registry.current_version(MODEL_NAME, models_dir=settings.models_dir)
@@ -158,7 +158,7 @@ def get_detector(*, db_session: Session) -> IntentDetector:
 
 
 def _load_or_train(db_session: Session, current: str | None, first_load: bool) -> IntentDetector:
-    from itsm_ai.classify import registry
+    from itsm_ai.registry import store as registry
 
     settings = get_settings()
     if current is not None:

@@ -118,9 +118,9 @@ def console_article(number: str, request: Request, db_session: DbSession, user: 
 def console_models(request: Request, user: ModelsPageUser):
     """The triage model registry: versions, CURRENT, challenger and held-out metrics (read only)."""
     try:
-        from itsm_ai.classify import service as classify_service
+        from itsm_ai.classify.model_catalog import list_models
 
-        models, problem = classify_service.list_models(), None
+        models, problem = list_models(), None
     except ImportError:
         models, problem = [], "the triage package is not installed"
     return render(request, "console/models.html", user, models=models, problem=problem)

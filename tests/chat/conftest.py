@@ -11,7 +11,7 @@ from tests.api.conftest import API
 def chat_settings(monkeypatch, tmp_path):
     """Per test: TF-IDF-only detector, retrieval with the offline hashing encoder (tickets created by a test
     are indexed on commit: no MiniLM load), a freshly loaded detector."""
-    from itsm_ai.chat import service
+    from itsm_ai.chat.detector import reset_detector
     from itsm_ai.config import get_settings
     from itsm_ai.knowledge.retrieval import service as retrieval_service
 
@@ -20,11 +20,11 @@ def chat_settings(monkeypatch, tmp_path):
     monkeypatch.setattr(settings, "knowledge_warm_on_startup", False)
     monkeypatch.setattr(settings, "knowledge_encoder", "hash")
     monkeypatch.setattr(settings, "knowledge_index_dir", tmp_path / "index")
-    service.reset_detector()
+    reset_detector()
     retrieval_service.reset_service(None)
     yield settings
     retrieval_service.reset_service(None)
-    service.reset_detector()
+    reset_detector()
 
 
 @pytest.fixture

@@ -388,12 +388,12 @@ def test_models_page_for_data_scientists_and_admins(client, users, tmp_path, mon
     monkeypatch.setattr(get_settings(), "models_dir", tmp_path / "no-models")
     login(client, "data_scientist")
     assert "No model has been trained yet" in client.get("/console/models").text
-    classify = pytest.importorskip("itsm_ai.classify.service")
+    trainer = pytest.importorskip("itsm_ai.classify.training.trainer")
     from tests.ui.test_e2e import _training_data
 
     folder = tmp_path / "models"
     monkeypatch.setattr(get_settings(), "models_dir", folder)
-    classify.train_model(_training_data(), target="category", features="tfidf", folder=folder, promote=True)
+    trainer.train_model(_training_data(), target="category", features="tfidf", folder=folder, promote=True)
     for name in ("data_scientist", "admin"):
         login(client, name)
         page = client.get("/console/models")

@@ -14,13 +14,14 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from itsm_ai.classify.enums import JobStatus
 from itsm_ai.classify.models import TrainingJob
-from itsm_ai.classify.training import FEATURE_CHOICES, train_model
-from itsm_ai.classify.training_data import check_target, store_training_data
+from itsm_ai.classify.training.data import check_target, store_training_data
+from itsm_ai.classify.training.trainer import FEATURE_CHOICES, train_model
 from itsm_ai.database import get_session, utcnow
-from itsm_ai.errors import InvalidInputError
+from itsm_ai.errors import InvalidInputError, NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,19 @@ def start_training_job(*, params: dict[str, Any], user) -> int:
         _threads[job_id] = thread
     thread.start()
     return job_id
+
+
+def get_job(*, db_session: Session, job_id: int) -> TrainingJob:
+    """A training job; 404 when there is none with that id."""
+    job = db_session.get(TrainingJob, job_id)
+    if job is None:
+        raise NotFoundError(f"training job {job_id} not found")
+    return job
+
+
+def list_jobs(*, db_session: Session, limit: int = 20) -> list[TrainingJob]:
+    """The most recent training jobs, newest first."""
+    return list(db_session.scalars(select(TrainingJob).order_by(TrainingJob.id.desc()).limit(limit)))
 
 
 def wait_for_job(job_id: int, timeout: float = 120.0) -> bool:

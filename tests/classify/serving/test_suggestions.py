@@ -7,9 +7,10 @@ import contextlib
 
 import pytest
 
-from itsm_ai.classify import registry, service
-from itsm_ai.classify.training import train_model
-from itsm_ai.classify.training_data import csv_training_data
+from itsm_ai.classify.serving import suggestions
+from itsm_ai.classify.training.data import csv_training_data
+from itsm_ai.classify.training.trainer import train_model
+from itsm_ai.registry import store
 
 CONTRACT_KEYS = {
     "status",
@@ -26,7 +27,8 @@ CONTRACT_KEYS = {
 
 
 def test_suggestions_for_free_text_follow_the_contract(trained):
-    fields = service.suggest_for_text(db_session=None, text="new laptop keyboard and monitor broken hardware")
+    text = "new laptop keyboard and monitor broken hardware"
+    fields = suggestions.suggest_for_text(db_session=None, text=text)
     assert set(fields) == {"category", "priority", "assignment_group"}
     category = fields["category"]
     assert set(category) == CONTRACT_KEYS
@@ -42,45 +44,33 @@ def test_suggestions_for_free_text_follow_the_contract(trained):
 
 def test_mode_off_skips_the_model(trained, triage_settings):
     triage_settings(triage_modes={"category": "off"})
-    fields = service.suggest_fields("printer broken")
+    fields = suggestions.suggest_fields("printer broken")
     assert fields["category"]["status"] == "off" and fields["category"]["value"] is None
 
 
 def test_missing_and_corrupt_model_files_make_the_field_unavailable(trained):
-    model_file = trained / "category" / "v0001" / registry.MODEL_FILE
+    model_file = trained / "category" / "v0001" / store.MODEL_FILE
     data = model_file.read_bytes()
     model_file.write_bytes(data[:1000])
-    entry = service.suggest_field("category", "printer broken", folder=trained)
+    entry = suggestions.suggest_field("category", "printer broken", folder=trained)
     assert entry["status"] == "unavailable" and "corrupt" in entry["reason"]
     model_file.unlink()
-    entry = service.suggest_field("category", "printer broken", folder=trained)
+    entry = suggestions.suggest_field("category", "printer broken", folder=trained)
     assert entry["status"] == "unavailable" and "missing" in entry["reason"]
     model_file.write_bytes(data)  # repaired: served again without a restart
-    assert service.suggest_field("category", "printer broken", folder=trained)["status"] != "unavailable"
+    assert suggestions.suggest_field("category", "printer broken", folder=trained)["status"] != "unavailable"
 
 
 def test_promotion_and_rollback_are_served_without_restart(trained):
-    first = service.CACHE.get("category", folder=trained)
+    first = suggestions.CACHE.get("category", folder=trained)
     assert first.version == "v0001"
-    version = registry.save(first.model, name="category", models_dir=trained, metadata={"target": "category"})
-    assert service.CACHE.get("category", folder=trained).version == "v0001"  # saved, not promoted
-    registry.promote("category", version, models_dir=trained)
-    assert service.CACHE.get("category", folder=trained).version == version
-    assert service.suggest_field("category", "printer", folder=trained)["version"] == version
-    registry.rollback("category", models_dir=trained)
-    assert service.CACHE.get("category", folder=trained).version == "v0001"
-
-
-def test_moved_names_stay_importable_from_service():
-    from itsm_ai.classify import catalog, feedback, shadow, training, training_data
-    from itsm_ai.classify.service import TrainingData, train_model
-
-    assert TrainingData is training_data.TrainingData and train_model is training.train_model
-    assert service.list_models is catalog.list_models and service.shadow_report is shadow.shadow_report
-    assert service.record_feedback is feedback.record_feedback
-    assert {"DataError", "csv_training_data", "describe_model", "shadow_predictions"} <= set(dir(service))
-    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
-        service.nothing_here  # noqa: B018
+    version = store.save(first.model, name="category", models_dir=trained, metadata={"target": "category"})
+    assert suggestions.CACHE.get("category", folder=trained).version == "v0001"  # saved, not promoted
+    store.promote("category", version, models_dir=trained)
+    assert suggestions.CACHE.get("category", folder=trained).version == version
+    assert suggestions.suggest_field("category", "printer", folder=trained)["version"] == version
+    store.rollback("category", models_dir=trained)
+    assert suggestions.CACHE.get("category", folder=trained).version == "v0001"
 
 
 @pytest.mark.slow
@@ -89,7 +79,7 @@ def test_embedding_pipeline_is_served_with_evidence(models_dir, demo_csv):
     data = csv_training_data(demo_csv, text_cols=["Document"], label_col="Topic_group")
     result = train_model(data, target="category", features="both", holdout=0.0, promote=True)
     assert result.metadata["params"]["features"] == "both" and result.metadata["evaluation"] is None
-    entry = service.suggest_field(
+    entry = suggestions.suggest_field(
         "category", "my laptop screen is broken, please replace it", folder=models_dir
     )
     assert entry["status"] in ("suggested", "abstained") and entry["version"] == "v0001"
@@ -97,7 +87,7 @@ def test_embedding_pipeline_is_served_with_evidence(models_dir, demo_csv):
     assert entry["evidence"] and -1.0 <= entry["evidence"][0]["similarity"] <= 1.0
 
 
-LIMITER = service._one_blas_thread
+LIMITER = suggestions._one_blas_thread
 
 
 def _blas_threads() -> list[int]:
@@ -107,8 +97,8 @@ def _blas_threads() -> list[int]:
 
 
 def test_one_ticket_predictions_run_blas_on_one_thread_and_restore_it(trained, monkeypatch):
-    loaded = service.CACHE.get("category", folder=trained)
-    service.predict_entry(loaded, "warm up: builds the limiter")
+    loaded = suggestions.CACHE.get("category", folder=trained)
+    suggestions.predict_entry(loaded, "warm up: builds the limiter")
     before = _blas_threads()
     seen = []
     predict = loaded.model.predict_with_evidence
@@ -119,9 +109,9 @@ def test_one_ticket_predictions_run_blas_on_one_thread_and_restore_it(trained, m
 
     monkeypatch.setattr(loaded.model, "predict_with_evidence", spy)
     text = "new laptop keyboard and monitor broken hardware"
-    with service._one_blas_thread:  # nested and repeated uses share one limit
-        limited = service.predict_entry(loaded, text)
+    with suggestions._one_blas_thread:  # nested and repeated uses share one limit
+        limited = suggestions.predict_entry(loaded, text)
     assert seen and all(n == 1 for threads in seen for n in threads)
     assert _blas_threads() == before
-    monkeypatch.setattr(service, "_one_blas_thread", contextlib.nullcontext())
-    assert service.predict_entry(loaded, text) == limited  # the same suggestion with any thread count
+    monkeypatch.setattr(suggestions, "_one_blas_thread", contextlib.nullcontext())
+    assert suggestions.predict_entry(loaded, text) == limited  # the same suggestion with any thread count

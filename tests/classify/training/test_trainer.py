@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from itsm_ai.classify import registry
-from itsm_ai.classify.service import ticket_text
-from itsm_ai.classify.training import train_model
-from itsm_ai.classify.training_data import DataError, csv_training_data
+from itsm_ai.classify.estimators.text import ticket_text
+from itsm_ai.classify.training.data import DataError, csv_training_data
+from itsm_ai.classify.training.trainer import train_model
+from itsm_ai.registry import store
 
 
 def test_training_records_an_evaluation_report_and_the_data_snapshot(trained):
-    meta = registry.read_metadata("category", models_dir=trained)
+    meta = store.read_metadata("category", models_dir=trained)
     assert meta["target"] == "category" and meta["version"] == "v0001"
     assert meta["data"]["size"] == 400 and len(meta["data"]["sha256"]) == 64
     report = meta["evaluation"]

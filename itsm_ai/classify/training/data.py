@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from itsm_ai.classify.enums import SuggestionStatus
-from itsm_ai.classify.service import ticket_text
+from itsm_ai.classify.estimators.text import ticket_text
 from itsm_ai.config import get_settings
 from itsm_ai.errors import InvalidInputError
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
-from itsm_ai.classify import jobs
 from itsm_ai.classify.enums import JobStatus
 from itsm_ai.classify.models import TrainingJob
+from itsm_ai.classify.training import jobs
 from itsm_ai.database import get_session, utcnow
 
 API = "/api/v1"
@@ -43,7 +43,7 @@ def test_startup_fails_jobs_a_previous_process_left_unfinished(app, caplog):
     running = _job(JobStatus.running, "fitting on 320 rows to evaluate on 80 held-out rows")
     queued = _job(JobStatus.queued)
     done = _job(JobStatus.succeeded, "saved category v0001")
-    with caplog.at_level(logging.WARNING, logger="itsm_ai.classify.jobs"), TestClient(app):
+    with caplog.at_level(logging.WARNING, logger="itsm_ai.classify.training.jobs"), TestClient(app):
         pass  # the app's startup ran
     rows = _jobs()
     assert rows[running].status == JobStatus.failed and rows[queued].status == JobStatus.failed
@@ -59,7 +59,7 @@ def test_startup_fails_jobs_a_previous_process_left_unfinished(app, caplog):
         "saved category v0001",
         None,
     )
-    logged = [r.getMessage() for r in caplog.records if r.name == "itsm_ai.classify.jobs"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "itsm_ai.classify.training.jobs"]
     assert len(logged) == 2 and all("interrupted: the server stopped" in m for m in logged)
 
 
@@ -97,6 +97,6 @@ def test_startup_survives_a_database_without_the_jobs_table(monkeypatch, caplog)
         raise OperationalError("SELECT ... FROM training_jobs", {}, Exception("no such table: training_jobs"))
 
     monkeypatch.setattr(jobs, "fail_interrupted_jobs", missing_table)
-    with caplog.at_level(logging.WARNING, logger="itsm_ai.classify.jobs"):
+    with caplog.at_level(logging.WARNING, logger="itsm_ai.classify.training.jobs"):
         jobs.on_startup()
     assert "could not check for interrupted training jobs" in caplog.text

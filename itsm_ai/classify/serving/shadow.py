@@ -11,23 +11,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from itsm_ai.classify import registry
-from itsm_ai.classify.catalog import get_challenger
 from itsm_ai.classify.enums import FieldMode, SuggestionStatus
-from itsm_ai.classify.service import field_mode, models_dir, suggest_field
-from itsm_ai.classify.training_data import RESOLVED_STATES, label_value
+from itsm_ai.classify.serving.suggestions import field_mode, suggest_field
+from itsm_ai.classify.training.data import RESOLVED_STATES, label_value
 from itsm_ai.config import Settings, get_settings
+from itsm_ai.registry import store
 
 
 def shadow_predictions(text: str, *, settings: Settings | None = None) -> dict[str, dict[str, Any]]:
     """What each target's challenger (if one is set) would suggest; kept out of the displayed fields."""
     settings = settings or get_settings()
-    folder = models_dir(settings)
+    folder = store.default_dir(settings)
     out = {}
     for target in settings.triage_targets:
         try:
-            challenger = get_challenger(target, folder=folder)
-        except registry.RegistryError:
+            challenger = store.get_challenger(target, models_dir=folder)
+        except store.RegistryError:
             continue
         if challenger is None or field_mode(target, settings) == FieldMode.off:
             continue
@@ -85,9 +84,9 @@ def shadow_report(
                         stats["correct"] += 1
     out: dict[str, Any] = {"name": name, "current_version": None, "challenger_version": None}
     try:
-        out["current_version"] = registry.current_version(name, models_dir=models_dir())
-        out["challenger_version"] = get_challenger(name)
-    except registry.RegistryError:
+        out["current_version"] = store.current_version(name)
+        out["challenger_version"] = store.get_challenger(name)
+    except store.RegistryError:
         pass
     for side, stats in sides.items():
         n, suggested, correct = stats["tickets"], stats["suggested"], stats["correct"]

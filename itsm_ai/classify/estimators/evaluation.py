@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
-from itsm_ai.classify.estimator import _plain, is_missing_label
-from itsm_ai.classify.thresholds import ALWAYS_ABSTAIN, apply_thresholds
+from itsm_ai.classify.estimators.suggestion import _plain, is_missing_label
+from itsm_ai.classify.estimators.thresholds import ALWAYS_ABSTAIN, apply_thresholds
 
 
 def brier_score(probabilities, y_true: Sequence, classes: Sequence) -> float:

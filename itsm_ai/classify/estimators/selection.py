@@ -21,7 +21,8 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedKFold
 
-from itsm_ai.classify.estimator import TriageClassifier, _plain, is_missing_label
+from itsm_ai.classify.estimators.classifier import TriageClassifier
+from itsm_ai.classify.estimators.suggestion import _plain, is_missing_label
 
 METRICS = {"macro_f1": "macro-F1", "accuracy": "accuracy"}
 DEFAULT_CANDIDATES: dict[str, dict[str, Any]] = {

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from itsm_ai.classify import registry
-from itsm_ai.classify.service import CACHE, models_dir
-from itsm_ai.classify.training_data import DataError, TrainingData
+from itsm_ai.classify.serving.suggestions import CACHE
+from itsm_ai.classify.training.data import DataError, TrainingData
 from itsm_ai.config import get_settings
+from itsm_ai.registry import store
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +68,9 @@ def train_model(
     metadata: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Select the pipeline, evaluate it on a held-out part, refit on all labelled rows and save a version."""
-    from itsm_ai.classify.estimator import TriageClassifier
-    from itsm_ai.classify.evaluation import evaluate
-    from itsm_ai.classify.selection import DEFAULT_CANDIDATES, compare_pipelines
+    from itsm_ai.classify.estimators.classifier import TriageClassifier
+    from itsm_ai.classify.estimators.evaluation import evaluate
+    from itsm_ai.classify.estimators.selection import DEFAULT_CANDIDATES, compare_pipelines
 
     settings = get_settings()
     name = name or target
@@ -143,7 +143,7 @@ def train_model(
         raise DataError(f"{target}: {exc}", column=target) from exc
     meta = {
         "target": target,
-        "data": registry.data_snapshot(texts, labels),
+        "data": store.data_snapshot(texts, labels),
         "source": data.source,
         "label_counts": {str(k): v for k, v in counts.most_common()},
         "selection": selection,
@@ -152,12 +152,10 @@ def train_model(
         **(metadata or {}),
     }
     report(0.95, "saving")
-    version = registry.save(
-        model, name=name, metadata=meta, models_dir=folder or models_dir(), promote=promote
-    )
+    version = store.save(model, name=name, metadata=meta, models_dir=folder, promote=promote)
     report(1.0, f"saved {name} {version}" + (" (promoted)" if promote else ""))
     return TrainResult(
-        name, version, promote, registry.read_metadata(name, version, models_dir=folder or models_dir())
+        name, version, promote, store.read_metadata(name, version, models_dir=folder)
     )
 
 
@@ -165,7 +163,7 @@ def evaluate_current(
     data: TrainingData, *, name: str, version: str | None = None, folder: Path | None = None
 ) -> dict[str, Any]:
     """Evaluate the CURRENT (or given) version of a model on labelled data."""
-    from itsm_ai.classify.evaluation import evaluate
+    from itsm_ai.classify.estimators.evaluation import evaluate
 
     loaded = CACHE.get(name, version, folder=folder)
     keep = [i for i, label in enumerate(data.labels) if label is not None]

@@ -2,8 +2,8 @@
 
 import json
 
-from itsm_ai.classify.estimator import TriageClassifier
-from itsm_ai.classify.selection import compare_pipelines, select_model
+from itsm_ai.classify.estimators.classifier import TriageClassifier
+from itsm_ai.classify.estimators.selection import compare_pipelines, select_model
 
 BASE = {"char_ngram_range": None, "calibration_cv": 2, "min_class_count": 12}
 

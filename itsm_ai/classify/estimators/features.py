@@ -12,9 +12,6 @@
   ``a=x&b=y`` tokens for every pair of fields so a linear model can learn combinations. Missing values
   (None, NaN, "", "?") give no token.
 
-`clean_ticket_text` strips what e-mail tickets carry besides the request (mail header blocks, sender
-addresses, greeting and closing lines) and repairs UTF-8 text that was decoded as cp1252 ("grÃ¼ÃŸe").
-
 Embeddings of texts already seen are kept in a bounded in-process cache, so cross-validation and the
 threshold folds embed each text once; `prime_embedding_cache` lets a benchmark load vectors from disk.
 
@@ -28,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-import re
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
@@ -48,29 +44,6 @@ EMBEDDING_CACHE_SIZE = 50_000
 # Up to this many documents `transform_parts` takes the fast path; larger batches are scikit-learn's.
 FAST_TRANSFORM_MAX_DOCS = 64
 _INT32_MAX = np.iinfo(np.int32).max
-
-# What a UTF-8 lead byte and a continuation byte look like when read as cp1252/latin-1.
-_MOJIBAKE = re.compile(
-    "[\u00c2-\u00f4][\x80-\xbf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u2122]"
-)
-_MAIL_HEADER_BLOCK = re.compile(
-    r"^[ \t]*(?:from|von)[ \t]*:.*\n"
-    r"(?:[ \t]*(?:sent|gesendet|to|an|cc|date|datum|importance|wichtigkeit)[ \t]*:.*\n?)+",
-    re.IGNORECASE | re.MULTILINE,
-)
-_SUBJECT = re.compile(
-    r"^[ \t]*(?:subject|betreff)[ \t]*:[ \t]*(?:(?:re|aw|fw|fwd|wg)[ \t]*:[ \t]*)*",
-    re.IGNORECASE | re.MULTILINE,
-)
-_RECEIVED_FROM = re.compile(r"received from:\s*\S+", re.IGNORECASE)
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-_COURTESY_LINE = re.compile(
-    r"^[ \t]*(?:hi|hello|hallo|dear\b[^\n]{0,40}|good (?:morning|afternoon|day)|greetings|"
-    r"thanks?(?: you)?(?: in advance)?|(?:kind |best |with best |warm )?regards|best|kind|with best|"
-    r"sincerely|cheers|mit freundlichen gr(?:ü|ue)(?:ß|ss)en(?: / best)?|gruß|viele grüße)"
-    r"(?:[ \t]+team)?[ \t]*[,.!]*[ \t]*$",
-    re.IGNORECASE | re.MULTILINE,
-)
 
 _cache_lock = threading.Lock()
 _embedding_cache: OrderedDict[tuple[str, bytes], np.ndarray] = OrderedDict()
@@ -134,40 +107,6 @@ def fields_to_text(record: Mapping[str, Any] | str, *, crosses: bool = True) -> 
     if crosses:
         tokens += [f"{a}&{b}" for a, b in itertools.combinations(tokens, 2)]
     return " ".join(tokens)
-
-
-def _as_byte(ch: str) -> bytes | None:
-    try:
-        return ch.encode("cp1252")
-    except UnicodeError:
-        return bytes([ord(ch)]) if ord(ch) < 256 else None
-
-
-def fix_mojibake(text: str) -> str:
-    """Repair UTF-8 text that was decoded as cp1252 or latin-1; text that does not round-trip is kept."""
-    if not _MOJIBAKE.search(text):
-        return text
-    raw = bytearray()
-    for ch in text:
-        byte = _as_byte(ch)
-        if byte is None:
-            return text
-        raw += byte
-    try:
-        return raw.decode("utf-8")
-    except UnicodeError:
-        return text
-
-
-def clean_ticket_text(text: str) -> str:
-    """Drop mail headers, addresses and greeting/closing lines, repair mojibake, collapse whitespace."""
-    text = fix_mojibake(text).replace("\r\n", "\n").replace("\r", "\n")
-    cleaned = _MAIL_HEADER_BLOCK.sub(" ", text)
-    cleaned = _SUBJECT.sub(" ", cleaned)
-    cleaned = _EMAIL.sub(" ", _RECEIVED_FROM.sub(" ", cleaned))
-    cleaned = " ".join(_COURTESY_LINE.sub(" ", cleaned).split())
-    # A ticket that is nothing but a greeting keeps its words rather than becoming empty.
-    return cleaned or " ".join(text.split())
 
 
 def _split_tokens(text: str) -> list[str]:

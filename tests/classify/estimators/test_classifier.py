@@ -9,9 +9,12 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from itsm_ai.classify import calibrated, estimator, features
-from itsm_ai.classify.estimator import Suggestion, TriageClassifier, calibrated_proba
-from itsm_ai.classify.thresholds import ALWAYS_ABSTAIN
+from itsm_ai.classify.estimators import calibrated, classifier, features
+from itsm_ai.classify.estimators.calibrated import calibrated_proba
+from itsm_ai.classify.estimators.classifier import TriageClassifier
+from itsm_ai.classify.estimators.suggestion import Suggestion
+from itsm_ai.classify.estimators.thresholds import ALWAYS_ABSTAIN
+from itsm_ai.registry import store
 
 FAST = {"features": "tfidf", "char_ngram_range": None, "random_state": 0}
 
@@ -177,7 +180,7 @@ def test_zero_embedding_weight_keeps_embeddings_for_the_neighbour_vote_only(fake
 
 @pytest.mark.slow
 def test_real_sentence_embeddings_end_to_end(topics, tmp_path):
-    from itsm_ai.classify.features import clear_embedding_cache
+    from itsm_ai.classify.estimators.features import clear_embedding_cache
 
     texts, labels = topics
     texts, labels = texts[::2], labels[::2]  # 20 per class is enough without threshold folds
@@ -225,7 +228,7 @@ def test_suggestions_are_unchanged_by_the_fast_probabilities(fitted, topics, mon
     texts = [*topics[0][:40], ""]
     fast = fitted.predict_with_evidence(texts, k_alternatives=3, k_evidence=3)
     fast_proba = fitted.predict_proba(texts)
-    monkeypatch.setattr(estimator, "calibrated_proba", lambda model, matrix: model.predict_proba(matrix))
+    monkeypatch.setattr(classifier, "calibrated_proba", lambda model, matrix: model.predict_proba(matrix))
     assert fitted.predict_with_evidence(texts, k_alternatives=3, k_evidence=3) == fast
     assert np.array_equal(fitted.predict_proba(texts), fast_proba)
 
@@ -234,7 +237,7 @@ def _scikit_learn_path(monkeypatch) -> None:
     """Every prediction speed-up off: scikit-learn's transforms and probabilities, similarities per row."""
     parts = TriageClassifier._predict_parts
     monkeypatch.setattr(features, "FAST_TRANSFORM_MAX_DOCS", -1)
-    monkeypatch.setattr(estimator, "calibrated_proba", lambda model, matrix: model.predict_proba(matrix))
+    monkeypatch.setattr(classifier, "calibrated_proba", lambda model, matrix: model.predict_proba(matrix))
     monkeypatch.setattr(TriageClassifier, "_predict_parts", lambda self, X, keep_sims=False: parts(self, X))
 
 
@@ -275,3 +278,18 @@ def test_cached_calibration_parts_follow_a_refit(topics):
     codes = model.evidence_codes_[::2]
     calibrated.fit(train[codes >= 0], codes[codes >= 0])
     assert np.array_equal(calibrated_proba(calibrated, matrix), calibrated.predict_proba(matrix))
+
+
+def test_a_triage_model_round_trips_with_its_thresholds(topics, tmp_path):
+    texts, labels = topics
+    model = TriageClassifier("tfidf", char_ngram_range=None, random_state=0).fit(texts, labels)
+    data = store.data_snapshot(texts, labels)
+    version = store.save(
+        model, name="category", metadata={"data": data}, models_dir=tmp_path, promote=True
+    )
+    meta = store.read_metadata("category", models_dir=tmp_path)
+    assert meta["thresholds"] == {str(k): v for k, v in model.thresholds_.items()}
+    assert meta["classes"] == list(model.classes_) and meta["params"]["features"] == "tfidf"
+    assert meta["data"]["size"] == len(texts) and meta["version"] == version
+    again = store.load("category", models_dir=tmp_path)
+    assert again.predict_with_evidence(texts[:2]) == model.predict_with_evidence(texts[:2])

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from itsm_ai.classify.estimator import TriageClassifier
-from itsm_ai.classify.evaluation import brier_score, evaluate, format_report, reliability_bins
+from itsm_ai.classify.estimators.classifier import TriageClassifier
+from itsm_ai.classify.estimators.evaluation import brier_score, evaluate, format_report, reliability_bins
 
 
 def test_brier_and_reliability_on_known_arrays():

@@ -14,12 +14,12 @@ How `fit` works (all inside one scikit-learn estimator):
    `CalibratedClassifierCV` (`calibration`, `calibration_cv` folds, ensembled).
 
 `clean_text=True` strips mail headers, sender addresses and greeting/closing lines (and repairs mojibake)
-from training and query texts alike before any features are computed (`features.clean_ticket_text`).
+from training and query texts alike before any features are computed (`text.clean_ticket_text`).
 With `features="both"` and `embedding_weight=0` the linear model sees only the TF-IDF n-grams while the
 nearest-neighbour vote still compares sentence embeddings.
 
 `features="fields"` routes from structured fields: X is a list of mappings (category, subcategory, symptom,
-CI, location, ...), see `itsm_ai.classify.features`.
+CI, location, ...), see `itsm_ai.classify.estimators.features`.
 """
 
 from __future__ import annotations
@@ -39,10 +39,11 @@ from sklearn.svm import LinearSVC
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from itsm_ai.classify.calibrated import calibrated_proba
-from itsm_ai.classify.features import FEATURE_KINDS, TriageFeatures, clean_ticket_text
-from itsm_ai.classify.suggestion import Evidence, Suggestion, _plain, _snippet, is_missing_label
-from itsm_ai.classify.thresholds import (
+from itsm_ai.classify.estimators.calibrated import calibrated_proba
+from itsm_ai.classify.estimators.features import FEATURE_KINDS, TriageFeatures
+from itsm_ai.classify.estimators.suggestion import Evidence, Suggestion, _plain, _snippet, is_missing_label
+from itsm_ai.classify.estimators.text import clean_ticket_text
+from itsm_ai.classify.estimators.thresholds import (
     ALWAYS_ABSTAIN,
     apply_thresholds,
     per_class_thresholds,
@@ -313,6 +314,15 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
             texts = docs
         self.evidence_texts_ = [_snippet(t if isinstance(t, str) else "", self.snippet_chars) for t in texts]
         return self
+
+    def registry_metadata(self) -> dict[str, Any]:
+        """What a saved version's metadata shows: class thresholds, excluded classes, the threshold report."""
+        learned = (
+            ("thresholds_", "thresholds"),
+            ("excluded_classes_", "excluded_classes"),
+            ("threshold_report_", "threshold_report"),
+        )
+        return {key: getattr(self, attr) for attr, key in learned if hasattr(self, attr)}
 
     def _transform(self, X):
         check_is_fitted(self, "estimator_")

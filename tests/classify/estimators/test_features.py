@@ -11,18 +11,17 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from itsm_ai.classify import features as features_module
-from itsm_ai.classify.features import (
+from itsm_ai.classify.estimators import features as features_module
+from itsm_ai.classify.estimators.features import (
     EmbeddingVectorizer,
     TriageFeatures,
     as_text_list,
-    clean_ticket_text,
     clear_embedding_cache,
     fields_to_text,
-    fix_mojibake,
     hstack_rows,
     tfidf_rows,
 )
+from itsm_ai.classify.estimators.text import clean_ticket_text, fix_mojibake
 
 
 def test_fields_become_tokens_with_crosses_and_skip_missing():

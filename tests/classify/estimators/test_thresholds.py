@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from itsm_ai.classify.thresholds import (
+from itsm_ai.classify.estimators.thresholds import (
     ALWAYS_ABSTAIN,
     apply_thresholds,
     per_class_thresholds,

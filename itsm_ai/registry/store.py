@@ -1,5 +1,8 @@
 """File-based model registry: ``<models_dir>/<name>/<version>/{model.joblib, metadata.json}`` + ``CURRENT``.
 
+Any fitted, picklable model can be kept here (triage classifiers, the chat intent detector, ...); the registry
+knows nothing of what a model is for.
+
 - `save` writes a new version (``v0001``, ``v0002``, ...) into a temporary folder and renames it into place,
   so a version folder is complete or absent and an existing version is never overwritten.
 - `promote` writes ``CURRENT`` atomically and appends to ``HISTORY`` (JSON lines); `rollback` returns to the
@@ -7,6 +10,7 @@
 - `load` reads only from inside `models_dir` (names and versions are checked, paths resolved), checks the
   model file against the SHA-256 in its metadata, and warns (`ModelVersionWarning`) when the libraries that
   saved it differ from the installed ones.
+- A challenger (a saved version run in shadow beside CURRENT) is recorded in ``<name>/CHALLENGER``.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import numpy as np
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
 CURRENT_FILE = "CURRENT"
+CHALLENGER_FILE = "CHALLENGER"
 HISTORY_FILE = "HISTORY"
 TRACKED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib", "sentence-transformers", "torch")
 
@@ -69,13 +74,14 @@ def data_snapshot(texts: Sequence, labels: Sequence) -> dict[str, Any]:
     return {"sha256": digest.hexdigest(), "size": len(labels)}
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """A value as JSON can hold it: numpy scalars and arrays as Python values, other objects as repr."""
     if isinstance(value, dict):
-        return {str(_jsonable(k)): _jsonable(v) for k, v in value.items()}
+        return {str(jsonable(k)): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
+        return [jsonable(v) for v in value.tolist()]
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, float) and not np.isfinite(value):
@@ -85,12 +91,17 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
-def _root(models_dir: str | os.PathLike | None) -> Path:
-    if models_dir is None:
+def default_dir(settings: Any = None) -> Path:
+    """The models folder named by the settings."""
+    if settings is None:
         from itsm_ai.config import get_settings
 
-        models_dir = get_settings().models_dir
-    return Path(models_dir).resolve()
+        settings = get_settings()
+    return Path(settings.models_dir)
+
+
+def _root(models_dir: str | os.PathLike | None) -> Path:
+    return Path(models_dir if models_dir is not None else default_dir()).resolve()
 
 
 def _inside(root: Path, *parts: str) -> Path:
@@ -100,13 +111,15 @@ def _inside(root: Path, *parts: str) -> Path:
     return path
 
 
-def _model_dir(name: str, models_dir) -> Path:
+def model_dir(name: str, models_dir=None) -> Path:
+    """The folder of a model's versions (checked: a valid name, inside the models folder)."""
     if not isinstance(name, str) or not _NAME_RE.match(name) or ".." in name:
         raise RegistryError(f"invalid model name {name!r}: use letters, digits, '_', '-', '.' (max 64)")
     return _inside(_root(models_dir), name)
 
 
-def _check_version(version_id: str) -> str:
+def check_version(version_id: str) -> str:
+    """The version id itself when it is well formed (v0001, v0002, ...); RegistryError otherwise."""
     if not isinstance(version_id, str) or not _VERSION_RE.match(version_id):
         raise RegistryError(f"invalid version {version_id!r}: expected v0001, v0002, ...")
     return version_id
@@ -153,7 +166,7 @@ def _sha256_file(path: Path) -> str:
 
 def list_versions(name: str, *, models_dir=None) -> list[str]:
     """Saved versions of a model, oldest first."""
-    folder = _model_dir(name, models_dir)
+    folder = model_dir(name, models_dir)
     if not folder.is_dir():
         return []
     found = [p.name for p in folder.iterdir() if p.is_dir() and _VERSION_RE.match(p.name)]
@@ -161,17 +174,15 @@ def list_versions(name: str, *, models_dir=None) -> list[str]:
 
 
 def _model_metadata(model: Any) -> dict[str, Any]:
+    """What any scikit-learn style model tells about itself, plus what it adds by ``registry_metadata()``."""
     meta: dict[str, Any] = {"model_class": f"{type(model).__module__}.{type(model).__qualname__}"}
     if hasattr(model, "get_params"):
         meta["params"] = model.get_params(deep=False)
-    for attr, key in (
-        ("classes_", "classes"),
-        ("thresholds_", "thresholds"),
-        ("excluded_classes_", "excluded_classes"),
-        ("threshold_report_", "threshold_report"),
-    ):
-        if hasattr(model, attr):
-            meta[key] = getattr(model, attr)
+    if hasattr(model, "classes_"):
+        meta["classes"] = model.classes_
+    describe = getattr(model, "registry_metadata", None)
+    if callable(describe):
+        meta.update(describe())
     return meta
 
 
@@ -179,18 +190,18 @@ def save(
     model: Any, *, name: str, metadata: dict | None = None, models_dir=None, promote: bool = False
 ) -> str:
     """Save a model as a new version (never overwriting one) and return the version id."""
-    folder = _model_dir(name, models_dir)
+    folder = model_dir(name, models_dir)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = _inside(folder, f".tmp-{uuid.uuid4().hex}")
     tmp.mkdir()
     try:
         joblib.dump(model, tmp / MODEL_FILE)
         base = {
+            **_model_metadata(model),
             "name": name,
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "libraries": library_versions(),
             "model_sha256": _sha256_file(tmp / MODEL_FILE),
-            **_model_metadata(model),
         }
         meta = {**base, **(metadata or {})}
         for key in ("name", "libraries", "model_sha256"):  # what the registry measured is not overridable
@@ -200,7 +211,7 @@ def save(
             number = int(existing[-1][1:]) + 1 if existing else 1
             version_id = f"v{number:04d}"
             meta["version"] = version_id
-            _write_atomic(tmp / METADATA_FILE, json.dumps(_jsonable(meta), indent=2, sort_keys=True))
+            _write_atomic(tmp / METADATA_FILE, json.dumps(jsonable(meta), indent=2, sort_keys=True))
             target = folder / version_id
             if target.exists():
                 continue
@@ -223,10 +234,10 @@ def save(
 
 def current_version(name: str, *, models_dir=None) -> str | None:
     """The promoted version of a model, or None when nothing was promoted."""
-    path = _model_dir(name, models_dir) / CURRENT_FILE
+    path = model_dir(name, models_dir) / CURRENT_FILE
     if not path.exists():
         return None
-    return _check_version(path.read_text(encoding="utf-8").strip())
+    return check_version(path.read_text(encoding="utf-8").strip())
 
 
 def _history(folder: Path) -> list[dict]:
@@ -272,8 +283,8 @@ def promote(name: str, version_id: str, *, models_dir=None) -> None:
 
 
 def _promote(name: str, version_id: str, models_dir) -> None:
-    folder = _model_dir(name, models_dir)
-    _check_version(version_id)
+    folder = model_dir(name, models_dir)
+    check_version(version_id)
     if not (_inside(folder, version_id) / MODEL_FILE).is_file():
         raise RegistryError(f"model {name!r} has no version {version_id!r}")
     with _locked(folder):
@@ -282,7 +293,7 @@ def _promote(name: str, version_id: str, models_dir) -> None:
 
 def rollback(name: str, *, models_dir=None) -> str:
     """Return CURRENT to the version promoted before it; returns that version."""
-    folder = _model_dir(name, models_dir)
+    folder = model_dir(name, models_dir)
     with _locked(folder):
         events = _history(folder)
         stack = _promoted_stack(events)
@@ -305,15 +316,20 @@ def read_metadata(name: str, version_id: str | None = None, *, models_dir=None) 
 
 
 def _version_dir(name: str, version_id: str | None, models_dir) -> Path:
-    folder = _model_dir(name, models_dir)
+    folder = model_dir(name, models_dir)
     if version_id is None:
         version_id = current_version(name, models_dir=models_dir)
         if version_id is None:
             raise RegistryError(f"model {name!r} has no CURRENT version in {folder.parent}")
-    path = _inside(folder, _check_version(version_id))
+    path = _inside(folder, check_version(version_id))
     if not path.is_dir():
         raise RegistryError(f"model {name!r} has no version {version_id!r}")
     return path
+
+
+def model_file(name: str, version_id: str, *, models_dir=None) -> Path:
+    """The path of a version's model file (checked to be inside the models folder; it may not exist)."""
+    return _inside(_root(models_dir), name, version_id, MODEL_FILE)
 
 
 def load(name: str, version_id: str | None = None, *, models_dir=None) -> Any:
@@ -340,3 +356,34 @@ def load(name: str, version_id: str | None = None, *, models_dir=None) -> Any:
         return joblib.load(model_path)
     except Exception as exc:
         raise RegistryError(f"corrupt model file {model_path}: {exc}") from exc
+
+
+def get_challenger(name: str, *, models_dir=None) -> str | None:
+    """The version running in shadow beside CURRENT, or None."""
+    path = model_dir(name, models_dir) / CHALLENGER_FILE
+    if not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8").strip()
+    return check_version(text) if text else None
+
+
+def set_challenger(name: str, version_id: str | None, *, models_dir=None) -> str | None:
+    """Run a saved version in shadow beside CURRENT (None stops it); returns the challenger."""
+    root = model_dir(name, models_dir)
+    if version_id is not None:
+        check_version(version_id)
+        if version_id not in list_versions(name, models_dir=models_dir):
+            raise RegistryError(f"model {name!r} has no version {version_id!r}")
+    root.mkdir(parents=True, exist_ok=True)
+    _write_atomic(root / CHALLENGER_FILE, (version_id or "") + "\n")
+    return version_id
+
+
+def model_names(*, models_dir=None) -> list[str]:
+    """Names of the models in the models folder."""
+    root = _root(models_dir)
+    if not root.is_dir():
+        return []
+    return sorted(
+        p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and _NAME_RE.match(p.name)
+    )
