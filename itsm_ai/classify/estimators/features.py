@@ -3,7 +3,8 @@
 `TriageFeatures` is the one transformer the classifier uses; `features` picks the kind:
 
 - ``"tfidf"``: word n-grams and character (``char_wb``) n-grams, each block L2-normalised.
-- ``"embedding"``: all-MiniLM-L6-v2 sentence embeddings (unit vectors) from `EmbeddingVectorizer`.
+- ``"embedding"``: sentence embeddings (unit vectors) of the configured embedding model (all-MiniLM-L6-v2
+  by default) from `EmbeddingVectorizer`, which records the model's name and refuses vectors of another.
 - ``"both"``: the TF-IDF blocks and the embedding (times ``embedding_weight``) side by side in one sparse
   matrix; every block has unit norm, so no block dominates by scale.
 - ``"fields"``: structured routing fields. Each input is a mapping such as
@@ -46,11 +47,11 @@ FAST_TRANSFORM_MAX_DOCS = 64
 _INT32_MAX = np.iinfo(np.int32).max
 
 _cache_lock = threading.Lock()
-_embedding_cache: OrderedDict[tuple[str, bytes], np.ndarray] = OrderedDict()
+_embedding_cache: OrderedDict[tuple[str, str, bytes], np.ndarray] = OrderedDict()
 
 
-def _text_key(backend: str, text: str) -> tuple[str, bytes]:
-    return backend, hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+def _text_key(model: str, backend: str, text: str) -> tuple[str, str, bytes]:
+    return model, backend, hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def clear_embedding_cache() -> None:
@@ -60,13 +61,16 @@ def clear_embedding_cache() -> None:
 
 
 def prime_embedding_cache(texts: Sequence[str], vectors: np.ndarray, backend: str = "torch") -> None:
-    """Put precomputed embeddings of texts into the in-process cache (e.g. loaded from disk)."""
+    """Put precomputed embeddings of texts (by the configured embedding model) into the in-process cache."""
+    from itsm_ai.embeddings import get_encoder
+
+    encoder = get_encoder(backend=backend)
     vectors = np.asarray(vectors, dtype=np.float32)
-    if vectors.shape != (len(texts), 384):
-        raise ValueError(f"vectors must have shape ({len(texts)}, 384), got {vectors.shape}")
+    if vectors.shape != (len(texts), encoder.dimension):
+        raise ValueError(f"vectors must have shape ({len(texts)}, {encoder.dimension}), got {vectors.shape}")
     with _cache_lock:
         for text, vec in zip(texts, vectors, strict=True):
-            _embedding_cache[_text_key(backend, text)] = vec
+            _embedding_cache[_text_key(encoder.model_name, backend, text)] = vec
         while len(_embedding_cache) > EMBEDDING_CACHE_SIZE:
             _embedding_cache.popitem(last=False)
 
@@ -207,7 +211,11 @@ def hstack_rows(parts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, int]])
 
 
 class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
-    """Sentence embeddings (all-MiniLM-L6-v2) as a scikit-learn transformer; the encoder is never pickled."""
+    """Sentence embeddings of the configured model as a scikit-learn transformer (the encoder is not pickled).
+
+    ``fit`` records the model's name and vector size; ``transform`` refuses an encoder of another model (the
+    setting changed since training), since its vectors mean nothing to the fitted classifier.
+    """
 
     def __init__(self, backend: str = "torch", batch_size: int = 64, use_cache: bool = True):
         self.backend = backend
@@ -217,10 +225,10 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Record the embedding model's identity (embeddings need no training)."""
         as_text_list(X)
-        from itsm_ai.embeddings import DIMENSION, MODEL_NAME
-
-        self.model_name_ = MODEL_NAME
-        self.n_output_features_ = DIMENSION
+        encoder = self._get_encoder()
+        self.model_name_ = str(encoder.model_name)
+        self.model_version_ = getattr(encoder, "model_version", None)
+        self.n_output_features_ = int(encoder.dimension)
         return self
 
     def _get_encoder(self):
@@ -232,15 +240,31 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
             self._encoder = encoder
         return encoder
 
+    def _fitted_encoder(self):
+        """The encoder, checked to be the model this transformer was fitted with."""
+        encoder = self._get_encoder()
+        if encoder.model_name != self.model_name_:
+            raise ValueError(
+                f"embeddings: fitted on {self.model_name_} vectors but the embedding model is now "
+                f"{encoder.model_name}: retrain the model"
+            )
+        if encoder.dimension != self.n_output_features_:
+            raise ValueError(
+                f"embeddings: fitted on {self.n_output_features_}-d vectors but {encoder.model_name} makes "
+                f"{encoder.dimension}-d ones: retrain the model"
+            )
+        return encoder
+
     def transform(self, X) -> np.ndarray:
-        """Embed texts as an (n, 384) float32 array of unit vectors."""
+        """Embed texts as an (n, n_output_features_) float32 array of unit vectors."""
         check_is_fitted(self, "model_name_")
         texts = as_text_list(X)
+        encoder = self._fitted_encoder()
         if not self.use_cache:
-            return self._get_encoder().encode(texts)
-        keys = [_text_key(self.backend, t) for t in texts]
+            return encoder.encode(texts)
+        keys = [_text_key(self.model_name_, self.backend, t) for t in texts]
         out = np.empty((len(texts), self.n_output_features_), dtype=np.float32)
-        missing: dict[tuple[str, bytes], list[int]] = {}
+        missing: dict[tuple[str, str, bytes], list[int]] = {}
         with _cache_lock:
             for i, key in enumerate(keys):
                 vec = _embedding_cache.get(key)
@@ -251,7 +275,7 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
                     out[i] = vec
         if missing:
             firsts = [rows[0] for rows in missing.values()]
-            vectors = self._get_encoder().encode([texts[i] for i in firsts])
+            vectors = encoder.encode([texts[i] for i in firsts])
             with _cache_lock:
                 for (key, rows), vec in zip(missing.items(), vectors, strict=True):
                     out[rows] = vec

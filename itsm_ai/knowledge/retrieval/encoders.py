@@ -35,10 +35,9 @@ class HashingEncoder:
 
 
 def default_encoder() -> Any:
-    """The encoder named by the settings (the shared all-MiniLM-L6-v2 encoder by default)."""
-    settings = get_settings()
-    if settings.knowledge_encoder == "hash":
+    """The encoder the settings name: the shared encoder of the configured embedding model, or hashing."""
+    if get_settings().knowledge_encoder == "hash":
         return HashingEncoder()
     from itsm_ai.embeddings import get_encoder
 
-    return get_encoder(settings.embedding_backend, settings.embedding_batch_size)
+    return get_encoder()
