@@ -130,8 +130,8 @@ def evaluate_command(
     """Evaluate the CURRENT model on a labelled CSV: macro-F1, accuracy, top-3, coverage/precision at the
     thresholds, per-class precision/recall and the confusion matrix."""
     from itsm_ai.classify.estimators.evaluation import format_report
+    from itsm_ai.classify.serving.evaluation import evaluate_current
     from itsm_ai.classify.training.data import DataError, csv_training_data
-    from itsm_ai.classify.training.trainer import evaluate_current
     from itsm_ai.registry.cache import ModelUnavailable
 
     try:

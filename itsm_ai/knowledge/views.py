@@ -1,5 +1,5 @@
-"""Knowledge endpoints on tickets (similar records, duplicates, major incidents), and the knowledge router:
-these, drafting's and the article endpoints, in the order their paths need."""
+"""Retrieval endpoints (similar records, duplicates, major incidents, article search), and the knowledge
+router: these, drafting's and the article endpoints, in the order their paths need."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Query
 from itsm_ai.auth.dependencies import CurrentUser, ReaderUser, StaffUser
 from itsm_ai.auth.enums import Role
 from itsm_ai.database import DbSession
-from itsm_ai.errors import PermissionDeniedError
+from itsm_ai.errors import InvalidInputError, PermissionDeniedError
 from itsm_ai.knowledge import flows
 from itsm_ai.knowledge.article.views import router as article_router
 from itsm_ai.knowledge.drafting.views import router as drafting_router
@@ -31,6 +31,7 @@ from itsm_ai.ticket.service import INCIDENT
 
 router = APIRouter()
 _similar = APIRouter(tags=["similar"])
+_article_search = APIRouter(prefix="/knowledge", tags=["knowledge"])
 
 
 def _search_types(user, types: list[str] | None) -> list[str] | None:
@@ -135,7 +136,26 @@ def major_incident_problem(ref: str, db_session: DbSession, user: StaffUser):
     return records.serialize(INCIDENT, incident)
 
 
-# Fixed paths (/knowledge/drafts/..., /knowledge/search) before the generic /knowledge/{ref}.
+
+@_article_search.get("/search", response_model=SimilarPage, summary="Search published knowledge articles")
+def search_articles(
+    db_session: DbSession,
+    user: CurrentUser,
+    q: Annotated[str, Query(min_length=1, max_length=2000, description="Search text.")],
+    k: Annotated[int, Query(ge=1, le=100)] = 10,
+    category: Annotated[str | None, Query(max_length=80)] = None,
+    mode: SearchMode = "hybrid",
+):
+    if not q.strip():
+        raise InvalidInputError("q: must not be blank", field="q")
+    items = retrieval.get_service().search(
+        db_session, q, k=k, types=[ARTICLE_TYPE], category=category, mode=mode
+    )
+    return {"items": items}
+
+
+# Fixed paths (/knowledge/search, /knowledge/drafts/...) before the generic /knowledge/{ref}.
 router.include_router(_similar)
+router.include_router(_article_search)
 router.include_router(drafting_router)
 router.include_router(article_router)

@@ -1,5 +1,5 @@
 """Training triage models: pick the pipeline, evaluate it on a held-out part, refit on everything and save a
-new registry version (promoted only when asked); evaluate a saved version on labelled data.
+new registry version (promoted only when asked).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from itsm_ai.classify.serving.suggestions import CACHE
 from itsm_ai.classify.training.data import DataError, TrainingData
 from itsm_ai.config import get_settings
 from itsm_ai.registry import store
@@ -154,23 +153,4 @@ def train_model(
     report(0.95, "saving")
     version = store.save(model, name=name, metadata=meta, models_dir=folder, promote=promote)
     report(1.0, f"saved {name} {version}" + (" (promoted)" if promote else ""))
-    return TrainResult(
-        name, version, promote, store.read_metadata(name, version, models_dir=folder)
-    )
-
-
-def evaluate_current(
-    data: TrainingData, *, name: str, version: str | None = None, folder: Path | None = None
-) -> dict[str, Any]:
-    """Evaluate the CURRENT (or given) version of a model on labelled data."""
-    from itsm_ai.classify.estimators.evaluation import evaluate
-
-    loaded = CACHE.get(name, version, folder=folder)
-    keep = [i for i, label in enumerate(data.labels) if label is not None]
-    if not keep:
-        raise DataError("no labelled rows to evaluate")
-    report = evaluate(loaded.model, [data.texts[i] for i in keep], [data.labels[i] for i in keep])
-    report["model"] = name
-    report["version"] = loaded.version
-    report["unlabelled_rows_skipped"] = len(data.labels) - len(keep)
-    return report
+    return TrainResult(name, version, promote, store.read_metadata(name, version, models_dir=folder))

@@ -1,11 +1,10 @@
-"""Knowledge article states."""
+"""Knowledge article states: draft -> review -> published -> retired; review -> draft (the transition table is
+in workflow/transitions.py)."""
 
 from enum import StrEnum
 
 
 class ArticleState(StrEnum):
-    """draft -> review -> published -> retired; review -> draft (the table is in workflow/transitions.py)."""
-
     draft = "draft"
     review = "review"
     published = "published"

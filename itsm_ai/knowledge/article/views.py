@@ -1,44 +1,23 @@
-"""Knowledge article endpoints: search of published articles, reading (counts a view), "was this helpful"
-votes, and the generic article CRUD."""
+"""Knowledge article endpoints: reading (counts a view), "was this helpful" votes, and the generic article
+CRUD."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body
 
 from itsm_ai.auth.dependencies import CurrentUser
 from itsm_ai.database import DbSession
-from itsm_ai.errors import InvalidInputError
 from itsm_ai.knowledge.article import feedback as feedback_service
 from itsm_ai.knowledge.article.models import FeedbackCreate, FeedbackRead
 from itsm_ai.knowledge.article.service import ARTICLE
-from itsm_ai.knowledge.retrieval import service as retrieval
-from itsm_ai.knowledge.retrieval.documents import ARTICLE as ARTICLE_TYPE
-from itsm_ai.knowledge.retrieval.schemas import SearchMode, SimilarPage
 from itsm_ai.records import service as records
 from itsm_ai.records.spec import Action
 from itsm_ai.records.views import make_router
 
 router = APIRouter()
 _knowledge = APIRouter(prefix="/knowledge", tags=["knowledge"])
-
-
-@_knowledge.get("/search", response_model=SimilarPage, summary="Search published knowledge articles")
-def search_articles(
-    db_session: DbSession,
-    user: CurrentUser,
-    q: Annotated[str, Query(min_length=1, max_length=2000, description="Search text.")],
-    k: Annotated[int, Query(ge=1, le=100)] = 10,
-    category: Annotated[str | None, Query(max_length=80)] = None,
-    mode: SearchMode = "hybrid",
-):
-    if not q.strip():
-        raise InvalidInputError("q: must not be blank", field="q")
-    items = retrieval.get_service().search(
-        db_session, q, k=k, types=[ARTICLE_TYPE], category=category, mode=mode
-    )
-    return {"items": items}
 
 
 @_knowledge.post(
@@ -69,6 +48,6 @@ def _article_router() -> APIRouter:
     return generic
 
 
-# Fixed paths (/knowledge/search, /knowledge/{ref}/feedback) before the generic ones.
+# /knowledge/{ref}/feedback and the counting read before the generic article routes.
 router.include_router(_knowledge)
 router.include_router(_article_router())
