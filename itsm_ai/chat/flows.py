@@ -18,9 +18,6 @@ from itsm_ai.chat.conversations import add_message, confirm_intent, get_own_conv
 from itsm_ai.chat.detector import get_detector
 from itsm_ai.chat.enums import ConversationState, Intent, Outcome, Role
 from itsm_ai.chat.intent_flows import (
-    FEEDBACK_CHOICES,
-    INCIDENT_CHOICE,
-    MENU,
     NO_WORDS,
     PERSON_CHOICE,
     YES_WORDS,
@@ -37,17 +34,6 @@ from itsm_ai.chat.intent_flows import (
 from itsm_ai.chat.intents import DecisionKind
 from itsm_ai.chat.models import ChatTurn, Conversation
 from itsm_ai.errors import InvalidInputError
-
-__all__ = [
-    "FEEDBACK_CHOICES",
-    "INCIDENT_CHOICE",
-    "MENU",
-    "NO_WORDS",
-    "PERSON_CHOICE",
-    "YES_WORDS",
-    "Reply",
-    "handle_turn",
-]
 
 
 def _handle_choice(db_session: Session, user: User, conv: Conversation, value: str, reply: Reply) -> None:

@@ -5,7 +5,7 @@ the public JSON API (/api/v1), authenticated by the HttpOnly session cookie set 
 the API requires for cookie-authenticated changes). HTML routes are left out of the OpenAPI document.
 
 This module holds the login pages and `install`; the portal and console pages live in `portal` and `console`,
-rendering in `rendering`, page authentication in `page_auth`. Their public names are re-exported here.
+rendering in `rendering`, page authentication in `page_auth`.
 """
 
 from __future__ import annotations
@@ -21,42 +21,8 @@ from itsm_ai.auth.dependencies import SESSION_COOKIE
 from itsm_ai.database import DbSession
 from itsm_ai.errors import AuthenticationError
 from itsm_ai.ui import console, portal
-from itsm_ai.ui.api_routes import has_route
-from itsm_ai.ui.page_auth import (
-    CONSOLE_ROLES,
-    STAFF,
-    ConsoleUser,
-    LoginRequired,
-    MaybeUser,
-    ModelsPageUser,
-    PageIdentity,
-    PageRoute,
-    PortalUser,
-    StaffPageUser,
-)
-from itsm_ai.ui.rendering import HERE, HOME, STATIC_DIR, TICKET_PATHS, render, templates
-
-__all__ = [
-    "CONSOLE_ROLES",
-    "HERE",
-    "HOME",
-    "STAFF",
-    "STATIC_DIR",
-    "TICKET_PATHS",
-    "ConsoleUser",
-    "LoginRequired",
-    "MaybeUser",
-    "ModelsPageUser",
-    "PageIdentity",
-    "PageRoute",
-    "PortalUser",
-    "StaffPageUser",
-    "has_route",
-    "install",
-    "render",
-    "router",
-    "templates",
-]
+from itsm_ai.ui.page_auth import MaybeUser, PageRoute
+from itsm_ai.ui.rendering import HOME, STATIC_DIR, render
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 

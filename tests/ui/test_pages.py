@@ -361,7 +361,7 @@ def test_user_text_is_escaped_everywhere(client, users, make):
 def test_pages_are_not_in_the_openapi_document_and_api_routes_are_detected(app):
     from starlette.requests import Request
 
-    from itsm_ai.ui.views import has_route
+    from itsm_ai.ui.api_routes import has_route
 
     paths = app.openapi()["paths"]
     assert not [p for p in paths if p.startswith(("/portal", "/console", "/login", "/logout"))]
