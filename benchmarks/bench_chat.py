@@ -83,10 +83,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from fastapi.testclient import TestClient
 
-    from itsm_ai.chat import service as chat_service
+    from itsm_ai.chat.detector import train
     from itsm_ai.database import get_session
     from itsm_ai.demo.load import load_demo
-    from itsm_ai.knowledge import search
+    from itsm_ai.knowledge.retrieval import service as retrieval
     from itsm_ai.main import create_app
 
     start = time.perf_counter()
@@ -94,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"demo data {counts} in {time.perf_counter() - start:.1f}s", flush=True)
     start = time.perf_counter()
     with get_session() as session:
-        trained = chat_service.train(db_session=session)
-        search.get_service().ensure_ready(session)
+        trained = train(db_session=session)
+        retrieval.get_service().ensure_ready(session)
     print(
         f"detector {trained['version']} (embeddings={trained['snapshot']['embeddings']}) and knowledge index"
         f" ready in {time.perf_counter() - start:.1f}s",

@@ -36,11 +36,11 @@ from benchmarks._classify_data import (  # noqa: E402
     load_routing,
     load_topics,
 )
-from itsm_ai.classify.estimator import TriageClassifier  # noqa: E402
-from itsm_ai.classify.evaluation import evaluate  # noqa: E402
-from itsm_ai.classify.features import clear_embedding_cache, prime_embedding_cache  # noqa: E402
-from itsm_ai.classify.registry import library_versions  # noqa: E402
-from itsm_ai.classify.selection import compare_pipelines  # noqa: E402
+from itsm_ai.classify.estimators.classifier import TriageClassifier  # noqa: E402
+from itsm_ai.classify.estimators.evaluation import evaluate  # noqa: E402
+from itsm_ai.classify.estimators.features import clear_embedding_cache, prime_embedding_cache  # noqa: E402
+from itsm_ai.classify.estimators.selection import compare_pipelines  # noqa: E402
+from itsm_ai.registry.store import library_versions  # noqa: E402
 
 SEED = 0
 CV_FOLDS = 3
@@ -219,7 +219,7 @@ def served_models(folder: Path) -> dict[str, TriageClassifier]:
     category: topic groups of it_tickets_topics.csv; assignment_group: ticket_assignment.csv (48 groups
     with >= 10 training tickets). priority has no real text data set, so it is not served here.
     """
-    from itsm_ai.classify import registry
+    from itsm_ai.registry import store
 
     models = {}
     for target, (texts, labels), params in (
@@ -234,7 +234,7 @@ def served_models(folder: Path) -> dict[str, TriageClassifier]:
             take(texts, train), take(labels, train)
         )
         log(f"speed: trained {target} ({len(model.classes_)} classes) in {time.perf_counter() - start:.0f} s")
-        registry.save(model, name=target, models_dir=folder, promote=True)
+        store.save(model, name=target, models_dir=folder, promote=True)
         models[target] = model
     return models
 
@@ -245,13 +245,13 @@ def latency(n_tickets: int = 150, rounds: int = 3) -> dict:
     Each path runs over all texts in its own loop, ``rounds`` times, in a rotating order, so that a path
     never pays for threads another path left spinning and drift on a shared machine hits all paths alike.
     The in-process embedding cache is cleared before every suggestion, so that it embeds the text itself,
-    as for a new ticket. "served" is `service.suggest_fields` over every served target (models loaded
+    as for a new ticket. "served" is `suggestions.suggest_fields` over every served target (models loaded
     from a registry folder, one embedding shared by the targets); "one_model" is `predict_with_evidence` of
     the category model alone; "served_cached" is the served path with the embedding already cached.
     """
     import tempfile
 
-    from itsm_ai.classify import service
+    from itsm_ai.classify.serving import suggestions
     from itsm_ai.config import Settings
     from itsm_ai.embeddings import get_encoder
 
@@ -270,7 +270,7 @@ def latency(n_tickets: int = 150, rounds: int = 3) -> dict:
         one = models["category"]
 
         def served(text: str) -> None:
-            service.suggest_fields(text, settings=settings)
+            suggestions.suggest_fields(text, settings=settings)
 
         paths = {
             "bare": lambda t: encoder.encode([t]),
@@ -296,7 +296,7 @@ def latency(n_tickets: int = 150, rounds: int = 3) -> dict:
             start = time.perf_counter()
             served(text)
             timings["served_cached"].append(time.perf_counter() - start)
-        service.CACHE.clear()
+        suggestions.CACHE.clear()
         clear_embedding_cache()
     out: dict = {"n_texts": len(sample), "rounds": rounds, "targets": list(models)}
     out.update({name: _latency(values) for name, values in timings.items()})

@@ -39,11 +39,11 @@ from benchmarks._classify_data import (  # noqa: E402
     load_topics,
 )
 from benchmarks.bench_classify import baseline, log, split, take  # noqa: E402
-from itsm_ai.classify.estimator import TriageClassifier  # noqa: E402
-from itsm_ai.classify.evaluation import evaluate  # noqa: E402
-from itsm_ai.classify.features import prime_embedding_cache  # noqa: E402
-from itsm_ai.classify.selection import _strata  # noqa: E402
-from itsm_ai.classify.thresholds import per_class_thresholds, precision_coverage  # noqa: E402
+from itsm_ai.classify.estimators.classifier import TriageClassifier  # noqa: E402
+from itsm_ai.classify.estimators.evaluation import evaluate  # noqa: E402
+from itsm_ai.classify.estimators.features import prime_embedding_cache  # noqa: E402
+from itsm_ai.classify.estimators.selection import _strata  # noqa: E402
+from itsm_ai.classify.estimators.thresholds import per_class_thresholds, precision_coverage  # noqa: E402
 
 OUTER_FOLDS = 3
 SEED = 0

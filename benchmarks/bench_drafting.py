@@ -20,9 +20,10 @@ import time
 import numpy as np
 
 from benchmarks._knowledge_data import load_qa, print_table, qa_clusters, write_results
-from itsm_ai.knowledge.drafting import Draft, ExtractiveDrafter, html_to_text, looks_like_html
-from itsm_ai.knowledge.lexical import LexicalIndex
-from itsm_ai.knowledge.pii import contains_pii
+from itsm_ai.knowledge.drafting.extractive import Draft, ExtractiveDrafter
+from itsm_ai.knowledge.drafting.pii import contains_pii
+from itsm_ai.knowledge.drafting.text import html_to_text, looks_like_html
+from itsm_ai.knowledge.retrieval.lexical import LexicalIndex
 
 FILES = ("askubuntu_qa_intents.json", "webapps_qa_intents.json")
 SHOW = ("Shutdown Computer", "Delete Account", "Change Password")

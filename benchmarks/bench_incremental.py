@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     from itsm_ai.base.roles import Role
     from itsm_ai.config import get_settings
     from itsm_ai.database import get_session, utcnow
-    from itsm_ai.knowledge import search as ks
+    from itsm_ai.knowledge.retrieval import service as retrieval
     from itsm_ai.main import create_app
     from itsm_ai.migrate import upgrade
     from itsm_ai.ticket.models import Incident
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             db_session=session,
             user_in=UserCreate(username="bench", role=Role.agent, password="bench-password"),
         )
-    service = ks.get_service()
+    service = retrieval.get_service()
     started = time.perf_counter()
     with get_session() as session:
         service.ensure_ready(session)

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks._knowledge_data import CACHE_DIR, print_table, write_results
-from itsm_ai.knowledge.vector_index import EXACT, HNSW, VectorIndex
+from itsm_ai.knowledge.retrieval.vector_backend import EXACT, HNSW
+from itsm_ai.knowledge.retrieval.vector_index import VectorIndex
 
 DIM = 384
 

@@ -34,10 +34,10 @@ from benchmarks._knowledge_data import (
     write_results,
 )
 from itsm_ai.config import Settings
-from itsm_ai.knowledge.docs import INCIDENT, build_doc
-from itsm_ai.knowledge.hybrid import HybridSearcher
-from itsm_ai.knowledge.search import new_hybrid_searcher, new_lexical_index
-from itsm_ai.knowledge.vector_index import VectorIndex
+from itsm_ai.knowledge.retrieval.documents import INCIDENT, build_doc
+from itsm_ai.knowledge.retrieval.factory import new_hybrid_searcher, new_lexical_index
+from itsm_ai.knowledge.retrieval.hybrid import HybridSearcher
+from itsm_ai.knowledge.retrieval.vector_index import VectorIndex
 
 KS = (1, 5, 10)
 MODES = ("lexical", "dense", "hybrid")

@@ -18,8 +18,8 @@ from itsm_ai.comment import models as comment_models  # noqa: F401
 from itsm_ai.database import Base
 from itsm_ai.group import models as group_models  # noqa: F401
 from itsm_ai.group import service as group_specs  # noqa: F401
-from itsm_ai.knowledge import models as knowledge_models  # noqa: F401
-from itsm_ai.knowledge import service as knowledge_specs  # noqa: F401
+from itsm_ai.knowledge.article import models as knowledge_models  # noqa: F401
+from itsm_ai.knowledge.article import service as knowledge_specs  # noqa: F401
 from itsm_ai.records import models as record_models
 from itsm_ai.sla import calendars as sla_calendar_specs  # noqa: F401
 from itsm_ai.sla import models as sla_models  # noqa: F401

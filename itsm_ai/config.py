@@ -35,7 +35,17 @@ class Settings(BaseSettings):
         description="The real data sets beside the repository: tests use slices (and skip without them), "
         "benchmarks the whole files. The service itself never needs them.",
     )
-    embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_model: str = Field(
+        default="all-MiniLM-L6-v2",
+        description="Sentence-embedding model of triage, retrieval and the chat; its name (and a hash of "
+        "its weights) is recorded with every index and model built on its vectors, so a switch rebuilds the "
+        "index and asks for the triage models to be retrained.",
+    )
+    embedding_model_path: Path | None = Field(
+        default=None,
+        description="Folder of the saved sentence-transformers model to load; default: the bundled package "
+        "for all-MiniLM-L6-v2, else embedding_model itself as a folder (nothing is downloaded).",
+    )
     embedding_backend: str = Field(
         default="torch", description="torch, onnx or openvino (sentence-transformers)."
     )
@@ -85,7 +95,7 @@ class Settings(BaseSettings):
     )
     knowledge_encoder: str = Field(
         default="model",
-        description="model (all-MiniLM-L6-v2) or hash (offline bag-of-words hashing: tests, no model).",
+        description="model (the embedding_model) or hash (offline bag-of-words hashing: tests, no model).",
     )
     knowledge_index_types: list[str] = ["incident", "problem", "knowledge_article"]
     knowledge_exact_threshold: int = Field(

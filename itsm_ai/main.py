@@ -89,7 +89,7 @@ def _stale_handler(_request: Request, exc: StaleDataError) -> JSONResponse:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
-    from itsm_ai.classify.jobs import on_startup as fail_interrupted_training_jobs
+    from itsm_ai.classify.training.jobs import on_startup as fail_interrupted_training_jobs
     from itsm_ai.config import get_settings
     from itsm_ai.database import get_engine
     from itsm_ai.worker import Worker
@@ -103,11 +103,11 @@ async def _lifespan(app: FastAPI):
     worker = Worker(settings.worker_interval_seconds) if in_process and app.state.start_worker else None
     if worker is not None:
         worker.start()
-    from itsm_ai.knowledge.search import on_shutdown, on_startup
+    from itsm_ai.knowledge.retrieval.sync import on_shutdown, on_startup
 
     on_startup(background=app.state.start_worker)  # the retrieval index: load and reconcile
     if app.state.start_worker:
-        from itsm_ai.chat.service import warm_up_in_background
+        from itsm_ai.chat.detector import warm_up_in_background
 
         warm_up_in_background()  # trains the chat intent detector when it is absent or stale
     try:

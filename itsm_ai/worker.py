@@ -15,8 +15,8 @@ JOBS: list[str] = [
     "itsm_ai.sla.flows:sweep",
     "itsm_ai.automation.engine:run_scheduled",
     "itsm_ai.webhooks.flows:deliver_pending",
-    "itsm_ai.knowledge.search:flush_job",
-    "itsm_ai.chat.service:abandon_job",
+    "itsm_ai.knowledge.retrieval.sync:flush_job",
+    "itsm_ai.chat.conversations:abandon_job",
 ]
 
 

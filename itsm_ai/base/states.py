@@ -1,4 +1,5 @@
-"""Ticket lifecycle states, and the values lifecycle rules look at (on-hold reasons, change types)."""
+"""Record lifecycle states (tickets and knowledge articles; their transition tables are in
+workflow/transitions.py), and the values lifecycle rules look at (on-hold reasons, change types)."""
 
 from enum import StrEnum
 
@@ -53,3 +54,10 @@ class RequestState(StrEnum):
     closed = "closed"
     rejected = "rejected"
     cancelled = "cancelled"
+
+
+class ArticleState(StrEnum):
+    draft = "draft"
+    review = "review"
+    published = "published"
+    retired = "retired"

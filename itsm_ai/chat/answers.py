@@ -25,7 +25,7 @@ def _scrub(text: str | None) -> str | None:
     if not text:
         return text
     try:
-        from itsm_ai.knowledge.pii import scrub
+        from itsm_ai.knowledge.drafting.pii import scrub
     except ImportError:  # pragma: no cover
         return text
     return scrub(text)
@@ -34,21 +34,22 @@ def _scrub(text: str | None) -> str | None:
 def _search(db_session: Session, text: str, k: int) -> list[dict[str, Any]]:
     """Knowledge search; reuses the vector the intent detector already computed for this very text when
     both use the same shared MiniLM encoder (one embedding per chat turn instead of two)."""
-    from itsm_ai.knowledge import search
+    from itsm_ai.knowledge.retrieval import service as retrieval
+    from itsm_ai.knowledge.retrieval.documents import RESOLVED_STATES
 
     vector = cached_embedding(text)
     if vector is not None:
         try:
             from itsm_ai.embeddings import get_encoder
 
-            svc = search.get_service()
+            svc = retrieval.get_service()
             if svc.encoder is get_encoder():
                 return svc.search(
-                    db_session, text, k=k, types=None, states=search.RESOLVED_STATES, vector=vector
+                    db_session, text, k=k, types=None, states=RESOLVED_STATES, vector=vector
                 )
         except (AttributeError, TypeError):  # the retrieval internals changed: use the public function
             pass
-    return search.search(db_session=db_session, text=text, k=k, types=None, published_only=False)
+    return retrieval.search(db_session=db_session, text=text, k=k, types=None, published_only=False)
 
 
 def find_answers(*, db_session: Session, user: User, text: str, k: int | None = None) -> list[dict[str, Any]]:

@@ -16,11 +16,11 @@ def train_command(
     promote: Annotated[bool, typer.Option(help="Make the new version the one the chat uses.")] = True,
 ) -> None:
     """Retrain the intent detector on the shipped examples plus confirmed conversation messages."""
-    from itsm_ai.chat import service
+    from itsm_ai.chat.detector import train
     from itsm_ai.database import get_session
 
     with get_session() as session:
-        result = service.train(db_session=session, promote=promote)
+        result = train(db_session=session, promote=promote)
     val = result["validation"]
     console.print(
         f"chat_intents {result['version']}{' (promoted)' if promote else ''}: {result['n_examples']} examples"

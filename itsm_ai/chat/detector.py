@@ -18,6 +18,7 @@ from itsm_ai.chat.intents import IntentDetector
 from itsm_ai.chat.models import Message
 from itsm_ai.config import get_settings
 from itsm_ai.database import get_session
+from itsm_ai.embeddings import BUNDLED_MODEL
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ def training_snapshot(*, db_session: Session) -> dict[str, Any]:
         "confirmed": int(count or 0),
         "confirmed_max_id": int(last or 0),
         "embeddings": bool(settings.chat_intent_embeddings),
+        "embedding_model": settings.embedding_model,
         "params": {
             "in_scope_recall": settings.chat_intent_in_scope_recall,
             "threshold": settings.chat_intent_threshold,
@@ -103,7 +105,7 @@ class _Loaded:
 
 def train(*, db_session: Session, promote: bool = True) -> dict[str, Any]:
     """Train the detector on the seed examples plus confirmed conversation messages; save (and promote) it."""
-    from itsm_ai.classify import registry
+    from itsm_ai.registry import store as registry
 
     texts, labels = load_seed()
     learned = confirmed_examples(db_session=db_session)
@@ -134,14 +136,19 @@ def _is_stale(meta: dict[str, Any], snapshot: dict[str, Any]) -> bool:
     saved = dict(meta.get("snapshot") or {})
     current = dict(snapshot)
     # A model trained without embeddings because the package was missing is not stale for that reason.
-    saved.pop("embeddings", None)
+    used_embeddings = saved.pop("embeddings", None)
     current.pop("embeddings", None)
+    # One trained on another embedding model's vectors is (snapshots before the setting: the bundled model).
+    saved_model = saved.pop("embedding_model", BUNDLED_MODEL)
+    if used_embeddings and saved_model != current.pop("embedding_model", BUNDLED_MODEL):
+        return True
+    current.pop("embedding_model", None)
     return saved != current
 
 
 def get_detector(*, db_session: Session) -> IntentDetector:
     """The promoted detector, loaded once per process; trained first when absent or stale (at startup)."""
-    from itsm_ai.classify import registry
+    from itsm_ai.registry import store as registry
 
     settings = get_settings()
     current = registry.current_version(MODEL_NAME, models_dir=settings.models_dir)
@@ -158,7 +165,7 @@ def get_detector(*, db_session: Session) -> IntentDetector:
 
 
 def _load_or_train(db_session: Session, current: str | None, first_load: bool) -> IntentDetector:
-    from itsm_ai.classify import registry
+    from itsm_ai.registry import store as registry
 
     settings = get_settings()
     if current is not None:

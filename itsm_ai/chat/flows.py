@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from itsm_ai.auth.models import User
 from itsm_ai.catalog.models import CatalogItem
-from itsm_ai.chat import service
+from itsm_ai.chat.conversations import add_message, confirm_intent, get_own_conversation, start_conversation
+from itsm_ai.chat.detector import get_detector
 from itsm_ai.chat.enums import ConversationState, Intent, Outcome, Role
 from itsm_ai.chat.intent_flows import (
     NO_WORDS,
@@ -41,7 +42,7 @@ def _handle_choice(db_session: Session, user: User, conv: Conversation, value: s
         intent = value.removeprefix("intent:")
         pending_text, pending_id = context.get("pending_text"), context.get("pending_message_id")
         if pending_id is not None:  # a clarifying pick confirms what the ambiguous message meant
-            service.confirm_intent(db_session=db_session, message_id=pending_id, intent=intent)
+            confirm_intent(db_session=db_session, message_id=pending_id, intent=intent)
         run_intent(db_session, user, conv, intent, pending_text, reply, pending_id)
     elif value in ("feedback:yes", "feedback:no"):
         handle_feedback(db_session, user, conv, value == "feedback:yes", reply)
@@ -63,7 +64,7 @@ def _handle_choice(db_session: Session, user: User, conv: Conversation, value: s
             conv.context = {"expect": Intent.request_item}
             conv.state = ConversationState.open
             return
-        service.confirm_intent(
+        confirm_intent(
             db_session=db_session, message_id=context.get("flow_message_id"), intent=Intent.request_item
         )
         create_ticket(
@@ -90,7 +91,7 @@ def _handle_choice(db_session: Session, user: User, conv: Conversation, value: s
     elif value == "ticket:incident":
         reply.intent = context.get("flow_intent") or Intent.report_problem
         if context.get("flow_intent"):
-            service.confirm_intent(
+            confirm_intent(
                 db_session=db_session,
                 message_id=context.get("flow_message_id"),
                 intent=context["flow_intent"],
@@ -112,9 +113,9 @@ def _quick_yes_no(text: str) -> bool | None:
 
 def _handle_message(db_session: Session, user: User, conv: Conversation, text: str, reply: Reply) -> None:
     context = dict(conv.context or {})
-    detector = service.get_detector(db_session=db_session)
+    detector = get_detector(db_session=db_session)
     decision = detector.decide([text])[0]
-    msg = service.add_message(
+    msg = add_message(
         db_session=db_session,
         conversation=conv,
         role=Role.user,
@@ -151,9 +152,9 @@ def _handle_message(db_session: Session, user: User, conv: Conversation, text: s
 def handle_turn(*, db_session: Session, user: User, turn: ChatTurn) -> dict[str, Any]:
     """Run one chat turn for the user and return the reply (the POST /chat response body)."""
     if turn.conversation_id is None:
-        conv = service.start_conversation(db_session=db_session, user=user)
+        conv = start_conversation(db_session=db_session, user=user)
     else:
-        conv = service.get_own_conversation(
+        conv = get_own_conversation(
             db_session=db_session, conversation_id=turn.conversation_id, user=user
         )
     reply = Reply()
@@ -175,11 +176,11 @@ def handle_turn(*, db_session: Session, user: User, turn: ChatTurn) -> dict[str,
             ),
             turn.choice,
         )
-        service.add_message(db_session=db_session, conversation=conv, role=Role.user, text=label)
+        add_message(db_session=db_session, conversation=conv, role=Role.user, text=label)
         _handle_choice(db_session, user, conv, turn.choice, reply)
     else:
         _handle_message(db_session, user, conv, turn.message.strip(), reply)
-    service.add_message(
+    add_message(
         db_session=db_session,
         conversation=conv,
         role=Role.bot,

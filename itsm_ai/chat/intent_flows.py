@@ -10,9 +10,11 @@ from sqlalchemy.orm import Session
 
 from itsm_ai.auth.models import User
 from itsm_ai.catalog.models import CatalogItem
-from itsm_ai.chat import service
+from itsm_ai.chat.answers import find_answers, match_catalog
+from itsm_ai.chat.conversations import confirm_intent, finish
 from itsm_ai.chat.enums import INTENT_LABELS, ConversationState, Intent, Outcome
 from itsm_ai.chat.models import Conversation
+from itsm_ai.chat.tickets import my_tickets, open_ticket, ticket_ref
 from itsm_ai.errors import PermissionDeniedError
 
 MENU = (Intent.report_problem, Intent.request_item, Intent.check_status, Intent.how_to, Intent.talk_to_person)
@@ -63,7 +65,7 @@ def _answer_flow(
     db_session: Session, user: User, conv: Conversation, text: str, reply: Reply, msg_id
 ) -> None:
     """report_problem / how_to: answers from articles and resolved tickets, then 'did that solve it?'."""
-    answers = service.find_answers(db_session=db_session, user=user, text=text)
+    answers = find_answers(db_session=db_session, user=user, text=text)
     context = {"problem": text, "flow_message_id": msg_id, "flow_intent": reply.intent}
     if answers:
         reply.answers = answers
@@ -86,7 +88,7 @@ def _answer_flow(
 
 def _catalog_flow(db_session: Session, conv: Conversation, text: str, reply: Reply, msg_id) -> None:
     """request_item: offer matching active catalog items."""
-    matches = service.match_catalog(db_session=db_session, text=text)
+    matches = match_catalog(db_session=db_session, text=text)
     context = {"problem": text, "flow_message_id": msg_id, "flow_intent": Intent.request_item}
     if matches:
         reply.text = "Which of these would you like to request?"
@@ -103,7 +105,7 @@ def _catalog_flow(db_session: Session, conv: Conversation, text: str, reply: Rep
 
 def _status_flow(db_session: Session, user: User, conv: Conversation, text: str, reply: Reply) -> None:
     """check_status: the user's own open tickets and their latest public update."""
-    tickets = service.my_tickets(db_session=db_session, user=user, text=text)
+    tickets = my_tickets(db_session=db_session, user=user, text=text)
     reply.tickets = tickets
     if not tickets:
         reply.text = "You have no open tickets."
@@ -131,7 +133,7 @@ def create_ticket(
 ) -> bool:
     """Open a ticket for the user and say its number; False (and a polite reply) when their role cannot."""
     try:
-        obj = service.open_ticket(
+        obj = open_ticket(
             db_session=db_session,
             user=user,
             conversation=conv,
@@ -145,7 +147,7 @@ def create_ticket(
         )
         _open(conv, reply)
         return False
-    reply.ticket = service.ticket_ref(obj)
+    reply.ticket = ticket_ref(obj)
     noun = "request" if record_type == "service_request" else "ticket"
     group = obj.assignment_group_ref.name if getattr(obj, "assignment_group_ref", None) else None
     routed = f" It has been routed to {group}." if group else ""
@@ -155,7 +157,7 @@ def create_ticket(
         )
     else:
         reply.text = f"I have opened {noun} {obj.number} for you.{routed} You can follow it under My tickets."
-    service.finish(conversation=conv, outcome=outcome)
+    finish(conversation=conv, outcome=outcome)
     return True
 
 
@@ -211,7 +213,7 @@ def run_intent(
     elif intent == Intent.check_status:
         _status_flow(db_session, user, conv, text or "", reply)
     elif intent == Intent.talk_to_person:
-        service.confirm_intent(db_session=db_session, message_id=msg_id, intent=intent)
+        confirm_intent(db_session=db_session, message_id=msg_id, intent=intent)
         hand_off(db_session, user, conv, reply, text)
     elif intent == Intent.greeting:
         name = user.full_name if getattr(user, "full_name", None) else user.username
@@ -242,11 +244,11 @@ def handle_feedback(db_session: Session, user: User, conv: Conversation, solved:
     context = dict(conv.context or {})
     flow_intent = context.get("flow_intent") or Intent.report_problem
     reply.intent = flow_intent
-    service.confirm_intent(
+    confirm_intent(
         db_session=db_session, message_id=context.get("flow_message_id"), intent=flow_intent
     )
     if solved:
         reply.text = "Great, glad that helped! I have noted that this was solved without a ticket."
-        service.finish(conversation=conv, outcome=Outcome.deflected)
+        finish(conversation=conv, outcome=Outcome.deflected)
         return
     create_reported_incident(db_session, user, conv, reply, context)

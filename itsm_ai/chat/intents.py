@@ -112,7 +112,11 @@ def embed(texts: Sequence[str]) -> np.ndarray:
     else:
         lookup = {}
     rows = [lookup[t] if t in lookup else _embedding_cache[t] for t in texts]
-    return np.vstack(rows).astype(np.float32) if rows else np.zeros((0, 384), dtype=np.float32)
+    if not rows:
+        from itsm_ai.embeddings import get_encoder
+
+        return np.zeros((0, get_encoder().dimension), dtype=np.float32)
+    return np.vstack(rows).astype(np.float32)
 
 
 # ------------------------------------------------------------------------------------------------ helpers

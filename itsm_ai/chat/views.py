@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from itsm_ai.auth.dependencies import CurrentUser
-from itsm_ai.chat import flows, service
+from itsm_ai.chat import conversations, flows
 from itsm_ai.chat.models import ChatReply, ChatTurn, Conversation, ConversationList, ConversationRead
 from itsm_ai.database import DbSession
 
@@ -32,12 +32,13 @@ def chat(body: ChatTurn, db_session: DbSession, user: CurrentUser):
 
 @router.get("", response_model=ConversationList, summary="My conversations with the virtual agent")
 def list_conversations(db_session: DbSession, user: CurrentUser):
-    return {"items": [_summary(c) for c in service.list_conversations(db_session=db_session, user=user)]}
+    items = conversations.list_conversations(db_session=db_session, user=user)
+    return {"items": [_summary(c) for c in items]}
 
 
 @router.get("/{conversation_id}", response_model=ConversationRead, summary="A conversation and its messages")
 def read_conversation(conversation_id: int, db_session: DbSession, user: CurrentUser):
-    conv = service.get_conversation(db_session=db_session, conversation_id=conversation_id, user=user)
+    conv = conversations.get_conversation(db_session=db_session, conversation_id=conversation_id, user=user)
     return {
         **_summary(conv),
         "messages": [

@@ -58,8 +58,8 @@ def train_command(
     """Train a new version of a triage model (from the store or a CSV) and show its held-out evaluation."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from itsm_ai.classify.training import train_model
-    from itsm_ai.classify.training_data import DataError, check_target, csv_training_data, store_training_data
+    from itsm_ai.classify.training.data import DataError, check_target, csv_training_data, store_training_data
+    from itsm_ai.classify.training.trainer import train_model
     from itsm_ai.errors import AppError
 
     try:
@@ -106,7 +106,7 @@ def train_command(
             {"name": result.name, "version": result.version, "promoted": result.promoted, **result.metadata}
         )
         return
-    from itsm_ai.classify.evaluation import format_report
+    from itsm_ai.classify.estimators.evaluation import format_report
 
     console.print(f"saved [bold]{result.name} {result.version}[/bold]" + (" (CURRENT)" if promote else ""))
     selection = result.metadata.get("selection")
@@ -129,10 +129,10 @@ def evaluate_command(
 ) -> None:
     """Evaluate the CURRENT model on a labelled CSV: macro-F1, accuracy, top-3, coverage/precision at the
     thresholds, per-class precision/recall and the confusion matrix."""
-    from itsm_ai.classify.evaluation import format_report
-    from itsm_ai.classify.service import ModelUnavailable
-    from itsm_ai.classify.training import evaluate_current
-    from itsm_ai.classify.training_data import DataError, csv_training_data
+    from itsm_ai.classify.estimators.evaluation import format_report
+    from itsm_ai.classify.serving.evaluation import evaluate_current
+    from itsm_ai.classify.training.data import DataError, csv_training_data
+    from itsm_ai.registry.cache import ModelUnavailable
 
     try:
         dataset = csv_training_data(data, text_cols=text_col, label_col=label_col, target=target)
@@ -159,9 +159,9 @@ def evaluate_command(
 @models_app.command("list")
 def models_list(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
     """Models, their versions, CURRENT and challenger, with held-out scores."""
-    from itsm_ai.classify import catalog
+    from itsm_ai.classify.model_catalog import list_models
 
-    models = catalog.list_models()
+    models = list_models()
     if as_json:
         _print_json(models)
         return
@@ -199,11 +199,11 @@ def models_promote(
     version: Annotated[str, typer.Argument(help="Version to make CURRENT, e.g. v0002.")],
 ) -> None:
     """Make a version CURRENT (the server picks it up without a restart)."""
-    from itsm_ai.classify import registry
+    from itsm_ai.registry import store
 
     try:
-        registry.promote(name, version)
-    except registry.RegistryError as exc:
+        store.promote(name, version)
+    except store.RegistryError as exc:
         _fail(str(exc))
     console.print(f"{name}: CURRENT is now {version}")
 
@@ -211,11 +211,11 @@ def models_promote(
 @models_app.command("rollback")
 def models_rollback(name: Annotated[str, typer.Argument(help="Model name (the target field).")]) -> None:
     """Return CURRENT to the version promoted before it."""
-    from itsm_ai.classify import registry
+    from itsm_ai.registry import store
 
     try:
-        previous = registry.rollback(name)
-    except registry.RegistryError as exc:
+        previous = store.rollback(name)
+    except store.RegistryError as exc:
         _fail(str(exc))
     console.print(f"{name}: rolled back, CURRENT is now {previous}")
 
@@ -226,10 +226,10 @@ def models_challenger(
     version: Annotated[str | None, typer.Argument(help="Version to run in shadow; omit to stop.")] = None,
 ) -> None:
     """Run a version in shadow beside CURRENT on new tickets (see GET /models/{name}/shadow-report)."""
-    from itsm_ai.classify import catalog, registry
+    from itsm_ai.registry import store
 
     try:
-        catalog.set_challenger(name, version)
-    except registry.RegistryError as exc:
+        store.set_challenger(name, version)
+    except store.RegistryError as exc:
         _fail(str(exc))
     console.print(f"{name}: challenger {'is now ' + version if version else 'stopped'}")

@@ -11,7 +11,9 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import select
 
-from itsm_ai.classify import registry, service
+from itsm_ai.classify.training.data import TrainingData, csv_training_data
+from itsm_ai.classify.training.trainer import train_model
+from itsm_ai.registry import store
 
 DEMO_TARGETS = ("category", "assignment_group")
 
@@ -30,11 +32,11 @@ def _numbers_by_row() -> dict[str, str]:
         return {row[0]: row[1] for row in rows}
 
 
-def demo_training_data(target: str) -> service.TrainingData:
+def demo_training_data(target: str) -> TrainingData:
     """The bundled topic tickets labelled for one demo target."""
     from itsm_ai.demo.load import TOPIC_GROUPS, TOPICS_CSV
 
-    data = service.csv_training_data(TOPICS_CSV, text_cols=["Document"], label_col="Topic_group")
+    data = csv_training_data(TOPICS_CSV, text_cols=["Document"], label_col="Topic_group")
     if target == "assignment_group":
         data.labels = [None if t is None else TOPIC_GROUPS.get(t, "Service Desk") for t in data.labels]
     elif target != "category":
@@ -58,18 +60,18 @@ def ensure_demo_models(
     for target in targets:
         data = demo_training_data(target)
         keep = [i for i, label in enumerate(data.labels) if label is not None]
-        snapshot = registry.data_snapshot([data.texts[i] for i in keep], [data.labels[i] for i in keep])
-        current = registry.current_version(target, models_dir=service.models_dir())
+        snapshot = store.data_snapshot([data.texts[i] for i in keep], [data.labels[i] for i in keep])
+        current = store.current_version(target)
         if current is not None:
             try:
-                meta = registry.read_metadata(target, current, models_dir=service.models_dir())
-            except registry.RegistryError:
+                meta = store.read_metadata(target, current)
+            except store.RegistryError:
                 meta = {}
             if (meta.get("data") or {}).get("sha256") == snapshot["sha256"]:
                 done[target] = f"kept {current}"
                 continue
         say(f"training the demo {target} model on {len(keep)} tickets ...")
-        result = service.train_model(data, target=target, features=features, promote=True)
+        result = train_model(data, target=target, features=features, promote=True)
         done[target] = f"trained {result.version}"
         say(f"demo {target} model: {result.version} (CURRENT)")
     return done

@@ -16,9 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from itsm_ai.audit import service as audit_service
-from itsm_ai.classify import service
 from itsm_ai.classify.enums import FieldMode, SuggestionStatus
-from itsm_ai.classify.shadow import shadow_predictions
+from itsm_ai.classify.estimators.text import ticket_text
+from itsm_ai.classify.serving.shadow import shadow_predictions
+from itsm_ai.classify.serving.suggestions import field_mode, suggest_fields
 from itsm_ai.config import get_settings
 from itsm_ai.records.events import RecordEvent
 
@@ -106,12 +107,12 @@ def on_record_creating(db_session: Session, event: RecordEvent) -> None:
     if event.kind != "creating" or event.record_type not in settings.triage_record_types:
         return
     obj = event.record
-    text = service.ticket_text(obj.short_description, getattr(obj, "description", None))
-    fields = service.suggest_fields(text, settings=settings)
+    text = ticket_text(obj.short_description, getattr(obj, "description", None))
+    fields = suggest_fields(text, settings=settings)
     for target, entry in fields.items():
         if (
             entry["status"] == SuggestionStatus.suggested
-            and service.field_mode(target, settings) == FieldMode.auto
+            and field_mode(target, settings) == FieldMode.auto
             and _current(obj, target) in (None, "")
         ):
             problem = _apply(db_session, obj, target, entry["value"])

@@ -2,56 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, status
 
 from itsm_ai.auth.dependencies import DataUser, ReaderUser, StaffUser
-from itsm_ai.classify import catalog, feedback, jobs, registry, service, shadow
+from itsm_ai.classify import feedback, model_catalog
 from itsm_ai.classify.enums import FeedbackAction
+from itsm_ai.classify.estimators.text import ticket_text
 from itsm_ai.classify.models import (
     AcceptBody,
     ChallengerBody,
     OverrideBody,
     PromoteBody,
     TrainBody,
-    TrainingJob,
     TrainingJobRead,
     TriageRequest,
 )
+from itsm_ai.classify.serving import shadow
+from itsm_ai.classify.serving.suggestions import suggest_for_text
+from itsm_ai.classify.training import jobs
 from itsm_ai.database import DbSession
-from itsm_ai.errors import AppError, ConflictError, InvalidInputError, NotFoundError
+from itsm_ai.errors import InvalidInputError
 from itsm_ai.records import service as records
 from itsm_ai.records.spec import Action, RecordSpec
 
 router = APIRouter()
-
-
-@contextmanager
-def _existing_model(name: str) -> Iterator[None]:
-    """404 unless the model has versions; registry errors inside become API errors."""
-    try:
-        if not registry.list_versions(name):
-            raise NotFoundError(f"model {name} not found")
-        yield
-    except registry.RegistryError as exc:
-        raise _registry_error(exc, name=name) from exc
-
-
-def _registry_error(exc: registry.RegistryError, *, name: str) -> AppError:
-    """Registry problems as API errors: bad names 422, missing things 404, nothing to roll back 409."""
-    message = str(exc)
-    if message.startswith("invalid model name"):
-        return InvalidInputError(f"name: {message}", field="name")
-    if message.startswith("invalid version"):
-        return InvalidInputError(f"version: {message}", field="version")
-    if "no previously promoted version" in message:
-        return ConflictError(message, field="version")
-    if "has no version" in message or "no CURRENT" in message:
-        return NotFoundError(message)
-    return ConflictError(f"model {name}: {message}")
 
 
 # ------------------------------------------------------------------------------------------ feedback
@@ -132,8 +108,8 @@ router.include_router(_ticket_feedback_router())
 def _triage(body: TriageRequest, db_session) -> dict[str, Any]:
     text = body.text.strip() if body.text and body.text.strip() else ""
     if not text:
-        text = service.ticket_text(body.short_description, body.description)
-    return {"fields": service.suggest_for_text(db_session=db_session, text=text)}
+        text = ticket_text(body.short_description, body.description)
+    return {"fields": suggest_for_text(db_session=db_session, text=text)}
 
 
 @router.get("/triage", tags=["triage"], summary="Suggestions for free text (no ticket is created)")
@@ -165,7 +141,7 @@ def triage_post(body: TriageRequest, db_session: DbSession, user: ReaderUser) ->
 
 @router.get("/models", tags=["models"], summary="Models in the registry: versions, CURRENT, challenger")
 def models_list(user: DataUser) -> dict[str, Any]:
-    return {"items": catalog.list_models()}
+    return {"items": model_catalog.list_models()}
 
 
 @router.post(
@@ -179,34 +155,26 @@ def models_train(body: TrainBody, db_session: DbSession, user: DataUser):
     params = body.model_dump(exclude_none=True)
     params["created_by"] = user.username
     job_id = jobs.start_training_job(params=params, user=user)
-    return db_session.get(TrainingJob, job_id)
+    return jobs.get_job(db_session=db_session, job_id=job_id)
 
 
 @router.get(
     "/models/jobs", response_model=list[TrainingJobRead], tags=["models"], summary="Recent training jobs"
 )
 def models_jobs(db_session: DbSession, user: DataUser, limit: Annotated[int, Query(ge=1, le=200)] = 20):
-    from sqlalchemy import select
-
-    return list(db_session.scalars(select(TrainingJob).order_by(TrainingJob.id.desc()).limit(limit)))
+    return jobs.list_jobs(db_session=db_session, limit=limit)
 
 
 @router.get(
     "/models/jobs/{job_id}", response_model=TrainingJobRead, tags=["models"], summary="A training job"
 )
 def models_job(job_id: int, db_session: DbSession, user: DataUser):
-    job = db_session.get(TrainingJob, job_id)
-    if job is None:
-        raise NotFoundError(f"training job {job_id} not found")
-    return job
+    return jobs.get_job(db_session=db_session, job_id=job_id)
 
 
 @router.get("/models/{name}", tags=["models"], summary="A model's versions, CURRENT and challenger")
 def models_get(name: str, user: DataUser) -> dict[str, Any]:
-    try:
-        return catalog.describe_model(name)
-    except registry.RegistryError as exc:
-        raise _registry_error(exc, name=name) from exc
+    return model_catalog.get_model(name)
 
 
 @router.get(
@@ -215,29 +183,17 @@ def models_get(name: str, user: DataUser) -> dict[str, Any]:
     summary="Metadata of one version, with its evaluation report",
 )
 def models_version(name: str, version: str, user: DataUser) -> dict[str, Any]:
-    try:
-        meta = registry.read_metadata(name, version)
-        current = registry.current_version(name)
-        challenger = catalog.get_challenger(name)
-    except registry.RegistryError as exc:
-        raise _registry_error(exc, name=name) from exc
-    return {**meta, "current": version == current, "challenger": version == challenger}
+    return model_catalog.get_version(name, version)
 
 
 @router.post("/models/{name}/promote", tags=["models"], summary="Make a version CURRENT")
 def models_promote(name: str, body: PromoteBody, user: DataUser) -> dict[str, Any]:
-    try:
-        registry.promote(name, body.version)
-        return catalog.describe_model(name)
-    except registry.RegistryError as exc:
-        raise _registry_error(exc, name=name) from exc
+    return model_catalog.promote(name, body.version)
 
 
 @router.post("/models/{name}/rollback", tags=["models"], summary="Return CURRENT to the previous version")
 def models_rollback(name: str, user: DataUser) -> dict[str, Any]:
-    with _existing_model(name):
-        registry.rollback(name)
-        return catalog.describe_model(name)
+    return model_catalog.rollback(name)
 
 
 @router.put(
@@ -246,9 +202,7 @@ def models_rollback(name: str, user: DataUser) -> dict[str, Any]:
     summary="Run a version in shadow beside CURRENT (null stops it)",
 )
 def models_challenger(name: str, body: ChallengerBody, user: DataUser) -> dict[str, Any]:
-    with _existing_model(name):
-        catalog.set_challenger(name, body.version)
-        return catalog.describe_model(name)
+    return model_catalog.set_challenger(name, body.version)
 
 
 @router.get(
@@ -257,5 +211,5 @@ def models_challenger(name: str, body: ChallengerBody, user: DataUser) -> dict[s
     summary="Live precision and coverage of CURRENT vs the challenger on reviewed tickets",
 )
 def models_shadow_report(name: str, db_session: DbSession, user: DataUser) -> dict[str, Any]:
-    with _existing_model(name):
+    with model_catalog.existing_model(name):
         return shadow.shadow_report(db_session=db_session, name=name)

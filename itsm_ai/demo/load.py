@@ -221,8 +221,8 @@ def _assets(session: Session, counts: Counter[str], admin) -> None:
 
 
 def _articles(session: Session, counts: Counter[str], agent) -> None:
-    from itsm_ai.knowledge.models import ArticleCreate, KnowledgeArticle
-    from itsm_ai.knowledge.service import ARTICLE
+    from itsm_ai.knowledge.article.models import ArticleCreate, KnowledgeArticle
+    from itsm_ai.knowledge.article.service import ARTICLE
     from itsm_ai.records import service as records
 
     for key, title, category, keywords, text in ARTICLES:

@@ -23,7 +23,7 @@ def index_rebuild(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from itsm_ai.database import get_session
-    from itsm_ai.knowledge.search import get_service
+    from itsm_ai.knowledge.retrieval.service import get_service
     from itsm_ai.migrate import upgrade
 
     upgrade()
@@ -53,7 +53,7 @@ def index_rebuild(
 def index_status() -> None:
     """Show the saved index's metadata (model, kind, count) after reconciling it with the database."""
     from itsm_ai.database import get_session
-    from itsm_ai.knowledge.search import get_service
+    from itsm_ai.knowledge.retrieval.service import get_service
     from itsm_ai.migrate import upgrade
 
     upgrade()
@@ -77,8 +77,8 @@ def knowledge_draft(
 
     from itsm_ai.auth.models import User
     from itsm_ai.database import get_session
-    from itsm_ai.knowledge import drafts
-    from itsm_ai.knowledge.schemas import DraftRequest
+    from itsm_ai.knowledge.drafting import flows as drafting
+    from itsm_ai.knowledge.drafting.schemas import DraftRequest
     from itsm_ai.migrate import upgrade
 
     try:
@@ -97,7 +97,7 @@ def knowledge_draft(
                 console.print(f"[red]error:[/red] author: no user {author!r}")
                 raise typer.Exit(2)
         with console.status("clustering resolved tickets and drafting"):
-            result = drafts.generate(db_session=session, actor=actor, request=request)
+            result = drafting.generate(db_session=session, actor=actor, request=request)
     console.print(f"{result['tickets']} uncovered resolved tickets, {result['clusters']} clusters")
     for draft in result["drafts"]:
         console.print(

@@ -17,7 +17,20 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from itsm_ai.database import utcnow
 from itsm_ai.errors import ConflictError, InvalidInputError
-from itsm_ai.knowledge import search as ks
+from itsm_ai.knowledge.article.links import on_article_event
+from itsm_ai.knowledge.retrieval import service as retrieval
+from itsm_ai.knowledge.retrieval import sync
+from itsm_ai.knowledge.retrieval.documents import (
+    ARTICLE,
+    INCIDENT,
+    MAX_TEXT,
+    OPEN_STATES,
+    PROBLEM,
+    RESOLVED_STATES,
+    make_filter,
+    make_key,
+    split_key,
+)
 from itsm_ai.records import service as records
 from itsm_ai.records.events import RecordEvent
 from itsm_ai.ticket.models import Incident
@@ -30,7 +43,7 @@ _VECTOR_ATTR = "_knowledge_vector"
 
 def query_text(obj: Any) -> str:
     """The text a ticket is searched by: short description and description."""
-    return f"{obj.short_description or ''}\n{obj.description or ''}".strip()[: ks.MAX_TEXT]
+    return f"{obj.short_description or ''}\n{obj.description or ''}".strip()[: MAX_TEXT]
 
 
 def merge_suggestions(current: dict[str, Any] | None, **keys: Any) -> dict[str, Any]:
@@ -74,11 +87,11 @@ def write_suggestions_many(db_session: Session, objs: list[Any], **keys: Any) ->
 
 def suggest_on_create(db_session: Session, event: RecordEvent) -> None:
     """Before-create listener: similar resolved records and a likely duplicate on a new incident."""
-    if event.record_type != ks.INCIDENT or event.kind != "creating":
+    if event.record_type != INCIDENT or event.kind != "creating":
         return
     obj = event.record
     try:
-        service = ks.get_service()
+        service = retrieval.get_service()
         if not service.ensure_ready(db_session, wait=False):
             return  # the index is being built by another thread: no suggestions for this one
         service.flush()
@@ -92,8 +105,8 @@ def suggest_on_create(db_session: Session, event: RecordEvent) -> None:
             db_session,
             text,
             k=settings.knowledge_similar_on_create,
-            types=[t for t in service.types if t in (ks.INCIDENT, ks.PROBLEM, ks.ARTICLE)],
-            states=ks.RESOLVED_STATES,
+            types=[t for t in service.types if t in (INCIDENT, PROBLEM, ARTICLE)],
+            states=RESOLVED_STATES,
             vector=vector,
             min_score=settings.knowledge_similar_min_score,
         )
@@ -111,9 +124,11 @@ def _suggestion_item(item: dict[str, Any]) -> dict[str, Any]:
     return {k: item.get(k) for k in keep}
 
 
-def _find_duplicate(db_session: Session, service: ks.RetrievalService, vector) -> dict[str, Any] | None:
+def _find_duplicate(
+    db_session: Session, service: retrieval.RetrievalService, vector
+) -> dict[str, Any] | None:
     threshold = service.settings.knowledge_duplicate_threshold
-    predicate = ks.make_filter(types=[ks.INCIDENT], states=ks.OPEN_STATES)
+    predicate = make_filter(types=[INCIDENT], states=OPEN_STATES)
     hits = [(key, s) for key, s in service.dense_search(vector, k=3, predicate=predicate) if s >= threshold]
     items = service.hydrate(db_session, hits, predicate)
     if not items:
@@ -124,12 +139,10 @@ def _find_duplicate(db_session: Session, service: ks.RetrievalService, vector) -
 
 def on_record_event(db_session: Session, event: RecordEvent) -> None:
     """Engine listener: keep the index and article links in line with writes; spot major incidents."""
-    ks.on_record_event(db_session, event)
-    if event.record_type == ks.ARTICLE:
-        from itsm_ai.knowledge.articles import on_article_event
-
+    sync.on_record_event(db_session, event)
+    if event.record_type == ARTICLE:
         on_article_event(db_session, event)
-    if event.kind == "created" and event.record_type == ks.INCIDENT and event.depth == 0:
+    if event.kind == "created" and event.record_type == INCIDENT and event.depth == 0:
         try:
             found = find_major_incident(db_session, event.record)
             if found is not None:
@@ -188,7 +201,7 @@ def dismiss_duplicate(db_session: Session, *, incident: Incident, actor) -> Inci
     write_suggestions(db_session, incident, duplicate=dismissed)
     audit_service.record_event(
         db_session=db_session,
-        record_type=ks.INCIDENT,
+        record_type=INCIDENT,
         record_id=incident.id,
         actor=actor,
         action="update",
@@ -203,17 +216,11 @@ def dismiss_duplicate(db_session: Session, *, incident: Incident, actor) -> Inci
 # ------------------------------------------------------------------------------------ major incidents
 
 
-def check_major_incident(db_session: Session, incident: Incident, *, actor=None) -> dict[str, Any] | None:
-    """When enough similar incidents opened within the window, record a major-incident candidate on them."""
-    found = find_major_incident(db_session, incident)
-    return apply_major_incident(db_session, *found, actor=actor) if found is not None else None
-
-
 def find_major_incident(
     db_session: Session, incident: Incident
 ) -> tuple[Incident, list[Incident], dict[str, Any]] | None:
     """(incident, members, candidate) when the incident completes a group of similar recent open ones."""
-    service = ks.get_service()
+    service = retrieval.get_service()
     settings = service.settings
     needed = settings.knowledge_major_incident_count
     if needed < 2 or service.index is None:
@@ -225,18 +232,18 @@ def find_major_incident(
         vector = service.encode(query_text(incident))
     window = timedelta(minutes=settings.knowledge_major_incident_window_minutes)
     since = (incident.opened_at or utcnow()) - window
-    predicate = ks.make_filter(types=[ks.INCIDENT], states=ks.OPEN_STATES, opened_after=since)
+    predicate = make_filter(types=[INCIDENT], states=OPEN_STATES, opened_after=since)
     hits = service.dense_search(
-        vector, k=max(50, needed * 4), predicate=predicate, exclude=[ks.make_key(ks.INCIDENT, incident.id)]
+        vector, k=max(50, needed * 4), predicate=predicate, exclude=[make_key(INCIDENT, incident.id)]
     )
     hits = [(key, s) for key, s in hits if s >= settings.knowledge_major_incident_threshold]
     if len(hits) + 1 < needed:
         return None
-    ids = [ks.split_key(key)[1] for key, _ in hits]
+    ids = [split_key(key)[1] for key, _ in hits]
     # Only the incident columns: the joined and select-in references of up to 50 rows cost more than the rest
     # of the check, and nothing here reads them (an update that does loads them lazily).
     members = list(db_session.scalars(select(Incident).where(Incident.id.in_(ids)).options(lazyload("*"))))
-    members = [m for m in members if m.state in ks.OPEN_STATES and m.duplicate_of_id is None]
+    members = [m for m in members if m.state in OPEN_STATES and m.duplicate_of_id is None]
     if len(members) + 1 < needed:
         return None
     members.append(incident)
@@ -262,7 +269,7 @@ def apply_major_incident(
 ) -> dict[str, Any]:
     """Record a found candidate on its members (and create or link the problem as configured)."""
     problem_number = candidate.get("problem")
-    if problem_number is None and ks.get_service().settings.knowledge_major_incident_create_problem:
+    if problem_number is None and retrieval.get_service().settings.knowledge_major_incident_create_problem:
         return create_problem_for(db_session, incident=incident, actor=actor, candidate=candidate)
     # One batched write: a growing group touches every member on each new incident.
     write_suggestions_many(db_session, members, major_incident=candidate)

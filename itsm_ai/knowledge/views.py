@@ -1,4 +1,5 @@
-"""Knowledge endpoints: articles (CRUD, feedback, views), similar records, duplicates, drafts, reports."""
+"""Retrieval endpoints (similar records, duplicates, major incidents, article search), and the knowledge
+router: these, drafting's and the article endpoints, in the order their paths need."""
 
 from __future__ import annotations
 
@@ -9,50 +10,48 @@ from fastapi import APIRouter, Body, Query
 from itsm_ai.auth.dependencies import CurrentUser, ReaderUser, StaffUser
 from itsm_ai.base.roles import Role
 from itsm_ai.database import DbSession
-from itsm_ai.errors import PermissionDeniedError
-from itsm_ai.knowledge import articles, flows
-from itsm_ai.knowledge import search as ks
-from itsm_ai.knowledge.models import FeedbackCreate, FeedbackRead
-from itsm_ai.knowledge.schemas import (
-    DraftRequest,
-    DraftResult,
+from itsm_ai.errors import InvalidInputError, PermissionDeniedError
+from itsm_ai.knowledge import flows
+from itsm_ai.knowledge.article.views import router as article_router
+from itsm_ai.knowledge.drafting.views import router as drafting_router
+from itsm_ai.knowledge.retrieval import service as retrieval
+from itsm_ai.knowledge.retrieval.documents import ARTICLE as ARTICLE_TYPE
+from itsm_ai.knowledge.retrieval.documents import INCIDENT as INCIDENT_TYPE
+from itsm_ai.knowledge.retrieval.documents import RESOLVED_STATES, make_key
+from itsm_ai.knowledge.retrieval.schemas import (
     DuplicateConfirm,
-    GapReport,
     SearchMode,
     SearchType,
     SimilarPage,
     SimilarQuery,
-    StaleReport,
 )
-from itsm_ai.knowledge.service import ARTICLE
 from itsm_ai.records import service as records
 from itsm_ai.records.spec import Action
-from itsm_ai.records.views import make_router
 from itsm_ai.ticket.service import INCIDENT
 
 router = APIRouter()
-_knowledge = APIRouter(prefix="/knowledge", tags=["knowledge"])
-_retrieval = APIRouter(tags=["similar"])
+_similar = APIRouter(tags=["similar"])
+_article_search = APIRouter(prefix="/knowledge", tags=["knowledge"])
 
 
 def _search_types(user, types: list[str] | None) -> list[str] | None:
     """Requesters search published articles only; asking for tickets is refused, naming the field."""
     if user.role != Role.requester:
         return types
-    if types and set(types) - {ks.ARTICLE}:
+    if types and set(types) - {ARTICLE_TYPE}:
         raise PermissionDeniedError("types: requesters may search knowledge articles only", field="types")
-    return [ks.ARTICLE]
+    return [ARTICLE_TYPE]
 
 
-@_retrieval.post("/similar", response_model=SimilarPage, summary="Find similar tickets and articles")
+@_similar.post("/similar", response_model=SimilarPage, summary="Find similar tickets and articles")
 def similar(body: Annotated[SimilarQuery, Body()], db_session: DbSession, user: CurrentUser):
     types = _search_types(user, body.types)
-    items = ks.get_service().search(
+    items = retrieval.get_service().search(
         db_session,
         body.text,
         k=body.k,
         types=types,
-        states=body.state or ks.RESOLVED_STATES,
+        states=body.state or RESOLVED_STATES,
         category=body.category,
         opened_after=body.opened_after,
         opened_before=body.opened_before,
@@ -61,7 +60,7 @@ def similar(body: Annotated[SimilarQuery, Body()], db_session: DbSession, user: 
     return {"items": items}
 
 
-@_retrieval.get(
+@_similar.get(
     "/incidents/{ref}/similar", response_model=SimilarPage, summary="Similar records for an incident"
 )
 def incident_similar(
@@ -75,16 +74,16 @@ def incident_similar(
 ):
     incident = records.get(db_session=db_session, spec=INCIDENT, ref=ref)
     INCIDENT.access.check(user, Action.read, incident, noun=INCIDENT.noun)
-    service = ks.get_service()
+    service = retrieval.get_service()
     service.ensure_ready(db_session)
-    vector = service.vector_of(ks.INCIDENT, incident.id)
+    vector = service.vector_of(INCIDENT_TYPE, incident.id)
     items = service.search(
         db_session,
         flows.query_text(incident),
         k=k,
         types=types,
-        states=state or ks.RESOLVED_STATES,
-        exclude=[ks.make_key(ks.INCIDENT, incident.id)],
+        states=state or RESOLVED_STATES,
+        exclude=[make_key(INCIDENT_TYPE, incident.id)],
         vector=vector,
         mode=mode,
     )
@@ -97,7 +96,7 @@ def _incident_for_update(db_session, user, ref: str):
     return incident
 
 
-@_retrieval.post(
+@_similar.post(
     "/incidents/{ref}/duplicate/confirm",
     response_model=INCIDENT.read_schema,
     summary="Confirm the suggested duplicate (sets duplicate_of)",
@@ -115,7 +114,7 @@ def confirm_duplicate(
     return records.serialize(INCIDENT, incident)
 
 
-@_retrieval.post(
+@_similar.post(
     "/incidents/{ref}/duplicate/dismiss",
     response_model=INCIDENT.read_schema,
     summary="Dismiss the suggested duplicate",
@@ -125,7 +124,7 @@ def dismiss_duplicate(ref: str, db_session: DbSession, user: StaffUser):
     return records.serialize(INCIDENT, flows.dismiss_duplicate(db_session, incident=incident, actor=user))
 
 
-@_retrieval.post(
+@_similar.post(
     "/incidents/{ref}/major-incident/problem",
     status_code=201,
     response_model=INCIDENT.read_schema,
@@ -137,10 +136,8 @@ def major_incident_problem(ref: str, db_session: DbSession, user: StaffUser):
     return records.serialize(INCIDENT, incident)
 
 
-# ------------------------------------------------------------------------------------------- articles
 
-
-@_knowledge.get("/search", response_model=SimilarPage, summary="Search published knowledge articles")
+@_article_search.get("/search", response_model=SimilarPage, summary="Search published knowledge articles")
 def search_articles(
     db_session: DbSession,
     user: CurrentUser,
@@ -150,85 +147,15 @@ def search_articles(
     mode: SearchMode = "hybrid",
 ):
     if not q.strip():
-        from itsm_ai.errors import InvalidInputError
-
         raise InvalidInputError("q: must not be blank", field="q")
-    items = ks.get_service().search(
-        db_session, q, k=k, types=[ks.ARTICLE], category=category, mode=mode
+    items = retrieval.get_service().search(
+        db_session, q, k=k, types=[ARTICLE_TYPE], category=category, mode=mode
     )
     return {"items": items}
 
 
-@_knowledge.post(
-    "/drafts/generate",
-    response_model=DraftResult,
-    summary="Draft articles (state review) from clusters of resolved tickets no article covers",
-)
-def generate_drafts(
-    db_session: DbSession, user: StaffUser, body: Annotated[DraftRequest | None, Body()] = None
-):
-    from itsm_ai.knowledge import drafts
-
-    return drafts.generate(db_session=db_session, actor=user, request=body or DraftRequest())
-
-
-@_knowledge.get("/reports/gaps", response_model=GapReport, summary="Clusters of tickets no article covers")
-def gap_report(
-    db_session: DbSession,
-    user: ReaderUser,
-    days: Annotated[int | None, Query(ge=1, le=3650)] = 90,
-    min_cluster_size: Annotated[int | None, Query(ge=2, le=1000)] = None,
-):
-    from itsm_ai.knowledge import drafts
-
-    return drafts.gaps(db_session=db_session, days=days, min_cluster_size=min_cluster_size)
-
-
-@_knowledge.get(
-    "/reports/stale",
-    response_model=StaleReport,
-    summary="Articles whose tickets are now resolved differently",
-)
-def stale_report(
-    db_session: DbSession,
-    user: ReaderUser,
-    days: Annotated[int | None, Query(ge=1, le=3650)] = 180,
-    min_recent: Annotated[int, Query(ge=1, le=1000)] = 3,
-):
-    from itsm_ai.knowledge import drafts
-
-    return drafts.stale(db_session=db_session, days=days, min_recent=min_recent)
-
-
-@_knowledge.post(
-    "/{ref}/feedback", status_code=201, response_model=FeedbackRead, summary='"Was this helpful?"'
-)
-def feedback(ref: str, body: Annotated[FeedbackCreate, Body()], db_session: DbSession, user: CurrentUser):
-    article = records.get(db_session=db_session, spec=ARTICLE, ref=ref)
-    ARTICLE.access.check(user, Action.read, article, noun=ARTICLE.noun)
-    return articles.give_feedback(db_session=db_session, article=article, user=user, feedback_in=body)
-
-
-@_knowledge.get("/{ref}", response_model=ARTICLE.read_schema, summary="Read an article (counts a view)")
-def read_article(ref: str, db_session: DbSession, user: CurrentUser):
-    ARTICLE.access.check(user, Action.read, noun=ARTICLE.noun)
-    article = records.get(db_session=db_session, spec=ARTICLE, ref=ref)
-    ARTICLE.access.check(user, Action.read, article, noun=ARTICLE.noun)
-    articles.count_view(db_session=db_session, article=article)
-    return records.serialize(ARTICLE, article)
-
-
-def _article_router() -> APIRouter:
-    """The generic article endpoints, minus the plain read (ours counts views)."""
-    generic = make_router(ARTICLE, CurrentUser)
-    generic.routes = [
-        r for r in generic.routes
-        if not (getattr(r, "path", "") == "/knowledge/{ref}" and "GET" in getattr(r, "methods", ()))
-    ]
-    return generic
-
-
 # Fixed paths (/knowledge/search, /knowledge/drafts/...) before the generic /knowledge/{ref}.
-router.include_router(_retrieval)
-router.include_router(_knowledge)
-router.include_router(_article_router())
+router.include_router(_similar)
+router.include_router(_article_search)
+router.include_router(drafting_router)
+router.include_router(article_router)

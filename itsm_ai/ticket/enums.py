@@ -1,13 +1,6 @@
-"""Enumerations of ticket and article fields that only their own records use."""
+"""Enumerations of ticket fields that only ticket records use."""
 
 from enum import StrEnum
-
-
-class ArticleState(StrEnum):
-    draft = "draft"
-    review = "review"
-    published = "published"
-    retired = "retired"
 
 
 class ResolutionCode(StrEnum):

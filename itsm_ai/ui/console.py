@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from itsm_ai.base.roles import STAFF
 from itsm_ai.database import DbSession
-from itsm_ai.knowledge.service import ARTICLE
+from itsm_ai.knowledge.article.service import ARTICLE
 from itsm_ai.records import service as record_service
 from itsm_ai.sla import service as sla_service
 from itsm_ai.ticket.enums import ResolutionCode
@@ -119,9 +119,9 @@ def console_article(number: str, request: Request, db_session: DbSession, user: 
 def console_models(request: Request, user: ModelsPageUser):
     """The triage model registry: versions, CURRENT, challenger and held-out metrics (read only)."""
     try:
-        from itsm_ai.classify import service as classify_service
+        from itsm_ai.classify.model_catalog import list_models
 
-        models, problem = classify_service.list_models(), None
+        models, problem = list_models(), None
     except ImportError:
         models, problem = [], "the triage package is not installed"
     return render(request, "console/models.html", user, models=models, problem=problem)

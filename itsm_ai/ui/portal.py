@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from itsm_ai.database import DbSession
-from itsm_ai.knowledge.service import ARTICLE
+from itsm_ai.knowledge.article.service import ARTICLE
 from itsm_ai.records import service as record_service
 from itsm_ai.ui import service
 from itsm_ai.ui.api_routes import has_route

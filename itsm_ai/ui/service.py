@@ -17,17 +17,17 @@ from sqlalchemy.orm import Session, aliased
 from itsm_ai.audit.models import AuditEvent
 from itsm_ai.auth.models import User
 from itsm_ai.base.roles import Role
+from itsm_ai.base.states import ArticleState
 from itsm_ai.catalog.models import CatalogItem
 from itsm_ai.comment.models import Comment, Visibility
 from itsm_ai.errors import NotFoundError
 from itsm_ai.group.models import Group
-from itsm_ai.knowledge.models import KnowledgeArticle
-from itsm_ai.knowledge.service import ARTICLE
+from itsm_ai.knowledge.article.models import KnowledgeArticle
+from itsm_ai.knowledge.article.service import ARTICLE
 from itsm_ai.records import service as record_service
 from itsm_ai.records.listing import like_pattern
 from itsm_ai.records.spec import Action, RecordSpec
 from itsm_ai.sla.models import TicketSla
-from itsm_ai.ticket.enums import ArticleState
 from itsm_ai.ticket.service import INCIDENT, SERVICE_REQUEST, TICKET_SPECS
 
 # Ticket types the portal and the queue show, by the number prefix and by the queue's type filter.
@@ -179,14 +179,15 @@ def history(*, db_session: Session, spec: RecordSpec, obj: Any, include_internal
 def _semantic_numbers(db_session: Session, q: str, limit: int) -> list[str]:
     """Article numbers from the knowledge retrieval service, best first ([] when it is not available)."""
     try:
-        from itsm_ai.knowledge import search as knowledge_search
+        from itsm_ai.knowledge.retrieval import service as retrieval
+        from itsm_ai.knowledge.retrieval.documents import ARTICLE as ARTICLE_TYPE
 
-        service = knowledge_search.get_service()
-        items = service.search(db_session, q, k=limit, types=[knowledge_search.ARTICLE], min_score=MIN_SCORE)
+        service = retrieval.get_service()
+        items = service.search(db_session, q, k=limit, types=[ARTICLE_TYPE], min_score=MIN_SCORE)
     except Exception:  # a missing index or model must not break the page: the word search still answers
         log.warning("knowledge search unavailable; using word search", exc_info=True)
         return []
-    return [item["number"] for item in items if item.get("record_type") == knowledge_search.ARTICLE]
+    return [item["number"] for item in items if item.get("record_type") == ARTICLE_TYPE]
 
 
 def search_articles(

@@ -40,6 +40,7 @@ from typing import Any
 
 from itsm_ai.base.record_types import RecordType
 from itsm_ai.base.states import (
+    ArticleState,
     ChangeState,
     ChangeType,
     IncidentState,
@@ -47,7 +48,6 @@ from itsm_ai.base.states import (
     ProblemState,
     RequestState,
 )
-from itsm_ai.ticket.enums import ArticleState
 
 ANY_STATE = "*"
 

@@ -11,20 +11,20 @@ from tests.api.conftest import API
 def chat_settings(monkeypatch, tmp_path):
     """Per test: TF-IDF-only detector, retrieval with the offline hashing encoder (tickets created by a test
     are indexed on commit: no MiniLM load), a freshly loaded detector."""
-    from itsm_ai.chat import service
+    from itsm_ai.chat.detector import reset_detector
     from itsm_ai.config import get_settings
-    from itsm_ai.knowledge import search
+    from itsm_ai.knowledge.retrieval import service as retrieval_service
 
     settings = get_settings()
     monkeypatch.setattr(settings, "chat_intent_embeddings", False)
     monkeypatch.setattr(settings, "knowledge_warm_on_startup", False)
     monkeypatch.setattr(settings, "knowledge_encoder", "hash")
     monkeypatch.setattr(settings, "knowledge_index_dir", tmp_path / "index")
-    service.reset_detector()
-    search.reset_service(None)
+    reset_detector()
+    retrieval_service.reset_service(None)
     yield settings
-    search.reset_service(None)
-    service.reset_detector()
+    retrieval_service.reset_service(None)
+    reset_detector()
 
 
 @pytest.fixture
@@ -32,17 +32,18 @@ def retrieval(db, tmp_path):
     """A process-wide retrieval service with the hashing encoder, index under tmp_path."""
     from itsm_ai.config import get_settings
     from itsm_ai.engine import install
-    from itsm_ai.knowledge import search
+    from itsm_ai.knowledge.retrieval import service as retrieval_service
+    from itsm_ai.knowledge.retrieval.encoders import HashingEncoder
 
     install()
     settings = get_settings().model_copy(
         update={"knowledge_index_dir": tmp_path / "index", "knowledge_warm_on_startup": False}
     )
-    svc = search.RetrievalService(encoder=search.HashingEncoder(), settings=settings)
-    svc.catch_up_seconds = 0.0
-    search.reset_service(svc)
+    svc = retrieval_service.RetrievalService(encoder=HashingEncoder(), settings=settings)
+    svc.watermarks.catch_up_seconds = 0.0
+    retrieval_service.reset_service(svc)
     yield svc
-    search.reset_service(None)
+    retrieval_service.reset_service(None)
 
 
 class Chat:

@@ -103,12 +103,12 @@ def test_not_solved_opens_an_incident_with_the_transcript(chat, knowledge, clien
 
 
 def test_search_unavailable_offers_a_ticket(chat, client, users, monkeypatch):
-    from itsm_ai.knowledge import search
+    from itsm_ai.knowledge.retrieval import service as retrieval
 
     def broken(**kwargs):
         raise RuntimeError("index down")
 
-    monkeypatch.setattr(search, "search", broken)
+    monkeypatch.setattr(retrieval, "search", broken)
     out = chat.say("my laptop won't turn on")
     assert out["intent"] == "report_problem"
     assert out["answers"] == [] and out["ask_feedback"] is False
@@ -184,11 +184,11 @@ def test_out_of_scope_offers_a_person_or_a_ticket(chat):
 def test_clarifying_pick_is_confirmed_and_learned(chat, chat_settings, monkeypatch, db_session):
     from sqlalchemy import select
 
-    from itsm_ai.chat import service
+    from itsm_ai.chat.detector import confirmed_examples, reset_detector, train
     from itsm_ai.chat.models import Message
 
     monkeypatch.setattr(chat_settings, "chat_intent_margin", 1.0)  # every decision is "close"
-    service.reset_detector()
+    reset_detector()
     out = chat.say("I need a new laptop")
     assert out["state"] == "awaiting_choice"
     values = [c["value"] for c in out["choices"]]
@@ -197,25 +197,25 @@ def test_clarifying_pick_is_confirmed_and_learned(chat, chat_settings, monkeypat
     chat.pick("intent:request_item")
     confirmed = db_session.scalars(select(Message).where(Message.confirmed_intent.isnot(None))).all()
     assert [(m.text, m.confirmed_intent) for m in confirmed] == [("I need a new laptop", "request_item")]
-    assert ("I need a new laptop", "request_item") in service.confirmed_examples(db_session=db_session)
-    result = service.train(db_session=db_session)
+    assert ("I need a new laptop", "request_item") in confirmed_examples(db_session=db_session)
+    result = train(db_session=db_session)
     assert result["n_learned"] == 1 and result["snapshot"]["confirmed"] == 1
 
 
 def test_stale_model_is_retrained_on_first_load(chat, db_session):
-    from itsm_ai.chat import service
+    from itsm_ai.chat.detector import MODEL_NAME, get_detector, reset_detector, train
     from itsm_ai.chat.models import Message
-    from itsm_ai.classify import registry
     from itsm_ai.config import get_settings
+    from itsm_ai.registry import store
 
-    first = service.train(db_session=db_session)["version"]
+    first = train(db_session=db_session)["version"]
     chat.say("hello")
     msg = db_session.query(Message).filter_by(role="user").first()
     msg.confirmed_intent = "greeting"
     db_session.commit()
-    service.reset_detector()  # a restart
-    service.get_detector(db_session=db_session)
-    assert registry.current_version(service.MODEL_NAME, models_dir=get_settings().models_dir) != first
+    reset_detector()  # a restart
+    get_detector(db_session=db_session)
+    assert store.current_version(MODEL_NAME, models_dir=get_settings().models_dir) != first
 
 
 def test_greeting_menu_and_choice_then_description(chat):
@@ -288,11 +288,11 @@ def test_data_scientist_cannot_get_a_ticket_but_gets_a_clear_reply(chat_as):
 def test_abandon_stale_conversations(chat, db_session):
     from datetime import timedelta
 
-    from itsm_ai.chat import service
+    from itsm_ai.chat.conversations import abandon_stale
     from itsm_ai.chat.models import Conversation
 
     chat.say("zebra giraffe quantum banana")
-    assert service.abandon_stale(db_session=db_session, older_than=timedelta(minutes=-1)) == 1
+    assert abandon_stale(db_session=db_session, older_than=timedelta(minutes=-1)) == 1
     db_session.commit()
     conv = db_session.get(Conversation, chat.conversation_id)
     assert conv.outcome == "abandoned" and conv.state == "abandoned"
@@ -327,10 +327,11 @@ def test_no_matching_item_opens_a_general_request(chat, client, users):
 
 
 def test_warm_up_in_background_loads_the_detector(db):
-    from itsm_ai.chat import detector, service
+    from itsm_ai.chat import detector
+    from itsm_ai.chat.detector import reset_detector, warm_up_in_background
 
-    service.reset_detector()
-    thread = service.warm_up_in_background()
+    reset_detector()
+    thread = warm_up_in_background()
     thread.join(timeout=120)
     assert not thread.is_alive() and thread.daemon
     assert detector._Loaded.detector is not None

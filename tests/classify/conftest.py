@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from itsm_ai.classify.features import clear_embedding_cache
+from itsm_ai.classify.estimators.features import clear_embedding_cache
 from tests.conftest import SHARED_DATA
 
 
@@ -105,11 +105,12 @@ def demo_csv() -> Path:
 @pytest.fixture(scope="session")
 def trained_registry(tmp_path_factory, demo_csv) -> Path:
     """A registry with category v0001 (TF-IDF, promoted) trained once on the bundled demo tickets."""
-    from itsm_ai.classify import service
+    from itsm_ai.classify.training.data import csv_training_data
+    from itsm_ai.classify.training.trainer import train_model
 
     folder = tmp_path_factory.mktemp("registry")
-    data = service.csv_training_data(demo_csv, text_cols=["Document"], label_col="Topic_group")
-    service.train_model(
+    data = csv_training_data(demo_csv, text_cols=["Document"], label_col="Topic_group")
+    train_model(
         data, target="category", features="tfidf", folder=folder, promote=True, extra_params=FAST
     )
     return folder
@@ -118,7 +119,7 @@ def trained_registry(tmp_path_factory, demo_csv) -> Path:
 @pytest.fixture
 def models_dir(tmp_path, monkeypatch) -> Path:
     """An empty registry folder for this test, set in the settings (and fast TF-IDF training)."""
-    from itsm_ai.classify.service import CACHE
+    from itsm_ai.classify.serving.suggestions import CACHE
     from itsm_ai.config import get_settings
 
     folder = tmp_path / "models"

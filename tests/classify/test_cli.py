@@ -7,8 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from itsm_ai.classify import registry
 from itsm_ai.cli import app
+from itsm_ai.registry import store
 
 runner = CliRunner()
 
@@ -88,14 +88,14 @@ def test_train_from_csv_then_promote_and_rollback(trained, csv_options):
     assert result.exit_code == 0, result.output
     meta = json.loads(result.stdout)
     assert meta["version"] == "v0002" and not meta["promoted"] and meta["evaluation"]["n"] == 80
-    assert registry.current_version("category", models_dir=trained) == "v0001"
+    assert store.current_version("category", models_dir=trained) == "v0001"
     result = run("models", "list")
     assert result.exit_code == 0 and "v0002" in result.output and "CURRENT" in result.output
     listed = json.loads(run("models", "list", "--json").stdout)
     assert [v["version"] for v in listed[0]["versions"]] == ["v0001", "v0002"]
     assert run("models", "promote", "category", "v0002").exit_code == 0
-    assert registry.current_version("category", models_dir=trained) == "v0002"
+    assert store.current_version("category", models_dir=trained) == "v0002"
     assert run("models", "rollback", "category").exit_code == 0
-    assert registry.current_version("category", models_dir=trained) == "v0001"
+    assert store.current_version("category", models_dir=trained) == "v0001"
     result = run("models", "promote", "category", "v0042")
     assert result.exit_code == 2 and "no version" in result.output

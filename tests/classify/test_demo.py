@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from itsm_ai.classify import registry
 from itsm_ai.classify.demo import demo_training_data, ensure_demo_models
+from itsm_ai.registry import store
 
 
 def test_demo_models_are_trained_once_per_data_version(db, models_dir):
     said = []
     assert ensure_demo_models(targets=("category",), progress=said.append) == {"category": "trained v0001"}
-    assert said and registry.current_version("category", models_dir=models_dir) == "v0001"
+    assert said and store.current_version("category", models_dir=models_dir) == "v0001"
     assert ensure_demo_models(targets=("category",)) == {"category": "kept v0001"}
 
 

@@ -3,7 +3,9 @@ its suggestion, retrain on the corrected label, promote, roll back."""
 
 from __future__ import annotations
 
-from itsm_ai.classify import jobs, registry, service
+from itsm_ai.classify.training import jobs
+from itsm_ai.classify.training.data import store_training_data
+from itsm_ai.registry import store
 from tests.api.conftest import assert_error
 
 API = "/api/v1"
@@ -45,7 +47,7 @@ def test_train_suggest_override_retrain_promote_rollback(client, users, models_d
     r = client.post(url, json={"value": "Purchase", "version": ticket["version"]}, headers=agent)
     assert r.status_code == 200, r.text
     # 5. Retraining uses the corrected label (and is not promoted unless asked).
-    data = service.store_training_data(db_session=db_session, target="category")
+    data = store_training_data(db_session=db_session, target="category")
     assert data.source["feedback_labels"] == 1
     assert data.labels[data.ids.index(ticket["number"])] == "Purchase"
     r = client.post(f"{API}/models/train", json={"target": "category", "features": "tfidf"}, headers=ds)
@@ -61,7 +63,7 @@ def test_train_suggest_override_retrain_promote_rollback(client, users, models_d
     assert r.json()["suggestions"]["fields"]["category"]["version"] == "v0002"
     r = client.post(f"{API}/models/category/rollback", headers=ds)
     assert r.json()["current"] == "v0001"
-    assert registry.current_version("category", models_dir=models_dir) == "v0001"
+    assert store.current_version("category", models_dir=models_dir) == "v0001"
 
 
 def test_training_job_failure_is_reported(client, users, models_dir, db):
@@ -108,7 +110,7 @@ def test_unconfirmed_model_values_are_not_training_labels(db_session, trained, t
     applied = [t for t in made if t.suggestions["fields"]["category"]["status"] == "applied"]
     assert applied, [t.suggestions["fields"]["category"] for t in made]
     db_session.flush()
-    data = service.store_training_data(db_session=db_session, target="category")
+    data = store_training_data(db_session=db_session, target="category")
     for ticket in applied:
         assert data.labels[data.ids.index(ticket.number)] is None
     assert data.source["unconfirmed_model_values_skipped"] == len(applied)

@@ -3,7 +3,9 @@ audited feedback, auto mode, free-text triage, and the model registry for data s
 
 from __future__ import annotations
 
-from itsm_ai.classify import registry, service
+from itsm_ai.classify.serving import suggestions
+from itsm_ai.classify.training.trainer import train_model
+from itsm_ai.registry import store
 from tests.api.conftest import assert_error
 
 API = "/api/v1"
@@ -67,7 +69,7 @@ def test_ticket_is_created_without_any_model(client, users, models_dir):
 
 
 def test_ticket_is_created_with_a_corrupt_model(client, users, trained):
-    (trained / "category" / "v0001" / registry.MODEL_FILE).write_bytes(b"not a pickle")
+    (trained / "category" / "v0001" / store.MODEL_FILE).write_bytes(b"not a pickle")
     ticket = _incident(client, users["agent"].headers)
     category = ticket["suggestions"]["fields"]["category"]
     assert category["status"] == "unavailable" and "corrupt" in category["reason"]
@@ -194,8 +196,8 @@ def test_models_api_lists_promotes_and_rolls_back(client, users, trained):
     assert [(m["name"], m["current"]) for m in listed] == [("category", "v0001")]
     meta = client.get(f"{API}/models/category/versions/v0001", headers=h).json()
     assert meta["current"] is True and meta["evaluation"]["n"] == 80
-    loaded = service.CACHE.get("category", folder=trained)
-    v2 = registry.save(loaded.model, name="category", models_dir=trained, metadata={"target": "category"})
+    loaded = suggestions.CACHE.get("category", folder=trained)
+    v2 = store.save(loaded.model, name="category", models_dir=trained, metadata={"target": "category"})
     r = client.post(f"{API}/models/category/promote", json={"version": v2}, headers=h)
     assert r.status_code == 200 and r.json()["current"] == v2
     ticket = _incident(client, users["agent"].headers)
@@ -216,8 +218,8 @@ def test_models_api_lists_promotes_and_rolls_back(client, users, trained):
 
 def test_challenger_runs_in_shadow_and_is_compared(client, users, trained):
     h = users["data_scientist"].headers
-    loaded = service.CACHE.get("category", folder=trained)
-    v2 = registry.save(loaded.model, name="category", models_dir=trained)
+    loaded = suggestions.CACHE.get("category", folder=trained)
+    v2 = store.save(loaded.model, name="category", models_dir=trained)
     r = client.put(f"{API}/models/category/challenger", json={"version": v2}, headers=h)
     assert r.status_code == 200 and r.json()["challenger"] == v2
     agent = users["agent"].headers
@@ -272,7 +274,7 @@ def test_accept_without_a_body_uses_the_current_version(client, users, trained, 
 def test_auto_mode_routes_to_an_existing_group(client, users, models_dir, triage_settings, demo_csv):
     from itsm_ai.classify.demo import demo_training_data
 
-    service.train_model(
+    train_model(
         demo_training_data("assignment_group"),
         target="assignment_group",
         features="tfidf",

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from itsm_ai.knowledge.lexical import tokenize
+from itsm_ai.knowledge.tokens import tokenize
 
 
 def _repo_root() -> Path:
@@ -202,14 +202,14 @@ def knowledge_settings(tmp_path):
 def svc(db, knowledge_settings, hash_encoder):
     """A fresh process-wide retrieval service with the hashing encoder, on an empty database."""
     from itsm_ai.engine import install
-    from itsm_ai.knowledge import search
+    from itsm_ai.knowledge.retrieval import service as retrieval
 
     install()
-    service = search.RetrievalService(encoder=hash_encoder, settings=knowledge_settings)
-    service.catch_up_seconds = 0.0
-    search.reset_service(service)
+    service = retrieval.RetrievalService(encoder=hash_encoder, settings=knowledge_settings)
+    service.watermarks.catch_up_seconds = 0.0
+    retrieval.reset_service(service)
     yield service
-    search.reset_service(None)
+    retrieval.reset_service(None)
 
 
 @pytest.fixture

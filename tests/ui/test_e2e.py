@@ -47,7 +47,7 @@ _PROBLEMS = [
 
 
 def _training_data():
-    from itsm_ai.classify.service import TrainingData
+    from itsm_ai.classify.training.data import TrainingData
 
     rng = random.Random(0)
     texts, labels = [], []
@@ -70,7 +70,7 @@ def _seed() -> None:
     from itsm_ai.catalog.service import CATALOG_ITEM
     from itsm_ai.group.models import GroupCreate
     from itsm_ai.group.service import GROUP
-    from itsm_ai.knowledge.service import ARTICLE
+    from itsm_ai.knowledge.article.service import ARTICLE
     from itsm_ai.records import service as records
 
     with database.get_session() as session:
@@ -139,10 +139,11 @@ def live_server(db, tmp_path, monkeypatch) -> Iterator[str]:
     models.mkdir()
     monkeypatch.setattr(get_settings(), "models_dir", models)
     try:
-        from itsm_ai.classify import service as classify
+        from itsm_ai.classify.serving import suggestions
+        from itsm_ai.classify.training.trainer import train_model
 
-        classify.CACHE.clear()
-        classify.train_model(
+        suggestions.CACHE.clear()
+        train_model(
             _training_data(), target="category", features="tfidf", folder=models, promote=True
         )
     except ImportError:
@@ -167,9 +168,10 @@ def live_server(db, tmp_path, monkeypatch) -> Iterator[str]:
     server.should_exit = True
     thread.join(timeout=15)
     try:
-        from itsm_ai.classify import service as classify
+        from itsm_ai.classify.serving import suggestions
+        from itsm_ai.classify.training.trainer import train_model
 
-        classify.CACHE.clear()
+        suggestions.CACHE.clear()
     except ImportError:
         pass
 

@@ -21,12 +21,12 @@ CONSOLE_PAGES = ("/console", "/console?type=service_request&sort=priority")
 def _hashing_knowledge_encoder(monkeypatch):
     """Knowledge search with the hashing encoder: no sentence model is loaded by these page tests."""
     from itsm_ai.config import get_settings
-    from itsm_ai.knowledge import search
+    from itsm_ai.knowledge.retrieval import service as retrieval
 
     monkeypatch.setattr(get_settings(), "knowledge_encoder", "hash")
-    search.reset_service(None)
+    retrieval.reset_service(None)
     yield
-    search.reset_service(None)
+    retrieval.reset_service(None)
 
 
 def _set_suggestions(number: str, suggestions: dict) -> None:
@@ -388,12 +388,12 @@ def test_models_page_for_data_scientists_and_admins(client, users, tmp_path, mon
     monkeypatch.setattr(get_settings(), "models_dir", tmp_path / "no-models")
     login(client, "data_scientist")
     assert "No model has been trained yet" in client.get("/console/models").text
-    classify = pytest.importorskip("itsm_ai.classify.service")
+    trainer = pytest.importorskip("itsm_ai.classify.training.trainer")
     from tests.ui.test_e2e import _training_data
 
     folder = tmp_path / "models"
     monkeypatch.setattr(get_settings(), "models_dir", folder)
-    classify.train_model(_training_data(), target="category", features="tfidf", folder=folder, promote=True)
+    trainer.train_model(_training_data(), target="category", features="tfidf", folder=folder, promote=True)
     for name in ("data_scientist", "admin"):
         login(client, name)
         page = client.get("/console/models")

@@ -1,0 +1,124 @@
+"""Keeping the retrieval index in line with writes: session hooks, engine listener, worker job, startup.
+
+The engine listener ``on_record_event`` notes the records a transaction touched; a session ``before_commit``
+hook snapshots their final text and ``after_commit`` queues the snapshots on the process-wide service.
+Nothing reaches the index from a transaction that rolls back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Session
+
+from itsm_ai.config import get_settings
+from itsm_ai.knowledge.retrieval import service as retrieval
+from itsm_ai.knowledge.retrieval.documents import TYPE_CODES, Doc, doc_for, make_key
+from itsm_ai.records.events import RecordEvent
+
+log = logging.getLogger(__name__)
+
+_SESSION_KEY = "knowledge_sync"
+
+
+def _tracked(db_session: Session) -> dict[int, tuple[str, Any]]:
+    info = db_session.info
+    if _SESSION_KEY not in info:
+        info[_SESSION_KEY] = {}
+        sa_event.listen(db_session, "before_commit", _before_commit)
+        sa_event.listen(db_session, "after_commit", _after_commit)
+        sa_event.listen(db_session, "after_rollback", _after_rollback)
+    return info[_SESSION_KEY]
+
+
+def track(db_session: Session, record_type: str, obj: Any) -> None:
+    """Note that a record changed in this transaction; the index follows when (and if) it commits."""
+    if record_type not in TYPE_CODES or obj.id is None:
+        return
+    _tracked(db_session)[make_key(record_type, obj.id)] = (record_type, obj)
+
+
+def _before_commit(db_session: Session) -> None:
+    tracked = db_session.info.get(_SESSION_KEY)
+    if not tracked:
+        return
+    snapshot: dict[int, Doc | None] = {}
+    for key, (record_type, obj) in tracked.items():
+        try:
+            state = sa_inspect(obj)
+            if state.deleted or state.was_deleted:
+                snapshot[key] = None
+            elif state.persistent:
+                snapshot[key] = doc_for(record_type, obj)
+            # transient or pending: the insert was rolled back in a savepoint; nothing to index
+        except Exception:  # noqa: BLE001 - the index must never break a write
+            log.exception("knowledge index: cannot snapshot %s", key)
+    db_session.info["knowledge_snapshot"] = snapshot
+    tracked.clear()
+
+
+def _after_commit(db_session: Session) -> None:
+    snapshot = db_session.info.pop("knowledge_snapshot", None)
+    if snapshot:
+        retrieval.get_service().enqueue(snapshot)
+
+
+def _after_rollback(db_session: Session) -> None:
+    db_session.info.get(_SESSION_KEY, {}).clear()
+    db_session.info.pop("knowledge_snapshot", None)
+
+
+def on_record_event(db_session: Session, event: RecordEvent) -> None:
+    """Engine listener: follow writes to indexed record types (applied after the transaction commits)."""
+    if event.record_type not in TYPE_CODES or event.kind not in ("created", "updated", "deleted"):
+        return
+    if event.kind == "updated" and not event.changed_fields & {
+        "short_description", "description", "text", "state", "category", "opened_at",
+    }:
+        return
+    track(db_session, event.record_type, event.record)
+
+
+def flush_job() -> dict[str, Any]:
+    """Worker job: apply queued index changes and save the index when due."""
+    service = retrieval.current_service()
+    if service is None or not service.ready:
+        return {"skipped": "index not loaded in this process"}
+    changed = service.flush()
+    saved = service.save_if_due()
+    return {"applied": changed, "saved": saved}
+
+
+def warm_up() -> None:
+    """Load and reconcile the index (app startup, in a background thread)."""
+    try:
+        retrieval.get_service().ensure_ready()
+    except Exception:  # noqa: BLE001 - a failed warm-up retries on first use
+        log.exception("knowledge index warm-up failed")
+
+
+def on_startup(*, background: bool = True) -> threading.Thread | None:
+    """App startup: load and reconcile the index in the background, so the first search does not wait.
+
+    Without background work (tests, ``create_app(start_worker=False)``) the first use does it instead.
+    """
+    if not background or not get_settings().knowledge_warm_on_startup:
+        return None
+    thread = threading.Thread(target=warm_up, name="knowledge-index-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def on_shutdown() -> None:
+    """App shutdown: save the index if it changed (anything still queued waits for the next reconcile)."""
+    service = retrieval.current_service()
+    if service is None or not service.ready or not service._dirty:
+        return
+    try:
+        service.save()
+    except Exception:  # noqa: BLE001 - the next start reconciles with the database anyway
+        log.exception("knowledge index: save on shutdown failed")
