@@ -94,7 +94,7 @@ def serve(
         from itsm_ai.demo.load import load_demo
 
         load_demo(progress=True)
-        from itsm_ai.classify.demo import ensure_demo_models
+        from itsm_ai.demo.triage_models import ensure_demo_models
 
         ensure_demo_models(progress=console.print)
     console.print(f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")

@@ -1,1 +1,2 @@
-"""Bundled demo data (a small slice of real, openly licensed tickets) and its idempotent loader."""
+"""Bundled demo data (a small slice of real, openly licensed tickets), its idempotent loader and the
+demo's triage models."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from itsm_ai.classify.demo import demo_training_data, ensure_demo_models
+from itsm_ai.demo.triage_models import demo_training_data, ensure_demo_models
 from itsm_ai.registry import store
 
 

@@ -272,7 +272,7 @@ def test_accept_without_a_body_uses_the_current_version(client, users, trained, 
 
 
 def test_auto_mode_routes_to_an_existing_group(client, users, models_dir, triage_settings, demo_csv):
-    from itsm_ai.classify.demo import demo_training_data
+    from itsm_ai.demo.triage_models import demo_training_data
 
     train_model(
         demo_training_data("assignment_group"),

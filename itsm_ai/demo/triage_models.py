@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from itsm_ai.classify.training.data import TrainingData, csv_training_data
 from itsm_ai.classify.training.trainer import train_model
+from itsm_ai.demo.load import TOPIC_GROUPS, TOPICS_CSV
 from itsm_ai.registry import store
 
 DEMO_TARGETS = ("category", "assignment_group")
@@ -34,8 +35,6 @@ def _numbers_by_row() -> dict[str, str]:
 
 def demo_training_data(target: str) -> TrainingData:
     """The bundled topic tickets labelled for one demo target."""
-    from itsm_ai.demo.load import TOPIC_GROUPS, TOPICS_CSV
-
     data = csv_training_data(TOPICS_CSV, text_cols=["Document"], label_col="Topic_group")
     if target == "assignment_group":
         data.labels = [None if t is None else TOPIC_GROUPS.get(t, "Service Desk") for t in data.labels]
