@@ -44,16 +44,9 @@ from itsm_ai.records.events import RecordEvent
 from itsm_ai.ticket.models import ProblemCreate
 from itsm_ai.ticket.service import PROBLEM, TICKET_SPECS
 from itsm_ai.webhooks import service as webhook_service
-from itsm_ai.workflow.actions import (
-    CommentToAdd,
-    Effect,
-    FieldChange,
-    RecordToCreate,
-    WebhookToSend,
-    parse_action,
-    plan_actions,
-)
+from itsm_ai.workflow.actions import parse_action, plan_actions
 from itsm_ai.workflow.conditions import evaluate
+from itsm_ai.workflow.effects import CommentToAdd, Effect, FieldChange, RecordToCreate, WebhookToSend
 
 log = logging.getLogger(__name__)
 MAX_DEPTH = 4

@@ -30,7 +30,8 @@ from itsm_ai.sla import service
 from itsm_ai.sla.enums import SLA_SOURCE, SlaAuditAction, SlaEventKind
 from itsm_ai.sla.models import TicketSla
 from itsm_ai.ticket.service import TICKET_SPECS
-from itsm_ai.workflow.actions import CommentToAdd, FieldChange, parse_action, plan_actions
+from itsm_ai.workflow.actions import parse_action, plan_actions
+from itsm_ai.workflow.effects import CommentToAdd, FieldChange
 from itsm_ai.workflow.sla_clock import ClockEventKind
 
 log = logging.getLogger(__name__)

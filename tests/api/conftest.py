@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import clean_database  # noqa: F401  (re-exported for module-scoped fixtures)
+from tests.conftest import clean_database
 
 API = "/api/v1"
 ROLES = ("admin", "agent", "data_scientist", "requester")

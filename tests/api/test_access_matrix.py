@@ -246,7 +246,8 @@ def env(engine):
     from itsm_ai.auth import service
     from itsm_ai.auth.models import UserCreate
     from itsm_ai.base.roles import Role
-    from tests.api.conftest import clean_database, make_app
+    from tests.api.conftest import make_app
+    from tests.conftest import clean_database
 
     clean_database(engine)
     roles = {"admin": Role.admin, "agent": Role.agent, "data_scientist": Role.data_scientist}

@@ -2,11 +2,11 @@
 
 import pytest
 
-from tests.api.conftest import clean_database
+from tests.conftest import clean_database
 
 
 @pytest.fixture
 def db(engine):
-    """An empty database per test, cleaned the fast way (tests/api/conftest.py clean_database)."""
+    """An empty database per test, cleaned the fast way (tests/conftest.py clean_database)."""
     clean_database(engine)
     yield engine

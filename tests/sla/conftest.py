@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import API, Factory, users  # noqa: F401 - `users` is re-used as a fixture here
+from tests.api.conftest import Factory, users  # noqa: F401 - `users` is re-used as a fixture here
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)  # a Monday, well before the real "now" of the store
 
@@ -89,4 +89,4 @@ def at_utc(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
-__all__ = ["API", "T0", "FakeClock", "SlaApi", "at_utc", "iso"]
+__all__ = ["T0", "FakeClock", "SlaApi", "at_utc", "iso"]

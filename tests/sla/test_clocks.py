@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from tests.api.conftest import assert_error
-from tests.sla.conftest import API, T0, at_utc
+from tests.api.conftest import API, assert_error
+from tests.sla.conftest import T0, at_utc
 
 H = timedelta(hours=1)
 ON_HOLD = {"state": "on_hold", "on_hold_reason": "awaiting_caller"}

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import assert_error
-from tests.sla.conftest import API
+from tests.api.conftest import API, assert_error
 
 WEEKDAYS = {d: ["09:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")}
 

@@ -12,17 +12,19 @@ from itsm_ai.workflow.actions import (
     AddComment,
     AssignGroup,
     AssignUser,
-    CommentToAdd,
-    CommentVisibility,
     CreateLinkedProblem,
-    FieldChange,
     NotifyWebhook,
-    RecordToCreate,
     SetField,
-    WebhookToSend,
     parse_action,
     plan_actions,
     render_template,
+)
+from itsm_ai.workflow.effects import (
+    CommentToAdd,
+    CommentVisibility,
+    FieldChange,
+    RecordToCreate,
+    WebhookToSend,
 )
 
 TICKET = {
