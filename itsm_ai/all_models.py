@@ -9,7 +9,7 @@ from itsm_ai.audit import models as audit_models  # noqa: F401
 from itsm_ai.auth import models as auth_models  # noqa: F401
 from itsm_ai.automation import models as automation_models  # noqa: F401
 from itsm_ai.automation import service as automation_specs  # noqa: F401
-from itsm_ai.base import registry
+from itsm_ai.base import spec_registry
 from itsm_ai.catalog import models as catalog_models  # noqa: F401
 from itsm_ai.catalog import service as catalog_specs  # noqa: F401
 from itsm_ai.chat import models as chat_models  # noqa: F401
@@ -32,7 +32,7 @@ from itsm_ai.workflow import models as workflow_models  # noqa: F401
 from itsm_ai.workflow import ticket_hooks
 
 ticket_hooks.install()
-registry.mark_complete()
+spec_registry.mark_complete()
 
 metadata = Base.metadata
 record_models.use_sqlite_autoincrement(metadata)

@@ -11,7 +11,7 @@ from itsm_ai.approval.enums import ApprovalPolicy, ApprovalState, RecordApproval
 from itsm_ai.approval.models import Approval, ApprovalDecision, ApprovalRead, ApprovalRequest
 from itsm_ai.audit import service as audit_service
 from itsm_ai.auth import service as user_service
-from itsm_ai.base import registry
+from itsm_ai.base import spec_registry
 from itsm_ai.database import utcnow
 from itsm_ai.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from itsm_ai.group import service as group_service
@@ -28,7 +28,7 @@ ON_REJECTED = {"change": "draft", "service_request": "rejected"}
 
 def record_number(*, db_session: Session, approval: Approval) -> str | None:
     """The number of the record an approval is about (None once the record is gone)."""
-    obj = db_session.get(registry.get(approval.record_type).model, approval.record_id)
+    obj = db_session.get(spec_registry.get(approval.record_type).model, approval.record_id)
     return obj.number if obj else None
 
 
@@ -189,7 +189,7 @@ def decide(
         raise ConflictError(f"approval {approval.id} is already {approval.state}", field="state")
     if not can_decide(db_session, approval, actor):
         raise PermissionDeniedError("only the named approver (or a member of the approving group) may decide")
-    spec = registry.get(approval.record_type)
+    spec = spec_registry.get(approval.record_type)
     obj = record_service.get(db_session=db_session, spec=spec, ref=approval.record_id)
     approval.state = ApprovalState.approved if approve else ApprovalState.rejected
     approval.comment = decision.comment

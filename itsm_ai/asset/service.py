@@ -10,7 +10,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from itsm_ai.asset.models import Asset, AssetCreate, AssetRead, AssetUpdate, record_cis
 from itsm_ai.auth.models import User
-from itsm_ai.base import registry
+from itsm_ai.base import spec_registry
 from itsm_ai.base.record_types import NUMBER_PREFIXES, TICKET_TYPES, RecordType
 from itsm_ai.base.roles import ADMINS, READERS, STAFF
 from itsm_ai.group.models import Group
@@ -112,7 +112,7 @@ def linked_tickets(*, db_session: Session, asset: Asset) -> list[dict[str, Any]]
     for record_type, record_id in rows:
         if record_type not in TICKET_TYPES:
             continue
-        obj = db_session.get(registry.get(record_type).model, record_id)
+        obj = db_session.get(spec_registry.get(record_type).model, record_id)
         if obj is not None:
             out.append(
                 {

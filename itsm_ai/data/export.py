@@ -11,7 +11,7 @@ import pandas as pd
 from sqlalchemy import Text, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from itsm_ai.base import registry
+from itsm_ai.base import spec_registry
 from itsm_ai.database import UTCDateTime
 from itsm_ai.errors import InvalidInputError
 from itsm_ai.records.service import serialize
@@ -23,7 +23,7 @@ CORE_BATCH = 20_000
 
 def exportable_specs() -> dict[str, RecordSpec]:
     """Record types that can be exported (the data, not the configuration), by type name and by API path."""
-    specs = {s.record_type: s for s in registry.all_specs() if not s.configuration}
+    specs = {s.record_type: s for s in spec_registry.all_specs() if not s.configuration}
     for spec in list(specs.values()):
         specs.setdefault(spec.path, spec)
     return specs

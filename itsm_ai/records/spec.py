@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from itsm_ai.base import registry
+from itsm_ai.base import spec_registry
 from itsm_ai.base.roles import ADMINS, STAFF, Actor, Role
 from itsm_ai.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 
@@ -200,7 +200,7 @@ class RecordSpec:
     hooks: Hooks = field(default_factory=Hooks)
 
     def __post_init__(self) -> None:
-        registry.register(self)
+        spec_registry.register(self)
 
     def column(self, name: str):
         """The mapped column attribute for a field name."""
@@ -209,4 +209,6 @@ class RecordSpec:
 
 def referencing_specs(target: type) -> list[tuple[RecordSpec, str]]:
     """(spec, field) for every reference field that points at records of the `target` model."""
-    return [(s, name) for s in registry.all_specs() for name, ref in s.refs.items() if ref.target is target]
+    return [
+        (s, name) for s in spec_registry.all_specs() for name, ref in s.refs.items() if ref.target is target
+    ]

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from itsm_ai.audit import service as audit_service
-from itsm_ai.base import registry
+from itsm_ai.base import spec_registry
 from itsm_ai.base.roles import ADMINS
 from itsm_ai.database import utcnow
 from itsm_ai.errors import InvalidInputError, NotFoundError
@@ -140,7 +140,7 @@ def refresh_refs(db_session: Session, spec, obj: Any, fields: set[str] | None = 
 
 def record_json(db_session: Session, record_type: str, obj: Any) -> dict[str, Any]:
     """The record as the API shows it, as plain JSON (references re-read: listeners may have moved them)."""
-    spec = registry.find(record_type)
+    spec = spec_registry.find(record_type)
     if spec is None:
         return {"id": getattr(obj, "id", None)}
     refresh_refs(db_session, spec, obj)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from itsm_ai.base import registry
+from itsm_ai.base import spec_registry
 from itsm_ai.records import service as record_service
 from itsm_ai.ticket.models import IncidentCreate
 from itsm_ai.ticket.service import INCIDENT, TICKET_SPECS, WORKFLOW_HOOKS
 
 
 def test_every_feature_registered_its_specs():
-    types = {spec.record_type for spec in registry.all_specs()}
+    types = {spec.record_type for spec in spec_registry.all_specs()}
     assert types >= {
         *TICKET_SPECS,
         "asset",
@@ -24,15 +24,15 @@ def test_every_feature_registered_its_specs():
         "automation_rule",
         "webhook",
     }
-    assert registry.get("incident") is INCIDENT
+    assert spec_registry.get("incident") is INCIDENT
     with pytest.raises(LookupError, match="no record spec for 'nothing'"):
-        registry.get("nothing")
+        spec_registry.get("nothing")
 
 
 def test_asking_for_every_spec_before_the_store_is_assembled_is_refused(monkeypatch):
-    monkeypatch.setattr(registry, "_complete", False)
+    monkeypatch.setattr(spec_registry, "_complete", False)
     with pytest.raises(RuntimeError, match="import itsm_ai.all_models"):
-        registry.all_specs()
+        spec_registry.all_specs()
 
 
 def test_the_workflow_hooks_are_attached_to_every_ticket_spec():
