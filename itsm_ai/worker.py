@@ -17,6 +17,9 @@ JOBS: list[str] = [
     "itsm_ai.webhooks.flows:deliver_pending",
     "itsm_ai.knowledge.search:flush_job",
     "itsm_ai.chat.service:abandon_job",
+    "itsm_ai.notification.flows:send_pending",
+    "itsm_ai.mail.imap:poll_job",
+    "itsm_ai.attachment.flows:sweep_job",
 ]
 
 

@@ -51,7 +51,7 @@ def storage() -> Storage:
     return _local_storage(str(settings.attachment_dir or settings.data_dir / "attachments"))
 
 
-# -- keeping files and rows together --------------------------------------------------------------------------
+# -- keeping files and rows together -------------------------------------------------------------------------
 
 
 @event.listens_for(Session, "after_commit")
@@ -74,7 +74,7 @@ def _after_transaction_end(session: Session, transaction) -> None:
         storage().delete(key)
 
 
-# -- records and access ---------------------------------------------------------------------------------------
+# -- records and access --------------------------------------------------------------------------------------
 
 
 def spec_for(record_type: str) -> RecordSpec:
@@ -134,7 +134,7 @@ def readable(*, db_session: Session, attachment_id: int, user) -> tuple[Attachme
     return attachment, spec, obj
 
 
-# -- writing ---------------------------------------------------------------------------------------------------
+# -- writing -------------------------------------------------------------------------------------------------
 
 
 def _mib(n: int) -> str:
@@ -272,7 +272,7 @@ def _record_limit_error(spec: RecordSpec, obj: Any, limit: int, used: int) -> Pa
 
 
 def delete(*, db_session: Session, attachment: Attachment, spec: RecordSpec, obj: Any, actor) -> None:
-    """Delete an attachment (staff who may change the record, or its uploader); audited; bytes go on commit."""
+    """Delete an attachment (staff, or its uploader); audited; the bytes go when the deletion commits."""
     is_staff = actor.role in STAFF_ROLES and actor.role in spec.access.roles_for(Action.update)
     if not is_staff and attachment.uploaded_by_id != actor.id:
         raise PermissionDeniedError("only staff or the person who uploaded it may delete an attachment")
@@ -291,7 +291,7 @@ def delete(*, db_session: Session, attachment: Attachment, spec: RecordSpec, obj
     db_session.flush()
 
 
-# -- reading ---------------------------------------------------------------------------------------------------
+# -- reading -------------------------------------------------------------------------------------------------
 
 
 def list_for(
@@ -336,7 +336,7 @@ def open_bytes(attachment: Attachment) -> BinaryIO:
         raise NotFoundError(f"attachment {attachment.id}: the stored file is missing") from exc
 
 
-# -- the orphan sweep -----------------------------------------------------------------------------------------
+# -- the orphan sweep ----------------------------------------------------------------------------------------
 
 
 def sweep_orphans(*, db_session: Session, grace_seconds: float | None = None) -> dict[str, int]:

@@ -57,7 +57,9 @@ def add(*, db_session: Session, spec, obj: Any, comment_in: CommentCreate, actor
     # Listeners (notifications, webhooks) learn of the reply in the same transaction.
     publish(
         db_session,
-        RecordEvent("commented", spec.record_type, obj, actor=actor, changes=[("comments", None, comment.id)]),
+        RecordEvent(
+            "commented", spec.record_type, obj, actor=actor, changes=[("comments", None, comment.id)]
+        ),
     )
     db_session.refresh(comment)
     return _read(comment)

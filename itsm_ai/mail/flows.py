@@ -41,7 +41,10 @@ log = logging.getLogger(__name__)
 MAIL_SOURCE = "mail"
 CLOSED = frozenset({"closed", "cancelled"})
 NO_TEXT = "(The mail had no text; see its attachments.)"
-CREATE_SCHEMAS = {"incident": (INCIDENT, IncidentCreate), "service_request": (SERVICE_REQUEST, ServiceRequestCreate)}
+CREATE_SCHEMAS = {
+    "incident": (INCIDENT, IncidentCreate),
+    "service_request": (SERVICE_REQUEST, ServiceRequestCreate),
+}
 
 
 class TransientError(Exception):
@@ -60,7 +63,7 @@ class IntakeResult:
     dead_letter_file: str | None = None
 
 
-def _header_id(raw: bytes) -> str:
+def header_message_id(raw: bytes) -> str:
     match = re.search(rb"^message-id:\s*<([^<>\s]+)>", raw[:65536], re.IGNORECASE | re.MULTILINE)
     return match.group(1).decode("ascii", "replace") if match else parsing.synthetic_message_id(raw)
 
@@ -69,12 +72,17 @@ def take_in(raw: bytes, *, source: MailSource | str, recipients: list[str] | Non
     """Take in one raw message; never raises for bad mail (dead letter), raises TransientError for outages."""
     settings = get_settings()
     if len(raw) > settings.mail_max_message_bytes:
-        reason = f"message of {len(raw)} bytes is over ITSM_MAIL_MAX_MESSAGE_BYTES={settings.mail_max_message_bytes}"
-        return dead_letter(raw, reason=reason, code="too_large", source=source, message_id=_header_id(raw))
+        limit = settings.mail_max_message_bytes
+        reason = f"message of {len(raw)} bytes is over ITSM_MAIL_MAX_MESSAGE_BYTES={limit}"
+        return dead_letter(
+            raw, reason=reason, code="too_large", source=source, message_id=header_message_id(raw)
+        )
     try:
         parsed = parsing.parse(raw, max_parts=settings.mail_max_parts)
     except BadMail as exc:
-        return dead_letter(raw, reason=exc.reason, code=exc.code, source=source, message_id=_header_id(raw))
+        return dead_letter(
+            raw, reason=exc.reason, code=exc.code, source=source, message_id=header_message_id(raw)
+        )
     try:
         with get_session() as db_session:
             return _take_in(db_session, raw, parsed, str(source), recipients or [])
@@ -94,11 +102,17 @@ def take_in(raw: bytes, *, source: MailSource | str, recipients: list[str] | Non
         return dead_letter(raw, reason=reason, code="error", source=source, message_id=parsed.message_id)
 
 
-def dead_letter(raw: bytes, *, reason: str, code: str, source: MailSource | str, message_id: str) -> IntakeResult:
+def dead_letter(
+    raw: bytes, *, reason: str, code: str, source: MailSource | str, message_id: str
+) -> IntakeResult:
     """Keep the message in the dead-letter folder and log it (once per Message-ID)."""
-    name = mail_service.write_dead_letter(raw, reason=reason, code=code, source=str(source), message_id=message_id)
+    name = mail_service.write_dead_letter(
+        raw, reason=reason, code=code, source=str(source), message_id=message_id
+    )
     sender = None
-    match = re.search(rb"^from:.*?([\w.+'=-]+@[\w-]+(?:\.[\w-]+)+)", raw[:65536], re.IGNORECASE | re.MULTILINE)
+    match = re.search(
+        rb"^from:.*?([\w.+'=-]+@[\w-]+(?:\.[\w-]+)+)", raw[:65536], re.IGNORECASE | re.MULTILINE
+    )
     if match:
         sender = match.group(1).decode("ascii", "replace").lower()
     try:
@@ -121,7 +135,9 @@ def dead_letter(raw: bytes, *, reason: str, code: str, source: MailSource | str,
     return IntakeResult(IntakeOutcome.dead_letter, message_id, f"{code}: {reason}", dead_letter_file=name)
 
 
-def _take_in(db_session: Session, raw: bytes, parsed: ParsedMail, source: str, recipients: list[str]) -> IntakeResult:
+def _take_in(
+    db_session: Session, raw: bytes, parsed: ParsedMail, source: str, recipients: list[str]
+) -> IntakeResult:
     settings = get_settings()
     if mail_service.seen(db_session=db_session, message_id=parsed.message_id) is not None:
         return IntakeResult(IntakeOutcome.duplicate, parsed.message_id, "already taken in")
@@ -146,7 +162,8 @@ def _take_in(db_session: Session, raw: bytes, parsed: ParsedMail, source: str, r
     )
     if sent >= settings.mail_rate_limit_count:
         reason = (
-            f"rate_limited: {parsed.from_address} sent {sent} mails within {settings.mail_rate_limit_minutes:g} "
+            f"rate_limited: {parsed.from_address} sent {sent} mails within "
+            f"{settings.mail_rate_limit_minutes:g} "
             f"minutes (ITSM_MAIL_RATE_LIMIT_COUNT={settings.mail_rate_limit_count})"
         )
         mail_service.record(db_session=db_session, outcome=IntakeOutcome.ignored, reason=reason, **base)
@@ -185,7 +202,7 @@ def _take_in(db_session: Session, raw: bytes, parsed: ParsedMail, source: str, r
 
 
 def _thread(db_session: Session, parsed: ParsedMail, user) -> tuple[RecordSpec, Any] | None:
-    """The ticket a message answers (subject tag first, then In-Reply-To/References), if the sender may reply."""
+    """The ticket a message answers (subject tag, then In-Reply-To/References), if the sender may reply."""
     candidates: list[tuple[str, Any]] = []
     tagged = mail_service.tagged_number(parsed.subject)
     if tagged is not None:
@@ -214,7 +231,10 @@ def _record_type(parsed: ParsedMail, recipients: list[str]) -> str:
             return routes[address.lower()]
     for rule in settings.mail_subject_rules:
         try:
-            if re.search(rule.get("pattern", ""), parsed.subject or "") and rule.get("record_type") in CREATE_SCHEMAS:
+            if (
+                re.search(rule.get("pattern", ""), parsed.subject or "")
+                and rule.get("record_type") in CREATE_SCHEMAS
+            ):
                 return rule["record_type"]
         except re.error:
             log.warning("mail_subject_rules: bad pattern %r", rule.get("pattern"))
@@ -222,7 +242,13 @@ def _record_type(parsed: ParsedMail, recipients: list[str]) -> str:
 
 
 def _attach_all(
-    db_session: Session, spec: RecordSpec, obj: Any, raw: bytes, parsed: ParsedMail, user, comment_id: int | None
+    db_session: Session,
+    spec: RecordSpec,
+    obj: Any,
+    raw: bytes,
+    parsed: ParsedMail,
+    user,
+    comment_id: int | None,
 ) -> list[str]:
     """Store the mail's files and the raw .eml; returns notes on files that could not be kept."""
     skipped = []
@@ -286,7 +312,9 @@ def _comment(db_session, raw, parsed, user, spec, obj, base) -> IntakeResult:
     )
     skipped = _attach_all(db_session, spec, obj, raw, parsed, user, comment.id)
     if skipped:
-        _note(db_session, spec, obj, "attachment_refused", "Files of the mail not kept: " + "; ".join(skipped))
+        _note(
+            db_session, spec, obj, "attachment_refused", "Files of the mail not kept: " + "; ".join(skipped)
+        )
     if obj.state == "resolved" and get_settings().mail_reopen_resolved:
         try:
             with db_session.begin_nested():
@@ -333,7 +361,9 @@ def _ticket(db_session, raw, parsed, user, recipients, base, *, follows) -> Inta
     )
     skipped = _attach_all(db_session, spec, obj, raw, parsed, user, None)
     if skipped:
-        _note(db_session, spec, obj, "attachment_refused", "Files of the mail not kept: " + "; ".join(skipped))
+        _note(
+            db_session, spec, obj, "attachment_refused", "Files of the mail not kept: " + "; ".join(skipped)
+        )
     outcome = IntakeOutcome.ticket
     if follows is not None:
         outcome = IntakeOutcome.follow_up

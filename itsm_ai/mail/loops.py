@@ -36,7 +36,8 @@ AUTO_REPLY_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 READ_RECEIPT_SUBJECT = re.compile(
-    r"^\s*(?:read:|gelesen:|lu\s*:|return receipt|read receipt|disposition notification|note: this return receipt)",
+    r"^\s*(?:read:|gelesen:|lu\s*:|return receipt|read receipt|disposition notification"
+    r"|note: this return receipt)",
     re.IGNORECASE,
 )
 

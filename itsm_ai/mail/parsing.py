@@ -1,8 +1,8 @@
-"""Parsing a raw message into what intake needs: ids, addresses, subject, text body, attachments, loop markers.
+"""Parsing a raw message into what intake needs: ids, addresses, subject, text, attachments, loop markers.
 
-Pure: bytes in, a `ParsedMail` out (or `BadMail` with the reason it is refused). Headers and bodies are decoded
-tolerantly (wrong or unknown charsets fall back to detection, raw 8-bit header bytes are recovered), HTML
-bodies are converted to text, and a forwarded message attached as message/rfc822 contributes its text.
+Pure: bytes in, a `ParsedMail` out (or `BadMail` with the reason it is refused). Headers and bodies are
+decoded tolerantly (wrong or unknown charsets fall back to detection, raw 8-bit header bytes are recovered),
+HTML bodies are converted to text, and a forwarded message attached as message/rfc822 contributes its text.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def _date(msg: Message) -> datetime | None:
     return value if value.tzinfo is not None else None
 
 
-# -- bodies ------------------------------------------------------------------------------------------------------
+# -- bodies --------------------------------------------------------------------------------------------------
 
 
 def html_to_text(html: str) -> str:

@@ -1,8 +1,8 @@
 """The new text of a reply: quoted history, attribution lines and signatures removed.
 
-Pure. mail-parser-reply does the work (reply headers of Outlook, Gmail, Apple Mail, Yahoo and others in a dozen
-languages, signatures, disclaimers); what it keeps of a bottom-posted or interleaved reply, the RFC 3676 quote
-lines (`>`) and the attribution line above them, is dropped here.
+Pure. mail-parser-reply does the work (reply headers of Outlook, Gmail, Apple Mail, Yahoo and others in a
+dozen languages, signatures, disclaimers); what it keeps of a bottom-posted or interleaved reply, the RFC 3676
+quote lines (`>`) and the attribution line above them, is dropped here.
 """
 
 from __future__ import annotations

@@ -89,5 +89,8 @@ def bomb_reason(data: bytes, *, max_unpacked: int, max_ratio: float) -> str | No
         return f"archive bomb: {exc} (ITSM_MAIL_MAX_UNPACKED_BYTES={max_unpacked})"
     ratio = size / max(1, len(data))
     if size > MIN_BOMB_BYTES and ratio > max_ratio:
-        return f"archive bomb: unpacks {ratio:.0f}x ({size} bytes from {len(data)}; ITSM_MAIL_MAX_COMPRESSION_RATIO={max_ratio:g})"
+        return (
+            f"archive bomb: unpacks {ratio:.0f}x ({size} bytes from {len(data)}; "
+            f"ITSM_MAIL_MAX_COMPRESSION_RATIO={max_ratio:g})"
+        )
     return None

@@ -141,12 +141,20 @@ def write_dead_letter(raw: bytes, *, reason: str, code: str, source: str, messag
     stamp = utcnow().strftime("%Y%m%dT%H%M%S")
     name = f"{stamp}-{os.urandom(6).hex()}.eml"
     (folder / name).write_bytes(raw)
-    meta = {"reason": reason, "code": code, "source": source, "message_id": message_id, "at": utcnow().isoformat()}
+    meta = {
+        "reason": reason,
+        "code": code,
+        "source": source,
+        "message_id": message_id,
+        "at": utcnow().isoformat(),
+    }
     (folder / f"{name}.json").write_text(json.dumps(meta, indent=2))
     return name
 
 
-def list_log(*, db_session: Session, outcome: IntakeOutcome | None = None, limit: int = 100) -> list[MailMessage]:
+def list_log(
+    *, db_session: Session, outcome: IntakeOutcome | None = None, limit: int = 100
+) -> list[MailMessage]:
     """The intake log, newest first."""
     stmt = select(MailMessage).order_by(MailMessage.id.desc()).limit(limit)
     if outcome is not None:

@@ -148,8 +148,17 @@ def _send(client: smtplib.SMTP, claimed: Claimed) -> tuple[bool, bool, str | Non
     return True, False, None
 
 
-def finish(*, db_session: Session, claimed: Claimed, sent: bool, permanent: bool, error: str | None,
-           now: datetime, retry: RetryPolicy, rng: random.Random) -> str:
+def finish(
+    *,
+    db_session: Session,
+    claimed: Claimed,
+    sent: bool,
+    permanent: bool,
+    error: str | None,
+    now: datetime,
+    retry: RetryPolicy,
+    rng: random.Random,
+) -> str:
     """Record the outcome: sent, retry later, or failed (permanent error or attempts used up)."""
     values: dict = {"lease_until": None, "claim_token": None, "last_error": error}
     if sent:
@@ -170,7 +179,9 @@ def finish(*, db_session: Session, claimed: Claimed, sent: bool, permanent: bool
     return str(result)
 
 
-def send_pending(*, now: datetime | None = None, rng: random.Random | None = None, max_rounds: int = 20) -> dict:
+def send_pending(
+    *, now: datetime | None = None, rng: random.Random | None = None, max_rounds: int = 20
+) -> dict:
     """Worker job: mail every due notification; returns counts (or why nothing was tried)."""
     settings = get_settings()
     if not settings.mail_smtp_host:

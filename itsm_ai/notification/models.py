@@ -1,4 +1,4 @@
-"""Notifications (the outbox rows, also the in-app list), admin-editable templates and per-user preferences."""
+"""Notifications (outbox rows, also the in-app list), admin-editable templates, per-user preferences."""
 
 from __future__ import annotations
 

@@ -49,7 +49,7 @@ def new_message_id() -> str:
     return f"{uuid.uuid4().hex}@{get_settings().mail_domain}"
 
 
-# -- templates --------------------------------------------------------------------------------------------------
+# -- templates -----------------------------------------------------------------------------------------------
 
 
 def _event(name: str) -> NotificationEvent:
@@ -107,7 +107,8 @@ def update_template(*, db_session: Session, event: str, template_in: TemplateUpd
     row = db_session.scalar(select(NotificationTemplate).where(NotificationTemplate.event == ev))
     if row is not None and template_in.version != row.version:
         raise ConflictError(
-            f"the {ev} template was changed by someone else (current version {row.version}); reload and retry",
+            f"the {ev} template was changed by someone else (current version {row.version}); "
+            "reload and retry",
             field="version",
             details={"current_version": row.version},
         )
@@ -139,20 +140,29 @@ def reset_template(*, db_session: Session, event: str, actor) -> TemplateRead:
     row = db_session.scalar(select(NotificationTemplate).where(NotificationTemplate.event == ev))
     if row is not None:
         audit_service.record_event(
-            db_session=db_session, record_type=AUDIT_TYPE, record_id=row.id, actor=actor, action="reset", old=ev
+            db_session=db_session,
+            record_type=AUDIT_TYPE,
+            record_id=row.id,
+            actor=actor,
+            action="reset",
+            old=ev,
         )
         db_session.delete(row)
         db_session.flush()
     return _template_read(ev, None)
 
 
-# -- preferences ------------------------------------------------------------------------------------------------
+# -- preferences ---------------------------------------------------------------------------------------------
 
 
 def preference(*, db_session: Session, user_id: int) -> NotificationPreference:
     """A user's preference (defaults when never set: e-mail on, nothing muted)."""
     row = db_session.get(NotificationPreference, user_id)
-    return row if row is not None else NotificationPreference(user_id=user_id, email_enabled=True, muted_events=[])
+    return (
+        row
+        if row is not None
+        else NotificationPreference(user_id=user_id, email_enabled=True, muted_events=[])
+    )
 
 
 def set_preference(*, db_session: Session, user, pref_in: PreferenceUpdate) -> NotificationPreference:
@@ -169,7 +179,7 @@ def set_preference(*, db_session: Session, user, pref_in: PreferenceUpdate) -> N
     return row
 
 
-# -- the in-app list ---------------------------------------------------------------------------------------------
+# -- the in-app list -----------------------------------------------------------------------------------------
 
 
 def list_for_user(*, db_session: Session, user, unread: bool = False, limit: int = 50) -> list[Notification]:
@@ -202,7 +212,7 @@ def mark_all_read(*, db_session: Session, user) -> int:
     return int(result.rowcount or 0)
 
 
-# -- rendering and enqueueing -------------------------------------------------------------------------------------
+# -- rendering and enqueueing --------------------------------------------------------------------------------
 
 
 def ticket_context(obj: Any) -> dict[str, Any]:
@@ -237,7 +247,9 @@ def ticket_url(record_type: str | None, number: str | None, user: User | None) -
     return f"{base}/console/tickets/{number}"
 
 
-def thread_headers(db_session: Session, record_type: str | None, record_id: int | None) -> tuple[str | None, str]:
+def thread_headers(
+    db_session: Session, record_type: str | None, record_id: int | None
+) -> tuple[str | None, str]:
     """(In-Reply-To, References) that keep a ticket's mails in one thread in the recipient's client."""
     from itsm_ai.mail.models import MailMessage
 
@@ -275,7 +287,7 @@ def enqueue(
     extra: dict[str, Any] | None = None,
     allow_email: bool = True,
 ) -> Notification:
-    """Render the event's template for one recipient and write the outbox row (pending or skipped, and why)."""
+    """Render the event's template for one recipient and write its outbox row (pending, or skipped: why)."""
     settings = get_settings()
     number = getattr(obj, "number", None)
     context: dict[str, Any] = {
@@ -341,7 +353,7 @@ def _wants_email(db_session: Session, user_id: int, event: NotificationEvent) ->
     return pref is None or (pref.email_enabled and str(event) not in (pref.muted_events or []))
 
 
-# -- who hears of what ------------------------------------------------------------------------------------------
+# -- who hears of what ---------------------------------------------------------------------------------------
 
 
 def _group_members(db_session: Session, group_id: int | None) -> list[User]:
@@ -412,7 +424,9 @@ def on_record_event(db_session: Session, event: RecordEvent) -> None:
                 allow_email=allow,
             )
         if getattr(obj, "assigned_to_id", None) or getattr(obj, "assignment_group_id", None):
-            _notify(db_session, NotificationEvent.assigned, _handlers(db_session, obj), obj, record_type, actor)
+            _notify(
+                db_session, NotificationEvent.assigned, _handlers(db_session, obj), obj, record_type, actor
+            )
         return
     if event.kind == "commented":
         _on_comment(db_session, event, caller, actor_name)
@@ -458,3 +472,30 @@ def _on_comment(db_session: Session, event: RecordEvent, caller: User | None, ac
         _notify(db_session, NotificationEvent.requester_reply, handlers, obj, record_type, actor, extra=extra)
     elif caller is not None and record_type in REQUESTER_TYPES:
         _notify(db_session, NotificationEvent.public_reply, [caller], obj, record_type, actor, extra=extra)
+
+
+def preview(
+    *, db_session: Session, event: str, subject: str | None, body: str | None, number: str | None
+) -> tuple[str, str]:
+    """Render a template (the stored one, or the given text) with sample values or a real ticket's."""
+    from itsm_ai.records import service as record_service
+    from itsm_ai.ticket.service import TICKET_SPECS
+
+    ev = _event(event)
+    stored = template_source(db_session, ev)
+    subject_src, body_src = subject or stored[0], body or stored[1]
+    context = templates.sample_context()
+    if number:
+        prefix_types = {spec.prefix: spec for spec in TICKET_SPECS.values()}
+        spec = prefix_types.get(number.upper().rstrip("0123456789"))
+        if spec is None:
+            raise InvalidInputError(f"number: {number!r} is not a ticket number", field="number")
+        obj = record_service.get(db_session=db_session, spec=spec, ref=number)
+        context["ticket"] = ticket_context(obj)
+    out = []
+    for name, source in (("subject", subject_src), ("body", body_src)):
+        try:
+            out.append(templates.render(source, context))
+        except templates.TemplateError as exc:
+            raise InvalidInputError(f"{name}: {exc}", field=name) from exc
+    return templates.with_tag(out[0], context["ticket"].get("number")), out[1]

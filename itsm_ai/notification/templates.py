@@ -87,7 +87,7 @@ DEFAULTS: dict[NotificationEvent, tuple[str, str]] = {
     NotificationEvent.refused_sender: (
         "Your mail was not accepted: {{ subject }}",
         "Hello,\n\nthis service desk only takes mail from registered users, so your message "
-        "\"{{ subject }}\" did not open a ticket ({{ reason }}).\n\nPlease use the portal or ask your "
+        '"{{ subject }}" did not open a ticket ({{ reason }}).\n\nPlease use the portal or ask your '
         "administrator for an account.",
     ),
 }
