@@ -184,7 +184,7 @@ def add(
     wanted = AttachmentVisibility(visibility) if visibility else AttachmentVisibility.public
     if comment_id is not None:
         wanted = AttachmentVisibility(_comment_visibility(db_session, spec, obj, comment_id))
-    if wanted == AttachmentVisibility.internal and not sees_internal(actor) and actor is not None:
+    if wanted == AttachmentVisibility.internal and source == AttachmentSource.upload and not sees_internal(actor):
         raise PermissionDeniedError(
             "visibility: requesters cannot add internal attachments", field="visibility"
         )

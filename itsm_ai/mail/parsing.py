@@ -268,7 +268,7 @@ def _walk(part: Message, acc: _Walk, *, max_parts: int, depth: int = 0) -> None:
                 _filename(part, len(acc.attachments) + 1),
                 ctype,
                 _payload(part),
-                inline=disposition != "attachment",
+                inline=disposition != "attachment" or cid is not None,
                 content_id=cid.strip().strip("<>") if cid else None,
             )
         )

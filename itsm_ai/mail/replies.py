@@ -44,7 +44,9 @@ def latest_reply(text: str) -> str:
     if not text.strip():
         return ""
     try:
-        reply = _parser().parse_reply(text=text) or ""
+        found = _parser().read(text=text).replies
+        # `body` is the newest reply without its signature and disclaimer (`content` keeps them).
+        reply = (found[0].body or found[0].content or "") if found else ""
     except Exception:  # noqa: BLE001 - the parser failing on odd input must not lose the mail
         reply = text
     stripped = _drop_quote_lines(reply)
