@@ -184,7 +184,8 @@ def add(
     wanted = AttachmentVisibility(visibility) if visibility else AttachmentVisibility.public
     if comment_id is not None:
         wanted = AttachmentVisibility(_comment_visibility(db_session, spec, obj, comment_id))
-    if wanted == AttachmentVisibility.internal and source == AttachmentSource.upload and not sees_internal(actor):
+    uploaded = source == AttachmentSource.upload
+    if wanted == AttachmentVisibility.internal and uploaded and not sees_internal(actor):
         raise PermissionDeniedError(
             "visibility: requesters cannot add internal attachments", field="visibility"
         )

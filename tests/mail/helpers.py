@@ -1,4 +1,4 @@
-"""Real servers and message builders for the mail tests: an aiosmtpd sink, a throw-away dovecot, EmailMessages."""
+"""Real servers and message builders for the mail tests: an aiosmtpd sink, a throw-away dovecot, messages."""
 
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ PNG = bytes.fromhex(
 )
 
 
-# -- dovecot -----------------------------------------------------------------------------------------------------
+# -- dovecot -------------------------------------------------------------------------------------------------
 
 
 @dataclass

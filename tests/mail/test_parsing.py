@@ -154,7 +154,8 @@ def test_too_many_parts_is_refused():
 def test_undecodable_bytes_in_a_declared_text_part_are_dead_lettered():
     noise = bytes(range(256)) * 4
     raw = raw_mail(
-        "From: a@example.com\nSubject: x\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit",
+        "From: a@example.com\nSubject: x\nContent-Type: text/plain; charset=utf-8\n"
+        "Content-Transfer-Encoding: 8bit",
         noise,
     )
     try:
