@@ -247,6 +247,9 @@ class Settings(BaseSettings):
     mail_smtp_user: str | None = None
     mail_smtp_password: str | None = None
     mail_smtp_timeout_seconds: float = 30.0
+    mail_smtp_ca_file: Path | None = Field(
+        default=None, description="CA bundle to verify the relay's certificate (default: the system's)."
+    )
     mail_base_url: str = Field(default="http://127.0.0.1:8000", description="Links in notifications.")
     notification_max_attempts: int = 8
     notification_backoff_seconds: float = 30.0

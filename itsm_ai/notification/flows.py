@@ -120,7 +120,9 @@ def connect() -> smtplib.SMTP:
     """An SMTP connection to the relay with the configured security and login."""
     settings = get_settings()
     host, port, timeout = settings.mail_smtp_host, settings.mail_smtp_port, settings.mail_smtp_timeout_seconds
-    context = ssl.create_default_context()
+    context = ssl.create_default_context(
+        cafile=str(settings.mail_smtp_ca_file) if settings.mail_smtp_ca_file else None
+    )
     if settings.mail_smtp_security == "tls":
         client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
     else:
