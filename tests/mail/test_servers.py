@@ -102,7 +102,8 @@ def test_leftover_spool_files_are_taken_in_at_start_up(mail_settings):
     make_user("alice", "alice@example.com")
     Spool().put(message(message_id="<left@example.com>"), recipients=["helpdesk@example.com"], mail_from=None)
     stop = threading.Event()
-    thread = threading.Thread(target=serve, args=("127.0.0.1", free_port()), kwargs={"stop": stop}, daemon=True)
+    port = free_port()
+    thread = threading.Thread(target=serve, args=("127.0.0.1", port), kwargs={"stop": stop}, daemon=True)
     thread.start()
     try:
         assert wait_until(lambda: len(intake_rows()) == 1)
@@ -112,7 +113,7 @@ def test_leftover_spool_files_are_taken_in_at_start_up(mail_settings):
     assert intake_rows()[0].message_id == "left@example.com"
 
 
-# -- IMAP ---------------------------------------------------------------------------------------------------------
+# -- IMAP ----------------------------------------------------------------------------------------------------
 
 
 @pytest.fixture
