@@ -202,23 +202,26 @@ def _take_in(
 
 
 def _thread(db_session: Session, parsed: ParsedMail, user) -> tuple[RecordSpec, Any] | None:
-    """The ticket a message answers (subject tag, then In-Reply-To/References), if the sender may reply."""
-    candidates: list[tuple[str, Any]] = []
+    """The ticket a message answers: by subject tag (only for a sender who may write on it), then by
+    In-Reply-To/References (holding a Message-ID of the thread shows the sender was sent that mail: a Cc'd
+    colleague may answer too)."""
+    candidates: list[tuple[str, Any, bool]] = []
     tagged = mail_service.tagged_number(parsed.subject)
     if tagged is not None:
-        candidates.append(tagged)
+        candidates.append((*tagged, True))
     by_id = mail_service.thread_of(db_session=db_session, message_ids=parsed.thread_ids)
     if by_id is not None:
-        candidates.append(by_id)
-    for record_type, ref in candidates:
+        candidates.append((*by_id, False))
+    for record_type, ref, check_access in candidates:
         spec = TICKET_SPECS.get(record_type)
         if spec is None:
             continue
         try:
             obj = record_service.get(db_session=db_session, spec=spec, ref=ref)
-            spec.access.check(user, Action.comment, obj, noun=spec.noun)
+            if check_access:
+                spec.access.check(user, Action.comment, obj, noun=spec.noun)
         except AppError:
-            continue  # unknown number, or not a ticket this sender may write on: a new ticket instead
+            continue  # unknown number, or a guessed tag of a ticket this sender may not see: a new ticket
         return spec, obj
     return None
 

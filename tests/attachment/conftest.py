@@ -20,5 +20,5 @@ def storage_dir(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def factory(client, users):
+def factory(client, users):  # noqa: F811 - the client fixture imported above
     return Factory(client, users)

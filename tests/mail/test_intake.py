@@ -299,3 +299,16 @@ def test_a_database_outage_is_transient_and_keeps_the_message(alice, monkeypatch
     monkeypatch.setattr(flows, "get_session", broken_session)
     with pytest.raises(TransientError):
         take_in(message(), source="smtp")
+
+
+def test_a_colleague_answering_a_mail_of_the_thread_is_threaded(alice):
+    first = take_in(message(message_id="<cc-root@example.com>"), source="smtp")
+    make_user("carol", "carol@example.com")
+    reply = message(sender="carol@example.com", subject="Re: Printer", in_reply_to="<cc-root@example.com>")
+    result = take_in(reply, source="smtp")
+    assert result.outcome == IntakeOutcome.comment and result.number == first.number
+    [comment] = rows(Comment)
+    with get_session() as s:
+        from itsm_ai.auth.models import User
+
+        assert s.get(User, comment.author_id).username == "carol"
