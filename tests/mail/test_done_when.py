@@ -82,5 +82,6 @@ def test_mail_in_number_back_reply_threads_resolution_mailed(mailbox, sink, clie
     assert send_pending()["sent"] == 1
     resolved = sink.wait_for(2)[1]
     assert resolved["To"] == "dana.new@example.org" and resolved["Subject"].startswith(f"[{number}] Resolved")
-    assert "Updated the display driver." in resolved.get_content() and "Reply to this mail" in resolved.get_content()
+    text = resolved.get_content()
+    assert "Updated the display driver." in text and "Reply to this mail" in text
     assert "<story-1@example.org>" in resolved["References"]
