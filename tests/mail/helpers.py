@@ -101,7 +101,7 @@ def message(
     for filename, ctype, data in attachments or []:
         maintype, subtype = ctype.split("/", 1)
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
-    return msg.as_bytes()
+    return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))  # CRLF, as on the wire
 
 
 PNG = bytes.fromhex(
