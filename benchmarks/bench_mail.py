@@ -483,8 +483,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nSMTP -> ticket: {smtp['mails_per_second']} mails/s (peer {PEER['mails_per_second']}: "
         f"x{report['ratios']['smtp_vs_peer_throughput']}; in-process baseline {base['mails_per_second']}: "
-        f"x{report['ratios']['smtp_vs_in_process_throughput']}); p95 {smtp['one_at_a_time']['p95_ms']} ms one "
-        f"at a time, {smtp['burst_p95_ms']} ms in the burst; "
+        f"x{report['ratios']['smtp_vs_in_process_throughput']}); "
+        f"p95 {smtp['one_at_a_time']['p95_ms']} ms one at a time, {smtp['burst_p95_ms']} ms in the burst; "
         f"triage on {smtp['triage_share']:.0%} of tickets"
     )
     if "strict" in samples:
