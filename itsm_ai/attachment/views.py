@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response, status
@@ -95,6 +95,16 @@ async def upload_form(request: Request) -> UploadForm:
     )
 
 
+def _writable(path: str):
+    """Dependency: the record the upload goes to, checked before the body is read (403/404 before 422)."""
+
+    def load(ref: str, db_session: DbSession, user: CurrentUser) -> Any:
+        spec = service.spec_for_path(path)
+        return service.load_record(db_session=db_session, spec=spec, ref=ref, user=user, write=True)
+
+    return load
+
+
 def _add_record_routes(path: str) -> None:
     @router.post(
         f"/{path}/{{ref}}/attachments",
@@ -108,14 +118,14 @@ def _add_record_routes(path: str) -> None:
         ref: str,
         db_session: DbSession,
         user: CurrentUser,
-        form: Annotated[UploadForm, Depends(upload_form)],
         response: Response,
+        # A default, not an annotation: annotations are strings here and cannot see this function's `path`.
+        obj: Any = Depends(_writable(path)),
+        form: UploadForm = Depends(upload_form),
     ):
-        spec = service.spec_for_path(path)
-        obj = service.load_record(db_session=db_session, spec=spec, ref=ref, user=user, write=True)
         attachment = service.add(
             db_session=db_session,
-            spec=spec,
+            spec=service.spec_for_path(path),
             obj=obj,
             stream=form.file,
             filename=form.filename,
