@@ -85,7 +85,8 @@ def poll_once(*, limit: int | None = None) -> dict[str, int]:
         wanted = [m.uid for m in heads if m not in too_big and m.uid]
         if not wanted:
             return counts
-        for message in box.fetch(uid_list=wanted, mark_seen=False, bulk=20):
+        # Small batches: each message may be up to the size limit, and all of a batch is held in memory.
+        for message in box.fetch(uid_list=wanted, mark_seen=False, bulk=5):
             try:
                 result = take_in(message.raw, source=MailSource.imap)
             except TransientError as exc:
