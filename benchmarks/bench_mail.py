@@ -171,7 +171,9 @@ def _triage_share(numbers: list[str]) -> float:
 def baseline(n: int, texts) -> dict:
     """The intake in-process, sequentially: what the SMTP path adds is measured against this."""
     from itsm_ai.mail.flows import take_in
+    from itsm_ai.mail.smtpd import limit_torch_threads
 
+    limit_torch_threads()  # as `mail serve` does
     take_in(_mail(10**6, "base-warm", texts)[1], source="file")  # loads the models and the index
     latencies, numbers = [], []
     started = time.perf_counter()

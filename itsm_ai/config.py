@@ -221,6 +221,12 @@ class Settings(BaseSettings):
         default=None,
         description="Mail that could not be taken in, with the reason; default <data_dir>/mail/dead-letter.",
     )
+    mail_intake_torch_threads: int = Field(
+        default=1,
+        ge=0,
+        description="PyTorch intra-op threads of an intake process (0: PyTorch's default). Intake runs one "
+        "thread per worker; a second thread inside each embedding oversubscribes the CPUs.",
+    )
     mail_smtpd_host: str = "127.0.0.1"
     mail_smtpd_port: int = 2525
     mail_imap_host: str | None = Field(

@@ -62,8 +62,10 @@ def poll_command(
 ) -> None:
     """Poll the IMAP mailbox (ITSM_MAIL_IMAP_*) and turn its mail into tickets."""
     from itsm_ai.mail.imap import ImapNotConfigured, poll_once
+    from itsm_ai.mail.smtpd import limit_torch_threads
 
     _prepare()
+    limit_torch_threads()
     while True:
         try:
             counts = poll_once()
