@@ -74,3 +74,21 @@ def test_attachments_sweep_command(installed, mail_settings):
     result = runner.invoke(cli_app, ["attachments", "sweep"])
     assert result.exit_code == 0 and "removed 1 orphan file" in result.output
     assert not service.storage().exists(stored.key)
+
+
+def test_intake_processes_limit_pytorch_threads(monkeypatch, mail_settings):
+    torch = pytest.importorskip("torch")
+    from itsm_ai.mail.smtpd import limit_torch_threads
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setattr(mail_settings, "knowledge_encoder", "model")
+        monkeypatch.setattr(mail_settings, "mail_intake_torch_threads", 1)
+        limit_torch_threads()
+        assert torch.get_num_threads() == 1
+        monkeypatch.setattr(mail_settings, "mail_intake_torch_threads", 0)
+        torch.set_num_threads(before)
+        limit_torch_threads()
+        assert torch.get_num_threads() == before
+    finally:
+        torch.set_num_threads(before)
