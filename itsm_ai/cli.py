@@ -9,11 +9,13 @@ import typer
 from rich.console import Console
 
 from itsm_ai import all_models  # noqa: F401  (assembles the store before any command writes)
+from itsm_ai.attachment.cli import attachments_app
 from itsm_ai.base.roles import Role
 from itsm_ai.chat.cli import chat_app
 from itsm_ai.classify.cli import evaluate_command, models_app, train_command
 from itsm_ai.data.cli import export_command, import_command
 from itsm_ai.knowledge.cli import index_app, knowledge_app
+from itsm_ai.mail.cli import mail_app
 
 app = typer.Typer(help="itsm-ai: AI-first IT service management.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -23,6 +25,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(index_app, name="index")
 app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(chat_app, name="chat")
+app.add_typer(mail_app, name="mail")
+app.add_typer(attachments_app, name="attachments")
 console = Console(stderr=True)
 
 

@@ -167,6 +167,119 @@ class Settings(BaseSettings):
         default=60, description="A conversation waiting on the user this long ends as abandoned."
     )
 
+    # Attachments (issue 20): bytes in a folder (or another storage), metadata in the database.
+    attachment_dir: Path | None = Field(
+        default=None, description="Where attachment bytes are kept; default <data_dir>/attachments."
+    )
+    attachment_max_file_bytes: int = Field(default=25 * 1024 * 1024, description="Largest single file.")
+    attachment_max_record_bytes: int = Field(
+        default=100 * 1024 * 1024, description="Largest total of the attachments of one ticket or article."
+    )
+    attachment_denied_extensions: list[str] = Field(
+        default=[
+            "exe", "dll", "com", "scr", "pif", "cpl", "msi", "msp", "bat", "cmd", "ps1", "psm1", "vbs",
+            "vbe", "js", "jse", "wsf", "wsh", "hta", "jar", "lnk", "reg", "sh", "app", "elf", "so", "dylib",
+        ],
+        description="File name endings refused on upload (lower case, no dot).",
+    )
+    attachment_denied_types: list[str] = Field(
+        default=[
+            "application/x-dosexec", "application/x-msdownload",
+            "application/vnd.microsoft.portable-executable", "application/x-executable", "application/x-elf",
+            "application/x-sharedlib", "application/x-mach-binary", "application/x-msi",
+            "application/x-ms-installer", "text/x-shellscript", "application/java-archive",
+            "application/x-ms-shortcut", "application/hta",
+        ],
+        description="Content types (sniffed from the bytes) refused on upload.",
+    )
+    attachment_orphan_grace_minutes: float = Field(
+        default=60.0,
+        description="A stored file without a row this old is swept (an upload that never committed).",
+    )
+    attachment_sweep_interval_minutes: float = 60.0
+
+    # Inbound mail (issue 20): SMTP receiver and IMAP polling.
+    mail_address: str = Field(
+        default="helpdesk@localhost", description="The service's own address: mail from it is never a ticket."
+    )
+    mail_aliases: list[str] = Field(default=[], description="More addresses of the service (never tickets).")
+    mail_domain: str = Field(default="itsm-ai.local", description="Right-hand side of generated Message-IDs.")
+    mail_default_type: Literal["incident", "service_request"] = "incident"
+    mail_routes: dict[str, str] = Field(
+        default={},
+        description='Recipient address -> record type, e.g. {"requests@example.com": "service_request"}.',
+    )
+    mail_subject_rules: list[dict[str, str]] = Field(
+        default=[],
+        description='Subject regex -> record type, first match wins: [{"pattern": "(?i)^order", '
+        '"record_type": "service_request"}] (checked after mail_routes).',
+    )
+    mail_unknown_senders: Literal["create", "refuse"] = Field(
+        default="create",
+        description="A sender without an account: create a requester for them, or refuse with a reply.",
+    )
+    mail_bulk_creates_tickets: bool = Field(
+        default=False,
+        description="Precedence: bulk/junk/list mail opens tickets (never auto-replied); off: ignored "
+        "(RFC 3834).",
+    )
+    mail_reopen_resolved: bool = Field(default=True, description="A reply to a resolved ticket reopens it.")
+    mail_max_message_bytes: int = Field(default=30 * 1024 * 1024, description="Larger mail is dead-lettered.")
+    mail_max_parts: int = Field(default=200, description="More MIME parts than this is dead-lettered.")
+    mail_max_unpacked_bytes: int = Field(
+        default=200 * 1024 * 1024, description="An attached archive that unpacks to more is a bomb."
+    )
+    mail_max_compression_ratio: float = Field(default=100.0, description="Archive bomb ratio threshold.")
+    mail_rate_limit_count: int = Field(default=20, description="Mails one sender may send per window.")
+    mail_rate_limit_minutes: float = 60.0
+    mail_spool_dir: Path | None = Field(
+        default=None, description="Received, unprocessed mail; default <data_dir>/mail/spool."
+    )
+    mail_dead_letter_dir: Path | None = Field(
+        default=None,
+        description="Mail that could not be taken in, with the reason; default <data_dir>/mail/dead-letter.",
+    )
+    mail_intake_torch_threads: int = Field(
+        default=1,
+        ge=0,
+        description="PyTorch intra-op threads of an intake process (0: PyTorch's default). Intake runs one "
+        "thread per worker; a second thread inside each embedding oversubscribes the CPUs.",
+    )
+    mail_smtpd_host: str = "127.0.0.1"
+    mail_smtpd_port: int = 2525
+    mail_imap_host: str | None = Field(
+        default=None, description="IMAP server to poll (unset: polling is off)."
+    )
+    mail_imap_port: int = 993
+    mail_imap_ssl: bool = True
+    mail_imap_starttls: bool = False
+    mail_imap_user: str | None = None
+    mail_imap_password: str | None = None
+    mail_imap_folder: str = "INBOX"
+    mail_imap_done_folder: str = Field(default="Processed", description="Where taken-in mail is moved.")
+    mail_imap_dead_folder: str = Field(default="Dead Letter", description="Where refused mail is moved.")
+    mail_imap_batch: int = 50
+    mail_imap_timeout_seconds: float = 30.0
+
+    # Notifications (issue 20): outbound mail from the transactional outbox.
+    mail_from: str = Field(default="", description="From: of outgoing mail; default mail_address.")
+    mail_smtp_host: str | None = Field(
+        default=None, description="SMTP relay for notifications (unset: not sent)."
+    )
+    mail_smtp_port: int = 25
+    mail_smtp_security: Literal["none", "starttls", "tls"] = "none"
+    mail_smtp_user: str | None = None
+    mail_smtp_password: str | None = None
+    mail_smtp_timeout_seconds: float = 30.0
+    mail_smtp_ca_file: Path | None = Field(
+        default=None, description="CA bundle to verify the relay's certificate (default: the system's)."
+    )
+    mail_base_url: str = Field(default="http://127.0.0.1:8000", description="Links in notifications.")
+    notification_max_attempts: int = 8
+    notification_backoff_seconds: float = 30.0
+    notification_backoff_cap_seconds: float = 3600.0
+
+
 @lru_cache
 def get_settings() -> Settings:
     """Return the process-wide settings (cached; tests clear the cache to change them)."""

@@ -17,6 +17,7 @@ LISTENERS: list[str] = [
     "itsm_ai.classify.flows:on_record_event",
     "itsm_ai.knowledge.flows:on_record_event",
     "itsm_ai.automation.engine:on_record_event",
+    "itsm_ai.notification.service:on_record_event",
     "itsm_ai.webhooks.service:on_record_event",
 ]
 

@@ -48,6 +48,16 @@ class InvalidInputError(AppError):
     code = "validation_error"
 
 
+class PayloadTooLargeError(AppError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaTypeError(AppError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
 def error_body(
     status: int, code: str, message: str, fields: list[dict[str, str]] | None = None, **extra: Any
 ):

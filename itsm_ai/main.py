@@ -145,6 +145,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     """Build the application with every router mounted under /api/v1."""
     from itsm_ai.approval.views import router as approval_router
     from itsm_ai.asset.views import router as asset_router
+    from itsm_ai.attachment.views import router as attachment_router
     from itsm_ai.auth.views import router as auth_router
     from itsm_ai.automation.views import router as automation_router
     from itsm_ai.catalog.views import router as catalog_router
@@ -153,6 +154,8 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     from itsm_ai.data.views import router as data_router
     from itsm_ai.group.views import router as group_router
     from itsm_ai.knowledge.views import router as knowledge_router
+    from itsm_ai.mail.views import router as mail_router
+    from itsm_ai.notification.views import router as notification_router
     from itsm_ai.sla.views import router as sla_router
     from itsm_ai.ticket.views import router as ticket_router
     from itsm_ai.webhooks.views import router as webhook_router
@@ -189,6 +192,9 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
         webhook_router,
         classify_router,
         chat_router,
+        attachment_router,
+        notification_router,
+        mail_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 

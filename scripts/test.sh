@@ -3,10 +3,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-# The browser tests drive Debian's Chromium (never a downloaded browser).
-if ! command -v chromium >/dev/null 2>&1; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-    || echo "warning: could not install chromium; the browser tests will be skipped" >&2
+# Debian packages the tests need, installed when missing: Chromium for the browser tests (never a downloaded
+# browser), dovecot-imapd for the IMAP polling tests (started by the tests with a throw-away config on a free
+# port of 127.0.0.1, never as a system service), libmagic1 for sniffing attachment types.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+[ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)
+ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1' || missing+=(libmagic1)
+if [ ${#missing[@]} -gt 0 ]; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null) \
+    || echo "warning: could not install ${missing[*]}; the tests that need them will be skipped" >&2
 fi
 PG_URL=${ITSM_PG_TEST_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/itsm_test}
 

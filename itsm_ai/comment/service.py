@@ -12,6 +12,7 @@ from itsm_ai.base.roles import Role
 from itsm_ai.comment.models import Comment, CommentCreate, CommentRead, Visibility
 from itsm_ai.errors import PermissionDeniedError
 from itsm_ai.records import counters
+from itsm_ai.records.events import RecordEvent, publish
 
 
 def _read(comment: Comment) -> CommentRead:
@@ -53,6 +54,13 @@ def add(*, db_session: Session, spec, obj: Any, comment_in: CommentCreate, actor
         internal=internal,
     )
     counters.bump_generation(db_session=db_session, record_type=spec.record_type)
+    # Listeners (notifications, webhooks) learn of the reply in the same transaction.
+    publish(
+        db_session,
+        RecordEvent(
+            "commented", spec.record_type, obj, actor=actor, changes=[("comments", None, comment.id)]
+        ),
+    )
     db_session.refresh(comment)
     return _read(comment)
 

@@ -14,6 +14,7 @@ from itsm_ai.sla import service as sla_service
 from itsm_ai.ticket.enums import ResolutionCode
 from itsm_ai.ui import service
 from itsm_ai.ui.api_routes import has_route
+from itsm_ai.ui.mail_pages import ticket_files
 from itsm_ai.ui.page_auth import ConsoleUser, ModelsPageUser, PageRoute, StaffPageUser
 from itsm_ai.ui.rendering import render
 from itsm_ai.workflow import transitions
@@ -95,6 +96,7 @@ def console_ticket(number: str, request: Request, db_session: DbSession, user: C
             spec.record_type, obj.state, change_type=getattr(obj, "change_type", None)
         ),
         resolution_codes=[str(c) for c in ResolutionCode],
+        files=ticket_files(db_session=db_session, spec=spec, obj=obj, user=user),
     )
 
 

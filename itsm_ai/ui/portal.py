@@ -11,6 +11,7 @@ from itsm_ai.knowledge.article.service import ARTICLE
 from itsm_ai.records import service as record_service
 from itsm_ai.ui import service
 from itsm_ai.ui.api_routes import has_route
+from itsm_ai.ui.mail_pages import ticket_files
 from itsm_ai.ui.page_auth import PageRoute, PortalUser
 from itsm_ai.ui.rendering import render
 
@@ -40,8 +41,16 @@ def portal_ticket(number: str, request: Request, db_session: DbSession, user: Po
     ticket = record_service.serialize(spec, obj)
     ticket.pop("suggestions", None)
     entries = service.history(db_session=db_session, spec=spec, obj=obj, include_internal=False)
+    files = ticket_files(db_session=db_session, spec=spec, obj=obj, user=user)
     return render(
-        request, "portal/ticket.html", user, ticket=ticket, spec=spec, history=entries, api_path=spec.path
+        request,
+        "portal/ticket.html",
+        user,
+        ticket=ticket,
+        spec=spec,
+        history=entries,
+        api_path=spec.path,
+        files=files,
     )
 
 

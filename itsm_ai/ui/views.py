@@ -20,7 +20,7 @@ from itsm_ai.auth import service as auth_service
 from itsm_ai.auth.dependencies import SESSION_COOKIE
 from itsm_ai.database import DbSession
 from itsm_ai.errors import AuthenticationError
-from itsm_ai.ui import console, portal
+from itsm_ai.ui import console, mail_pages, portal
 from itsm_ai.ui.page_auth import MaybeUser, PageRoute
 from itsm_ai.ui.rendering import HOME, STATIC_DIR, render
 
@@ -98,6 +98,7 @@ def logout():
 # Included after the login routes, portal before console: the order the routes were always matched in.
 router.include_router(portal.router)
 router.include_router(console.router)
+router.include_router(mail_pages.router)
 
 
 def install(app: FastAPI) -> None:

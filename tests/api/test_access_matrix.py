@@ -185,6 +185,37 @@ EXPECTED: dict[tuple[str, str], dict[str, Status]] = {
     ("POST", "/chat"): _exp(422, 422, 422, 422),
     ("GET", "/chat"): _exp(200, 200, 200, 200),
     ("GET", "/chat/{conversation_id}"): _exp(404, 404, 404, 404),
+    # Attachments follow the record: whoever may reply on a ticket (edit an article) uploads (the probe sends
+    # no file: 422); whoever may read it lists; a missing attachment id is 404 for everyone signed in.
+    **{
+        ("POST", f"/{p}/{{ref}}/attachments"): _exp(422, 422, 403, 422, requester2=OTHERS_TICKET)
+        for p in ("incidents", "requests")
+    },
+    **{
+        ("POST", f"/{p}/{{ref}}/attachments"): _exp(422, 422, 403, 403)
+        for p in ("problems", "changes", "knowledge")
+    },
+    **{
+        ("GET", f"/{p}/{{ref}}/attachments"): _exp(200, 200, 200, 200, requester2=OTHERS_TICKET)
+        for p in ("incidents", "requests")
+    },
+    **{("GET", f"/{p}/{{ref}}/attachments"): _exp(200, 200, 200, 403) for p in ("problems", "changes")},
+    ("GET", "/knowledge/{ref}/attachments"): _exp(200, 200, 200, 200),
+    ("GET", "/attachments/{attachment_id}"): _exp(404, 404, 404, 404),
+    ("GET", "/attachments/{attachment_id}/meta"): _exp(404, 404, 404, 404),
+    ("DELETE", "/attachments/{attachment_id}"): _exp(404, 404, 404, 404),
+    # Notifications: everyone their own; templates for admins (a missing event is 404); the mail log: staff.
+    ("GET", "/notifications"): _exp(200, 200, 200, 200),
+    ("POST", "/notifications/read-all"): _exp(200, 200, 200, 200),
+    ("POST", "/notifications/{notification_id}/read"): _exp(404, 404, 404, 404),
+    ("GET", "/notifications/preferences"): _exp(200, 200, 200, 200),
+    ("PUT", "/notifications/preferences"): _exp(200, 200, 200, 200),
+    ("GET", "/notification-templates"): _exp(200, 403, 403, 403),
+    ("GET", "/notification-templates/{event}"): _exp(404, 403, 403, 403),
+    ("PUT", "/notification-templates/{event}"): _exp(422, 403, 403, 403),
+    ("DELETE", "/notification-templates/{event}"): _exp(404, 403, 403, 403),
+    ("POST", "/notification-templates/{event}/preview"): _exp(404, 403, 403, 403),
+    ("GET", "/mail/messages"): _exp(200, 200, 403, 403),
 }
 
 # (method, path, actor) -> reason, for a known bug the matrix marks xfail(strict) until it is fixed.

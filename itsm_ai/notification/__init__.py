@@ -1,0 +1,1 @@
+"""Notifications: mail to requesters, approvers and assignees from the outbox, and an in-app list."""
