@@ -17,6 +17,7 @@ JOBS: list[str] = [
     "itsm_ai.webhooks.flows:deliver_pending",
     "itsm_ai.knowledge.search:flush_job",
     "itsm_ai.chat.service:abandon_job",
+    "itsm_ai.chat.detector:retrain_job",
 ]
 
 

@@ -8,7 +8,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from itsm_ai.chat.intents import DecisionKind, IntentDetector
-from itsm_ai.chat.service import load_seed
+from itsm_ai.chat.detector import load_seed
 
 TOY = {
     "printer": [
@@ -38,9 +38,12 @@ TOY = {
 }
 
 
+TOY_OUTSIDE = ["weather tomorrow", "pasta recipe", "football score", "tell me a joke", "book a flight"]
+
+
 def toy_data():
-    X = [t for texts in TOY.values() for t in texts]
-    y = [label for label, texts in TOY.items() for _ in texts]
+    X = [t for texts in TOY.values() for t in texts] + TOY_OUTSIDE
+    y = [label for label, texts in TOY.items() for _ in texts] + ["oos"] * len(TOY_OUTSIDE)
     return X, y
 
 
@@ -105,10 +108,10 @@ def test_bad_input_is_refused():
 
 
 def test_abstains_on_out_of_scope(seed_detector):
-    decisions = seed_detector.decide(["zebra giraffe quantum banana", "cook pasta recipe"])
+    decisions = seed_detector.decide(["what's the weather in paris tomorrow", "tell me a joke please"])
     assert [d.kind for d in decisions] == [DecisionKind.out_of_scope] * 2
     assert all(d.intent is None for d in decisions)
-    assert list(seed_detector.predict(["zebra giraffe quantum banana"])) == ["oos"]
+    assert list(seed_detector.predict(["what's the weather in paris tomorrow"])) == ["oos"]
 
 
 def test_oos_examples_are_not_a_class(seed_detector):
@@ -134,20 +137,21 @@ def test_clear_messages_get_their_intent(seed_detector):
 def test_clarify_offers_only_known_intents_when_close():
     X, y = toy_data()
     # A huge margin makes every decision "close": the detector must ask, offering its own intents only.
-    det = IntentDetector(margin=1.0, threshold=-1.0).fit(X, y)
+    det = IntentDetector(margin=1.0, threshold=-1e9, abstain="similarity").fit(X, y)
     d = det.decide(["printer password"])[0]
     assert d.kind == DecisionKind.clarify
     assert 2 <= len(d.choices) <= det.max_choices
     assert {c for c, _ in d.choices} <= set(det.classes_)
     assert d.choices[0][0] == d.intent
     # No margin: never asks.
-    sure = IntentDetector(margin=0.0, threshold=-1.0).fit(X, y).decide(["printer password"])[0]
+    sure = IntentDetector(margin=0.0, threshold=-1e9, abstain="similarity").fit(X, y)
+    sure = sure.decide(["printer password"])[0]
     assert sure.kind == DecisionKind.intent
 
 
 def test_threshold_param_overrides_the_chosen_one():
     X, y = toy_data()
-    det = IntentDetector(threshold=2.0).fit(X, y)
+    det = IntentDetector(threshold=2.0, abstain="similarity").fit(X, y)
     assert det.threshold_ == 2.0
     assert set(det.predict(X)) == {"oos"}
 
@@ -155,7 +159,7 @@ def test_threshold_param_overrides_the_chosen_one():
 def test_decision_as_dict_is_plain():
     X, y = toy_data()
     d = IntentDetector().fit(X, y).decide(["printer offline"])[0].as_dict()
-    assert set(d) == {"kind", "intent", "confidence", "score", "choices"}
+    assert set(d) == {"kind", "intent", "confidence", "score", "choices", "language"}
     assert isinstance(d["confidence"], float)
 
 
