@@ -184,7 +184,8 @@ class IntentDetector(ClassifierMixin, BaseEstimator):
         embeddings: bool = False,
         embedding_weight: float = 1.0,
         abstain: str = "gate",
-        gate_C: float = 1.0,
+        gate_C: float = 4.0,
+        intent_weight_power: float = 0.5,
         refuse_quantile: float = 0.01,
         ask_quantile: float = 0.05,
         cv: int = 5,
@@ -208,6 +209,7 @@ class IntentDetector(ClassifierMixin, BaseEstimator):
         self.embedding_weight = embedding_weight
         self.abstain = abstain
         self.gate_C = gate_C
+        self.intent_weight_power = intent_weight_power
         self.refuse_quantile = refuse_quantile
         self.ask_quantile = ask_quantile
         self.cv = cv
@@ -229,6 +231,8 @@ class IntentDetector(ClassifierMixin, BaseEstimator):
             raise ValueError("C: must be positive")
         if self.gate_C <= 0:
             raise ValueError("gate_C: must be positive")
+        if not 0 <= self.intent_weight_power <= 1:
+            raise ValueError("intent_weight_power: must be in [0, 1]")
         if self.abstain not in ABSTAIN_RULES:
             raise ValueError(f"abstain: must be one of {', '.join(ABSTAIN_RULES)}")
         if not 0 <= self.refuse_quantile < 1:
@@ -324,7 +328,13 @@ class IntentDetector(ClassifierMixin, BaseEstimator):
         self.gate_ = None
         if gate:
             self.gate_ = scope.fit_gate(
-                self.core_.features, texts, labels, in_scope, self.gate_C, self.random_state
+                self.core_.features,
+                texts,
+                labels,
+                in_scope,
+                C=self.gate_C,
+                power=self.intent_weight_power,
+                random_state=self.random_state,
             )
         self.n_examples_ = len(ins_texts)
         self.n_out_of_scope_ = len(oos_texts)
@@ -361,11 +371,17 @@ class IntentDetector(ClassifierMixin, BaseEstimator):
             in_scope,
             feature_params=self._feature_params(),
             C=self.gate_C,
+            power=self.intent_weight_power,
             cv=self.cv,
             random_state=self.random_state,
         )
         refuse, ask, report = scope.thresholds(
-            oof, in_scope, refuse_quantile=self.refuse_quantile, ask_quantile=self.ask_quantile
+            oof,
+            labels,
+            in_scope,
+            refuse_quantile=self.refuse_quantile,
+            ask_quantile=self.ask_quantile,
+            power=self.intent_weight_power,
         )
         platt = LogisticRegression(class_weight="balanced").fit(oof.reshape(-1, 1), in_scope.astype(int))
         self.scope_calibration_ = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))

@@ -24,30 +24,33 @@ from sklearn.model_selection import StratifiedGroupKFold
 from itsm_ai.chat.features import TextFeatures
 
 
-import os
-POWER = float(os.environ.get("GATE_POWER", "0"))
-
-
-def balanced_weights(labels: np.ndarray, in_scope: np.ndarray) -> np.ndarray:
-    """Sample weights giving in scope and out of scope half the weight each, and every intent an equal
-    share of the in-scope half: thousands of tickets must not drown the few ways to ask for a status."""
+def balanced_weights(labels: np.ndarray, in_scope: np.ndarray, power: float = 0.5) -> np.ndarray:
+    """Sample weights giving in scope and out of scope half the weight each; within the in-scope half an
+    intent's share grows as its example count to the `power` (0: all intents alike, 1: by count), so
+    thousands of tickets do not drown the few ways to ask for a status or a person."""
     weights = np.zeros(len(labels))
     weights[~in_scope] = 0.5 / max(int((~in_scope).sum()), 1)
     intents, counts = np.unique(labels[in_scope], return_counts=True)
-    totals = counts.astype(float) ** POWER
+    totals = counts.astype(float) ** power
     share = dict(zip(intents, 0.5 * totals / totals.sum() / counts, strict=True))
     weights[in_scope] = [share[v] for v in labels[in_scope]]
     return weights * len(labels)
 
 
 def fit_gate(
-    features: TextFeatures, texts: list[str], labels: np.ndarray, in_scope: np.ndarray, C: float, random_state
+    features: TextFeatures,
+    texts: list[str],
+    labels: np.ndarray,
+    in_scope: np.ndarray,
+    *,
+    C: float,
+    power: float,
+    random_state,
 ):
     """A logistic regression on already fitted features: positive = in scope."""
     model = LogisticRegression(C=C, max_iter=2000, random_state=random_state)
-    return model.fit(
-        features.transform(texts), in_scope.astype(int), sample_weight=balanced_weights(labels, in_scope)
-    )
+    weights = balanced_weights(labels, in_scope, power)
+    return model.fit(features.transform(texts), in_scope.astype(int), sample_weight=weights)
 
 
 def out_of_fold_scores(
@@ -57,6 +60,7 @@ def out_of_fold_scores(
     *,
     feature_params: dict[str, Any],
     C: float,
+    power: float,
     cv: int,
     random_state,
 ) -> np.ndarray:
@@ -70,18 +74,41 @@ def out_of_fold_scores(
     for train, val in folds.split(texts, in_scope.astype(int), groups):
         train_texts = [texts[i] for i in train]
         features = TextFeatures(feature_params).fit(train_texts)
-        gate = fit_gate(features, train_texts, labels[train], in_scope[train], C, random_state)
+        gate = fit_gate(
+            features, train_texts, labels[train], in_scope[train], C=C, power=power, random_state=random_state
+        )
         scores[val] = gate.decision_function(features.transform([texts[i] for i in val]))
     return scores
 
 
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The value below which a share `q` of the total weight lies."""
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order]) / weights.sum()
+    return float(values[order][min(int(np.searchsorted(cumulative, q)), len(values) - 1)])
+
+
 def thresholds(
-    scores: np.ndarray, in_scope: np.ndarray, *, refuse_quantile: float, ask_quantile: float
+    scores: np.ndarray,
+    labels: np.ndarray,
+    in_scope: np.ndarray,
+    *,
+    refuse_quantile: float,
+    ask_quantile: float,
+    power: float = 0.5,
 ) -> tuple[float, float, dict[str, Any]]:
-    """The refuse and ask thresholds from out-of-fold scores, and what they do to those examples."""
+    """The refuse and ask thresholds from out-of-fold scores, and what they do to those examples.
+
+    The quantiles are weighted like the gate's training (`balanced_weights`): the thousands of tickets in a
+    store must not set a threshold that turns away the few ways people ask for a status or a person."""
+    weights = balanced_weights(labels, in_scope, power)[in_scope]
     inside, outside = scores[in_scope], scores[~in_scope]
-    refuse = float(np.quantile(inside, refuse_quantile)) if refuse_quantile > 0 else float(inside.min() - 1)
-    ask = max(refuse, float(np.quantile(inside, ask_quantile)))
+    refuse = weighted_quantile(inside, weights, refuse_quantile) if refuse_quantile > 0 else inside.min() - 1
+    ask = max(refuse, weighted_quantile(inside, weights, ask_quantile))
+    per_intent = {
+        str(intent): float(np.mean(inside[labels[in_scope] == intent] < refuse))
+        for intent in np.unique(labels[in_scope])
+    }
     report = {
         "n_in_scope": int(len(inside)),
         "n_out_of_scope": int(len(outside)),
@@ -89,5 +116,6 @@ def thresholds(
         "in_scope_asked": float(np.mean((inside >= refuse) & (inside < ask))),
         "out_of_scope_refused": float(np.mean(outside < refuse)),
         "out_of_scope_asked": float(np.mean((outside >= refuse) & (outside < ask))),
+        "refused_by_intent": per_intent,
     }
-    return refuse, ask, report
+    return float(refuse), float(ask), report

@@ -7,8 +7,8 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from itsm_ai.chat.intents import DecisionKind, IntentDetector
 from itsm_ai.chat.detector import load_seed
+from itsm_ai.chat.intents import DecisionKind, IntentDetector
 
 TOY = {
     "printer": [

@@ -63,11 +63,25 @@ def test_balanced_weights_give_each_side_and_each_intent_its_share():
 
 def test_thresholds_follow_the_in_scope_quantiles():
     scores = np.concatenate([np.linspace(0, 10, 101), np.linspace(-10, -1, 10)])
-    in_scope = np.array([True] * 101 + [False] * 10)
-    refuse, ask, report = scope.thresholds(scores, in_scope, refuse_quantile=0.01, ask_quantile=0.05)
+    labels = np.array(["a"] * 101 + ["oos"] * 10, dtype=object)
+    refuse, ask, report = scope.thresholds(
+        scores, labels, labels != "oos", refuse_quantile=0.01, ask_quantile=0.05
+    )
     assert refuse == pytest.approx(0.1) and ask == pytest.approx(0.5)
     assert report["out_of_scope_refused"] == 1.0 and report["n_in_scope"] == 101
     assert report["in_scope_refused"] <= 0.01 + 1e-9
+
+
+def test_thresholds_protect_small_intents_from_the_ticket_flood():
+    # 1000 tickets scoring high, 20 status questions scoring low: an unweighted 1% quantile would sit
+    # above every status question; weighted per intent it keeps most of them.
+    scores = np.concatenate([np.linspace(5, 10, 1000), np.linspace(0, 1, 20), np.full(10, -5.0)])
+    labels = np.array(["report_problem"] * 1000 + ["check_status"] * 20 + ["oos"] * 10, dtype=object)
+    refuse, _, report = scope.thresholds(
+        scores, labels, labels != "oos", refuse_quantile=0.01, ask_quantile=0.05
+    )
+    assert report["refused_by_intent"]["check_status"] <= 0.1
+    assert refuse < 1.0 and report["out_of_scope_refused"] == 1.0
 
 
 def test_out_of_fold_scores_never_see_the_scored_text():
