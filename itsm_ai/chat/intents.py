@@ -320,7 +320,7 @@ class IntentDetector(ClassifierMixin, BaseEstimator):
             refuse, ask = self._fit_gate_thresholds(texts, labels, in_scope)
         if self.threshold is not None:
             refuse = float(self.threshold)
-            ask = max(ask, refuse)
+        ask = max(ask, refuse) if gate else refuse
         self.threshold_, self.ask_threshold_ = float(refuse), float(ask)
         self.core_ = _Core(params, self.classes_, keep_reference=not gate).fit(
             ins_texts, y_idx, vocabulary=texts if gate else None

@@ -95,6 +95,7 @@ def test_out_of_fold_scores_never_see_the_scored_text():
         labels != "oos",
         feature_params=IntentDetector()._feature_params(),
         C=1.0,
+        power=0.5,
         cv=3,
         random_state=0,
     )
