@@ -27,7 +27,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 import numpy as np  # noqa: E402
 
-from itsm_ai.chat.intents import IntentDetector, embed, prime_embeddings  # noqa: E402
+from itsm_ai.chat.features import embed, prime_embeddings  # noqa: E402
+from itsm_ai.chat.intents import IntentDetector  # noqa: E402
 from itsm_ai.config import get_settings  # noqa: E402
 
 DATA = get_settings().shared_data_dir / "clinc150_intents_oos.json"
@@ -91,6 +92,7 @@ def evaluate(detector: IntentDetector, data, name: str) -> dict:
         "classifier_accuracy": float(np.mean(top == y_in)),
         "confidence_ece": expected_calibration_error(probs.max(axis=1), top == y_in),
         "similarity_weight": detector.similarity_weight_,
+        "abstain": detector.abstain,
         "threshold": detector.threshold_,
         "temperature": detector.temperature_,
         "validation": detector.validation_,
@@ -101,7 +103,7 @@ def evaluate(detector: IntentDetector, data, name: str) -> dict:
     print(
         f"{name:<48} in-scope acc {row['in_scope_accuracy']:.3f}  OOS recall {row['out_of_scope_recall']:.3f}"
         f"  (classifier acc {row['classifier_accuracy']:.3f}, ECE {row['confidence_ece']:.3f})"
-        f"  (w={row['similarity_weight']:.2f}, fit {row['fit_seconds']}s,"
+        f"  (w={row['similarity_weight']}, fit {row['fit_seconds']}s,"
         f" p95 {row['single_message_p95_ms']} ms/msg)",
         flush=True,
     )
@@ -123,21 +125,29 @@ def main(argv: list[str] | None = None) -> int:
         f" test {len(data['test'])} in-scope + {len(data['oos_test'])} out-of-scope"
     )
     variants = [
-        ("baseline: TF-IDF SVM + confidence threshold", IntentDetector(similarity_weight=0.0)),
-        ("TF-IDF SVM + nearest-example similarity", IntentDetector()),
+        (
+            "baseline: TF-IDF SVM + confidence threshold",
+            IntentDetector(abstain="similarity", similarity_weight=0.0),
+        ),
+        ("TF-IDF SVM + nearest-example similarity", IntentDetector(abstain="similarity")),
+        ("TF-IDF SVM + scope gate", IntentDetector()),
     ]
     if not args.no_embeddings:
         prime_cache(data)
         variants += [
             (
                 "TF-IDF+MiniLM SVM + confidence threshold",
-                IntentDetector(embeddings=True, similarity_weight=0.0),
+                IntentDetector(abstain="similarity", embeddings=True, similarity_weight=0.0),
             ),
-            ("TF-IDF+MiniLM SVM + nearest-example similarity", IntentDetector(embeddings=True)),
+            (
+                "TF-IDF+MiniLM SVM + nearest-example similarity",
+                IntentDetector(abstain="similarity", embeddings=True),
+            ),
             (
                 "same, threshold keeping 97% of validation",
-                IntentDetector(embeddings=True, in_scope_recall=0.97),
+                IntentDetector(abstain="similarity", embeddings=True, in_scope_recall=0.97),
             ),
+            ("TF-IDF+MiniLM SVM + scope gate", IntentDetector(embeddings=True)),
         ]
     rows = [evaluate(det, data, name) for name, det in variants]
     base = rows[0]

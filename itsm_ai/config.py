@@ -144,23 +144,56 @@ class Settings(BaseSettings):
     knowledge_llm_model: str | None = None
     knowledge_llm_timeout_seconds: float = 30.0
 
-    # Virtual agent (issue 6): intent detector and chat flows.
+    # Virtual agent (issues 6, 18): intent detector, scope gate and chat flows.
     chat_intent_embeddings: bool = Field(
         default=True,
         description="Add MiniLM sentence embeddings to the intent detector's features (falls back to TF-IDF "
         "only when the model package is missing).",
     )
-    chat_intent_in_scope_recall: float = Field(
-        default=0.95, description="Share of validation in-scope messages the out-of-scope threshold keeps."
-    )
     chat_intent_threshold: float | None = Field(
-        default=None, description="Fixed out-of-scope score threshold (unset: chosen on a validation split)."
+        default=None, description="Scope-gate score below which a message is refused (unset: calibrated)."
+    )
+    chat_scope_refuse_quantile: float = Field(
+        default=0.01,
+        ge=0,
+        lt=1,
+        description="Share of in-scope training examples (out of fold: the store's tickets, confirmed "
+        "messages, the seed) the scope gate may refuse; sets the refuse threshold.",
+    )
+    chat_scope_ask_quantile: float = Field(
+        default=0.05,
+        ge=0,
+        lt=1,
+        description="Below this quantile of in-scope scores (and above the refuse threshold) the chat asks "
+        "'Is this a problem you want help with?' instead of refusing.",
+    )
+    chat_languages: list[str] = Field(
+        default=["en", "de"],
+        description="Languages the intent examples cover (ISO 639-1); a message in another language goes to "
+        "the problem flow, never to a refusal.",
+    )
+    chat_train_max_tickets: int = Field(
+        default=5000, ge=0, description="Newest incidents, and newest requests, the detector learns from."
+    )
+    chat_train_bundled_tickets: bool = Field(
+        default=True, description="Also learn from the demo's real help-desk tickets (itsm_ai/demo/)."
+    )
+    chat_retrain_min_new: int = Field(
+        default=20, ge=1, description="New tickets or confirmed messages before the detector is retrained."
+    )
+    chat_retrain_growth: float = Field(
+        default=0.1,
+        ge=0,
+        description="...and at least this share of the store examples the current version learned from.",
+    )
+    chat_retrain_check_seconds: float = Field(
+        default=300, ge=0, description="How often the worker checks whether the detector should be retrained."
     )
     chat_intent_margin: float = Field(
         default=0.15, description="Ask a clarifying question when the top two intents are this close."
     )
     chat_train_on_startup: bool = Field(
-        default=True, description="Retrain the detector at startup when new confirmed messages exist."
+        default=True, description="At startup, retrain the detector in the background when the store grew."
     )
     chat_answers: int = Field(default=3, description="Answers the chat shows for a problem or question.")
     chat_abandon_minutes: int = Field(

@@ -17,6 +17,7 @@ JOBS: list[str] = [
     "itsm_ai.webhooks.flows:deliver_pending",
     "itsm_ai.knowledge.retrieval.sync:flush_job",
     "itsm_ai.chat.conversations:abandon_job",
+    "itsm_ai.chat.detector:retrain_job",
     "itsm_ai.notification.flows:send_pending",
     "itsm_ai.mail.imap:poll_job",
     "itsm_ai.attachment.flows:sweep_job",

@@ -126,16 +126,23 @@ def test_a_triage_model_refuses_vectors_of_another_model(configure, saved_model)
 
 
 def test_the_chat_detector_is_stale_after_a_model_switch():
-    from itsm_ai.chat.detector import _is_stale
+    from itsm_ai.chat.detector import is_stale
 
-    before = {"seed_sha256": "x", "confirmed": 0, "embeddings": True, "params": {}}
+    before = {
+        "seed_sha256": "x",
+        "bundled_sha256": "y",
+        "confirmed": 0,
+        "tickets": {},
+        "embeddings": True,
+        "params": {},
+    }
     now = {**before, "embedding_model": BUNDLED_MODEL}
     # A snapshot saved before the setting existed was made with the bundled model.
-    assert not _is_stale({"snapshot": before}, now)
-    assert _is_stale({"snapshot": before}, {**now, "embedding_model": "better-model"})
+    assert not is_stale(before, now)
+    assert is_stale(before, {**now, "embedding_model": "better-model"})
     # A detector without embeddings does not care which model is configured.
     tfidf_only = {**before, "embeddings": False}
-    assert not _is_stale({"snapshot": tfidf_only}, {**now, "embedding_model": "better-model"})
+    assert not is_stale(tfidf_only, {**tfidf_only, "embedding_model": "better-model"})
 
 
 @pytest.mark.slow

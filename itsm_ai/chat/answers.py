@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from itsm_ai.auth.models import User
 from itsm_ai.base.roles import Role as UserRole
 from itsm_ai.catalog.models import CatalogItem
-from itsm_ai.chat.intents import cached_embedding
+from itsm_ai.chat.features import cached_embedding
 from itsm_ai.config import get_settings
 
 log = logging.getLogger(__name__)

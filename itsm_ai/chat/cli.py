@@ -15,18 +15,20 @@ console = Console(stderr=True)
 def train_command(
     promote: Annotated[bool, typer.Option(help="Make the new version the one the chat uses.")] = True,
 ) -> None:
-    """Retrain the intent detector on the shipped examples plus confirmed conversation messages."""
+    """Retrain the intent detector on the shipped examples, the store's tickets and confirmed messages."""
     from itsm_ai.chat.detector import train
     from itsm_ai.database import get_session
 
     with get_session() as session:
         result = train(db_session=session, promote=promote)
-    val = result["validation"]
+    scope = result["validation"].get("scope") or {}
+    sources = ", ".join(f"{n} {name}" for name, n in result["sources"].items())
     console.print(
-        f"chat_intents {result['version']}{' (promoted)' if promote else ''}: {result['n_examples']} examples"
-        f" ({result['n_learned']} learned from conversations); validation in-scope accuracy"
-        f" {val.get('in_scope_accuracy')}, out-of-scope recall {val.get('out_of_scope_recall')};"
-        f" threshold {result['threshold']:.3f}"
+        f"chat_intents {result['version']}{' (promoted)' if promote else ''}: {result['n_examples']} in-scope"
+        f" and {result['n_out_of_scope']} out-of-scope examples ({sources}); out of fold the scope gate"
+        f" refuses {scope.get('in_scope_refused', 0):.1%} of in-scope and"
+        f" {scope.get('out_of_scope_refused', 0):.1%} of out-of-scope examples; thresholds refuse"
+        f" {result['threshold']:.3f}, ask {result['ask_threshold']:.3f}"
     )
 
 

@@ -4,7 +4,7 @@ from enum import StrEnum
 
 
 class Intent(StrEnum):
-    """What the virtual agent can act on (the detector's classes) plus the out-of-scope marker."""
+    """What the virtual agent can act on (the detector's classes) plus the unsure and out-of-scope markers."""
 
     report_problem = "report_problem"
     request_item = "request_item"
@@ -15,6 +15,7 @@ class Intent(StrEnum):
     thanks = "thanks"
     yes = "yes"
     no = "no"
+    unsure = "unsure"  # maybe not for the service desk: the chat asks before refusing
     out_of_scope = "out_of_scope"
 
 

@@ -2,8 +2,9 @@
 persist both messages and return the reply.
 
 Choice values the bot offers (and accepts back only when it offered them in its previous reply):
-``intent:<name>`` (clarifying pick or menu), ``feedback:yes|no``, ``item:<catalog item id>``, ``item:none``,
-``ticket:incident``, ``ticket:request`` and ``person``.
+``intent:<name>`` (clarifying pick or menu), ``scope:yes|no`` (the answer to "Is this a problem you want help
+with?"), ``feedback:yes|no``, ``item:<catalog item id>``, ``item:none``, ``ticket:incident``,
+``ticket:request`` and ``person``.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from itsm_ai.chat.intent_flows import (
     PERSON_CHOICE,
     YES_WORDS,
     Reply,
+    ask_scope,
     create_reported_incident,
     create_ticket,
     hand_off,
     handle_feedback,
+    handle_scope_answer,
     intent_choice,
     out_of_scope,
     run_intent,
@@ -44,6 +47,8 @@ def _handle_choice(db_session: Session, user: User, conv: Conversation, value: s
         if pending_id is not None:  # a clarifying pick confirms what the ambiguous message meant
             confirm_intent(db_session=db_session, message_id=pending_id, intent=intent)
         run_intent(db_session, user, conv, intent, pending_text, reply, pending_id)
+    elif value in ("scope:yes", "scope:no"):
+        handle_scope_answer(db_session, user, conv, value == "scope:yes", reply)
     elif value in ("feedback:yes", "feedback:no"):
         handle_feedback(db_session, user, conv, value == "feedback:yes", reply)
     elif value.startswith("item:"):
@@ -89,17 +94,17 @@ def _handle_choice(db_session: Session, user: User, conv: Conversation, value: s
             outcome=Outcome.ticket_created,
         )
     elif value == "ticket:incident":
+        # Opening an incident for the message confirms it reported a problem, also after a refusal: the
+        # next training run learns what the detector turned away.
         reply.intent = context.get("flow_intent") or Intent.report_problem
-        if context.get("flow_intent"):
-            confirm_intent(
-                db_session=db_session,
-                message_id=context.get("flow_message_id"),
-                intent=context["flow_intent"],
-            )
+        confirm_intent(db_session=db_session, message_id=context.get("flow_message_id"), intent=reply.intent)
         create_reported_incident(db_session, user, conv, reply, context)
     elif value == "person":
         reply.intent = Intent.talk_to_person
         hand_off(db_session, user, conv, reply, context.get("problem"))
+
+
+_MARKERS = {DecisionKind.out_of_scope: Intent.out_of_scope, DecisionKind.unsure: Intent.unsure}
 
 
 def _quick_yes_no(text: str) -> bool | None:
@@ -120,10 +125,15 @@ def _handle_message(db_session: Session, user: User, conv: Conversation, text: s
         conversation=conv,
         role=Role.user,
         text=text,
-        intent=decision.intent if decision.kind != DecisionKind.out_of_scope else Intent.out_of_scope,
+        intent=_MARKERS.get(decision.kind, decision.intent),
         confidence=round(decision.confidence, 4),
     )
     reply.confidence = round(decision.confidence, 4)
+    if "scope:yes" in (context.get("choices") or []):
+        answer = _quick_yes_no(text)
+        if answer is not None:  # a typed answer to "Is this a problem you want help with?"
+            handle_scope_answer(db_session, user, conv, answer, reply)
+            return
     if conv.state == ConversationState.awaiting_feedback:
         solved = _quick_yes_no(text)
         if solved is None and decision.kind != DecisionKind.out_of_scope and decision.intent in ("yes", "no"):
@@ -139,6 +149,9 @@ def _handle_message(db_session: Session, user: User, conv: Conversation, text: s
         return
     if decision.kind == DecisionKind.out_of_scope:
         out_of_scope(conv, reply, text, msg.id)
+        return
+    if decision.kind == DecisionKind.unsure:
+        ask_scope(conv, reply, text, msg.id)
         return
     if decision.kind == DecisionKind.clarify:
         reply.intent = decision.intent

@@ -14,18 +14,23 @@ from itsm_ai.chat.answers import find_answers, match_catalog
 from itsm_ai.chat.conversations import confirm_intent, finish
 from itsm_ai.chat.enums import INTENT_LABELS, ConversationState, Intent, Outcome
 from itsm_ai.chat.models import Conversation
-from itsm_ai.chat.tickets import my_tickets, open_ticket, ticket_ref
+from itsm_ai.chat.tickets import HAND_OFF_PREFIX, my_tickets, open_ticket, ticket_ref
 from itsm_ai.errors import PermissionDeniedError
 
 MENU = (Intent.report_problem, Intent.request_item, Intent.check_status, Intent.how_to, Intent.talk_to_person)
-YES_WORDS = frozenset({"y", "yes", "yep", "yeah", "yup", "sure", "ok", "okay"})
-NO_WORDS = frozenset({"n", "no", "nope", "nah"})
+YES_WORDS = frozenset({"y", "yes", "yep", "yeah", "yup", "sure", "ok", "okay", "ja"})
+NO_WORDS = frozenset({"n", "no", "nope", "nah", "nein"})
 FEEDBACK_CHOICES = [
     {"value": "feedback:yes", "label": "Yes, that solved it"},
     {"value": "feedback:no", "label": "No, open a ticket"},
 ]
 PERSON_CHOICE = {"value": "person", "label": "Talk to a person"}
 INCIDENT_CHOICE = {"value": "ticket:incident", "label": "Open a ticket"}
+SCOPE_CHOICES = [
+    {"value": "scope:yes", "label": "Yes, I need help with this"},
+    {"value": "scope:no", "label": "No"},
+]
+SCOPE_QUESTION = "Is this a problem you want help with?"
 
 
 @dataclass
@@ -79,9 +84,15 @@ def _answer_flow(
         wait_for(conv, reply, ConversationState.awaiting_feedback, **context)
         return
     if reply.intent == Intent.how_to:
-        reply.text = "I could not find an answer to that. Shall I open a ticket so someone can help you?"
+        reply.text = (
+            "I could not find an article that answers that. I can open a ticket now, with your question as "
+            "its description, so that someone helps you."
+        )
     else:
-        reply.text = "I could not find a known fix for that. Shall I open a ticket for you?"
+        reply.text = (
+            "I could not find an article or a known fix for that. I can open a ticket now, with your message "
+            "as its description."
+        )
     reply.choices = [INCIDENT_CHOICE, PERSON_CHOICE]
     wait_for(conv, reply, ConversationState.awaiting_choice, **context)
 
@@ -130,6 +141,7 @@ def create_ticket(
     short_description: str,
     outcome: Outcome,
     catalog_item: CatalogItem | None = None,
+    description: str | None = None,
 ) -> bool:
     """Open a ticket for the user and say its number; False (and a polite reply) when their role cannot."""
     try:
@@ -140,6 +152,7 @@ def create_ticket(
             record_type=record_type,
             short_description=short_description,
             catalog_item=catalog_item,
+            description=description,
         )
     except PermissionDeniedError:
         reply.text = (
@@ -164,21 +177,24 @@ def create_ticket(
 def create_reported_incident(
     db_session: Session, user: User, conv: Conversation, reply: Reply, context: dict
 ) -> None:
-    """Open the incident the user described in this conversation (its problem text, or a stock title)."""
+    """Open the incident the user described in this conversation: their message is its title (shortened
+    when long) and opens its description, followed by the transcript."""
+    problem = context.get("problem")
     create_ticket(
         db_session,
         user,
         conv,
         reply,
         record_type="incident",
-        short_description=context.get("problem") or "Reported through the virtual agent",
+        short_description=problem or "Reported through the virtual agent",
         outcome=Outcome.ticket_created,
+        description=problem,
     )
 
 
 def hand_off(db_session: Session, user: User, conv: Conversation, reply: Reply, text: str | None) -> None:
     """talk_to_person: open a ticket a person picks up, and say so."""
-    subject = f"Chat hand-off: {text}" if text else "Chat hand-off: the user asked to talk to a person"
+    subject = HAND_OFF_PREFIX + (text or "the user asked to talk to a person")
     create_ticket(
         db_session,
         user,
@@ -230,13 +246,42 @@ def run_intent(
 
 
 def out_of_scope(conv: Conversation, reply: Reply, text: str, msg_id) -> None:
-    """Say the bot cannot help, and offer a person or a ticket."""
+    """Say politely that this is not for the service desk, and still offer a person or a ticket."""
     reply.intent = Intent.out_of_scope
     reply.text = (
-        "Sorry, I cannot help with that. I can put you in touch with a person, or open a ticket for you."
+        "Sorry, I cannot help with that: I can help with IT problems and requests, how-to questions and your "
+        "tickets. If it is about IT after all, I can open a ticket or put you in touch with a person."
     )
     reply.choices = [PERSON_CHOICE, INCIDENT_CHOICE]
     wait_for(conv, reply, ConversationState.awaiting_choice, problem=text, flow_message_id=msg_id)
+
+
+def ask_scope(conv: Conversation, reply: Reply, text: str, msg_id) -> None:
+    """The detector is not sure the message is for the service desk: ask instead of refusing."""
+    reply.intent = Intent.unsure
+    reply.text = SCOPE_QUESTION
+    reply.choices = list(SCOPE_CHOICES)
+    wait_for(conv, reply, ConversationState.awaiting_choice, pending_text=text, pending_message_id=msg_id)
+
+
+def handle_scope_answer(
+    db_session: Session, user: User, conv: Conversation, is_problem: bool, reply: Reply
+) -> None:
+    """The answer to 'Is this a problem you want help with?': yes runs the problem flow on the message
+    (and teaches the detector that it was one), no closes politely with the menu."""
+    context = dict(conv.context or {})
+    if is_problem:
+        message_id, text = context.get("pending_message_id"), context.get("pending_text")
+        confirm_intent(db_session=db_session, message_id=message_id, intent=Intent.report_problem)
+        run_intent(db_session, user, conv, Intent.report_problem, text, reply, message_id)
+        return
+    reply.intent = Intent.out_of_scope
+    reply.text = (
+        "All right. I can help with IT problems and requests, how-to questions and the status of your "
+        "tickets. Is there anything else?"
+    )
+    reply.choices = [intent_choice(i) for i in MENU]
+    wait_for(conv, reply, ConversationState.open)
 
 
 def handle_feedback(db_session: Session, user: User, conv: Conversation, solved: bool, reply: Reply) -> None:

@@ -19,6 +19,7 @@ from itsm_ai.records.spec import Action
 from itsm_ai.ticket.models import Incident, ServiceRequest
 from itsm_ai.ticket.service import INCIDENT, SERVICE_REQUEST
 
+HAND_OFF_PREFIX = "Chat hand-off: "  # title of the ticket opened when the user asks for a person
 CLOSED_STATES = frozenset({"resolved", "closed", "cancelled", "rejected"})
 TICKET_NUMBER = re.compile(r"\b(INC|REQ)\d{7}\b", re.IGNORECASE)
 STATUS_LIMIT = 10
@@ -91,16 +92,19 @@ def open_ticket(
     record_type: str,
     short_description: str,
     catalog_item: CatalogItem | None = None,
+    description: str | None = None,
 ) -> Any:
     """Open an incident or service request for the user through the normal record create path (numbered,
-    audited, classified and routed by the engine's listeners), with the transcript as its description."""
+    audited, classified and routed by the engine's listeners); its description is `description` (the
+    user's message) followed by the transcript."""
     spec = INCIDENT if record_type == "incident" else SERVICE_REQUEST
     spec.access.check(user, Action.create, noun=spec.noun)
     short = " ".join(short_description.split())
     short = short if len(short) <= 255 else short[:252].rstrip() + "..."
+    lead = f"{description.strip()}\n\n---\n" if description and description.strip() else ""
     fields: dict[str, Any] = {
         "short_description": short,
-        "description": f"Opened by the virtual agent (conversation {conversation.id}).\n\n"
+        "description": f"{lead}Opened by the virtual agent (conversation {conversation.id}).\n\n"
         + transcript(conversation),
         "caller": user.username,
         "extra": {"source": "virtual_agent", "conversation_id": conversation.id},
