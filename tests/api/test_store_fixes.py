@@ -38,7 +38,9 @@ def test_group_delete_is_admin_only_and_audited(client, users, make):
     assert client.delete(f"{API}/groups/{g['id']}", headers=users["admin"].headers).status_code == 204
     assert_error(client.delete(f"{API}/groups/Old team", headers=users["admin"].headers), 404)
     with database.get_session() as s:
-        rows = list(s.scalars(select(AuditEvent).where(AuditEvent.record_type == "group")))
+        # In id order: without ORDER BY, PostgreSQL returns rows in heap order, which vacuum may reshuffle.
+        stmt = select(AuditEvent).where(AuditEvent.record_type == "group").order_by(AuditEvent.id)
+        rows = list(s.scalars(stmt))
     assert [(e.action, e.old_value, e.actor_name) for e in store_events(rows)][-1] == (
         "delete",
         "Old team",
