@@ -1,4 +1,4 @@
-"""The `itsm-ai` command line: serve, db, users, import, export."""
+"""The `itsm-ai` command line: serve, db, users, import, export, report."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from itsm_ai.classify.cli import evaluate_command, models_app, train_command
 from itsm_ai.data.cli import export_command, import_command
 from itsm_ai.knowledge.cli import index_app, knowledge_app
 from itsm_ai.mail.cli import mail_app
+from itsm_ai.reports.cli import rebuild_facts_command, report_command
 
 app = typer.Typer(help="itsm-ai: AI-first IT service management.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -134,6 +135,8 @@ def worker(
 
 app.command("import")(import_command)
 app.command("export")(export_command)
+app.command("report")(report_command)
+db_app.command("rebuild-report-facts")(rebuild_facts_command)
 app.command("train")(train_command)
 app.command("evaluate")(evaluate_command)
 app.add_typer(models_app, name="models")

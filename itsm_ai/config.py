@@ -199,6 +199,9 @@ class Settings(BaseSettings):
     chat_abandon_minutes: int = Field(
         default=60, description="A conversation waiting on the user this long ends as abandoned."
     )
+    reports_timezone: str = Field(
+        default="UTC", description="IANA time zone whose days, weeks and months reports count in by default."
+    )
 
     # Attachments (issue 20): bytes in a folder (or another storage), metadata in the database.
     attachment_dir: Path | None = Field(

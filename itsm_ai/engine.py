@@ -11,9 +11,11 @@ import threading
 
 from itsm_ai.records import events
 
-# "module:function" of each listener, in run order (SLA clocks before rules, rules before outgoing events).
+# "module:function" of each listener, in run order (SLA clocks before rules, rules before outgoing events;
+# report facts right after the SLA clocks they copy).
 LISTENERS: list[str] = [
     "itsm_ai.sla.service:on_record_event",
+    "itsm_ai.reports.flows:on_record_event",
     "itsm_ai.classify.flows:on_record_event",
     "itsm_ai.knowledge.flows:on_record_event",
     "itsm_ai.automation.engine:on_record_event",

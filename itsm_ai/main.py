@@ -108,8 +108,10 @@ async def _lifespan(app: FastAPI):
     on_startup(background=app.state.start_worker)  # the retrieval index: load and reconcile
     if app.state.start_worker:
         from itsm_ai.chat.detector import warm_up_in_background
+        from itsm_ai.reports.flows import reconcile_in_background
 
         warm_up_in_background()  # trains the chat intent detector when it is absent or stale
+        reconcile_in_background()  # report facts of tickets written before they existed, or by raw SQL
     try:
         yield
     finally:
@@ -156,6 +158,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     from itsm_ai.knowledge.views import router as knowledge_router
     from itsm_ai.mail.views import router as mail_router
     from itsm_ai.notification.views import router as notification_router
+    from itsm_ai.reports.views import router as reports_router
     from itsm_ai.sla.views import router as sla_router
     from itsm_ai.ticket.views import router as ticket_router
     from itsm_ai.webhooks.views import router as webhook_router
@@ -195,6 +198,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
         attachment_router,
         notification_router,
         mail_router,
+        reports_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 

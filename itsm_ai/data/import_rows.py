@@ -219,6 +219,11 @@ def servicenow_candidates(
 
     rows = []
     for line, cells in table.rows:
+        joined = "".join(cells)
+        if joined.isascii() and joined.isprintable():
+            # Most rows have nothing to clean: one check for the whole row instead of one call per cell.
+            rows.append((line, [cell.strip() for cell in cells]))
+            continue
         cleaned = []
         for cell in cells:
             value, fixes = clean_text(cell) if cell else ("", ())
@@ -226,8 +231,11 @@ def servicenow_candidates(
                 report.note(fix, line)
             cleaned.append(value)
         rows.append((line, cleaned))
-    incidents, problems, _ = servicenow.collapse(table.columns, rows)
+    notes: list[servicenow.SnProblem] = []
+    incidents, problems, _ = servicenow.collapse(table.columns, rows, notes)
     report.bad.extend(RowProblem(p.line, p.field, p.message) for p in problems)
+    for note in notes:
+        report.note(f"{note.field}: {note.message}", note.line)
     by_line = dict(rows)
     index = {name: i for i, name in enumerate(table.columns)}
     out = []

@@ -1,6 +1,6 @@
 """Writing imported records: ids and numbers per batch, bulk inserts (executemany on SQLite, COPY on
-PostgreSQL) of records, audit events and CI links, and the users and groups rows need (see
-`itsm_ai.data.importer`)."""
+PostgreSQL) of records, audit events, state history (ServiceNow logs) and CI links, and the users and groups
+rows need (see `itsm_ai.data.importer`)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from itsm_ai.group.models import Group
 from itsm_ai.group.service import GROUP_TYPE
 from itsm_ai.records import counters
 from itsm_ai.records.spec import RecordSpec
+from itsm_ai.sla.models import TicketStateHistory
 from itsm_ai.workflow.priority import compute_priority
 
 BATCH_SIZE = 2000
@@ -196,8 +197,9 @@ def write_records(
     actor,
     batch_size: int,
     progress: ProgressFn | None,
-) -> None:
-    """Insert the records, their audit events and CI links in batches (rows are built column by column)."""
+) -> list[int]:
+    """Insert the records, their audit events, state history and CI links in batches (rows are built column
+    by column); returns the new records' ids."""
     table: Table = spec.model.__table__
     columns = [c.name for c in table.columns]
     column_set = set(columns)
@@ -205,6 +207,10 @@ def write_records(
     audit_columns = [c.name for c in AuditEvent.__table__.columns if c.name != "id"]
     audit_writer = BulkWriter(db_session, AuditEvent.__table__, audit_columns)
     links_writer = BulkWriter(db_session, record_cis, ["record_type", "record_id", "asset_id"])
+    history_writer = BulkWriter(
+        db_session, TicketStateHistory.__table__, ["record_type", "record_id", "state", "at"]
+    )
+    written: list[int] = []
     defaults = _column_defaults(table)
     schema_fields = [n for n in type(models[0]).model_fields if n in column_set and n not in spec.refs]
     time_fields = [n for n in schema_fields if isinstance(table.c[n].type, UTCDateTime)]
@@ -268,7 +274,15 @@ def write_records(
         cols["version"] = [1] * n
         rows = list(zip(*(cols[c] if c in cols else repeat(defaults[c], n) for c in columns), strict=False))
         audit_rows: list[tuple] = []
+        history_rows: list[tuple] = []
         for k, candidate in enumerate(batch_c):
+            # The state history the SLA engine and the reports read: the first state from the opening on.
+            first = True
+            for event in candidate.events or ():
+                if event.field == "state":
+                    at = min(event.at, times["opened_at"][k]) if first else event.at
+                    history_rows.append((record_type, ids[k], str(_plain(event.new)), writer.time(at)))
+                    first = False
             for event in candidate.events or ():
                 audit_rows.append(
                     (
@@ -307,6 +321,8 @@ def write_records(
         )
         writer.write(rows)
         audit_writer.write(audit_rows)
+        history_writer.write(history_rows)
+        written.extend(ids)
         if has_cis:
             links = [
                 (record_type, record_id, refs.assets[asset])
@@ -321,6 +337,7 @@ def write_records(
         report.last_number = numbers[-1]
         if progress is not None:
             progress("write", start + n, total)
+    return written
 
 
 SQLITE_IMPORT_CACHE_KIB = 65536

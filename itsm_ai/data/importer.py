@@ -68,6 +68,7 @@ from itsm_ai.data.import_rows import (
 from itsm_ai.data.import_source import read_table
 from itsm_ai.data.import_writer import BATCH_SIZE, bulk_settings, create_people, write_records
 from itsm_ai.records.spec import RecordSpec
+from itsm_ai.reports.flows import refresh as refresh_report_facts
 
 
 def import_csv(
@@ -205,6 +206,8 @@ def _run(
     refs.new_groups = {g: None for g in refs.new_groups if g in used_groups}
     with bulk_settings(db_session):
         create_people(db_session, refs, report)
-        write_records(db_session, spec, keep_c, keep_m, refs, report, actor, batch_size, progress)
+        ids = write_records(db_session, spec, keep_c, keep_m, refs, report, actor, batch_size, progress)
+        # A bulk insert publishes no events: the report facts of the new tickets are written here.
+        refresh_report_facts(db_session=db_session, record_type=spec.record_type, ids=ids)
     db_session.flush()
     report.written = True

@@ -6,6 +6,11 @@ process enriched event log"): columns `number`, `incident_state`, `sys_updated_a
 `subcategory`, `u_symptom`, `cmdb_ci`, `impact`/`urgency`/`priority` ("2 - Medium"), `assignment_group`,
 `assigned_to`, `caller_id`, `location`, ...; "?" means empty. Times carry no zone and are read as UTC.
 
+The full UCI file (`servicenow_incident_event_log_full.csv.gz`) strips the id prefixes ("Group 56" is 56,
+"INC0000045" is 0000045, "2 - Medium" is 2): a bare number gets its column's prefix back (`ID_PREFIXES`), so
+both files give the same names and numbers. Its `incident_state` -100 (on 5 rows) is no state at all: such a
+row keeps the incident's previous state (its other fields still count) and is noted in the report.
+
 Per incident the rows are ordered by `sys_updated_at`, then by file order (as `itsm_ai.workflow.replay` does);
 the last row gives the incident's final values. Each row that changes a tracked field (state, on-hold reason,
 assignment, impact, urgency, priority) becomes history events dated with its `sys_updated_at` and attributed
@@ -22,6 +27,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from itsm_ai.workflow.priority import compute_priority, level_from_label
@@ -72,6 +78,28 @@ TRACKED_FIELDS = (
     "priority",
 )
 
+# The prefix each id column has in the sample file; the full UCI file has the bare number.
+ID_PREFIXES = {
+    "caller_id": "Caller ",
+    "opened_by": "Opened by  ",
+    "sys_created_by": "Created by ",
+    "sys_updated_by": "Updated by ",
+    "location": "Location ",
+    "category": "Category ",
+    "subcategory": "Subcategory ",
+    "u_symptom": "Symptom ",
+    "cmdb_ci": "cmdb_ci ",
+    "assignment_group": "Group ",
+    "assigned_to": "Resolver ",
+    "problem_id": "Problem ID  ",
+    "rfc": "CHG",
+    "caused_by": "CHG",
+    "closed_code": "code ",
+    "resolved_by": "Resolved by ",
+}
+# incident_state values that record no state: the row keeps the incident's previous state.
+NO_STATE = frozenset({"-100"})
+
 # dd-mm-yyyy HH:MM (the sample) or d/m/yyyy H:MM[:SS] (the full UCI file); a regular expression because
 # strptime dominates the run time on the 141,712-row log.
 _TIMESTAMP = re.compile(r"^\s*(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?\s*$")
@@ -114,6 +142,7 @@ def looks_like_servicenow(columns: Sequence[str]) -> bool:
     return all(c in names for c in REQUIRED_COLUMNS) and sum(c in names for c in MARKER_COLUMNS) >= 3
 
 
+@lru_cache(maxsize=65_536)
 def parse_time(text: str) -> datetime | None:
     """A ServiceNow export time (dd-mm-yyyy HH:MM, no zone) as aware UTC, or None when it is not one."""
     match = _TIMESTAMP.match(text)
@@ -147,13 +176,21 @@ def _number(text: str) -> str:
     return f"INC{text}" if text.isdigit() else text
 
 
+def _prefixed(row: dict[str, str | None]) -> None:
+    """Give bare numbers in id columns their prefix back (the full UCI file strips them)."""
+    for column, prefix in ID_PREFIXES.items():
+        value = row.get(column)
+        if value is not None and value.isdigit():
+            row[column] = prefix + value
+
+
 @dataclass
 class _Row:
     line: int
     order: int
     updated_at: datetime
     values: dict[str, str | None]
-    state: str
+    state: str | None
     on_hold_reason: str | None
     impact: int | None
     urgency: int | None
@@ -174,11 +211,17 @@ def _level(row: dict[str, str | None], column: str, line: int, problems: list[Sn
     return level
 
 
-def _read_row(line: int, order: int, row: dict[str, str | None], problems: list[SnProblem]) -> _Row | None:
+def _read_row(
+    line: int, order: int, row: dict[str, str | None], problems: list[SnProblem], notes: list[SnProblem]
+) -> _Row | None:
     before = len(problems)
     state_text = row.get("incident_state") or ""
     mapped = STATE_MAP.get(state_text)
-    if mapped is None:
+    if state_text in NO_STATE:
+        message = f"state {state_text} records no state: the previous state was kept"
+        notes.append(SnProblem(line, "incident_state", message))
+        mapped = (None, None)
+    elif mapped is None:
         known = ", ".join(STATE_MAP)
         problems.append(SnProblem(line, "incident_state", f"unknown state {state_text!r}; one of {known}"))
     stamp = row.get("sys_updated_at") or ""
@@ -194,7 +237,19 @@ def _read_row(line: int, order: int, row: dict[str, str | None], problems: list[
     if len(problems) > before or mapped is None or updated_at is None:
         return None
     state, reason = mapped
-    return _Row(line, order, updated_at, row, state.value, reason.value if reason else None, impact, urgency)
+    return _Row(
+        line,
+        order,
+        updated_at,
+        row,
+        state.value if state else None,
+        reason.value if reason else None,
+        impact,
+        urgency,
+    )
+
+
+_PRIORITIES = {(i, u): int(compute_priority(i, u)) for i in (1, 2, 3) for u in (1, 2, 3)}
 
 
 def _tracked(row: _Row) -> dict[str, Any]:
@@ -208,7 +263,7 @@ def _tracked(row: _Row) -> dict[str, Any]:
         "priority": None,
     }
     if row.impact is not None and row.urgency is not None:
-        values["priority"] = int(compute_priority(row.impact, row.urgency))
+        values["priority"] = _PRIORITIES[(row.impact, row.urgency)]
     return values
 
 
@@ -220,8 +275,19 @@ def _short_description(last: dict[str, str | None], number: str) -> str:
     return symptom or where or f"Incident {number}"
 
 
+def _carry_states(rows: list[_Row]) -> None:
+    """Rows without a state take the previous row's (or, first of all, the next row's) state and reason."""
+    known = next((r for r in rows if r.state is not None), None)
+    previous = (known.state, known.on_hold_reason) if known else ("new", None)
+    for row in rows:
+        if row.state is None:
+            row.state, row.on_hold_reason = previous
+        previous = (row.state, row.on_hold_reason)
+
+
 def _incident(number: str, rows: list[_Row]) -> SnIncident:
     rows.sort(key=lambda r: (r.updated_at, r.order))
+    _carry_states(rows)
     last = rows[-1]
     values = last.values
     data: dict[str, Any] = {
@@ -283,24 +349,33 @@ def _incident(number: str, rows: list[_Row]) -> SnIncident:
 
 
 def collapse(
-    columns: Sequence[str], rows: Iterable[tuple[int, Sequence[str]]]
+    columns: Sequence[str],
+    rows: Iterable[tuple[int, Sequence[str]]],
+    notes: list[SnProblem] | None = None,
 ) -> tuple[list[SnIncident], list[SnProblem], int]:
-    """Group event rows (line, cells) by incident number: (incidents in file order, problems, rows read)."""
+    """Group event rows (line, cells) by incident number: (incidents in file order, problems, rows read).
+
+    Fix-ups that lose nothing (a row without a state) are appended to `notes` when it is given.
+    """
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         raise ValueError(f"not a ServiceNow incident log: missing columns {', '.join(missing)}")
-    index = {name: i for i, name in enumerate(columns)}
+    names = list(columns)
+    width = len(names)
     problems: list[SnProblem] = []
+    notes = notes if notes is not None else []
     groups: dict[str, list[_Row]] = {}
     count = 0
     for order, (line, cells) in enumerate(rows):
         count += 1
-        row = {name: _value(cells[i]) if i < len(cells) else None for name, i in index.items()}
+        values = map(_value, cells) if len(cells) >= width else map(_value, [*cells, *[None] * width])
+        row = dict(zip(names, values, strict=False))
+        _prefixed(row)
         number_text = row.get("number")
         if number_text is None:
             problems.append(SnProblem(line, "number", "missing incident number"))
             continue
-        parsed = _read_row(line, order, row, problems)
+        parsed = _read_row(line, order, row, problems, notes)
         if parsed is not None:
             groups.setdefault(_number(number_text), []).append(parsed)
     incidents = [_incident(number, group) for number, group in groups.items()]

@@ -20,7 +20,7 @@ from itsm_ai.auth import service as auth_service
 from itsm_ai.auth.dependencies import SESSION_COOKIE
 from itsm_ai.database import DbSession
 from itsm_ai.errors import AuthenticationError
-from itsm_ai.ui import console, mail_pages, portal
+from itsm_ai.ui import console, dashboard, mail_pages, portal
 from itsm_ai.ui.page_auth import MaybeUser, PageRoute
 from itsm_ai.ui.rendering import HOME, STATIC_DIR, render
 
@@ -99,6 +99,7 @@ def logout():
 router.include_router(portal.router)
 router.include_router(console.router)
 router.include_router(mail_pages.router)
+router.include_router(dashboard.router)
 
 
 def install(app: FastAPI) -> None:

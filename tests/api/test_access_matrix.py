@@ -102,6 +102,9 @@ EXPECTED: dict[tuple[str, str], dict[str, Status]] = {
     ("DELETE", "/groups/{ref}"): _exp(204, 403, 403, 403),
     ("GET", "/groups/{ref}/audit"): _exp(200, 200, 403, 403),
     ("GET", "/export/{record_type}"): _exp(200, 403, 200, 403),
+    # Reports: staff and data scientists read every figure; requesters none (they span everyone's tickets).
+    ("GET", "/reports"): _exp(200, 200, 200, 403),
+    ("GET", "/reports/{metric}"): _exp(200, 200, 200, 403),
     # Approvals: staff ask, whoever is named decides; reading follows the record's read access.
     ("GET", "/approvals"): _exp(200, 200, 200, 200),
     ("GET", "/changes/{ref}/approvals"): _exp(200, 200, 200, 403),
@@ -373,6 +376,8 @@ def _request(e: Env, method: str, path: str, actor: str) -> tuple[str, dict[str,
         return f"{API}/knowledge/search", {"params": {"q": "how to"}}
     if path == "/export/{record_type}":
         return f"{API}/export/incidents", {"params": {"format": "csv"}}
+    if path == "/reports/{metric}":
+        return f"{API}/reports/sla-compliance", {"params": {"group_by": "group"}}
     parts = path.strip("/").split("/")
     collection = parts[0]
     if collection not in e.refs or len(parts) > 3 or (len(parts) == 3 and parts[2] not in CORE_SUBS):

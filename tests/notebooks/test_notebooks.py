@@ -27,3 +27,22 @@ def test_notebook_runs(name, tmp_path, monkeypatch):
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert (tmp_path / "models" / "category" / "v0002").is_dir()
+
+
+@pytest.mark.slow
+def test_reports_notebook_runs(tmp_path, monkeypatch):
+    """The reports walkthrough imports the bundled ServiceNow slice and checks every figure against pandas."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    monkeypatch.setenv("ITSM_DATABASE_URL", f"sqlite:///{tmp_path / 'reports.db'}")
+    monkeypatch.setenv("ITSM_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("REPORTS_DATA", raising=False)
+    notebook = nbformat.read(NOTEBOOKS / "reports_walkthrough.ipynb", as_version=4)
+    client = nbclient.NotebookClient(
+        notebook, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    svgs = [o for o in outputs if "image/svg+xml" in o.get("data", {})]
+    assert len(svgs) == 3

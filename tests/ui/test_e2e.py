@@ -7,27 +7,19 @@ from __future__ import annotations
 
 import random
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import PASSWORD, REPO_ROOT
+from tests.ui.conftest import running
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
 TIMEOUT_MS = 60_000  # the first chat turn may load the sentence model
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # Tiny synthetic triage data: enough for a confident, clearly separable category model in the fixture.
@@ -131,8 +123,6 @@ def _seed() -> None:
 @pytest.fixture
 def live_server(db, tmp_path, monkeypatch) -> Iterator[str]:
     """The real app under uvicorn on a free port, against the test database, with a tiny category model."""
-    import uvicorn
-
     from itsm_ai.config import get_settings
 
     models = tmp_path / "models"
@@ -155,18 +145,8 @@ def live_server(db, tmp_path, monkeypatch) -> Iterator[str]:
     app = create_app(start_worker=False)
     if "/api/v1/chat" not in app.openapi()["paths"]:
         pytest.skip("the virtual agent API (/api/v1/chat) is not installed in this tree")
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=15)
+    with running(app) as base:
+        yield base
     try:
         from itsm_ai.classify.serving import suggestions
         from itsm_ai.classify.training.trainer import train_model

@@ -1,0 +1,1 @@
+"""Service reports: report facts, SQL report walks, the reports API and dashboard charts."""
