@@ -155,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     clinc_path = DATA_DIR / "clinc150_intents_oos.json"
     if not (DATA_DIR / "ticket_assignment.csv").exists() or not clinc_path.exists():
+        if args.tiny:  # these data sets are not shipped with the repository: nothing to measure in CI
+            print(f"skipped: ticket_assignment.csv or clinc150_intents_oos.json not found in {DATA_DIR}")
+            return 0
         print(f"data not found in {DATA_DIR}", file=sys.stderr)
         return 2
     embeddings = not (args.tiny or args.no_embeddings)
