@@ -15,6 +15,7 @@ import json
 import math
 import numbers
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, TextIO
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -28,7 +29,8 @@ def safe_cell(value: Any) -> Any:
         return "true" if value else "false"
     if isinstance(value, numbers.Integral):
         return int(value)
-    if isinstance(value, numbers.Real):
+    # Decimal (PostgreSQL's numeric) is a number too, though not a numbers.Real.
+    if isinstance(value, numbers.Real | Decimal):
         number = float(value)
         return "" if math.isnan(number) else round(number, 6)
     if isinstance(value, Mapping | list | tuple | set | frozenset):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from decimal import Decimal
 
 import pytest
 
@@ -99,6 +100,7 @@ def test_the_shared_writer_keeps_numbers_and_writes_containers_as_json():
     assert rows[1] == ["-3", "-0.5", "2024-01-02 03:04:05+00:00", '["a", "b"]', "'-3"]
     assert rows[2] == ["4", "", "", '{"k": [1, 2]}', "plain"]
     assert tabular.safe_cell(np.int64(-7)) == -7 and tabular.safe_cell(np.float64(-1.25)) == -1.25
+    assert tabular.safe_cell(Decimal("-2.5")) == -2.5
     assert tabular.safe_cell("a\rb") == "a\rb" and '"a\rb"' in tabular.to_csv([{"c": "a\rb"}], ["c"])
 
 
