@@ -184,7 +184,8 @@ def write_csv(frame: pd.DataFrame, handle: TextIO) -> int:
     """Write a frame as CSV through the shared safe writer (formulas neutralised, lists and dicts as JSON)."""
     # Missing values (NaN, NaT, None) become empty cells, and numpy scalars Python values.
     values = frame.astype(object).where(frame.notna(), None)
-    return tabular.write_rows(handle, list(frame.columns), values.itertuples(index=False, name=None))
+    rows = values.itertuples(index=False, name=None)
+    return tabular.write_rows(handle, list(frame.columns), rows, float_digits=None)
 
 
 def write(frame: pd.DataFrame, path: Path, fmt: str) -> None:

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def safe_cell(value: Any) -> Any:
+def safe_cell(value: Any, float_digits: int | None = 6) -> Any:
     """The cell as written: None empty, floats rounded, containers as JSON, formula-like text neutralised."""
     if value is None:
         return ""
@@ -32,7 +32,9 @@ def safe_cell(value: Any) -> Any:
     # Decimal (PostgreSQL's numeric) is a number too, though not a numbers.Real.
     if isinstance(value, numbers.Real | Decimal):
         number = float(value)
-        return "" if math.isnan(number) else round(number, 6)
+        if math.isnan(number):
+            return ""
+        return number if float_digits is None else round(number, float_digits)
     if isinstance(value, Mapping | list | tuple | set | frozenset):
         # JSON starts with {, [ or a digit/quote/letter, never with a formula character.
         items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
@@ -53,13 +55,18 @@ def columns_of(rows: Sequence[Mapping[str, Any]], first: Sequence[str] = ()) -> 
     return out
 
 
-def write_rows(handle: TextIO, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-    """Write a header and value rows (in the order of `columns`) to a text handle; returns the row count."""
+def write_rows(
+    handle: TextIO, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, float_digits: int | None = 6
+) -> int:
+    """Write a header and value rows (in the order of `columns`) to a text handle; returns the row count.
+
+    Reports round floats to `float_digits`; exports pass None to keep every digit.
+    """
     writer = csv.writer(handle, lineterminator="\r\n")
     writer.writerow([safe_cell(c) for c in columns])
     written = 0
     for row in rows:
-        writer.writerow([safe_cell(v) for v in row])
+        writer.writerow([safe_cell(v, float_digits) for v in row])
         written += 1
     return written
 
