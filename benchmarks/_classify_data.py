@@ -13,13 +13,15 @@ from itsm_ai.config import Settings
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Settings().shared_data_dir
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
+# Slices of the real data that ship with the package: what the --tiny runs use, so CI needs nothing else.
+DEMO_DIR = REPO_ROOT / "itsm_ai" / "demo"
 
 ROUTING_FIELDS = ("category", "subcategory", "u_symptom", "cmdb_ci", "location")
 
 
-def load_topics() -> tuple[list[str], list[str]]:
+def load_topics(folder: Path = DATA_DIR) -> tuple[list[str], list[str]]:
     """it_tickets_topics.csv as (texts, topic groups); the one unlabelled row is dropped."""
-    frame = pd.read_csv(DATA_DIR / "it_tickets_topics.csv")
+    frame = pd.read_csv(folder / "it_tickets_topics.csv")
     frame = frame.dropna(subset=["Topic_group"])
     return frame["Document"].fillna("").astype(str).tolist(), frame["Topic_group"].astype(str).tolist()
 
@@ -47,10 +49,10 @@ def load_assignment() -> tuple[list[str], list[str]]:
     return texts, groups
 
 
-def load_routing(full: bool = False) -> tuple[list[dict[str, str]], list[str]]:
+def load_routing(full: bool = False, folder: Path = DATA_DIR) -> tuple[list[dict[str, str]], list[str]]:
     """Last event per incident of the ServiceNow log as (structured fields, assignment group)."""
     name = "servicenow_incident_event_log_full.csv.gz" if full else "servicenow_incident_event_log.csv"
-    frame = pd.read_csv(DATA_DIR / name, dtype=str, keep_default_na=False)
+    frame = pd.read_csv(folder / name, dtype=str, keep_default_na=False)
     # Rows are in event order within an incident: the last one carries the final routing.
     frame = frame.groupby("number", sort=False).tail(1)
     frame = frame[~frame["assignment_group"].isin(["?", ""])]

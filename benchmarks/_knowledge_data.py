@@ -20,6 +20,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Settings().shared_data_dir
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 CACHE_DIR = RESULTS_DIR / "cache"
+# Slices of the real data that ship with the package: what the --tiny runs use, so CI needs nothing else.
+DEMO_DIR = REPO_ROOT / "itsm_ai" / "demo"
 
 
 def report_text(title: object, description: object) -> str:
@@ -52,9 +54,9 @@ def is_dev_pair(bug_id_dup: int, dev_share: int = 3) -> bool:
     return zlib.crc32(str(int(bug_id_dup)).encode()) % 10 < dev_share
 
 
-def load_topics() -> tuple[list[str], list[str]]:
+def load_topics(folder: Path = DATA_DIR) -> tuple[list[str], list[str]]:
     """it_tickets_topics.csv as (documents, topic groups), dropping the one unlabelled row."""
-    frame = pd.read_csv(DATA_DIR / "it_tickets_topics.csv").dropna(subset=["Topic_group"])
+    frame = pd.read_csv(folder / "it_tickets_topics.csv").dropna(subset=["Topic_group"])
     return frame["Document"].fillna("").astype(str).tolist(), frame["Topic_group"].astype(str).tolist()
 
 

@@ -3,12 +3,13 @@
 the shipped examples and the demo tickets) in the same run, next to GET /health and an authenticated
 GET /api/v1/users/me (targets: new p95 within 1.2x today's; chat turn p95 < 100 ms).
 
-Run ``python -m benchmarks.bench_chat`` (CI: ``--rounds 1 --hash-encoder --no-embeddings``). It builds a
-throw-away SQLite database with the demo data (users, catalog, published articles, ~750 real tickets), the
-knowledge index (MiniLM, unless ``--hash-encoder``) and each detector in turn (promoted in the registry, as
-the server would serve it), warms them, then times each kind of turn through the full HTTP stack (FastAPI
-TestClient: validation, auth, session, commit). Every timed turn starts with an empty embedding cache, so it
-pays for embedding its message as a real one does. Writes ``benchmarks/results/chat.json``.
+Run ``python -m benchmarks.bench_chat`` (CI: ``--tiny``, i.e. ``--rounds 1 --hash-encoder --no-embeddings``).
+It builds a throw-away SQLite database with the demo data (users, catalog, published articles, ~750 real
+tickets), the knowledge index (MiniLM, unless ``--hash-encoder``) and each detector in turn (promoted in the
+registry, as the server would serve it), warms them, then times each kind of turn through the full HTTP stack
+(FastAPI TestClient: validation, auth, session, commit). Every timed turn starts with an empty embedding
+cache, so it pays for embedding its message as a real one does. Writes ``benchmarks/results/chat.json``
+(``chat_tiny.json`` with ``--tiny``).
 """
 
 from __future__ import annotations
@@ -80,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=8, help="times each message is sent")
     parser.add_argument("--hash-encoder", action="store_true", help="knowledge index without MiniLM")
     parser.add_argument("--no-embeddings", action="store_true", help="TF-IDF-only intent detector")
+    parser.add_argument(
+        "--tiny", action="store_true", help="CI size: --rounds 1 --hash-encoder --no-embeddings"
+    )
+    if parser.parse_known_args(argv)[0].tiny:  # explicit options still win over the CI defaults
+        parser.set_defaults(rounds=1, hash_encoder=True, no_embeddings=True)
     args = parser.parse_args(argv)
     if args.hash_encoder:
         os.environ["ITSM_KNOWLEDGE_ENCODER"] = "hash"
@@ -202,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "machine": platform.machine(),
     }
-    (RESULTS_DIR / "chat.json").write_text(json.dumps(out, indent=2, default=str))
+    name = "chat_tiny.json" if args.tiny else "chat.json"
+    (RESULTS_DIR / name).write_text(json.dumps(out, indent=2, default=str))
     return 0
 
 

@@ -3,8 +3,9 @@ refuses as out of scope (target <= 5%; the detector before issue 18 refused abou
 CLINC150's out-of-scope test queries the share it still refuses (target >= 85%). Today's detector and the new
 one side by side in the same run, on a fresh instance (no tickets) and on one with imported history.
 
-Run ``python -m benchmarks.bench_chat_scope`` (``--tiny`` for CI: small slices, TF-IDF only, about a minute;
-``--dev`` scores the development part instead of the held-out one). Writes ``results/chat_scope.json``.
+Run ``python -m benchmarks.bench_chat_scope`` (``--tiny`` for CI: small slices, TF-IDF only, the new detector
+fitted once, and a "skipped" message without the data sets; ``--dev`` scores the development part instead of
+the held-out one). Writes ``results/chat_scope.json``.
 
 Protocol. ticket_assignment.csv (no licence: read from ../shared/data, never shipped) and
 it_tickets_topics.csv are split per row by a hash of the file name and row number: 20% held out (no detector
@@ -155,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     clinc_path = DATA_DIR / "clinc150_intents_oos.json"
     if not (DATA_DIR / "ticket_assignment.csv").exists() or not clinc_path.exists():
+        if args.tiny:  # these data sets are not shipped with the repository: nothing to measure in CI
+            print(f"skipped: ticket_assignment.csv or clinc150_intents_oos.json not found in {DATA_DIR}")
+            return 0
         print(f"data not found in {DATA_DIR}", file=sys.stderr)
         return 2
     embeddings = not (args.tiny or args.no_embeddings)
@@ -212,8 +216,9 @@ def main(argv: list[str] | None = None) -> int:
             base_labels,
         ),
         ("new, fresh instance", new_detector(), fresh_texts, fresh_labels),
-        ("new, imported history", new_detector(), hist_texts, hist_labels),
     ]
+    if not args.tiny:  # the CI run fits the new detector once: the fit is most of its time
+        variants.append(("new, imported history", new_detector(), hist_texts, hist_labels))
     rows = []
     for name, det, texts, labels in variants:
         start = time.perf_counter()

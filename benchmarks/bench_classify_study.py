@@ -33,6 +33,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict  # noqa: 
 
 from benchmarks._classify_data import (  # noqa: E402
     DATA_DIR,
+    DEMO_DIR,
     RESULTS_DIR,
     cached_embeddings,
     load_assignment_with_caller,
@@ -79,9 +80,12 @@ ASSIGNMENT_VARIANTS = {
 KNN_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
 
 
-def training_part(name: str, texts: list[str], labels: list[str]) -> tuple[np.ndarray, list[str], list]:
+def training_part(
+    name: str, texts: list[str], labels: list[str], *, embed: bool = True
+) -> tuple[np.ndarray, list[str], list]:
     """Indices, texts and labels of the 80% training part of bench_classify's split (embeddings primed)."""
-    prime_embedding_cache(texts, cached_embeddings(texts, tag=name))
+    if embed:
+        prime_embedding_cache(texts, cached_embeddings(texts, tag=name))
     train, _test = split(len(texts), labels)
     return train, take(texts, train), take(labels, train)
 
@@ -213,15 +217,24 @@ def plain_svc_top3(X: list[str], y: list, callers: list[str] | None, caller_weig
     return {k: float(np.mean([r[k] for r in runs])) for k in ("accuracy", "top3_accuracy")}
 
 
-def study_topics() -> dict:
-    """Coverage at precision 0.95 across variants of the chosen topics pipeline, and a learned confidence."""
-    _, X, y = training_part("topics", *load_topics())
+def study_topics(tiny: bool = False) -> dict:
+    """Coverage at precision 0.95 across variants of the chosen topics pipeline, and a learned confidence.
+
+    tiny: the demo slice of the package, TF-IDF only (no MiniLM), two variants, 2-fold thresholds.
+    """
+    if tiny:
+        _, X, y = training_part("topics", *load_topics(DEMO_DIR), embed=False)
+        chosen = {**TOPICS_CHOSEN, "features": "tfidf", "min_class_count": 10, "threshold_cv": 2}
+        variants = {k: TOPICS_VARIANTS[k] for k in ("chosen", "C_1")}
+    else:
+        _, X, y = training_part("topics", *load_topics())
+        chosen, variants = TOPICS_CHOSEN, TOPICS_VARIANTS
     out: dict = {"n_rows": len(y), "variants": {}}
-    for name, change in TOPICS_VARIANTS.items():
-        out["variants"][name] = cv_variant(X, y, {**TOPICS_CHOSEN, **change})
+    for name, change in variants.items():
+        out["variants"][name] = cv_variant(X, y, {**chosen, **change})
         log(f"topics {name}: {out['variants'][name]}")
-    linear, votes, classes = oof_parts(X, y, TOPICS_CHOSEN)
-    out["confidence"] = learned_confidence(linear, votes, y, classes, TOPICS_CHOSEN["knn_weight"])
+    linear, votes, classes = oof_parts(X, y, chosen)
+    out["confidence"] = learned_confidence(linear, votes, y, classes, chosen["knn_weight"])
     log(f"topics confidence: {out['confidence']}")
     return out
 
@@ -277,8 +290,20 @@ def main(argv: list[str] | None = None) -> int:
     """Run the chosen parts, print the table and write benchmarks/results/classify_study.json."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default="topics,assignment", help="comma-separated: topics, assignment")
-    parser.add_argument("--output", type=Path, default=RESULTS_DIR / "classify_study.json")
+    parser.add_argument("--output", type=Path, default=None, help="default results/classify_study.json")
+    parser.add_argument(
+        "--tiny", action="store_true", help="CI size: topics on the demo slice, TF-IDF only, two variants"
+    )
     args = parser.parse_args(argv)
+    if args.tiny:
+        results = {"topics": study_topics(tiny=True)}
+        output = args.output or RESULTS_DIR / "classify_study_tiny.json"
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(results, indent=2))
+        print_table(results)
+        print(f"\nwritten {output}")
+        return 0
+    args.output = args.output or RESULTS_DIR / "classify_study.json"
     if not DATA_DIR.exists():
         print(f"real data folder {DATA_DIR} is absent", file=sys.stderr)
         return 2

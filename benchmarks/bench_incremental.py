@@ -8,6 +8,7 @@ whole resolution -> visible time, and as the baseline a /similar with nothing qu
 The app runs in process (TestClient, real HTTP semantics through the ASGI stack).
 
 Run: .venv/bin/python -m benchmarks.bench_incremental [--background 2000] [--rounds 30] [--encoder model|hash]
+CI: ``--tiny`` = ``--background 50 --rounds 3 --encoder hash``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--background", type=int, default=2000, help="resolved tickets already indexed")
     parser.add_argument("--rounds", type=int, default=30, help="tickets resolved and looked up")
     parser.add_argument("--encoder", choices=("model", "hash"), default="model")
+    parser.add_argument(
+        "--tiny", action="store_true", help="CI size: --background 50 --rounds 3 --encoder hash"
+    )
+    if parser.parse_known_args(argv)[0].tiny:  # explicit options still win over the CI defaults
+        parser.set_defaults(background=50, rounds=3, encoder="hash")
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="bench-incremental-"))

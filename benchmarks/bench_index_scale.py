@@ -11,7 +11,7 @@ the mean and covariance of the cached real MiniLM ticket embeddings (run bench_s
 closer stand-in for real collections.
 
 Run: .venv/bin/python -m benchmarks.bench_index_scale --sizes 100000,1000000 --data random,embedding
-CI:  .venv/bin/python -m benchmarks.bench_index_scale --sizes 20000 --queries 100
+CI:  .venv/bin/python -m benchmarks.bench_index_scale --tiny (3,000 random vectors; see TINY)
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -251,7 +252,19 @@ def run_size(n: int, data: str, args, rng) -> dict:
     return result
 
 
-def main() -> None:
+# --tiny (CI): one small random collection, few queries and rounds, two efSearch values.
+TINY = {
+    "sizes": "3000",
+    "data": "random",
+    "queries": 20,
+    "update_rounds": 2,
+    "tune_queries": 20,
+    "ef_search": "32,64",
+    "tag": "tiny",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run every size and data kind, print tables and write the JSON."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -271,7 +284,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tag", default="", help="suffix of the results file name")
     parser.add_argument("--build-budget", type=float, default=900, help="seconds before an HNSW build stops")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--tiny", action="store_true", help="CI size: " + ", ".join(f"{k}={v}" for k, v in TINY.items())
+    )
+    if parser.parse_known_args(argv)[0].tiny:  # explicit options still win over the CI defaults
+        parser.set_defaults(**TINY)
+    args = parser.parse_args(argv)
     args.ef_search = [int(v) for v in args.ef_search.split(",")]
     rng = np.random.default_rng(args.seed)
     import faiss
@@ -360,7 +378,8 @@ def main() -> None:
         ],
         title="incremental update: add / update of one item until it is the top hit",
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -119,6 +119,16 @@ def import_command(
             )
     except AppError as exc:
         _fail(exc.message)
+    if report.self_mapped:
+        pairs = ", ".join(f"{f}={c}" for f, c in report.self_mapped.items())
+        console.print(f"columns mapped by their name: {pairs}", highlight=False)
+    if report.unmapped_columns:
+        names = ", ".join(repr(c) for c in report.unmapped_columns)
+        console.print(
+            f"[yellow]warning:[/yellow] columns not imported (no field is taken from them): {names}; "
+            "map one with --map FIELD=COLUMN or --map extra.KEY=COLUMN",
+            highlight=False,
+        )
     for problem in report.bad:
         console.print(f"[red]bad row[/red] {file.name}: {problem}", highlight=False, soft_wrap=True)
     numbers = f" ({report.first_number}..{report.last_number})" if report.first_number else ""

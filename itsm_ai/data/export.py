@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pandas as pd
 from sqlalchemy import Text, func, select, type_coerce
@@ -16,6 +16,7 @@ from itsm_ai.database import UTCDateTime
 from itsm_ai.errors import InvalidInputError
 from itsm_ai.records.service import serialize
 from itsm_ai.records.spec import RecordSpec
+from itsm_ai.reports import tabular
 
 EXPORT_BATCH = 2000
 CORE_BATCH = 20_000
@@ -179,10 +180,19 @@ def _jsonish(value: Any) -> Any:
     return json.dumps(value, default=str, sort_keys=True)
 
 
+def write_csv(frame: pd.DataFrame, handle: TextIO) -> int:
+    """Write a frame as CSV through the shared safe writer (formulas neutralised, lists and dicts as JSON)."""
+    # Missing values (NaN, NaT, None) become empty cells, and numpy scalars Python values.
+    values = frame.astype(object).where(frame.notna(), None)
+    rows = values.itertuples(index=False, name=None)
+    return tabular.write_rows(handle, list(frame.columns), rows, float_digits=None)
+
+
 def write(frame: pd.DataFrame, path: Path, fmt: str) -> None:
     """Write a frame as csv or parquet."""
     if fmt == "csv":
-        frame.to_csv(path, index=False)
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            write_csv(frame, handle)
     elif fmt == "parquet":
         frame.to_parquet(path, index=False)
     else:

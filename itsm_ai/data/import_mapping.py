@@ -98,3 +98,30 @@ def check_columns(table: SourceTable, mapping: dict[str, str]) -> None:
                 + ", ".join(repr(c) for c in table.columns),
                 field=column,
             )
+
+
+def self_mapped(
+    record_type: str, columns: Sequence[str], mapping: dict[str, str], constants: dict[str, Any]
+) -> dict[str, str]:
+    """Fields taken from a column of the same name (short_description, extra.<key>) that nothing else uses."""
+    known = {name.lower(): name for name in importable_fields(record_type)}
+    given = {*mapping, *constants}
+    read = set(mapping.values())
+    out: dict[str, str] = {}
+    for column in columns:
+        if column in read:
+            continue
+        key = column.lower()
+        if key.startswith("extra.") and len(key) > len("extra."):
+            fieldname = "extra." + column[len("extra.") :]
+        else:
+            fieldname = known.get(key, "")
+        if fieldname and fieldname not in given and fieldname not in out:
+            out[fieldname] = column
+    return out
+
+
+def unmapped_columns(columns: Sequence[str], mapping: dict[str, str]) -> list[str]:
+    """The named columns that no field is taken from (their values are not imported)."""
+    used = set(mapping.values())
+    return [c for c in columns if c and c not in used]

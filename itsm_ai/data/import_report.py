@@ -43,6 +43,8 @@ class ImportReport:
     bad_rows: int = 0
     notes: Counter[str] = field(default_factory=Counter)
     note_lines: dict[str, list[int]] = field(default_factory=dict)
+    self_mapped: dict[str, str] = field(default_factory=dict)
+    unmapped_columns: list[str] = field(default_factory=list)
     users_created: int = 0
     groups_created: int = 0
     audit_events: int = 0

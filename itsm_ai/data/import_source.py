@@ -81,14 +81,18 @@ def read_table(path: str | Path, *, encoding: str = "auto") -> SourceTable:
         content = content.replace("\r\n", "\n")
     first_line = content.split("\n", 1)[0]
     delimiter = _delimiter(first_line)
-    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
+    # strict: a quote that is never closed raises instead of silently swallowing the rows after it.
+    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter, strict=True)
     try:
         header = next(reader)
     except StopIteration:
         raise ImportFileError(f"file: {path} is empty", field="file") from None
+    except csv.Error as exc:
+        raise _quoting_error(1, reader.line_num, exc) from exc
     columns = [c.strip() for c in header]
     if not any(columns):
         raise ImportFileError(f"file: {path} has no header row", field="file")
+    _check_header(columns)
     rows: list[tuple[int, list[str]]] = []
     previous_end = reader.line_num
     try:
@@ -99,8 +103,40 @@ def read_table(path: str | Path, *, encoding: str = "auto") -> SourceTable:
                 continue
             rows.append((start, cells))
     except csv.Error as exc:
-        raise ImportFileError(f"file: line {reader.line_num}: {exc}", field="file") from exc
+        # The failing row starts right after the last row read.
+        raise _quoting_error(previous_end + 1, reader.line_num, exc) from exc
     return SourceTable(path, columns, rows, used, delimiter)
+
+
+def _check_header(columns: list[str]) -> None:
+    """Raise ImportFileError naming a column that appears twice in the header (which one would be read?)."""
+    first: dict[str, int] = {}
+    for position, name in enumerate(columns, 1):
+        if not name:
+            continue
+        if name in first:
+            raise ImportFileError(
+                f"header: column {name!r} appears twice (columns {first[name]} and {position}): rename one",
+                field=name,
+            )
+        first[name] = position
+
+
+def _quoting_error(start: int, stop: int, exc: csv.Error) -> ImportFileError:
+    """The error for a row whose quoting is broken: its first line, and the lines an open quote swallowed."""
+    if "unexpected end of data" in str(exc):
+        where = "the end of the file" if stop <= start else f"the end of the file (line {stop})"
+        message = (
+            f"file: line {start}: a quoted value starting on this line is never closed (it runs to {where})"
+        )
+    elif stop > start:
+        message = (
+            f"file: line {start}: a quoted value opened in this row runs on to line {stop} and ends there "
+            f"in the middle of a value ({exc}): an unclosed quote swallows the rows after it"
+        )
+    else:
+        message = f"file: line {start}: badly quoted value ({exc}); double a quote inside a quoted value"
+    return ImportFileError(message, field="file")
 
 
 def _repair(value: str) -> str:

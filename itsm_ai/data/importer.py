@@ -13,7 +13,13 @@ How a file becomes records:
   `constants` gives every row a value (it wins over a mapped column). Empty cells are "not given", so schema
   defaults apply. Impact and urgency accept "2 - Medium"; incident states accept ServiceNow's names ("Awaiting
   User Info" -> on_hold with on_hold_reason awaiting_caller); times accept ISO 8601 and dd-mm-yyyy HH:MM (day
-  first); times without a zone are UTC.
+  first); times without a zone are UTC. A column named like a field (`short_description`, `extra.<key>`; any
+  case) maps itself unless `mapping` or `constants` set that field or `mapping` reads that column. The
+  columns that no field is taken from are listed in the report (`unmapped_columns`; the CLI warns about
+  them): their values are not imported.
+- Quoting: a quote that is never closed (which would swallow the rows after it), a quote closed in the
+  middle of a value, and a header naming a column twice stop the import with the line number (or the
+  column), before anything is written.
 - Short descriptions: one longer than the column (255 characters) is cut at a word boundary and marked with
   "…"; the full text goes to `description` when the row has none, else to `extra.full_short_description`, so
   nothing is lost. An empty short description is taken from the first line of the description. Both are
@@ -54,7 +60,9 @@ from itsm_ai.data.import_mapping import (
     check_columns,
     check_fields,
     detect_format,
+    self_mapped,
     ticket_spec,
+    unmapped_columns,
 )
 from itsm_ai.data.import_refs import GROUP_REFS, USER_REF_ROLES, check_refs, stored_values
 from itsm_ai.data.import_report import ImportFileError, ImportReport, ProgressFn
@@ -128,6 +136,9 @@ def import_csv(
         except ValueError as exc:
             raise ImportFileError(f"format: {exc}", field="format") from exc
     else:
+        report.self_mapped = self_mapped(spec.record_type, table.columns, mapping, constants)
+        mapping.update(report.self_mapped)
+        report.unmapped_columns = unmapped_columns(table.columns, mapping)
         if "short_description" not in mapping and "short_description" not in constants:
             if spec.record_type != "service_request":
                 raise ImportFileError(

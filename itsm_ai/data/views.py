@@ -23,16 +23,19 @@ def export_records(
     format: Literal["csv", "parquet"] = Query(default="csv"),
 ):
     frame = export.to_dataframe(db_session=db_session, record_type=record_type)
-    buffer = io.BytesIO()
     if format == "csv":
-        frame.to_csv(buffer, index=False)
-        media = "text/csv"
+        text = io.StringIO()
+        export.write_csv(frame, text)
+        content = text.getvalue().encode("utf-8")
+        media = "text/csv; charset=utf-8"
     else:
+        buffer = io.BytesIO()
         frame.to_parquet(buffer, index=False)
+        content = buffer.getvalue()
         media = "application/vnd.apache.parquet"
     name = export.spec_for(record_type).path
     return Response(
-        content=buffer.getvalue(),
+        content=content,
         media_type=media,
         headers={"Content-Disposition": f'attachment; filename="{name}.{format}"'},
     )
