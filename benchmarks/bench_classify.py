@@ -586,7 +586,7 @@ def tiny(output: Path) -> int:
     results["topics"] = text_dataset(
         "topics",
         *load_topics(DEMO_DIR),
-        tuning={"C_0.1": {"C": 0.1}},
+        tuning={},
         base_params={"min_class_count": 10},
         features={"tfidf": FEATURE_CANDIDATES["tfidf"]},
     )
