@@ -103,6 +103,7 @@ REQUESTER_LOCKED_FIELDS = (
     "correlation_id",
     "problem",
     "duplicate_of",
+    "fix_shareable",
 )
 
 
@@ -113,7 +114,8 @@ def _requester_creates_for_self(user: Actor, data: dict[str, Any], schema) -> No
         raise PermissionDeniedError("caller: requesters open tickets only for themselves", field="caller")
     data["caller"] = user.username
     for field in REQUESTER_LOCKED_FIELDS:
-        if data.get(field) is not None:
+        value = data.get(field)
+        if value is not None and value is not False:  # False: the default of the fix_shareable flag
             raise PermissionDeniedError(f"{field}: requesters may not set this field", field=field)
     if "state" in data and data["state"] != schema.model_fields["state"].default:
         raise PermissionDeniedError("state: requesters may not set this field", field="state")
