@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         "(bearer tokens only: they never ride on the web UI's session cookie). Empty: no CORS headers.",
     )
     worker_interval_seconds: float = 5.0
+    webhooks_allow_private: bool = Field(
+        default=False,
+        description="Let webhooks (subscriptions and rule actions) target loopback, private, link-local, "
+        "multicast and unspecified addresses; off by default, checked on save and after DNS at delivery.",
+    )
     worker_in_process: bool | None = Field(
         default=None,
         description="Run background jobs inside the server; default: yes on SQLite, no otherwise.",
