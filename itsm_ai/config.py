@@ -59,6 +59,15 @@ class Settings(BaseSettings):
         "(bearer tokens only: they never ride on the web UI's session cookie). Empty: no CORS headers.",
     )
     worker_interval_seconds: float = 5.0
+    requester_may_set_critical: bool = Field(
+        default=False, description="Requesters may open tickets with impact or urgency 1 (high)."
+    )
+    requester_may_set_category: bool = Field(
+        default=False, description="Requesters may choose the category and subcategory of their tickets."
+    )
+    requester_extra_keys: list[str] = Field(
+        default=[], description="Keys of `extra` requesters may set on their tickets (none by default)."
+    )
     webhooks_allow_private: bool = Field(
         default=False,
         description="Let webhooks (subscriptions and rule actions) target loopback, private, link-local, "
