@@ -1,4 +1,4 @@
-"""security: shareable fixes for the virtual agent
+"""security: shareable fixes for the virtual agent, token versions, the login throttle's attempts
 
 Revision ID: 0013
 Revises: 0012
@@ -19,12 +19,30 @@ SHAREABLE_TABLES = ('incidents', 'problems')
 
 
 def upgrade() -> None:
+    # Plain ADD COLUMN: a batch rebuild on SQLite would drop the tables' AUTOINCREMENT (ids reused, 0009).
     for table in SHAREABLE_TABLES:
-        with op.batch_alter_table(table) as batch:
-            batch.add_column(sa.Column('fix_shareable', sa.Boolean(), server_default=sa.false(), nullable=False))
+        op.add_column(table, sa.Column('fix_shareable', sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column('users', sa.Column('token_version', sa.Integer(), server_default='0', nullable=False))
+    op.create_table(
+        'login_attempts',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('username', sa.String(length=80), nullable=False),
+        sa.Column('address', sa.String(length=64), nullable=False),
+        sa.Column('outcome', sa.String(length=10), nullable=False),
+        sa.Column('at', sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_login_attempts')),
+        sqlite_autoincrement=True,
+    )
+    op.create_index('ix_login_attempts_username_at', 'login_attempts', ['username', 'at'])
+    op.create_index('ix_login_attempts_address_at', 'login_attempts', ['address', 'at'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_login_attempts_address_at', table_name='login_attempts')
+    op.drop_index('ix_login_attempts_username_at', table_name='login_attempts')
+    op.drop_table('login_attempts')
+    with op.batch_alter_table('users', table_kwargs={'sqlite_autoincrement': True}) as batch:
+        batch.drop_column('token_version')
     for table in SHAREABLE_TABLES:
-        with op.batch_alter_table(table) as batch:
+        with op.batch_alter_table(table, table_kwargs={'sqlite_autoincrement': True}) as batch:
             batch.drop_column('fix_shareable')
