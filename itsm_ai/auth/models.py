@@ -98,6 +98,13 @@ class UserRead(UserBase):
     version: int
 
 
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(max_length=256)
+    new_password: str = Field(min_length=8, max_length=256)
+
+
 class Token(BaseModel):
     access_token: str
     token_type: str = "bearer"

@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 
 from itsm_ai.auth import throttle
 from itsm_ai.auth.enums import LoginOutcome
-from itsm_ai.auth.models import User, UserCreate, UserRead, UserUpdate
+from itsm_ai.auth.models import PasswordChange, User, UserCreate, UserRead, UserUpdate
 from itsm_ai.base.roles import Role
 from itsm_ai.config import get_settings
 from itsm_ai.database import utcnow
-from itsm_ai.errors import AuthenticationError, ConflictError, NotFoundError
+from itsm_ai.errors import AuthenticationError, ConflictError, NotFoundError, PermissionDeniedError
 from itsm_ai.records.listing import like_pattern
 
 ALGORITHM = "HS256"
@@ -159,6 +159,38 @@ def authenticate(*, db_session: Session, username: str, password: str, address: 
         raise AuthenticationError("incorrect username or password")
     throttle.record(
         db_session=db_session, username=username, address=address, outcome=LoginOutcome.success, now=now
+    )
+    return user
+
+
+def change_password(
+    *, db_session: Session, user: User, change: PasswordChange, address: str = "unknown"
+) -> User:
+    """The user's own password change: the current password is checked (and throttled like a login); every
+    token issued before is revoked."""
+    from itsm_ai.audit import service as audit_service
+
+    now = utcnow()
+    throttle.check(db_session=db_session, username=user.username, address=address, now=now)
+    if not verify_password(user.hashed_password, change.current_password):
+        throttle.record(
+            db_session=db_session,
+            username=user.username,
+            address=address,
+            outcome=LoginOutcome.failure,
+            now=now,
+        )
+        db_session.commit()
+        raise PermissionDeniedError("current_password: incorrect password", field="current_password")
+    user.hashed_password = hash_password(change.new_password)
+    user.token_version = (user.token_version or 0) + 1
+    db_session.flush()
+    audit_service.record_changes(
+        db_session=db_session,
+        record_type="user",
+        record_id=user.id,
+        actor=user,
+        changes=[("password", "***", "***")],
     )
     return user
 

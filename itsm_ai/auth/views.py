@@ -9,7 +9,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from itsm_ai.auth import service
 from itsm_ai.auth.dependencies import AdminUser, CurrentUser, StaffUser, client_address
-from itsm_ai.auth.models import Token, UserCreate, UserRead, UserUpdate
+from itsm_ai.auth.models import PasswordChange, Token, UserCreate, UserRead, UserUpdate
 from itsm_ai.base.roles import Role
 from itsm_ai.database import DbSession
 
@@ -37,6 +37,18 @@ def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Reques
 def logout(db_session: DbSession, user: CurrentUser) -> Response:
     service.revoke_tokens(db_session=db_session, user=user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/users/me/password",
+    response_model=Token,
+    tags=["users"],
+    summary="Change my password: every earlier token is revoked; answers a fresh one",
+)
+def change_password(body: PasswordChange, request: Request, db_session: DbSession, user: CurrentUser):
+    service.change_password(db_session=db_session, user=user, change=body, address=client_address(request))
+    token, lifetime = service.create_access_token(user)
+    return Token(access_token=token, expires_in=lifetime, role=user.role, username=user.username)
 
 
 @router.post(

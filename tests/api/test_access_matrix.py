@@ -68,6 +68,7 @@ EXPECTED: dict[tuple[str, str], dict[str, Status]] = {
     ("POST", "/auth/token"): _exp(200, 200, 200, 200, anonymous=200),
     ("POST", "/auth/logout"): _exp(204, 204, 204, 204),
     ("POST", "/users/{ref}/unlock"): _exp(204, 403, 403, 403),
+    ("POST", "/users/me/password"): _exp(422, 422, 422, 422),
     ("GET", "/health"): _exp(200, 200, 200, 200, anonymous=200),
     ("GET", "/users/me"): _exp(200, 200, 200, 200),
     ("GET", "/users"): _exp(200, 200, 403, 403),

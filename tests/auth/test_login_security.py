@@ -235,3 +235,62 @@ def test_pages_use_no_inline_script_or_foreign_source():
         assert not re.search(r"<script\b[^>]*>\s*[^<\s]", text), path.name
         assert not re.search(r"\son[a-z]+\s*=", text), path.name
         assert not re.search(r"""(?:src|href)=["']https?://""", text), path.name
+
+
+def _change(client, headers, current, new):
+    return client.post(
+        f"{API}/users/me/password",
+        json={"current_password": current, "new_password": new},
+        headers=headers,
+    )
+
+
+def test_password_change_revokes_older_tokens_and_answers_a_fresh_one(users, client):
+    old = {"Authorization": f"Bearer {_login(client, 'agent', PASSWORD).json()['access_token']}"}
+    r = _change(client, old, PASSWORD, "another-password-2")
+    assert r.status_code == 200, r.text
+    fresh = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    assert_error(client.get(f"{API}/users/me", headers=old), 401)
+    assert client.get(f"{API}/users/me", headers=fresh).status_code == 200
+    assert _login(client, "agent", PASSWORD).status_code == 401
+    assert _login(client, "agent", "another-password-2").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"current_password": PASSWORD, "new_password": "short"}, "new_password"),
+        ({"new_password": "long-enough-1"}, "current_password"),
+        ({"current_password": PASSWORD}, "new_password"),
+        ({"current_password": PASSWORD, "new_password": "x" * 300}, "new_password"),
+    ],
+)
+def test_password_change_bad_input_names_the_field(users, client, body, field):
+    r = client.post(f"{API}/users/me/password", json=body, headers=users["requester"].headers)
+    assert_error(r, 422, field)
+    assert _login(client, "requester", PASSWORD).status_code == 200  # nothing changed
+
+
+def test_password_change_needs_the_current_password_and_is_throttled(users, client, from_address, limits):
+    """A stolen token cannot be used to guess the password either."""
+    h = users["requester"].headers
+    thief = from_address("203.0.113.50")
+    for _ in range(3):
+        assert_error(_change(thief, h, "wrong-password", "another-password-2"), 403, "current_password")
+    r = _change(thief, h, PASSWORD, "another-password-2")
+    assert r.status_code == 429 and r.headers["Retry-After"], r.text
+    # The owner, from the address they signed in from, still can.
+    assert _change(client, h, PASSWORD, "another-password-2").status_code == 200
+    assert client.post(f"{API}/users/me/password", json={}).status_code == 401
+
+
+def test_parallel_password_changes_never_fail(users, client):
+    h = users["data_scientist"].headers
+
+    def change(i):
+        return _change(client, h, PASSWORD, f"parallel-password-{i}").status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        codes = list(pool.map(change, range(6)))
+    # The first change revokes the token the others carry: they get 401 (or 403 once the password moved).
+    assert codes.count(200) >= 1 and set(codes) <= {200, 401, 403, 409}, codes
