@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from itsm_ai.auth.enums import LoginOutcome
@@ -87,13 +87,21 @@ def known_address(*, db_session: Session, username: str, address: str, now: date
 
 
 def record(*, db_session: Session, username: str, address: str, outcome: LoginOutcome, now: datetime) -> None:
-    """Note one outcome; failures older than the window are dropped on the way (they count no more)."""
-    db_session.add(LoginAttempt(username=username, address=address[:ADDRESS_MAX], outcome=outcome, at=now))
-    if outcome == LoginOutcome.failure:
-        window = timedelta(seconds=get_settings().login_window_seconds)
+    """Note one outcome, and drop this account's and this address's rows that count no more (through the
+    indexes, so a flood of failures never makes each login scan the whole table)."""
+    settings = get_settings()
+    address = address[:ADDRESS_MAX]
+    db_session.add(LoginAttempt(username=username, address=address, outcome=outcome, at=now))
+    stale_failures = now - 2 * timedelta(seconds=settings.login_window_seconds)
+    stale_successes = now - timedelta(days=settings.login_known_address_days) - 2 * timedelta(
+        seconds=settings.login_window_seconds
+    )
+    for column, value in ((LoginAttempt.username, username), (LoginAttempt.address, address)):
         db_session.execute(
             delete(LoginAttempt).where(
-                LoginAttempt.outcome == LoginOutcome.failure, LoginAttempt.at < now - 2 * window
+                column == value,
+                LoginAttempt.at < stale_failures,
+                or_(LoginAttempt.outcome == LoginOutcome.failure, LoginAttempt.at < stale_successes),
             )
         )
     db_session.flush()

@@ -294,3 +294,31 @@ def test_parallel_password_changes_never_fail(users, client):
         codes = list(pool.map(change, range(6)))
     # The first change revokes the token the others carry: they get 401 (or 403 once the password moved).
     assert codes.count(200) >= 1 and set(codes) <= {200, 401, 403, 409}, codes
+
+
+def test_rows_that_count_no_more_are_dropped(db, limits):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from itsm_ai import database
+    from itsm_ai.auth import throttle
+    from itsm_ai.auth.enums import LoginOutcome
+    from itsm_ai.auth.models import LoginAttempt
+    from itsm_ai.database import utcnow
+
+    start = utcnow()
+    with database.get_session() as s:
+        throttle.record(db_session=s, username="u", address="a", outcome=LoginOutcome.failure, now=start)
+        throttle.record(db_session=s, username="u", address="a", outcome=LoginOutcome.success, now=start)
+        throttle.record(db_session=s, username="v", address="b", outcome=LoginOutcome.failure, now=start)
+    later = start + timedelta(seconds=3 * limits.login_window_seconds)
+    with database.get_session() as s:
+        throttle.record(db_session=s, username="u", address="c", outcome=LoginOutcome.failure, now=later)
+    with database.get_session() as s:
+        rows = [
+            (r.username, r.address, r.outcome)
+            for r in s.scalars(select(LoginAttempt).order_by(LoginAttempt.id))
+        ]
+    # u's old failure went; its success is kept (a known address); v's rows are not touched by u's login.
+    assert rows == [("u", "a", "success"), ("v", "b", "failure"), ("u", "c", "failure")]
