@@ -9,6 +9,7 @@ resolve to somewhere else later.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
@@ -59,7 +60,14 @@ def _literal(host: str) -> str | None:
     try:
         return str(ipaddress.ip_address(host))
     except ValueError:
-        return None
+        pass
+    # The resolver also reads the old inet_aton forms ("2130706433", "0x7f.1", "0177.0.0.1") as addresses.
+    if re.fullmatch(r"(?i)[0-9a-fx.]+", host) and re.match(r"\d", host):
+        try:
+            return socket.inet_ntoa(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
 
 
 def check_url(url: str) -> None:

@@ -30,6 +30,9 @@ REFUSED_URLS = [
     "http://[fe80::1]/hook",
     "http://100.64.1.1/hook",
     "http://db.internal/hook",
+    "http://2130706433/hook",
+    "http://0x7f.1/hook",
+    "http://0177.0.0.1/hook",
 ]
 
 
