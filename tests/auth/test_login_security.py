@@ -322,3 +322,15 @@ def test_rows_that_count_no_more_are_dropped(db, limits):
         ]
     # u's old failure went; its success is kept (a known address); v's rows are not touched by u's login.
     assert rows == [("u", "a", "success"), ("v", "b", "failure"), ("u", "c", "failure")]
+
+
+def test_parallel_logouts_never_fail(users, client):
+    h = {"Authorization": f"Bearer {_login(client, 'agent2', PASSWORD).json()['access_token']}"}
+
+    def logout(_):
+        return client.post(f"{API}/auth/logout", headers=h).status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        codes = list(pool.map(logout, range(6)))
+    assert 204 in codes and set(codes) <= {204, 401, 409}, codes
+    assert client.get(f"{API}/users/me", headers=h).status_code == 401
