@@ -28,6 +28,26 @@ class Settings(BaseSettings):
     access_token_minutes: int = 8 * 60
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536
+    login_window_seconds: float = Field(
+        default=900, gt=0, description="Sliding window of the login throttle (and the longest lock)."
+    )
+    login_max_failures_per_account: int = Field(
+        default=5, ge=1, description="Failed logins of one account in the window before it is locked."
+    )
+    login_max_failures_per_address: int = Field(
+        default=20, ge=1, description="Failed logins from one client address in the window before it waits."
+    )
+    login_known_address_days: int = Field(
+        default=90,
+        ge=0,
+        description="An address the account signed in from within this many days may still log in while the "
+        "account is locked (a guesser elsewhere cannot lock an admin out).",
+    )
+    session_cookie_secure: bool | None = Field(
+        default=None,
+        description="Secure flag of the web UI's session cookie: true behind a TLS-terminating proxy, false "
+        "for plain HTTP; unset: secure when the request came over https.",
+    )
     data_dir: Path = PROJECT_DIR / "var"
     models_dir: Path = PROJECT_DIR / "models"
     shared_data_dir: Path = Field(
@@ -59,6 +79,20 @@ class Settings(BaseSettings):
         "(bearer tokens only: they never ride on the web UI's session cookie). Empty: no CORS headers.",
     )
     worker_interval_seconds: float = 5.0
+    requester_may_set_critical: bool = Field(
+        default=False, description="Requesters may open tickets with impact or urgency 1 (high)."
+    )
+    requester_may_set_category: bool = Field(
+        default=False, description="Requesters may choose the category and subcategory of their tickets."
+    )
+    requester_extra_keys: list[str] = Field(
+        default=[], description="Keys of `extra` requesters may set on their tickets (none by default)."
+    )
+    webhooks_allow_private: bool = Field(
+        default=False,
+        description="Let webhooks (subscriptions and rule actions) target loopback, private, link-local, "
+        "multicast and unspecified addresses; off by default, checked on save and after DNS at delivery.",
+    )
     worker_in_process: bool | None = Field(
         default=None,
         description="Run background jobs inside the server; default: yes on SQLite, no otherwise.",

@@ -48,6 +48,17 @@ class InvalidInputError(AppError):
     code = "validation_error"
 
 
+class TooManyRequestsError(AppError):
+    """429; `retry_after` (seconds) becomes the Retry-After header."""
+
+    status_code = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None):
+        super().__init__(message, field=field, details={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
 class PayloadTooLargeError(AppError):
     status_code = 413
     code = "payload_too_large"

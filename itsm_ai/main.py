@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from itsm_ai import __version__, all_models  # noqa: F401  (assembles the store: specs and their hooks)
 from itsm_ai.engine import install as install_engine
-from itsm_ai.errors import AppError, error_body
+from itsm_ai.errors import AppError, TooManyRequestsError, error_body
 
 API_PREFIX = "/api/v1"
 
@@ -45,7 +45,9 @@ def _validation_handler(_request: Request, exc: RequestValidationError) -> JSONR
 
 
 def _app_error_handler(_request: Request, exc: AppError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
+    if isinstance(exc, TooManyRequestsError):
+        headers["Retry-After"] = str(exc.retry_after)
     return JSONResponse(status_code=exc.status_code, content=exc.body(), headers=headers)
 
 
@@ -143,6 +145,55 @@ def _add_cors(app: FastAPI) -> None:
     )
 
 
+# The pages load their own script and style sheet only (no inline script, no other origin); a few templates
+# and the report charts use style attributes, which style-src-attr allows without allowing <style> or script.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+# The interactive API docs are FastAPI's Swagger/ReDoc pages: scripts from a CDN and one inline script.
+DOCS_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "img-src 'self' data: https://fastapi.tiangolo.com; "
+    "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+DOCS_PATHS = ("/docs", "/redoc")
+
+
+class SecurityHeaders:
+    """ASGI middleware: security headers on every HTTP response (a header the route set itself is kept)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs = scope.get("path", "").startswith(DOCS_PATHS)
+        csp = (DOCS_CONTENT_SECURITY_POLICY if docs else CONTENT_SECURITY_POLICY).encode()
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                for name, value in ((b"content-security-policy", csp), *SECURITY_HEADERS):
+                    if name not in present:
+                        headers.append((name, value))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(*, start_worker: bool = True) -> FastAPI:
     """Build the application with every router mounted under /api/v1."""
     from itsm_ai.approval.views import router as approval_router
@@ -174,6 +225,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     )
     app.state.start_worker = start_worker
     _add_cors(app)
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so error and CORS answers get them too
     install_engine()
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(AppError, _app_error_handler)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from itsm_ai.approval.enums import ApprovalPolicy, ApprovalState, RecordApproval
 from itsm_ai.approval.models import Approval, ApprovalDecision, ApprovalRead, ApprovalRequest
 from itsm_ai.audit import service as audit_service
+from itsm_ai.audit.models import AuditEvent
 from itsm_ai.auth import service as user_service
 from itsm_ai.base import spec_registry
 from itsm_ai.database import utcnow
@@ -76,6 +77,34 @@ def _move_if_allowed(db_session: Session, spec: RecordSpec, obj: Any, target: st
     )
 
 
+def _creator_id(db_session: Session, record_type: str, record_id: int) -> int | None:
+    return db_session.scalar(
+        select(AuditEvent.actor_id)
+        .where(
+            AuditEvent.record_type == record_type,
+            AuditEvent.record_id == record_id,
+            AuditEvent.action == "create",
+        )
+        .order_by(AuditEvent.id)
+        .limit(1)
+    )
+
+
+def owners(db_session: Session, record_type: str, obj: Any, *, deciding: bool) -> dict[int, str]:
+    """Who may not approve a record (separation of duties), by user id: the person it is for; when deciding
+    a change also its assignee and whoever created it (they may still ask the CAB, which names them)."""
+    out: dict[int, str] = {}
+    if getattr(obj, "caller_id", None) is not None:
+        out[obj.caller_id] = "requested it"
+    if deciding and record_type == "change":
+        if obj.assigned_to_id is not None:
+            out.setdefault(obj.assigned_to_id, "is assigned to it")
+        creator = _creator_id(db_session, record_type, obj.id)
+        if creator is not None:
+            out.setdefault(creator, "created it")
+    return out
+
+
 def request(
     *, db_session: Session, spec: RecordSpec, obj: Any, request_in: ApprovalRequest, actor
 ) -> list[Approval]:
@@ -92,6 +121,13 @@ def request(
         if user is None:
             raise InvalidInputError(f"approvers: no user {name!r}", field="approvers")
         users.append(user)
+    barred = owners(db_session, spec.record_type, obj, deciding=False)
+    for user in users:
+        if user.id in barred:
+            raise InvalidInputError(
+                f"approvers: {user.username} {barred[user.id]} and cannot approve {obj.number}",
+                field="approvers",
+            )
     groups = []
     for name in dict.fromkeys(request_in.groups):
         group = group_service.get_by_name(db_session=db_session, name=name)
@@ -191,6 +227,13 @@ def decide(
         raise PermissionDeniedError("only the named approver (or a member of the approving group) may decide")
     spec = spec_registry.get(approval.record_type)
     obj = record_service.get(db_session=db_session, spec=spec, ref=approval.record_id)
+    barred = owners(db_session, spec.record_type, obj, deciding=True)
+    if approval.requested_by_id is not None and spec.record_type == "change":
+        barred.setdefault(approval.requested_by_id, "asked for this approval")
+    if actor.id in barred:
+        raise PermissionDeniedError(
+            f"separation of duties: you {barred[actor.id]}, so you cannot decide the approval of {obj.number}"
+        )
     approval.state = ApprovalState.approved if approve else ApprovalState.rejected
     approval.comment = decision.comment
     approval.decided_by = actor

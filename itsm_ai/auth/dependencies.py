@@ -23,6 +23,11 @@ CSRF_VALUE = "itsm-ui"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+def client_address(request: Request) -> str:
+    """The client's address as the server sees it (behind a proxy: run uvicorn with --proxy-headers)."""
+    return request.client.host if request.client else "unknown"
+
+
 def _current_user(
     request: Request, db_session: DbSession, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> User:
@@ -36,10 +41,7 @@ def _current_user(
             )
     if not token:
         raise AuthenticationError("not authenticated: send a bearer token from POST /api/v1/auth/token")
-    user = service.get(db_session=db_session, user_id=service.decode_token(token))
-    if user is None or not user.active:
-        raise AuthenticationError("invalid or expired token")
-    return user
+    return service.user_for_token(db_session=db_session, token=token)
 
 
 CurrentUser = Annotated[User, Depends(_current_user)]

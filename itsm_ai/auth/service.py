@@ -13,11 +13,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from itsm_ai.auth.models import User, UserCreate, UserRead, UserUpdate
+from itsm_ai.auth import throttle
+from itsm_ai.auth.enums import LoginOutcome
+from itsm_ai.auth.models import PasswordChange, User, UserCreate, UserRead, UserUpdate
 from itsm_ai.base.roles import Role
 from itsm_ai.config import get_settings
 from itsm_ai.database import utcnow
-from itsm_ai.errors import AuthenticationError, ConflictError, NotFoundError
+from itsm_ai.errors import AuthenticationError, ConflictError, NotFoundError, PermissionDeniedError
 from itsm_ai.records.listing import like_pattern
 
 ALGORITHM = "HS256"
@@ -38,12 +40,22 @@ def hash_password(password: str) -> str:
     return _hasher().hash(password)
 
 
+@lru_cache
+def _dummy_hash_for(time_cost: int, memory_kib: int) -> str:
+    return _hasher_for(time_cost, memory_kib).hash(secrets.token_urlsafe(16))
+
+
+def _dummy_hash() -> str:
+    settings = get_settings()
+    return _dummy_hash_for(settings.password_hash_time_cost, settings.password_hash_memory_kib)
+
+
 def verify_password(hashed: str | None, password: str) -> bool:
-    """True when the password matches the stored hash (False for users without a password)."""
-    if not hashed:
-        return False
+    """True when the password matches the stored hash (False for users without a password).
+
+    Without a hash a dummy one is verified all the same, so an unknown user takes as long as a known one."""
     try:
-        return _hasher().verify(hashed, password)
+        return _hasher().verify(hashed or _dummy_hash(), password) and bool(hashed)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -76,19 +88,35 @@ def create_access_token(user: User) -> tuple[str, int]:
     claims = {
         "sub": str(user.id),
         "role": str(user.role),
+        "ver": user.token_version or 0,
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(minutes=minutes)).timestamp()),
     }
     return jwt.encode(claims, secret_key(), algorithm=ALGORITHM), minutes * 60
 
 
-def decode_token(token: str) -> int:
-    """Return the user id in a valid token, or raise AuthenticationError."""
+def decode_token(token: str) -> tuple[int, int]:
+    """Return the user id and token version in a valid token, or raise AuthenticationError."""
     try:
         claims = jwt.decode(token, secret_key(), algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
-        return int(claims["sub"])
-    except (jwt.PyJWTError, ValueError, KeyError) as exc:
+        return int(claims["sub"]), int(claims.get("ver", 0))
+    except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
         raise AuthenticationError("invalid or expired token") from exc
+
+
+def user_for_token(*, db_session: Session, token: str) -> User:
+    """The active user a token was issued to, unless it was revoked since (logout, password change)."""
+    user_id, token_version = decode_token(token)
+    user = db_session.get(User, user_id)
+    if user is None or not user.active or token_version != (user.token_version or 0):
+        raise AuthenticationError("invalid or expired token")
+    return user
+
+
+def revoke_tokens(*, db_session: Session, user: User) -> None:
+    """Invalidate every token issued to the user so far (logout, password change or reset)."""
+    user.token_version = (user.token_version or 0) + 1
+    db_session.flush()
 
 
 def get(*, db_session: Session, user_id: int) -> User | None:
@@ -113,12 +141,74 @@ def get_or_404(*, db_session: Session, ref: str) -> User:
     return user
 
 
-def authenticate(*, db_session: Session, username: str, password: str) -> User:
-    """Return the active user with these credentials, or raise AuthenticationError."""
+def authenticate(*, db_session: Session, username: str, password: str, address: str = "unknown") -> User:
+    """Return the active user with these credentials, or raise AuthenticationError (or 429 when throttled).
+
+    Every attempt that is tried verifies one password hash, whether the user exists or not. A failure is
+    committed at once: the request's transaction is rolled back by the error that follows.
+    """
+    now = utcnow()
+    throttle.check(db_session=db_session, username=username, address=address, now=now)
     user = get_by_username(db_session=db_session, username=username)
-    if user is None or not user.active or not verify_password(user.hashed_password, password):
+    ok = verify_password(user.hashed_password if user else None, password)
+    if user is None or not user.active or not ok:
+        throttle.record(
+            db_session=db_session, username=username, address=address, outcome=LoginOutcome.failure, now=now
+        )
+        db_session.commit()
         raise AuthenticationError("incorrect username or password")
+    throttle.record(
+        db_session=db_session, username=username, address=address, outcome=LoginOutcome.success, now=now
+    )
     return user
+
+
+def change_password(
+    *, db_session: Session, user: User, change: PasswordChange, address: str = "unknown"
+) -> User:
+    """The user's own password change: the current password is checked (and throttled like a login); every
+    token issued before is revoked."""
+    from itsm_ai.audit import service as audit_service
+
+    now = utcnow()
+    throttle.check(db_session=db_session, username=user.username, address=address, now=now)
+    if not verify_password(user.hashed_password, change.current_password):
+        throttle.record(
+            db_session=db_session,
+            username=user.username,
+            address=address,
+            outcome=LoginOutcome.failure,
+            now=now,
+        )
+        db_session.commit()
+        raise PermissionDeniedError("current_password: incorrect password", field="current_password")
+    user.hashed_password = hash_password(change.new_password)
+    user.token_version = (user.token_version or 0) + 1
+    db_session.flush()
+    audit_service.record_changes(
+        db_session=db_session,
+        record_type="user",
+        record_id=user.id,
+        actor=user,
+        changes=[("password", "***", "***")],
+    )
+    return user
+
+
+def unlock(*, db_session: Session, user: User, actor: User) -> None:
+    """Lift a login lock of the account (an admin's action, audited)."""
+    from itsm_ai.audit import service as audit_service
+
+    throttle.record(
+        db_session=db_session,
+        username=user.username,
+        address="admin",
+        outcome=LoginOutcome.unlock,
+        now=utcnow(),
+    )
+    audit_service.record_event(
+        db_session=db_session, record_type="user", record_id=user.id, actor=actor, action="login_unlocked"
+    )
 
 
 def create(*, db_session: Session, user_in: UserCreate, actor: User | None = None) -> User:
@@ -156,6 +246,7 @@ def update(*, db_session: Session, user: User, user_in: UserUpdate, actor: User 
             diffs.append((field, old, value))
     if user_in.password is not None:
         user.hashed_password = hash_password(user_in.password)
+        user.token_version = (user.token_version or 0) + 1  # a reset password ends every session
         diffs.append(("password", "***", "***"))
     if diffs:
         db_session.flush()

@@ -16,12 +16,14 @@ from itsm_ai.records import service as record_service
 from itsm_ai.records.spec import CONFIGURATION_ACCESS, RecordSpec
 from itsm_ai.ticket.models import ProblemCreate
 from itsm_ai.ticket.service import INCIDENT, TICKET_SPECS
+from itsm_ai.webhooks.service import check_target
 from itsm_ai.workflow.actions import (
     Action,
     ActionError,
     AssignGroup,
     AssignUser,
     CreateLinkedProblem,
+    NotifyWebhook,
     SetField,
     parse_action,
 )
@@ -54,6 +56,8 @@ def _check_action(db_session: Session, spec, action: Action, raw: Any, path: str
             raise _invalid(f"{path}.value", exc.errors()[0]["msg"]) from None
         if action.field in spec.refs and action.value is not None:
             _check_ref(db_session, spec, action.field, action.value, f"{path}.value")
+    elif isinstance(action, NotifyWebhook):
+        check_target(action.url, field=f"{path}.url")
     elif isinstance(action, AssignGroup):
         _check_ref(db_session, spec, "assignment_group", action.group, f"{path}.group")
     elif isinstance(action, AssignUser):

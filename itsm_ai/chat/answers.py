@@ -15,20 +15,15 @@ from itsm_ai.base.roles import Role as UserRole
 from itsm_ai.catalog.models import CatalogItem
 from itsm_ai.chat.features import cached_embedding
 from itsm_ai.config import get_settings
+from itsm_ai.knowledge.drafting.pii import scrub
 
 log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------------------------- answers
 
 
-def _scrub(text: str | None) -> str | None:
-    if not text:
-        return text
-    try:
-        from itsm_ai.knowledge.drafting.pii import scrub
-    except ImportError:  # pragma: no cover
-        return text
-    return scrub(text)
+# What a requester sees instead of another requester's ticket title.
+SHARED_FIX_TITLE = "A fix that helped with a similar problem"
 
 
 def _search(db_session: Session, text: str, k: int) -> list[dict[str, Any]]:
@@ -56,7 +51,9 @@ def find_answers(*, db_session: Session, user: User, text: str, k: int | None = 
     """Published knowledge articles and fixes of similar resolved tickets for a question, best first.
 
     Retrieval belongs to the knowledge package; when it is missing or fails the chat says it found nothing.
-    Another user's ticket is shown to a requester only as its scrubbed fix (no link: they cannot open it).
+    Staff see every resolved ticket's fix with its number. Everybody else sees a ticket's fix only when an
+    agent marked it shareable, and then scrubbed of personal data and secrets, without its number, link or
+    title (the title is the other requester's own words).
     """
     k = k or get_settings().chat_answers
     try:
@@ -88,19 +85,30 @@ def find_answers(*, db_session: Session, user: User, text: str, k: int | None = 
             fix = hit.get("suggested_fix")
             if not fix or hit.get("state") not in ("resolved", "closed"):
                 continue
-            if not staff:
-                title, fix = _scrub(title) or "", _scrub(fix)
-            answers.append(
-                {
-                    "kind": "ticket_fix",
-                    "number": hit["number"],
-                    "title": title,
-                    "short_description": title,
-                    "url": hit.get("url") if staff else None,
-                    "suggested_fix": fix,
-                    "score": score,
-                }
-            )
+            if staff:
+                answers.append(
+                    {
+                        "kind": "ticket_fix",
+                        "number": hit["number"],
+                        "title": title,
+                        "short_description": title,
+                        "url": hit.get("url"),
+                        "suggested_fix": fix,
+                        "score": score,
+                    }
+                )
+            elif hit.get("fix_shareable") is True:
+                answers.append(
+                    {
+                        "kind": "ticket_fix",
+                        "number": None,
+                        "title": SHARED_FIX_TITLE,
+                        "short_description": SHARED_FIX_TITLE,
+                        "url": None,
+                        "suggested_fix": scrub(fix),
+                        "score": score,
+                    }
+                )
         if len(answers) >= k:
             break
     return answers

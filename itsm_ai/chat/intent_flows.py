@@ -76,7 +76,7 @@ def _answer_flow(
         reply.answers = answers
         lines = ["Here is what I found:"]
         for i, a in enumerate(answers, 1):
-            lines.append(f"{i}. {a['title']} ({a['number']})")
+            lines.append(f"{i}. {a['title']} ({a['number']})" if a["number"] else f"{i}. {a['title']}")
         lines.append("Did that solve it?")
         reply.text = "\n".join(lines)
         reply.ask_feedback = True

@@ -103,7 +103,7 @@ class Choice(BaseModel):
 
 class Answer(BaseModel):
     kind: str = Field(description="knowledge_article or ticket_fix")
-    number: str
+    number: str | None = Field(description="None for a shared fix of another user's ticket.")
     title: str
     short_description: str
     url: str | None

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from itsm_ai.asset.models import Asset, record_cis
@@ -134,6 +134,8 @@ class Problem(TaskMixin, Base):
 
     workaround: Mapped[str | None] = mapped_column(Text)
     cause_notes: Mapped[str | None] = mapped_column(Text)
+    # An agent's word that the fix may be shown to other requesters (the chat shows it scrubbed, unnumbered).
+    fix_shareable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Incident(TaskMixin, Base):
@@ -145,6 +147,8 @@ class Incident(TaskMixin, Base):
     on_hold_reason: Mapped[str | None] = mapped_column(String(30))
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     reassignment_count: Mapped[int] = mapped_column(Integer, default=0)
+    # An agent's word that the fix may be shown to other requesters (the chat shows it scrubbed, unnumbered).
+    fix_shareable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     problem_id: Mapped[int | None] = mapped_column(ForeignKey("problems.id", ondelete="SET NULL"), index=True)
     duplicate_of_id: Mapped[int | None] = mapped_column(
         ForeignKey("incidents.id", ondelete="SET NULL"), index=True
@@ -191,6 +195,7 @@ class ServiceRequest(TaskMixin, Base):
 
 # ----------------------------------------------------------------------------------------------- schemas
 
+SHAREABLE_HELP = "Requesters asking the virtual agent may see this fix (scrubbed, without its number)."
 Impact = Field(default=3, ge=1, le=3, description="1 (high) to 3 (low).")
 Urgency = Field(default=3, ge=1, le=3, description="1 (high) to 3 (low).")
 
@@ -284,6 +289,9 @@ class IncidentCreate(TaskFields):
     on_hold_reason: OnHoldReason | None = None
     problem: str | None = Field(default=None, description="Problem number.")
     duplicate_of: str | None = Field(default=None, description="Incident number.")
+    fix_shareable: bool = Field(
+        default=False, description=SHAREABLE_HELP
+    )
 
 
 class IncidentUpdate(TaskUpdateFields):
@@ -291,6 +299,9 @@ class IncidentUpdate(TaskUpdateFields):
     on_hold_reason: OnHoldReason | None = None
     problem: str | None = None
     duplicate_of: str | None = None
+    fix_shareable: bool | None = Field(
+        default=None, description=SHAREABLE_HELP
+    )
 
 
 class IncidentRead(TaskRead):
@@ -299,6 +310,7 @@ class IncidentRead(TaskRead):
     reassignment_count: int
     problem: str | None
     duplicate_of: str | None
+    fix_shareable: bool
 
 
 class ProblemCreate(TaskFields):
@@ -306,17 +318,24 @@ class ProblemCreate(TaskFields):
     state: ProblemState = ProblemState.new
     workaround: str | None = None
     cause_notes: str | None = None
+    fix_shareable: bool = Field(
+        default=False, description=SHAREABLE_HELP
+    )
 
 
 class ProblemUpdate(TaskUpdateFields):
     state: ProblemState | None = None
     workaround: str | None = None
     cause_notes: str | None = None
+    fix_shareable: bool | None = Field(
+        default=None, description=SHAREABLE_HELP
+    )
 
 
 class ProblemRead(TaskRead):
     workaround: str | None
     cause_notes: str | None
+    fix_shareable: bool
 
 
 class ChangeCreate(TaskFields):

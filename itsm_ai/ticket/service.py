@@ -16,6 +16,7 @@ from itsm_ai.base.roles import ADMINS, EVERYONE, OPENERS, READERS, STAFF, Actor
 from itsm_ai.base.states import IncidentState
 from itsm_ai.catalog.models import CatalogItem
 from itsm_ai.comment.service import delete_for as delete_comments
+from itsm_ai.config import get_settings
 from itsm_ai.database import utcnow
 from itsm_ai.errors import PermissionDeniedError
 from itsm_ai.group.models import Group
@@ -103,6 +104,7 @@ REQUESTER_LOCKED_FIELDS = (
     "correlation_id",
     "problem",
     "duplicate_of",
+    "fix_shareable",
 )
 
 
@@ -113,10 +115,31 @@ def _requester_creates_for_self(user: Actor, data: dict[str, Any], schema) -> No
         raise PermissionDeniedError("caller: requesters open tickets only for themselves", field="caller")
     data["caller"] = user.username
     for field in REQUESTER_LOCKED_FIELDS:
-        if data.get(field) is not None:
+        value = data.get(field)
+        if value is not None and value is not False:  # False: the default of the fix_shareable flag
             raise PermissionDeniedError(f"{field}: requesters may not set this field", field=field)
     if "state" in data and data["state"] != schema.model_fields["state"].default:
         raise PermissionDeniedError("state: requesters may not set this field", field="state")
+    settings = get_settings()
+    if not settings.requester_may_set_critical:
+        for field in ("impact", "urgency"):
+            if data.get(field) == 1:
+                raise PermissionDeniedError(
+                    f"{field}: requesters may not set {field} to 1 (high); the service desk sets it",
+                    field=field,
+                )
+    if not settings.requester_may_set_category:
+        for field in ("category", "subcategory"):
+            if data.get(field) is not None:
+                raise PermissionDeniedError(f"{field}: requesters may not set this field", field=field)
+    extra = data.get("extra") or {}
+    unknown = sorted(set(extra) - set(settings.requester_extra_keys))
+    if unknown:
+        raise PermissionDeniedError(
+            f"extra: requesters may not set {', '.join(map(repr, unknown))} (allowed keys: "
+            f"{', '.join(settings.requester_extra_keys) or 'none'})",
+            field="extra",
+        )
 
 
 def _derive_request_on_create(obj: Any, *, db_session, actor) -> None:

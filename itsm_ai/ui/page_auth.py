@@ -30,11 +30,8 @@ def _page_user(request: Request, db_session: DbSession) -> User | None:
     if not token:
         return None
     try:
-        user_id = auth_service.decode_token(token)
+        user = auth_service.user_for_token(db_session=db_session, token=token)
     except AuthenticationError:
-        return None
-    user = auth_service.get(db_session=db_session, user_id=user_id)
-    if user is None or not user.active:
         return None
     request.state.page_identity = PageIdentity(user.username, user.role)
     return user

@@ -17,9 +17,10 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from itsm_ai.auth import service as auth_service
-from itsm_ai.auth.dependencies import SESSION_COOKIE
+from itsm_ai.auth.dependencies import SESSION_COOKIE, client_address
+from itsm_ai.config import get_settings
 from itsm_ai.database import DbSession
-from itsm_ai.errors import AuthenticationError
+from itsm_ai.errors import AuthenticationError, TooManyRequestsError
 from itsm_ai.ui import console, dashboard, mail_pages, portal
 from itsm_ai.ui.page_auth import MaybeUser, PageRoute
 from itsm_ai.ui.rendering import HOME, STATIC_DIR, render
@@ -61,7 +62,9 @@ def login(
 ):
     """Check the credentials, set the session cookie and go to the role's home (or `next`)."""
     try:
-        user = auth_service.authenticate(db_session=db_session, username=username, password=password)
+        user = auth_service.authenticate(
+            db_session=db_session, username=username, password=password, address=client_address(request)
+        )
     except AuthenticationError:
         return render(
             request,
@@ -72,6 +75,18 @@ def login(
             username=username,
             error="Incorrect username or password.",
         )
+    except TooManyRequestsError as exc:
+        response = render(
+            request,
+            "login.html",
+            None,
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            next=_safe_next(next) or "",
+            username=username,
+            error="Too many failed logins. Please wait a few minutes and try again.",
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     token, lifetime = auth_service.create_access_token(user)
     target = _safe_next(next) or HOME[user.role]
     response = RedirectResponse(target, status.HTTP_303_SEE_OTHER)
@@ -82,16 +97,25 @@ def login(
         path="/",
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=_secure_cookie(request),
     )
     return response
 
 
+def _secure_cookie(request: Request) -> bool:
+    configured = get_settings().session_cookie_secure
+    return request.url.scheme == "https" if configured is None else configured
+
+
 @router.post("/logout")
-def logout():
-    """Forget the session cookie."""
+def logout(request: Request, db_session: DbSession, user: MaybeUser):
+    """Forget the session cookie and revoke the user's tokens (a copied cookie stops working too)."""
+    if user is not None:
+        auth_service.revoke_tokens(db_session=db_session, user=user)
     response = RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=_secure_cookie(request)
+    )
     return response
 
 

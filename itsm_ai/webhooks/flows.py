@@ -29,7 +29,9 @@ import httpx
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from itsm_ai.config import get_settings
 from itsm_ai.database import get_session, is_postgres, utcnow
+from itsm_ai.webhooks import targets
 from itsm_ai.webhooks.models import DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookSubscription
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,7 @@ class Outcome:
     status_code: int | None
     error: str | None
     duration_ms: float
+    final: bool = False  # no retry: the target is refused
 
     @property
     def ok(self) -> bool:
@@ -187,15 +190,46 @@ def claim(*, db_session: Session, now: datetime, policy: RetryPolicy) -> list[Cl
     return out
 
 
-def send(claimed: Claimed, *, client: httpx.Client) -> Outcome:
-    """POST (or the rule's method) the body; any exception becomes an error outcome."""
+def _pinned(claimed: Claimed, address: str) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
+    """The request to the checked address itself (Host header and TLS name kept), so a second DNS answer
+    between the check and the connection cannot redirect it."""
+    url = httpx.URL(claimed.url)
+    headers = {**claimed.headers, "Host": url.netloc.decode("ascii")}
+    return url.copy_with(host=address), headers, {"sni_hostname": url.host}
+
+
+def send(
+    claimed: Claimed,
+    *,
+    client: httpx.Client,
+    allow_private: bool | None = None,
+    resolver: targets.Resolver | None = None,
+) -> Outcome:
+    """POST (or the rule's method) the body; any exception becomes an error outcome.
+
+    Unless private targets are allowed, the host is resolved first and a refused address (loopback, private,
+    link-local, ...) fails the delivery with the reason, without connecting.
+    """
+    if allow_private is None:
+        allow_private = get_settings().webhooks_allow_private
     started = time.perf_counter()
     try:
-        response = client.request(claimed.method, claimed.url, content=claimed.body, headers=claimed.headers)
+        if allow_private:
+            response = client.request(
+                claimed.method, claimed.url, content=claimed.body, headers=claimed.headers
+            )
+        else:
+            addresses = targets.resolve_checked(claimed.url, resolver=resolver or targets.system_resolver)
+            url, headers, extensions = _pinned(claimed, addresses[0])
+            response = client.request(
+                claimed.method, url, content=claimed.body, headers=headers, extensions=extensions
+            )
         status, error = response.status_code, None
         if not 200 <= status < 300:
             error = f"HTTP {status}: {response.text[:200]}"
-    except httpx.HTTPError as exc:
+    except targets.RefusedTarget as exc:
+        return Outcome(claimed, None, str(exc)[:1000], (time.perf_counter() - started) * 1000, final=True)
+    except (httpx.HTTPError, OSError) as exc:
         status, error = None, f"{type(exc).__name__}: {exc}"[:1000]
     return Outcome(claimed, status, error, (time.perf_counter() - started) * 1000)
 
@@ -214,7 +248,7 @@ def finish(
     if outcome.ok:
         result = DeliveryStatus.delivered
         values.update(status=result, delivered_at=now)
-    elif c.attempt >= policy.max_attempts:
+    elif outcome.final or c.attempt >= policy.max_attempts:
         result = DeliveryStatus.failed
         values.update(status=result)
     else:

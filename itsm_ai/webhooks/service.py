@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from itsm_ai.audit import service as audit_service
 from itsm_ai.base import spec_registry
 from itsm_ai.base.roles import ADMINS
+from itsm_ai.config import get_settings
 from itsm_ai.database import utcnow
 from itsm_ai.errors import InvalidInputError, NotFoundError
 from itsm_ai.records.events import RecordEvent
@@ -43,6 +44,7 @@ from itsm_ai.webhooks.models import (
     WebhookSubscription,
     WebhookUpdate,
 )
+from itsm_ai.webhooks.targets import RefusedTarget, check_url
 
 AUDIT_TYPE = "webhook"
 PENDING_KEY = "webhooks.pending"
@@ -72,6 +74,16 @@ def matches(patterns: list[str], event_type: str) -> bool:
     return any(fnmatch.fnmatchcase(event_type, p) for p in patterns)
 
 
+def check_target(url: str, *, field: str) -> None:
+    """422 naming the field for a URL on a refused network (unless webhooks_allow_private)."""
+    if get_settings().webhooks_allow_private:
+        return
+    try:
+        check_url(url)
+    except RefusedTarget as exc:
+        raise InvalidInputError(f"{field}: {exc}", field=field) from exc
+
+
 def _validate(
     values: dict[str, Any], *, db_session: Session, obj: WebhookSubscription | None
 ) -> dict[str, Any]:
@@ -79,6 +91,7 @@ def _validate(
     out = dict(values)
     if out.get("url") is not None:
         out["url"] = str(out["url"])
+        check_target(out["url"], field="url")
     if "event_types" in out and out["event_types"] is not None:
         out["event_types"] = check_event_types(out["event_types"])
     if obj is None and not out.get("secret"):

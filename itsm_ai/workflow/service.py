@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from itsm_ai.audit import service as audit_service
+from itsm_ai.catalog.models import CatalogItem
 from itsm_ai.errors import ConflictError, InvalidInputError
 from itsm_ai.workflow import transitions
 from itsm_ai.workflow.models import PriorityMatrixRead, WorkflowSetting
@@ -31,7 +32,13 @@ WORKFLOW_FIELDS = (
 
 def values_of(obj: Any) -> dict[str, Any]:
     """The field values of a record that transition requirements look at."""
-    return {name: getattr(obj, name) for name in WORKFLOW_FIELDS if hasattr(obj, name)}
+    values = {name: getattr(obj, name) for name in WORKFLOW_FIELDS if hasattr(obj, name)}
+    item = getattr(obj, "catalog_item_ref", None)
+    if item is None and getattr(obj, "catalog_item_id", None) is not None:
+        session = object_session(obj)
+        item = session.get(CatalogItem, obj.catalog_item_id) if session is not None else None
+    values["requires_approval"] = bool(item is not None and item.requires_approval)
+    return values
 
 
 def enforce_transition(*, record_type: str, from_state: str | None, obj: Any) -> None:

@@ -27,7 +27,7 @@ implementation; `authorize -> draft` sends a rejected change back for rework. A 
 approval, implementation_plan and backout_plan to be scheduled; an emergency change needs the approval only.
 
 Service request: submitted -> approval -> fulfilment -> closed; approval -> rejected; cancelled before
-closure; `submitted -> fulfilment` for catalogue items without approval; approval -> fulfilment needs it.
+closure; `submitted -> fulfilment` only for catalogue items without approval; approval -> fulfilment needs it.
 
 Knowledge article: draft -> review -> published -> retired; review -> draft.
 
@@ -129,6 +129,7 @@ class Requirement:
     fields: tuple[str, ...] = ()
     approval: bool = False
     change_types: frozenset[ChangeType] | None = None
+    when: str | None = None  # applies only when this field of the record is truthy
 
 
 REQUIREMENTS: tuple[Requirement, ...] = (
@@ -153,6 +154,10 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         change_types=frozenset({ChangeType.emergency}),
     ),
     Requirement(RecordType.service_request, _R.approval, _R.fulfilment, approval=True),
+    # An item that requires approval cannot skip it by going straight to fulfilment.
+    Requirement(
+        RecordType.service_request, _R.submitted, _R.fulfilment, approval=True, when="requires_approval"
+    ),
 )
 
 # Fields whose value must come from a fixed vocabulary when a move requires them.
@@ -249,8 +254,9 @@ def requirements(
     to_state: str,
     *,
     change_type: ChangeType | str | None = None,
+    flags: Mapping[str, Any] | None = None,
 ) -> tuple[list[str], bool]:
-    """The fields a move needs and whether it needs an approval."""
+    """The fields a move needs and whether it needs an approval (`flags`: the record's conditions)."""
     rtype = RecordType(record_type)
     ctype = _change_type(change_type) if rtype == RecordType.change else None
     fields: list[str] = []
@@ -261,6 +267,8 @@ def requirements(
         if req.from_state not in (ANY_STATE, from_state):
             continue
         if req.change_types is not None and ctype not in req.change_types:
+            continue
+        if req.when is not None and not (flags or {}).get(req.when):
             continue
         fields.extend(f for f in req.fields if f not in fields)
         approval = approval or req.approval
@@ -306,7 +314,9 @@ def check_transition(
             allowed,
             [],
         )
-    needed, needs_approval = requirements(record_type, from_state, to_state, change_type=change_type)
+    needed, needs_approval = requirements(
+        record_type, from_state, to_state, change_type=change_type, flags=fields
+    )
     missing = [f for f in needed if not _is_filled(fields.get(f))]
     invalid = [
         f

@@ -66,6 +66,9 @@ def _ticket_like(path: str, requester_reads: bool) -> dict[tuple[str, str], dict
 
 EXPECTED: dict[tuple[str, str], dict[str, Status]] = {
     ("POST", "/auth/token"): _exp(200, 200, 200, 200, anonymous=200),
+    ("POST", "/auth/logout"): _exp(204, 204, 204, 204),
+    ("POST", "/users/{ref}/unlock"): _exp(204, 403, 403, 403),
+    ("POST", "/users/me/password"): _exp(422, 422, 422, 422),
     ("GET", "/health"): _exp(200, 200, 200, 200, anonymous=200),
     ("GET", "/users/me"): _exp(200, 200, 200, 200),
     ("GET", "/users"): _exp(200, 200, 403, 403),
@@ -448,6 +451,11 @@ def test_access(env: Env, method: str, path: str, actor: str):
     url, kwargs = _request(env, method, path, actor)
     response = env.client.request(method, url, headers=env.headers[actor], **kwargs)
     assert response.status_code in allowed, f"{response.status_code} not in {allowed}: {response.text}"
+    if (method, path) == ("POST", "/auth/logout") and response.status_code == 204:
+        # Logging out revoked the actor's tokens: sign in again for the cases that follow.
+        r = env.client.post(f"{API}/auth/token", data={"username": actor, "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        env.headers[actor] = {"Authorization": f"Bearer {r.json()['access_token']}"}
     if method == "GET" and path in ("/incidents", "/requests") and actor.startswith("requester"):
         callers = {item["caller"] for item in response.json()["items"]}
         assert callers <= {actor}, f"{actor} sees tickets of {callers - {actor}}"

@@ -78,7 +78,7 @@ def test_configuration_records_have_an_audit_trail_without_secrets(make, client,
     trail = make.get("sla/policies/Std/audit")
     assert [(e["action"], e["field"]) for e in trail][1:] == [("update", "order")]
     assert trail[0]["action"] == "create" and trail[0]["record_id"] == policy["id"]
-    hook = make.post("webhooks", {"name": "ops", "url": "http://127.0.0.1:9/in"}, "admin")
+    hook = make.post("webhooks", {"name": "ops", "url": "https://hooks.example.com/in"}, "admin")
     make.patch(f"webhooks/{hook['id']}", {"secret": "another-secret-of-16+"}, as_="admin")
     trail = make.get(f"webhooks/{hook['id']}/audit", as_="admin")
     assert hook["secret"] not in str(trail) and "another-secret" not in str(trail)
@@ -129,7 +129,7 @@ def test_configuration_changes_publish_no_domain_events(make):
     make.group("Desk")
     make.patch("groups/Desk", {"description": "front line"}, as_="admin")
     _rule(make, "route")
-    make.post("webhooks", {"name": "ops", "url": "http://127.0.0.1:9/in"}, "admin")
+    make.post("webhooks", {"name": "ops", "url": "https://hooks.example.com/in"}, "admin")
     with database.get_session() as session:
         assert session.scalar(select(func.count()).select_from(OutboxEvent)) == 0
 
@@ -138,6 +138,6 @@ def test_rules_and_webhooks_are_read_by_name_too(make, client, users):
     make.group("Desk")
     rule = _rule(make, "route")
     assert make.get("rules/route")["id"] == rule["id"]
-    hook = make.post("webhooks", {"name": "ops", "url": "http://127.0.0.1:9/in"}, "admin")
+    hook = make.post("webhooks", {"name": "ops", "url": "https://hooks.example.com/in"}, "admin")
     assert make.get("webhooks/ops", as_="admin")["id"] == hook["id"]
     assert_error(client.get(f"{API}/rules/nothing-here", headers=users["agent"].headers), 404)

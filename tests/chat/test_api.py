@@ -28,10 +28,8 @@ def _publish_article(client, users, title, text):
     return art["number"]
 
 
-def _resolved_incident(client, users, short, fix):
-    inc = _admin(
-        client, users, "POST", "/incidents", json={"short_description": short, "caller": "requester2"}
-    )
+def _resolved_incident(client, users, short, fix, *, shareable=True, caller="requester2"):
+    inc = _admin(client, users, "POST", "/incidents", json={"short_description": short, "caller": caller})
     _admin(
         client,
         users,
@@ -42,6 +40,7 @@ def _resolved_incident(client, users, short, fix):
             "state": "resolved",
             "resolution_code": "solved",
             "resolution_notes": fix,
+            "fix_shareable": shareable,
         },
     )
     return inc["number"]
@@ -70,15 +69,17 @@ def test_problem_answered_and_deflected(chat, knowledge, client, users):
     assert kinds["knowledge_article"]["number"] == knowledge["kb"]
     assert kinds["knowledge_article"]["url"] == f"/api/v1/knowledge/{knowledge['kb']}"
     fix = kinds["ticket_fix"]
-    assert fix["number"] == knowledge["incident"] and "Repaired" in fix["suggested_fix"]
-    assert fix["url"] is None  # the requester cannot open someone else's ticket
+    assert "Repaired" in fix["suggested_fix"]
+    # A shareable fix of someone else's ticket: no number, no link, not the other requester's title.
+    assert fix["number"] is None and fix["url"] is None and "Outlook" not in fix["title"]
+    assert knowledge["incident"] not in out["reply"]
     assert {c["value"] for c in out["choices"]} == {"feedback:yes", "feedback:no"}
     done = chat.say("yes")
     assert done["state"] == "deflected" and done["ticket"] is None
     conv = client.get(f"{API}/chat/{chat.conversation_id}", headers=chat.actor.headers).json()
     assert conv["outcome"] == "deflected" and conv["intent"] == "report_problem"
     assert [m["role"] for m in conv["messages"]] == ["user", "bot", "user", "bot"]
-    assert conv["messages"][1]["answers"][0]["number"]
+    assert conv["messages"][1]["answers"][0]["suggested_fix"]
 
 
 def test_not_solved_opens_an_incident_with_the_transcript(chat, knowledge, client, users):
@@ -344,3 +345,67 @@ def test_warm_up_in_background_loads_the_detector(db):
     thread.join(timeout=120)
     assert not thread.is_alive() and thread.daemon
     assert detector._Loaded.detector is not None
+
+
+LEAKY_NOTES = (
+    "Printer queue on prn-fl3-07.corp.example.com was stuck; restarted the spooler on fileserver02 "
+    "(10.44.12.7) as CORP\\svc_print. Temporary password is Spring2026! and pwd=Xy7$kq for the "
+    "service account; user jdoe@wks-0415 signed in again. Token ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6."
+)
+LEAKED = (
+    "prn-fl3-07", "corp.example.com", "fileserver02", "10.44.12.7", "svc_print", "Spring2026",
+    "Xy7$kq", "jdoe", "wks-0415", "ghp_A1b2",
+)
+
+
+def test_chat_never_shows_another_requesters_ticket(chat_as, client, users, retrieval):
+    """Regression: requester B asking about requester A's problem saw A's number, title and notes."""
+    number = _resolved_incident(
+        client,
+        users,
+        "Printer on floor 3 queue stuck for Alice in accounting",
+        LEAKY_NOTES,
+        shareable=False,
+        caller="requester",
+    )
+    b = chat_as("requester2")
+    out = b.say("the printer queue on floor 3 is stuck")
+    seen = repr(out)
+    assert number not in seen and "Alice" not in seen and "accounting" not in seen
+    assert not [a for a in out["answers"] if a["kind"] == "ticket_fix"]
+    for secret in LEAKED:
+        assert secret not in seen, secret
+
+    # The agent marks the fix shareable (audited): B now gets it scrubbed, still without number or title.
+    inc = client.get(f"{API}/incidents/{number}", headers=users["agent"].headers).json()
+    assert inc["fix_shareable"] is False
+    r = client.patch(
+        f"{API}/incidents/{number}",
+        json={"version": inc["version"], "fix_shareable": True},
+        headers=users["agent"].headers,
+    )
+    assert r.status_code == 200, r.text
+    audit = client.get(f"{API}/incidents/{number}/audit", headers=users["agent"].headers).json()
+    shared = [row for row in audit if row["field"] == "fix_shareable"]
+    assert len(shared) == 1 and shared[0]["actor"] == "agent", audit
+    assert shared[0]["new_value"] in ("True", "true"), audit
+    out = chat_as("requester2").say("the printer queue on floor 3 is stuck")
+    fixes = [a for a in out["answers"] if a["kind"] == "ticket_fix"]
+    assert len(fixes) == 1 and fixes[0]["number"] is None and fixes[0]["url"] is None
+    assert "spooler" in fixes[0]["suggested_fix"] and "[secret]" in fixes[0]["suggested_fix"]
+    seen = repr(out)
+    assert number not in seen and "Alice" not in seen and "accounting" not in seen
+    for secret in LEAKED:
+        assert secret not in seen, secret
+    # Agents still see the ticket itself.
+    agent = chat_as("agent").say("the printer queue on floor 3 is stuck")
+    assert number in [a["number"] for a in agent["answers"]]
+
+
+def test_requester_cannot_mark_a_fix_shareable(client, users):
+    r = client.post(
+        f"{API}/incidents",
+        json={"short_description": "VPN down", "fix_shareable": True},
+        headers=users["requester"].headers,
+    )
+    assert_error(r, 403, "fix_shareable")

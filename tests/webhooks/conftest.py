@@ -15,3 +15,12 @@ def users(client) -> dict:
 @pytest.fixture
 def api(client, users) -> Api:
     return Api(client, users)
+
+
+@pytest.fixture(autouse=True)
+def allow_private_webhooks(monkeypatch):
+    """These tests deliver to a receiver on 127.0.0.1: allow private targets (tests/webhooks/test_targets.py
+    checks the default refusal)."""
+    from itsm_ai.config import get_settings
+
+    monkeypatch.setattr(get_settings(), "webhooks_allow_private", True)

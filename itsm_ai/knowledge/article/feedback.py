@@ -12,7 +12,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from itsm_ai.base.roles import STAFF
 from itsm_ai.base.states import ArticleState
+from itsm_ai.errors import PermissionDeniedError
 from itsm_ai.knowledge.article.models import ArticleFeedback, FeedbackCreate, KnowledgeArticle
 
 
@@ -37,7 +39,15 @@ def count_view(*, db_session: Session, article: KnowledgeArticle) -> None:
 def give_feedback(
     *, db_session: Session, article: KnowledgeArticle, user, feedback_in: FeedbackCreate
 ) -> dict[str, Any]:
-    """Record a reader's vote; a second vote by the same reader replaces the first."""
+    """Record a reader's vote; a second vote by the same reader replaces the first.
+
+    Votes are on published articles; on a draft (or one in review, retired) only the staff who work on it
+    may leave one, so a data scientist's vote cannot skew an article before it is published."""
+    if article.state != ArticleState.published and user.role not in STAFF:
+        raise PermissionDeniedError(
+            f"state: {article.number} is {article.state}; only published articles take feedback",
+            field="state",
+        )
     earlier = db_session.scalar(
         select(ArticleFeedback).where(
             ArticleFeedback.article_id == article.id, ArticleFeedback.user_id == user.id

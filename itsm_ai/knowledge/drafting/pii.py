@@ -1,7 +1,9 @@
 """Remove personal data from ticket text before it is reused in articles or sent to a language model.
 
-Replaced with placeholders: credentials in URLs and ``password: ...`` phrases ([secret]), e-mail
-addresses ([email]), IP and MAC addresses ([ip], [mac]), phone numbers ([phone]) and person names
+Replaced with placeholders: credentials in URLs, ``password: ...`` / ``pwd=...`` / ``temporary password is
+...`` phrases, bearer tokens and API keys ([secret]), host names and FQDNs ([host]), account names such as
+``DOMAIN\\user``, ``user@host`` and ``login: jdoe`` ([user]), e-mail addresses ([email]), IP and MAC
+addresses ([ip], [mac]), phone numbers ([phone]) and person names
 where the text shows them: greetings ("Hi John,"), sign-offs ("Regards, Jane Doe"), labelled fields
 ("Caller: ...", "Requested by ..."), titles ("Mr. Smith") and "my name is ...". A name found once is
 replaced everywhere else in the text too. Rule-based, so it favours precision on the common forms;
@@ -21,14 +23,101 @@ NAME = "[name]"
 IP = "[ip]"
 MAC = "[mac]"
 SECRET = "[secret]"
+HOST = "[host]"
+USER = "[user]"
 
 _URL_CREDENTIALS = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^\s/@:]+(?::[^\s/@]*)?@", re.IGNORECASE)
-# A credential after "password is / password: / pwd=": only a token with a digit or a symbol, so that
-# "password is expired" stays while "password is Winter2024!" goes.
-_SECRET = re.compile(
-    r"(?i)\b(password|passwd|pwd|passcode|pin|api[_ -]?key|token|secret)(\s*(?:\bis\b|\bwas\b|:|=)\s*)"
-    r"(?![\[(])(?=[^\s]*?[\d_!@#$%^&*+=~])(\S+)"
+_SECRET_WORD = (
+    r"(?:password|passwort|passwd|pwd|pw|passcode|pass phrase|passphrase|pin|api[_ -]?key|token|secret)"
 )
+# "password: X" and "pwd=X" always give the credential; after "is / was / to" only a token with a digit or a
+# symbol does ("password is expired" stays, "password is Winter2024!" goes), unless the password is said to be
+# a temporary, new or initial one ("temporary password is sunshine").
+_SECRET_LABELLED = re.compile(
+    rf"(?i)\b({_SECRET_WORD})(\s*(?::|=|-{{1,2}}(?=\s))\s*)(?![\[(])(\S+?)(?=[.,;]?(?:\s|$))"
+)
+_SECRET = re.compile(
+    rf"(?i)\b({_SECRET_WORD})(\s*(?:\bis\b|\bwas\b|\b(?:set|reset|changed) to\b|\bto\b)\s*)"
+    r"(?![\[(])(?=[^\s]*?[\d_!@#$%^&*+=~])(\S+?)(?=[.,;]?(?:\s|$))"
+)
+_NEW_SECRET = re.compile(
+    rf"(?i)\b((?:temporary|temp|new|initial|default|one[- ]time|given|generated)\s+{_SECRET_WORD})"
+    r"(\s*(?:\bis\b|\bwas\b|:|=|\bof\b)\s*)(?![\[(])(?!(?:not|now|being|still|too|expired|invalid|"
+    r"incorrect|wrong|locked|required|the|a|an|sent|set|reset|changed|working|accepted|rejected)\b)"
+    r"([^\s.,;]+)"
+)
+# "Authorization: Bearer eyJ...", JSON web tokens, well-known key formats and long random-looking strings.
+_BEARER = re.compile(r"(?i)\b(bearer|basic)(\s+)([A-Za-z0-9._~+/=-]{12,})")
+_KEY_LIKE = re.compile(
+    r"(?<![\w/\\.-])(?:eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}|(?:sk|pk|rk)-[A-Za-z0-9_-]{16,}|"
+    r"gh[pousr]_[A-Za-z0-9]{20,}|xox[abprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|"
+    r"(?=[A-Za-z0-9_+/=-]{24,})(?=[^\s]*\d)(?=[^\s]*[a-z])(?=[^\s]*[A-Z])[A-Za-z0-9_+/=-]{24,})"
+    r"(?![\w/\\-]|\.\w)"
+)
+# Host names: UNC paths, FQDNs (three labels or more, or two with a well-known top-level domain, never a file
+# name), and a name with a digit after "server / host / pc ... ".
+_UNC = re.compile(r"(\\\\)([A-Za-z0-9][A-Za-z0-9_.-]*)")
+_FILE_ENDINGS = frozenset(
+    """exe dll sys msi msp bat cmd ps1 vbs js py sh txt log csv tsv xml json yml yaml ini cfg conf pdf doc
+    docx xls xlsx xlsm ppt pptx pst ost zip rar 7z gz tar jpg jpeg png gif bmp tif tiff mp3 mp4 avi mov wav
+    htm html
+    aspx php jsp jar war iso img vmdk vhd vhdx bak tmp dat db mdb accdb sql lnk url rdp ica""".split()
+)
+_TLDS = frozenset(
+    """com net org edu gov mil int io local lan corp internal intra intranet home ad dom co biz info de uk fr
+    nl
+    be ch at it es us ca au in cn jp eu""".split()
+)
+_FQDN = re.compile(
+    r"(?<![\w.@/\\-])((?:[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,24}))(?![\w@-]|\.\w)"
+)
+_HOST_CONTEXT = re.compile(
+    r"(?i)\b((?:server|host|hostname|host name|machine|computer(?: name)?|workstation|laptop|desktop|pc|"
+    r"device|node|vm|dc|domain controller|printer|asset(?: tag)?)(?:\s+name)?\s*(?:[:=#-]|\bis\b|\bof\b|"
+    r"\bcalled\b|\bnamed\b)?\s*)(?![\[(])"
+    r"((?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z][A-Za-z0-9_-]{2,})\b"
+)
+# Account names: DOMAIN\\user, user@host (not an e-mail address: those go first), the user folder of a path,
+# and a name after "user id / login / username / account".
+_DOMAIN_USER = re.compile(
+    r"(?<![\w\\:/.$-])([A-Za-z][A-Za-z0-9-]{1,14})\\([A-Za-z0-9](?:[A-Za-z0-9._$-]*[A-Za-z0-9$])?)"
+)
+_USER_AT_HOST = re.compile(r"(?<![\w.\]-])[A-Za-z0-9][A-Za-z0-9._-]*@(?:[A-Za-z0-9-]+)(?:\.[A-Za-z0-9-]+)*\b")
+_USER_FOLDER = re.compile(r"(?i)(\\(?:users|home|profiles?)\\|/(?:home|Users)/)([^\\/\s]+)")
+_USER_CONTEXT = re.compile(
+    r"(?i)\b((?:user(?:\s|-|_)?id|user(?:\s|-|_)?name|login(?: name| id)?|logon(?: name)?|account(?: name)?|"
+    r"samaccountname|uid|windows id|network id|ad account)\s*(?:[:=#]|-{1,2}|\bis\b)\s*)"
+    r"(?![\[(])"
+    r"(?!(?:not|now|locked|disabled|expired|being|still|the|a|an|and|issue|problem|failed|screen|page)\b)"
+    r"([A-Za-z0-9][A-Za-z0-9._$-]{1,}[A-Za-z0-9$])"
+)
+# A machine-like name (letters, then two digits or more) after "on / from / to ...": "restarted the spooler on
+# fileserver02". Product and version names of that shape are not hosts.
+_HOST_AFTER = re.compile(
+    r"(?i)\b((?:on|from|to|at|via|onto|into|against|with)\s+)"
+    r"((?=[A-Za-z][A-Za-z_-]*\d{2})[A-Za-z][A-Za-z_-]*\d{2,}[A-Za-z0-9_-]*)\b"
+)
+_NOT_HOST_PREFIXES = (
+    "windows", "win", "office", "kb", "sid", "ipv", "iphone", "ipad", "ios", "android", "sql", "server",
+    "error",
+    "code", "http", "port", "com", "lpt", "usb", "hdmi", "vga", "mp", "x", "w", "v", "tls", "ssl", "ie", "o",
+    "exchange", "visio", "project", "teams", "grp", "group", "inc", "req", "chg", "prb", "kba", "ticket",
+)
+_NOT_HOSTS = frozenset({"asp.net", "vb.net", "e.g", "i.e", "node.js", "vue.js"})
+
+
+def _fqdn(match: re.Match[str]) -> str:
+    name, tld = match.group(1), match.group(2).lower()
+    labels = name.split(".")
+    if name.lower() in _NOT_HOSTS or tld in _FILE_ENDINGS:
+        return name
+    if len(labels) < 3 and tld not in _TLDS:
+        return name
+    if all(label.isdigit() for label in labels[:-1]):
+        return name  # a version number with a suffix
+    return HOST
+
+
 _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 _MAC = re.compile(r"(?<![\w:-])[0-9A-Fa-f]{2}(?:([:-])[0-9A-Fa-f]{2})(?:\1[0-9A-Fa-f]{2}){4}(?![\w:-])")
 _IPV4 = re.compile(
@@ -133,8 +222,43 @@ def _plausible_name(name: str) -> str | None:
     return " ".join(words)
 
 
-def scrub_report(text: str | None, *, names: Iterable[str] = (), ip: bool = True) -> ScrubResult:
-    """Scrub personal data and report what was replaced."""
+def _host_after(match: re.Match[str]) -> str:
+    name = match.group(2)
+    prefix = re.match(r"[A-Za-z]+", name).group(0).lower()
+    if prefix in _NOT_HOST_PREFIXES:
+        return match.group(0)
+    return f"{match.group(1)}{HOST}"
+
+
+def _keep_label(placeholder: str):
+    return lambda m: f"{m.group(1)}{m.group(2)}{placeholder}"
+
+
+def _scrub_secrets(text: str, sub) -> str:
+    """Passwords, tokens and keys (before e-mail addresses: "pwd=a@b.cd" is a password)."""
+    text = sub(_SECRET_LABELLED, _keep_label(SECRET), text, "secret")
+    text = sub(_NEW_SECRET, _keep_label(SECRET), text, "secret")
+    text = sub(_SECRET, _keep_label(SECRET), text, "secret")
+    text = sub(_BEARER, _keep_label(SECRET), text, "secret")
+    return sub(_KEY_LIKE, SECRET, text, "secret")
+
+
+def _scrub_hosts_and_users(text: str, sub) -> str:
+    """Account and host names (after e-mail and IP addresses, which have their own placeholders)."""
+    text = sub(_USER_FOLDER, lambda m: f"{m.group(1)}{USER}", text, "user")
+    text = sub(_UNC, lambda m: f"{m.group(1)}{HOST}", text, "host")
+    text = sub(_DOMAIN_USER, f"{USER}", text, "user")
+    text = sub(_USER_AT_HOST, f"{USER}@{HOST}", text, "user")
+    text = sub(_USER_CONTEXT, lambda m: f"{m.group(1)}{USER}", text, "user")
+    text = sub(_FQDN, _fqdn, text, "host")
+    text = sub(_HOST_CONTEXT, lambda m: f"{m.group(1)}{HOST}", text, "host")
+    return sub(_HOST_AFTER, _host_after, text, "host")
+
+
+def scrub_report(
+    text: str | None, *, names: Iterable[str] = (), ip: bool = True, secrets: bool = True
+) -> ScrubResult:
+    """Scrub personal data (and, with ``secrets``, passwords, keys, host and account names); report it."""
     if not text:
         return ScrubResult(text or "")
     counts: Counter[str] = Counter()
@@ -149,7 +273,10 @@ def scrub_report(text: str | None, *, names: Iterable[str] = (), ip: bool = True
         return pattern.sub(_repl, value)
 
     text = sub(_URL_CREDENTIALS, lambda m: f"{m.group(1)}{SECRET}@", text, "secret")
-    text = sub(_SECRET, lambda m: f"{m.group(1)}{m.group(2)}{SECRET}", text, "secret")
+    if secrets:
+        text = _scrub_secrets(text, sub)
+    else:
+        text = sub(_SECRET, lambda m: f"{m.group(1)}{m.group(2)}{SECRET}", text, "secret")
     found: list[str] = [n.strip() for n in names if n and n.strip()]
     # first.last@company addresses name their owner: that name is personal data elsewhere in the text too.
     for address in _EMAIL.findall(text):
@@ -192,12 +319,14 @@ def scrub_report(text: str | None, *, names: Iterable[str] = (), ip: bool = True
     for variant in sorted(variants, key=len, reverse=True):
         pattern = re.compile(rf"(?<![\w\[]){re.escape(variant)}(?![\w\]])")
         text = sub(pattern, NAME, text, "name")
+    if secrets:  # after names: "User Name: Kowalski, Jan" is a person, "user name: jk0815" an account
+        text = _scrub_hosts_and_users(text, sub)
     return ScrubResult(text, counts, sorted(set(found)))
 
 
-def scrub(text: str | None, *, names: Iterable[str] = (), ip: bool = True) -> str:
-    """Return text with e-mails, phones, IPs, credentials and detectable person names replaced."""
-    return scrub_report(text, names=names, ip=ip).text
+def scrub(text: str | None, *, names: Iterable[str] = (), ip: bool = True, secrets: bool = True) -> str:
+    """Return text with e-mails, phones, IPs, credentials, hosts, accounts and person names replaced."""
+    return scrub_report(text, names=names, ip=ip, secrets=secrets).text
 
 
 def contains_pii(text: str | None) -> bool:

@@ -206,6 +206,7 @@ def item_for(record_type: str, obj: Any, score: float) -> dict[str, Any]:
         if record_type == PROBLEM and not fix:
             fix = obj.workaround or obj.cause_notes
         item["suggested_fix"] = fix
+        item["fix_shareable"] = bool(getattr(obj, "fix_shareable", False))
         item["opened_at"] = obj.opened_at.isoformat() if obj.opened_at else None
         item["resolved_at"] = obj.resolved_at.isoformat() if obj.resolved_at else None
     return item
