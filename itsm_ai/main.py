@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from itsm_ai import __version__, all_models  # noqa: F401  (assembles the store: specs and their hooks)
+from itsm_ai.config import get_settings
 from itsm_ai.engine import install as install_engine
 from itsm_ai.errors import AppError, error_body
 
@@ -87,6 +91,70 @@ def _stale_handler(_request: Request, exc: StaleDataError) -> JSONResponse:
     )
 
 
+# Transient database conditions (lock waits, pool exhaustion, a dropped connection, a PostgreSQL serialization
+# failure or deadlock victim): the request did nothing and may be retried, so 503 + Retry-After, not 500.
+_TRANSIENT = re.compile(
+    r"database is locked|database table is locked|database is busy|deadlock detected|could not serialize"
+    r"|too many clients|remaining connection slots|lock timeout|canceling statement due to lock timeout"
+    r"|server closed the connection|connection (?:is closed|refused|timed out)|terminating connection",
+    re.IGNORECASE,
+)
+
+
+def _unavailable(message: str) -> JSONResponse:
+    seconds = get_settings().api_retry_after_seconds
+    return JSONResponse(
+        status_code=503,
+        content=error_body(503, "unavailable", f"{message}; nothing was saved, retry in {seconds} s"),
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+def _pool_timeout_handler(_request: Request, _exc: SATimeoutError) -> JSONResponse:
+    return _unavailable("the service is busy (no database connection free)")
+
+
+def _operational_handler(_request: Request, exc: OperationalError) -> JSONResponse:
+    if exc.connection_invalidated or _TRANSIENT.search(str(exc.orig)):
+        return _unavailable("the database is busy")
+    raise exc
+
+
+class AdmissionLimit:
+    """ASGI middleware: at most `limit` requests in the application at once, the rest wait their turn.
+
+    Every request holds at most one pooled connection, so with the limit below the pool size no request waits
+    on the pool (where a request holding a connection and waiting for a thread could starve those holding
+    threads and waiting for connections). One waiting longer than `timeout` gets 503 + Retry-After.
+    """
+
+    def __init__(self, app, *, limit: int, timeout: float, retry_after: int) -> None:
+        self.app, self.limit, self.timeout, self.retry_after = app, limit, timeout, retry_after
+        self._slots: asyncio.Semaphore | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.limit)  # made in the server's event loop
+        try:
+            await asyncio.wait_for(self._slots.acquire(), self.timeout)
+        except TimeoutError:
+            message = f"the service is busy; retry in {self.retry_after} s"
+            response = JSONResponse(
+                status_code=503,
+                content=error_body(503, "unavailable", message),
+                headers={"Retry-After": str(self.retry_after)},
+            )
+            await response(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._slots.release()
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
     from itsm_ai.classify.training.jobs import on_startup as fail_interrupted_training_jobs
@@ -96,6 +164,8 @@ async def _lifespan(app: FastAPI):
 
     fail_interrupted_training_jobs()  # their threads died with the previous process: not "running" forever
     settings = get_settings()
+    # Sync endpoints and dependencies run on anyio's thread pool: no fewer threads than requests admitted.
+    anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
     in_process = settings.worker_in_process
     if in_process is None:
         # On the SQLite default there is no separate worker process to rely on.
@@ -174,12 +244,21 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     )
     app.state.start_worker = start_worker
     _add_cors(app)
+    settings = get_settings()
+    app.add_middleware(
+        AdmissionLimit,
+        limit=settings.api_max_concurrent_requests,
+        timeout=settings.api_queue_timeout_seconds,
+        retry_after=settings.api_retry_after_seconds,
+    )
     install_engine()
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(AppError, _app_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)
     app.add_exception_handler(StaleDataError, _stale_handler)
     app.add_exception_handler(IntegrityError, _integrity_handler)
+    app.add_exception_handler(SATimeoutError, _pool_timeout_handler)
+    app.add_exception_handler(OperationalError, _operational_handler)
     for router in (
         auth_router,
         ticket_router,

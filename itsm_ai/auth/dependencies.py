@@ -39,6 +39,10 @@ def _current_user(
     user = service.get(db_session=db_session, user_id=service.decode_token(token))
     if user is None or not user.active:
         raise AuthenticationError("invalid or expired token")
+    # End the read: the connection (and on SQLite a write request's lock) goes back until the endpoint needs
+    # it, so nothing is held while a request waits for a thread or runs ML. The user stays loaded
+    # (expire_on_commit=False).
+    db_session.commit()
     return user
 
 

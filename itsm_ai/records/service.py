@@ -175,8 +175,19 @@ def _run_create_hooks(db_session: Session, spec: RecordSpec, obj: Any, actor) ->
             hook(obj, db_session=db_session, actor=actor)
 
 
-def create(*, db_session: Session, spec: RecordSpec, data: dict[str, Any], actor, source: str = "api") -> Any:
-    """Create a record from validated input values; numbers it, derives fields, audits it."""
+def create(
+    *,
+    db_session: Session,
+    spec: RecordSpec,
+    data: dict[str, Any],
+    actor,
+    source: str = "api",
+    prepared: dict[str, Any] | None = None,
+) -> Any:
+    """Create a record from validated input values; numbers it, derives fields, audits it.
+
+    `prepared`: what `events.prepare_create` computed from `data` before the session began (else the
+    before-create listeners compute it inside the transaction)."""
     _check_text(spec, data)
     values = dict(data)
     if spec.validate is not None:
@@ -206,7 +217,9 @@ def create(*, db_session: Session, spec: RecordSpec, data: dict[str, Any], actor
         setattr(obj, rel, target)
     _run_create_hooks(db_session, spec, obj, actor)
     if not spec.configuration:
-        creating = RecordEvent("creating", spec.record_type, obj, actor=actor, source=source)
+        creating = RecordEvent(
+            "creating", spec.record_type, obj, actor=actor, source=source, prepared=prepared or {}
+        )
         publish_before_create(db_session, creating)
     if spec.prefix is not None:
         first = counters.allocate_numbers(db_session=db_session, record_type=spec.record_type)
