@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     )
     embedding_batch_size: int = 64
     list_max_limit: int = 500
+    max_extra_bytes: int = Field(
+        default=64 * 1024, ge=2, description="Largest `extra` (free-form JSON of a record), serialized."
+    )
     total_cache_seconds: float = 30.0
     demo_admin_password: str = "admin"
     cors_origins: list[str] = Field(

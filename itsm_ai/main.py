@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm.exc import StaleDataError
@@ -21,6 +22,7 @@ from itsm_ai import __version__, all_models  # noqa: F401  (assembles the store:
 from itsm_ai.config import get_settings
 from itsm_ai.engine import install as install_engine
 from itsm_ai.errors import AppError, error_body
+from itsm_ai.inputs import NulGuard
 
 API_PREFIX = "/api/v1"
 
@@ -190,6 +192,80 @@ async def _lifespan(app: FastAPI):
         on_shutdown()
 
 
+class ErrorField(BaseModel):
+    """One field an error is about."""
+
+    field: str
+    message: str
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: the HTTP status, a stable code, a message and the fields concerned."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: int
+    code: str
+    message: str
+    fields: list[ErrorField]
+
+
+class ErrorBody(BaseModel):
+    """The one error body shape of every endpoint."""
+
+    error: ErrorDetail
+
+
+# Answers any operation may give besides its own (every one uses the ErrorBody shape, 422 included).
+ERROR_RESPONSES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Not allowed for this user",
+    404: "Not found",
+    409: "Conflict with stored data (a stale version, a duplicate)",
+    413: "Too large",
+    415: "Unsupported media type",
+    422: "Invalid input (the fields are named)",
+    503: "Busy: retry after the Retry-After seconds",
+}
+
+
+def _openapi_with_errors(app: FastAPI):
+    """The OpenAPI document with the error answers declared on every operation in the shape they have."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        from fastapi.openapi.utils import get_openapi
+
+        document = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        for name, schema in ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")[
+            "$defs"
+        ].items():
+            schemas[name] = schema
+        body = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        body.pop("$defs", None)
+        schemas["ErrorBody"] = body
+        content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in ERROR_RESPONSES.items():
+                    responses[str(status)] = {"description": description, "content": content}
+                responses["503"]["headers"] = {
+                    "Retry-After": {"description": "Seconds to wait", "schema": {"type": "string"}}
+                }
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        app.openapi_schema = document
+        return document
+
+    return openapi
+
+
 # Headers a cross-origin caller sends, and the response headers its script may read.
 CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key"]
 CORS_EXPOSED_HEADERS = ["Location", "Idempotent-Replayed", "X-Total-Count", "X-Next-Cursor"]
@@ -245,6 +321,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     app.state.start_worker = start_worker
     _add_cors(app)
     settings = get_settings()
+    app.add_middleware(NulGuard)
     app.add_middleware(
         AdmissionLimit,
         limit=settings.api_max_concurrent_requests,
@@ -284,6 +361,8 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     @app.get("/health", tags=["meta"])
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
+
+    app.openapi = _openapi_with_errors(app)
 
     from itsm_ai.ui.views import install as install_ui
 
