@@ -191,3 +191,28 @@ def test_a_held_write_lock_answers_503_with_retry_after_not_500(client, users, m
     assert r.headers["Retry-After"]
     listed = client.get(f"{API}/incidents", headers=users["agent"].headers).json()
     assert listed["total"] == 0
+
+
+def test_an_exhausted_pool_answers_503_with_retry_after_not_500(client, users, monkeypatch):
+    """No connection free within the pool timeout (background threads holding them all): 503 + Retry-After."""
+    from itsm_ai import database
+    from itsm_ai.config import get_settings
+
+    settings = get_settings()
+    for name, value in (
+        ("database_pool_size", 1),
+        ("database_max_overflow", 0),
+        ("database_pool_timeout", 0.2),
+    ):
+        monkeypatch.setattr(settings, name, value)
+    database.reset_engine()  # the next use builds the one-connection pool
+    held = database.get_engine().connect()
+    try:
+        r = client.get(f"{API}/incidents", headers=users["agent"].headers)
+    finally:
+        held.close()
+        monkeypatch.undo()
+        database.reset_engine()
+    assert r.status_code == 503, r.text
+    assert r.headers["Retry-After"] == str(settings.api_retry_after_seconds)
+    assert r.json()["error"]["code"] == "unavailable"
