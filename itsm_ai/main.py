@@ -133,15 +133,19 @@ class AdmissionLimit:
     def __init__(self, app, *, limit: int, timeout: float, retry_after: int) -> None:
         self.app, self.limit, self.timeout, self.retry_after = app, limit, timeout, retry_after
         self._slots: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.limit)  # made in the server's event loop
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            # A semaphore belongs to one event loop: the server has one, test clients start one each.
+            self._slots, self._loop = asyncio.Semaphore(self.limit), loop
+        slots = self._slots
         try:
-            await asyncio.wait_for(self._slots.acquire(), self.timeout)
+            await asyncio.wait_for(slots.acquire(), self.timeout)
         except TimeoutError:
             message = f"the service is busy; retry in {self.retry_after} s"
             response = JSONResponse(
@@ -154,7 +158,7 @@ class AdmissionLimit:
         try:
             await self.app(scope, receive, send)
         finally:
-            self._slots.release()
+            slots.release()
 
 
 @asynccontextmanager
@@ -319,7 +323,6 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.start_worker = start_worker
-    _add_cors(app)
     settings = get_settings()
     app.add_middleware(NulGuard)
     app.add_middleware(
@@ -328,6 +331,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
         timeout=settings.api_queue_timeout_seconds,
         retry_after=settings.api_retry_after_seconds,
     )
+    _add_cors(app)  # added last, so outermost: the 503 and 422 of the guards carry CORS headers too
     install_engine()
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(AppError, _app_error_handler)
