@@ -4,7 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -21,6 +21,36 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; SQLite file by default, postgresql+psycopg://... in production.",
     )
     database_echo: bool = False
+    # Connections vs. requests (issue 13): a request holds at most one connection, so admitting no more
+    # requests than the pool holds (less a reserve for background threads) means none waits on the pool.
+    database_pool_size: int = Field(default=10, ge=1, description="Connections kept open per process.")
+    database_max_overflow: int = Field(
+        default=30, ge=0, description="Extra connections opened under load (closed again when returned)."
+    )
+    database_pool_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds to wait for a connection before answering 503 Retry-After."
+    )
+    database_busy_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="SQLite: how long a writer waits for the write lock before answering 503 Retry-After.",
+    )
+    api_max_concurrent_requests: int = Field(
+        default=32,
+        ge=1,
+        description="Requests handled at once per process; more wait (up to api_queue_timeout_seconds) for "
+        "a slot. At most the pool (size + overflow) minus database_pool_reserve.",
+    )
+    database_pool_reserve: int = Field(
+        default=8, ge=0, description="Connections kept for background threads (worker, index, reports)."
+    )
+    api_threads: int = Field(
+        default=40, ge=1, description="Threads running sync endpoints and dependencies (anyio's limiter)."
+    )
+    api_queue_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="A request waiting longer than this for a slot is answered 503."
+    )
+    api_retry_after_seconds: int = Field(default=2, ge=1, description="Retry-After of a 503 under overload.")
     secret_key: str = Field(
         default="",
         description="Signs bearer tokens. Empty: a random key is generated once and kept in var/secret.key.",
@@ -71,6 +101,9 @@ class Settings(BaseSettings):
     )
     embedding_batch_size: int = 64
     list_max_limit: int = 500
+    max_extra_bytes: int = Field(
+        default=64 * 1024, ge=2, description="Largest `extra` (free-form JSON of a record), serialized."
+    )
     total_cache_seconds: float = 30.0
     demo_admin_password: str = "admin"
     cors_origins: list[str] = Field(
@@ -348,6 +381,19 @@ class Settings(BaseSettings):
     notification_max_attempts: int = 8
     notification_backoff_seconds: float = 30.0
     notification_backoff_cap_seconds: float = 3600.0
+
+    @model_validator(mode="after")
+    def _requests_fit_the_pool(self) -> "Settings":
+        room = self.database_pool_size + self.database_max_overflow - self.database_pool_reserve
+        if self.api_max_concurrent_requests > room:
+            raise ValueError(
+                f"api_max_concurrent_requests: {self.api_max_concurrent_requests} is more than the pool "
+                f"holds for requests ({room} = database_pool_size + database_max_overflow - "
+                "database_pool_reserve): requests would wait on the pool"
+            )
+        if self.api_max_concurrent_requests > self.api_threads:
+            raise ValueError("api_max_concurrent_requests: may not exceed api_threads")
+        return self
 
 
 @lru_cache

@@ -13,6 +13,7 @@ from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+from starlette.requests import Request
 
 from itsm_ai.config import get_settings
 
@@ -60,25 +61,48 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={int(get_settings().database_busy_timeout_seconds * 1000)}")
     cursor.close()
 
 
+# Execution option of the engine that write sessions are bound to (see `write_engine`).
+WRITE_OPTION = "itsm_write"
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # A write transaction takes the write lock at BEGIN (waiting up to the busy timeout), so what it reads is
+    # what it overwrites: with the driver's deferred BEGIN, a transaction that read first and then writes
+    # after another writer committed fails at once with "database is locked" (no busy wait for a snapshot).
+    if conn.get_execution_options().get(WRITE_OPTION):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str | None = None, *, echo: bool | None = None) -> Engine:
-    """Create an engine for the URL (default: settings), with SQLite pragmas and a sane pool."""
+    """Create an engine for the URL (default: settings), with SQLite pragmas and a pool sized by settings."""
     settings = get_settings()
     url = url or settings.database_url
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": settings.database_echo if echo is None else echo}
+    in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+    if not in_memory:
+        kwargs.update(
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            pool_timeout=settings.database_pool_timeout,
+        )
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        kwargs["connect_args"] = {
+            "check_same_thread": False,
+            "timeout": settings.database_busy_timeout_seconds,
+        }
     else:
         kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
@@ -134,9 +158,18 @@ def is_postgres(session_or_engine: Session | Engine) -> bool:
     return bind.dialect.name == "postgresql"
 
 
-def _request_session() -> Iterator[Session]:
+def write_engine() -> Engine:
+    """The process-wide engine for sessions that write: on SQLite their transactions BEGIN IMMEDIATE."""
+    return get_engine().execution_options(**{WRITE_OPTION: True})
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _request_session(request: Request) -> Iterator[Session]:
     """One session per request, committed before the response is sent so a failed commit is never a 2xx."""
-    session = session_factory()()
+    factory = session_factory()
+    session = factory() if request.method in SAFE_METHODS else factory(bind=write_engine())
     try:
         yield session
         session.commit()

@@ -29,6 +29,12 @@ BEFORE_CREATE: list[str] = [
     "itsm_ai.knowledge.flows:suggest_on_create",
 ]
 
+# "module:function" of each preparer: the session-free part of a BEFORE_CREATE listener (records.events).
+PREPARE: list[str] = [
+    "itsm_ai.classify.flows:prepare_create",
+    "itsm_ai.knowledge.flows:prepare_create",
+]
+
 _installed = False
 _lock = threading.Lock()
 
@@ -45,4 +51,7 @@ def install() -> None:
         for target in BEFORE_CREATE:
             module_name, func_name = target.split(":")
             events.subscribe_before_create(getattr(importlib.import_module(module_name), func_name))
+        for target in PREPARE:
+            module_name, func_name = target.split(":")
+            events.subscribe_prepare(getattr(importlib.import_module(module_name), func_name))
         _installed = True

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from itsm_ai import __version__, all_models  # noqa: F401  (assembles the store: specs and their hooks)
+from itsm_ai.config import get_settings
 from itsm_ai.engine import install as install_engine
 from itsm_ai.errors import AppError, TooManyRequestsError, error_body
+from itsm_ai.inputs import NulGuard
 
 API_PREFIX = "/api/v1"
 
@@ -89,6 +95,74 @@ def _stale_handler(_request: Request, exc: StaleDataError) -> JSONResponse:
     )
 
 
+# Transient database conditions (lock waits, pool exhaustion, a dropped connection, a PostgreSQL serialization
+# failure or deadlock victim): the request did nothing and may be retried, so 503 + Retry-After, not 500.
+_TRANSIENT = re.compile(
+    r"database is locked|database table is locked|database is busy|deadlock detected|could not serialize"
+    r"|too many clients|remaining connection slots|lock timeout|canceling statement due to lock timeout"
+    r"|server closed the connection|connection (?:is closed|refused|timed out)|terminating connection",
+    re.IGNORECASE,
+)
+
+
+def _unavailable(message: str) -> JSONResponse:
+    seconds = get_settings().api_retry_after_seconds
+    return JSONResponse(
+        status_code=503,
+        content=error_body(503, "unavailable", f"{message}; nothing was saved, retry in {seconds} s"),
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+def _pool_timeout_handler(_request: Request, _exc: SATimeoutError) -> JSONResponse:
+    return _unavailable("the service is busy (no database connection free)")
+
+
+def _operational_handler(_request: Request, exc: OperationalError) -> JSONResponse:
+    if exc.connection_invalidated or _TRANSIENT.search(str(exc.orig)):
+        return _unavailable("the database is busy")
+    raise exc
+
+
+class AdmissionLimit:
+    """ASGI middleware: at most `limit` requests in the application at once, the rest wait their turn.
+
+    Every request holds at most one pooled connection, so with the limit below the pool size no request waits
+    on the pool (where a request holding a connection and waiting for a thread could starve those holding
+    threads and waiting for connections). One waiting longer than `timeout` gets 503 + Retry-After.
+    """
+
+    def __init__(self, app, *, limit: int, timeout: float, retry_after: int) -> None:
+        self.app, self.limit, self.timeout, self.retry_after = app, limit, timeout, retry_after
+        self._slots: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            # A semaphore belongs to one event loop: the server has one, test clients start one each.
+            self._slots, self._loop = asyncio.Semaphore(self.limit), loop
+        slots = self._slots
+        try:
+            await asyncio.wait_for(slots.acquire(), self.timeout)
+        except TimeoutError:
+            message = f"the service is busy; retry in {self.retry_after} s"
+            response = JSONResponse(
+                status_code=503,
+                content=error_body(503, "unavailable", message),
+                headers={"Retry-After": str(self.retry_after)},
+            )
+            await response(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            slots.release()
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
     from itsm_ai.classify.training.jobs import on_startup as fail_interrupted_training_jobs
@@ -98,6 +172,8 @@ async def _lifespan(app: FastAPI):
 
     fail_interrupted_training_jobs()  # their threads died with the previous process: not "running" forever
     settings = get_settings()
+    # Sync endpoints and dependencies run on anyio's thread pool: no fewer threads than requests admitted.
+    anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
     in_process = settings.worker_in_process
     if in_process is None:
         # On the SQLite default there is no separate worker process to rely on.
@@ -120,6 +196,80 @@ async def _lifespan(app: FastAPI):
         if worker is not None:
             worker.stop()
         on_shutdown()
+
+
+class ErrorField(BaseModel):
+    """One field an error is about."""
+
+    field: str
+    message: str
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: the HTTP status, a stable code, a message and the fields concerned."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: int
+    code: str
+    message: str
+    fields: list[ErrorField]
+
+
+class ErrorBody(BaseModel):
+    """The one error body shape of every endpoint."""
+
+    error: ErrorDetail
+
+
+# Answers any operation may give besides its own (every one uses the ErrorBody shape, 422 included).
+ERROR_RESPONSES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Not allowed for this user",
+    404: "Not found",
+    409: "Conflict with stored data (a stale version, a duplicate)",
+    413: "Too large",
+    415: "Unsupported media type",
+    422: "Invalid input (the fields are named)",
+    503: "Busy: retry after the Retry-After seconds",
+}
+
+
+def _openapi_with_errors(app: FastAPI):
+    """The OpenAPI document with the error answers declared on every operation in the shape they have."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        from fastapi.openapi.utils import get_openapi
+
+        document = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        for name, schema in ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")[
+            "$defs"
+        ].items():
+            schemas[name] = schema
+        body = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        body.pop("$defs", None)
+        schemas["ErrorBody"] = body
+        content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in ERROR_RESPONSES.items():
+                    responses[str(status)] = {"description": description, "content": content}
+                responses["503"]["headers"] = {
+                    "Retry-After": {"description": "Seconds to wait", "schema": {"type": "string"}}
+                }
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        app.openapi_schema = document
+        return document
+
+    return openapi
 
 
 # Headers a cross-origin caller sends, and the response headers its script may read.
@@ -224,7 +374,15 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.start_worker = start_worker
-    _add_cors(app)
+    settings = get_settings()
+    app.add_middleware(NulGuard)
+    app.add_middleware(
+        AdmissionLimit,
+        limit=settings.api_max_concurrent_requests,
+        timeout=settings.api_queue_timeout_seconds,
+        retry_after=settings.api_retry_after_seconds,
+    )
+    _add_cors(app)  # after the guards, so their 503 and 422 carry CORS headers too
     app.add_middleware(SecurityHeaders)  # added last: outermost, so error and CORS answers get them too
     install_engine()
     app.add_exception_handler(RequestValidationError, _validation_handler)
@@ -232,6 +390,8 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)
     app.add_exception_handler(StaleDataError, _stale_handler)
     app.add_exception_handler(IntegrityError, _integrity_handler)
+    app.add_exception_handler(SATimeoutError, _pool_timeout_handler)
+    app.add_exception_handler(OperationalError, _operational_handler)
     for router in (
         auth_router,
         ticket_router,
@@ -257,6 +417,8 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     @app.get("/health", tags=["meta"])
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
+
+    app.openapi = _openapi_with_errors(app)
 
     from itsm_ai.ui.views import install as install_ui
 

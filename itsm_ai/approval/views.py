@@ -8,6 +8,7 @@ from itsm_ai.approval import service
 from itsm_ai.approval.models import ApprovalDecision, ApprovalRead, ApprovalRequest
 from itsm_ai.auth.dependencies import CurrentUser, StaffUser
 from itsm_ai.database import DbSession
+from itsm_ai.inputs import RowId
 from itsm_ai.records import service as record_service
 from itsm_ai.records.spec import Action
 from itsm_ai.ticket.service import CHANGE, SERVICE_REQUEST
@@ -53,14 +54,14 @@ def my_approvals(db_session: DbSession, user: CurrentUser):
 
 
 @router.post("/approvals/{approval_id}/approve", response_model=ApprovalRead, summary="Approve")
-def approve(approval_id: int, body: ApprovalDecision, db_session: DbSession, user: CurrentUser):
+def approve(approval_id: RowId, body: ApprovalDecision, db_session: DbSession, user: CurrentUser):
     approval = service.get(db_session=db_session, approval_id=approval_id)
     service.decide(db_session=db_session, approval=approval, approve=True, decision=body, actor=user)
     return service.to_read(approval, service.record_number(db_session=db_session, approval=approval))
 
 
 @router.post("/approvals/{approval_id}/reject", response_model=ApprovalRead, summary="Reject")
-def reject(approval_id: int, body: ApprovalDecision, db_session: DbSession, user: CurrentUser):
+def reject(approval_id: RowId, body: ApprovalDecision, db_session: DbSession, user: CurrentUser):
     approval = service.get(db_session=db_session, approval_id=approval_id)
     service.decide(db_session=db_session, approval=approval, approve=False, decision=body, actor=user)
     return service.to_read(approval, service.record_number(db_session=db_session, approval=approval))

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from itsm_ai.auth.models import User
 from itsm_ai.database import Base, UTCDateTime, utcnow
 from itsm_ai.group.models import Group
+from itsm_ai.inputs import ExtraJson
 
 
 class AssetStatus(StrEnum):
@@ -100,7 +101,7 @@ class AssetBase(BaseModel):
     owner: str | None = Field(default=None, description="Username of the owner.")
     support_group: str | None = Field(default=None, description="Name of the group that supports it.")
     correlation_id: str | None = Field(default=None, max_length=100)
-    extra: dict[str, Any] | None = None
+    extra: ExtraJson | None = None
 
 
 class AssetCreate(AssetBase):
@@ -125,7 +126,7 @@ class AssetUpdate(BaseModel):
     owner: str | None = None
     support_group: str | None = None
     correlation_id: str | None = Field(default=None, max_length=100)
-    extra: dict[str, Any] | None = None
+    extra: ExtraJson | None = None
 
 
 class AssetRead(AssetBase):

@@ -18,6 +18,7 @@ from itsm_ai.auth.dependencies import CurrentUser
 from itsm_ai.config import get_settings
 from itsm_ai.database import DbSession
 from itsm_ai.errors import InvalidInputError, PayloadTooLargeError
+from itsm_ai.inputs import RowId
 
 router = APIRouter(tags=["attachments"])
 
@@ -178,7 +179,7 @@ def content_disposition(filename: str) -> str:
     response_class=StreamingResponse,
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-def download(attachment_id: int, db_session: DbSession, user: CurrentUser):
+def download(attachment_id: RowId, db_session: DbSession, user: CurrentUser):
     attachment, _spec, _obj = service.readable(db_session=db_session, attachment_id=attachment_id, user=user)
     handle = service.open_bytes(attachment)
     headers = {
@@ -196,7 +197,7 @@ def download(attachment_id: int, db_session: DbSession, user: CurrentUser):
 @router.get(
     "/attachments/{attachment_id}/meta", response_model=AttachmentRead, summary="An attachment's metadata"
 )
-def metadata(attachment_id: int, db_session: DbSession, user: CurrentUser):
+def metadata(attachment_id: RowId, db_session: DbSession, user: CurrentUser):
     attachment, _spec, obj = service.readable(db_session=db_session, attachment_id=attachment_id, user=user)
     return service.to_read(attachment, getattr(obj, "number", None))
 
@@ -204,7 +205,7 @@ def metadata(attachment_id: int, db_session: DbSession, user: CurrentUser):
 @router.delete(
     "/attachments/{attachment_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a file"
 )
-def delete(attachment_id: int, db_session: DbSession, user: CurrentUser):
+def delete(attachment_id: RowId, db_session: DbSession, user: CurrentUser):
     attachment, spec, obj = service.readable(db_session=db_session, attachment_id=attachment_id, user=user)
     service.delete(db_session=db_session, attachment=attachment, spec=spec, obj=obj, actor=user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

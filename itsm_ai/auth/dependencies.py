@@ -41,7 +41,12 @@ def _current_user(
             )
     if not token:
         raise AuthenticationError("not authenticated: send a bearer token from POST /api/v1/auth/token")
-    return service.user_for_token(db_session=db_session, token=token)
+    user = service.user_for_token(db_session=db_session, token=token)
+    # End the read: the connection (and on SQLite a write request's lock) goes back until the endpoint needs
+    # it, so nothing is held while a request waits for a thread or runs ML. The user stays loaded
+    # (expire_on_commit=False).
+    db_session.commit()
+    return user
 
 
 CurrentUser = Annotated[User, Depends(_current_user)]

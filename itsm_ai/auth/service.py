@@ -20,6 +20,7 @@ from itsm_ai.base.roles import Role
 from itsm_ai.config import get_settings
 from itsm_ai.database import utcnow
 from itsm_ai.errors import AuthenticationError, ConflictError, NotFoundError, PermissionDeniedError
+from itsm_ai.inputs import parse_id
 from itsm_ai.records.listing import like_pattern
 
 ALGORITHM = "HS256"
@@ -132,8 +133,9 @@ def get_by_username(*, db_session: Session, username: str) -> User | None:
 def get_or_404(*, db_session: Session, ref: str) -> User:
     """User by numeric id or username, or NotFoundError."""
     user = None
-    if ref.isdigit():
-        user = db_session.get(User, int(ref))
+    row_id = parse_id(ref)
+    if row_id is not None:
+        user = db_session.get(User, row_id)
     if user is None:
         user = get_by_username(db_session=db_session, username=ref)
     if user is None:

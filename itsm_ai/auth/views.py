@@ -12,6 +12,7 @@ from itsm_ai.auth.dependencies import AdminUser, CurrentUser, StaffUser, client_
 from itsm_ai.auth.models import PasswordChange, Token, UserCreate, UserRead, UserUpdate
 from itsm_ai.base.roles import Role
 from itsm_ai.database import DbSession
+from itsm_ai.inputs import Offset
 
 router = APIRouter(tags=["auth"])
 
@@ -75,7 +76,7 @@ def list_users(
     q: Annotated[str | None, Query(max_length=100)] = None,
     role: Role | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ):
     return service.list_users(db_session=db_session, q=q, role=role, limit=limit, offset=offset)
 

@@ -52,7 +52,7 @@ class CatalogItemBase(BaseModel):
     short_description: str | None = Field(default=None, max_length=255)
     description: str | None = None
     category: str | None = Field(default=None, max_length=80)
-    price: Decimal | None = Field(default=None, ge=0)
+    price: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
     requires_approval: bool = False
     fulfilment_group: str | None = None
     variables: list[CatalogVariable] | None = None
@@ -73,7 +73,7 @@ class CatalogItemUpdate(BaseModel):
     short_description: str | None = Field(default=None, max_length=255)
     description: str | None = None
     category: str | None = Field(default=None, max_length=80)
-    price: Decimal | None = Field(default=None, ge=0)
+    price: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
     requires_approval: bool | None = None
     fulfilment_group: str | None = None
     variables: list[CatalogVariable] | None = None

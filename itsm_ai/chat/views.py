@@ -8,6 +8,7 @@ from itsm_ai.auth.dependencies import CurrentUser
 from itsm_ai.chat import conversations, flows
 from itsm_ai.chat.models import ChatReply, ChatTurn, Conversation, ConversationList, ConversationRead
 from itsm_ai.database import DbSession
+from itsm_ai.inputs import RowId
 
 router = APIRouter(prefix="/chat", tags=["chat"])
 
@@ -37,7 +38,7 @@ def list_conversations(db_session: DbSession, user: CurrentUser):
 
 
 @router.get("/{conversation_id}", response_model=ConversationRead, summary="A conversation and its messages")
-def read_conversation(conversation_id: int, db_session: DbSession, user: CurrentUser):
+def read_conversation(conversation_id: RowId, db_session: DbSession, user: CurrentUser):
     conv = conversations.get_conversation(db_session=db_session, conversation_id=conversation_id, user=user)
     return {
         **_summary(conv),

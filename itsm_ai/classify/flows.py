@@ -101,6 +101,19 @@ def _apply(db_session: Session, obj: Any, target: str, value: Any) -> str | None
     return None
 
 
+def prepare_create(record_type: str, values: dict[str, Any]) -> dict[str, Any] | None:
+    """Preparer: the triage predictions of a new ticket's text, computed before its transaction begins."""
+    settings = get_settings()
+    if record_type not in settings.triage_record_types:
+        return None
+    text = ticket_text(values.get("short_description"), values.get("description"))
+    return {
+        "classify.text": text,
+        "classify.fields": suggest_fields(text, settings=settings),
+        "classify.shadow": shadow_predictions(text, settings=settings),
+    }
+
+
 def on_record_creating(db_session: Session, event: RecordEvent) -> None:
     """Compute triage suggestions for a new ticket (before its INSERT) and auto-apply where configured."""
     settings = get_settings()
@@ -108,7 +121,11 @@ def on_record_creating(db_session: Session, event: RecordEvent) -> None:
         return
     obj = event.record
     text = ticket_text(obj.short_description, getattr(obj, "description", None))
-    fields = suggest_fields(text, settings=settings)
+    prepared = event.prepared
+    if prepared.get("classify.text") == text:
+        fields, shadow = prepared["classify.fields"], prepared["classify.shadow"]
+    else:  # a create hook changed the text, or the caller prepared nothing (importer, mail, chat)
+        fields, shadow = suggest_fields(text, settings=settings), shadow_predictions(text, settings=settings)
     for target, entry in fields.items():
         if (
             entry["status"] == SuggestionStatus.suggested
@@ -122,7 +139,6 @@ def on_record_creating(db_session: Session, event: RecordEvent) -> None:
                 log.info("triage could not apply %s=%r: %s", target, entry["value"], problem)
     merged = dict(obj.suggestions or {})
     merged["fields"] = fields
-    shadow = shadow_predictions(text, settings=settings)
     if shadow:
         merged["shadow"] = shadow
     obj.suggestions = merged

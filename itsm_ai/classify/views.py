@@ -24,6 +24,7 @@ from itsm_ai.classify.serving.suggestions import suggest_for_text
 from itsm_ai.classify.training import jobs
 from itsm_ai.database import DbSession
 from itsm_ai.errors import InvalidInputError
+from itsm_ai.inputs import RowId
 from itsm_ai.records import service as records
 from itsm_ai.records.spec import Action, RecordSpec
 
@@ -168,7 +169,7 @@ def models_jobs(db_session: DbSession, user: DataUser, limit: Annotated[int, Que
 @router.get(
     "/models/jobs/{job_id}", response_model=TrainingJobRead, tags=["models"], summary="A training job"
 )
-def models_job(job_id: int, db_session: DbSession, user: DataUser):
+def models_job(job_id: RowId, db_session: DbSession, user: DataUser):
     return jobs.get_job(db_session=db_session, job_id=job_id)
 
 

@@ -43,7 +43,11 @@ _VECTOR_ATTR = "_knowledge_vector"
 
 def query_text(obj: Any) -> str:
     """The text a ticket is searched by: short description and description."""
-    return f"{obj.short_description or ''}\n{obj.description or ''}".strip()[: MAX_TEXT]
+    return _text(obj.short_description, obj.description)
+
+
+def _text(short_description: str | None, description: str | None) -> str:
+    return f"{short_description or ''}\n{description or ''}".strip()[: MAX_TEXT]
 
 
 def merge_suggestions(current: dict[str, Any] | None, **keys: Any) -> dict[str, Any]:
@@ -85,6 +89,22 @@ def write_suggestions_many(db_session: Session, objs: list[Any], **keys: Any) ->
 # ------------------------------------------------------------------------------------------ on create
 
 
+def prepare_create(record_type: str, values: dict[str, Any]) -> dict[str, Any] | None:
+    """Preparer: a new incident's query vector (and queued index updates), embedded before its transaction."""
+    if record_type != INCIDENT:
+        return None
+    try:
+        service = retrieval.get_service()
+        if not service.ready or service.index is None:
+            return None  # the listener loads the index with its session (or skips while it is being built)
+        service.flush()
+        text = _text(values.get("short_description"), values.get("description"))
+        return {"knowledge.text": text, "knowledge.vector": service.encode(text)}
+    except Exception:  # noqa: BLE001 - suggestions must never stop a ticket from being created
+        log.exception("knowledge: embedding a new incident failed")
+        return None
+
+
 def suggest_on_create(db_session: Session, event: RecordEvent) -> None:
     """Before-create listener: similar resolved records and a likely duplicate on a new incident."""
     if event.record_type != INCIDENT or event.kind != "creating":
@@ -99,7 +119,9 @@ def suggest_on_create(db_session: Session, event: RecordEvent) -> None:
             return
         settings = service.settings
         text = query_text(obj)
-        vector = service.encode(text)
+        prepared = event.prepared
+        fresh = prepared.get("knowledge.text") != text
+        vector = service.encode(text) if fresh else prepared["knowledge.vector"]
         setattr(obj, _VECTOR_ATTR, vector)
         similar = service.search(
             db_session,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from itsm_ai.auth.dependencies import AdminUser, CurrentUser
 from itsm_ai.database import DbSession
+from itsm_ai.inputs import RowId
 from itsm_ai.notification import service
 from itsm_ai.notification.models import (
     NotificationRead,
@@ -42,7 +43,7 @@ def read_all(db_session: DbSession, user: CurrentUser) -> dict[str, int]:
 @router.post(
     "/notifications/{notification_id}/read", response_model=NotificationRead, summary="Mark one read"
 )
-def read_one(notification_id: int, db_session: DbSession, user: CurrentUser):
+def read_one(notification_id: RowId, db_session: DbSession, user: CurrentUser):
     return service.mark_read(db_session=db_session, user=user, notification_id=notification_id)
 
 

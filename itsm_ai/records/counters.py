@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from itsm_ai.records.models import RecordCounter
@@ -16,9 +18,16 @@ def format_number(prefix: str, value: int) -> str:
 
 
 def _ensure(db_session: Session, record_type: str) -> None:
-    if db_session.get(RecordCounter, record_type) is None:
-        db_session.add(RecordCounter(record_type=record_type, next_number=1, row_count=0, generation=0))
-        db_session.flush()
+    if db_session.get(RecordCounter, record_type) is not None:
+        return
+    # Concurrent first writers of a type: one inserts the row, the others wait for it and insert nothing (a
+    # plain INSERT made all but one fail on the unique key).
+    insert = pg_insert if db_session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db_session.execute(
+        insert(RecordCounter)
+        .values(record_type=record_type, next_number=1, row_count=0, generation=0)
+        .on_conflict_do_nothing(index_elements=["record_type"])
+    )
 
 
 def allocate_numbers(*, db_session: Session, record_type: str, count: int = 1) -> int:

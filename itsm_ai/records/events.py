@@ -25,6 +25,8 @@ class RecordEvent:
     source: str = "api"
     changes: list[tuple[str, Any, Any]] = field(default_factory=list)
     depth: int = 0
+    # What the preparers computed from the input values before the transaction began (see prepare_create).
+    prepared: dict[str, Any] = field(default_factory=dict)
 
     @property
     def changed_fields(self) -> set[str]:
@@ -37,6 +39,11 @@ _listeners: list[Listener] = []
 # Run on a new record before it is inserted (kind "creating"), so what they set (ML suggestions, auto-applied
 # fields) is part of the INSERT and does not cost a second UPDATE and version bump.
 _before_create: list[Listener] = []
+# Run on a create's input values before its transaction begins, holding no session: the slow, pure part of
+# the before-create listeners (embedding, classifying), so no connection or SQLite write lock waits on it.
+# Each returns values keyed by its own prefix; the listeners find them in `RecordEvent.prepared`.
+Preparer = Callable[[str, dict[str, Any]], dict[str, Any] | None]
+_preparers: list[Preparer] = []
 _lock = threading.Lock()
 _local = threading.local()
 
@@ -60,6 +67,21 @@ def subscribe_before_create(listener: Listener) -> None:
     with _lock:
         if listener not in _before_create:
             _before_create.append(listener)
+
+
+def subscribe_prepare(preparer: Preparer) -> None:
+    """Add a preparer of new records' input values (idempotent)."""
+    with _lock:
+        if preparer not in _preparers:
+            _preparers.append(preparer)
+
+
+def prepare_create(record_type: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Run every preparer on a create's input values (call it before the session begins)."""
+    prepared: dict[str, Any] = {}
+    for preparer in list(_preparers):
+        prepared.update(preparer(record_type, values) or {})
+    return prepared
 
 
 def publish_before_create(db_session: Session, event: RecordEvent) -> None:

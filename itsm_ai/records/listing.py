@@ -17,6 +17,7 @@ from sqlalchemy.types import TypeDecorator
 
 from itsm_ai.config import get_settings
 from itsm_ai.errors import InvalidInputError
+from itsm_ai.inputs import DB_INT_MAX, DbInt, UtcDatetime
 from itsm_ai.records import counters
 from itsm_ai.records.spec import RecordSpec
 
@@ -48,7 +49,10 @@ def query_model(spec: RecordSpec) -> type[BaseModel]:
     default_limit = max_limit if spec.configuration else 50
     fields: dict[str, Any] = {
         "limit": (int, Field(default=default_limit, ge=1, le=max_limit, description="Page size.")),
-        "offset": (int, Field(default=0, ge=0, description="Rows to skip (ignored with a cursor).")),
+        "offset": (
+            int,
+            Field(default=0, ge=0, le=DB_INT_MAX, description="Rows to skip (ignored with a cursor)."),
+        ),
         "cursor": (str | None, Field(default=None, description="next_cursor of the previous page.")),
         "sort": (
             str,
@@ -62,12 +66,12 @@ def query_model(spec: RecordSpec) -> type[BaseModel]:
     }
     for name, kind in spec.filters.items():
         fields[name] = (
-            list[kind] | None,
+            list[DbInt if kind is int else kind] | None,
             Field(default=None, description=f"Filter on {name} (repeat for any of)."),
         )
     if spec.range_field:
-        fields[f"{spec.range_field.removesuffix('_at')}_after"] = (datetime | None, None)
-        fields[f"{spec.range_field.removesuffix('_at')}_before"] = (datetime | None, None)
+        fields[f"{spec.range_field.removesuffix('_at')}_after"] = (UtcDatetime | None, None)
+        fields[f"{spec.range_field.removesuffix('_at')}_before"] = (UtcDatetime | None, None)
     return create_model(f"{spec.model.__name__}ListQuery", __config__=ConfigDict(extra="forbid"), **fields)
 
 

@@ -13,6 +13,7 @@ from itsm_ai.audit import service as audit_service
 from itsm_ai.base.roles import Actor
 from itsm_ai.database import utcnow
 from itsm_ai.errors import ConflictError, InvalidInputError, NotFoundError
+from itsm_ai.inputs import parse_id
 from itsm_ai.records import counters
 from itsm_ai.records.events import RecordEvent, publish, publish_before_create
 from itsm_ai.records.spec import RecordSpec, referencing_specs
@@ -24,8 +25,9 @@ def get(*, db_session: Session, spec: RecordSpec, ref: str | int) -> Any:
     """Record by numeric id or by number (INC0000001), or NotFoundError."""
     obj = None
     text = str(ref).strip()
-    if text.isdigit():
-        obj = db_session.get(spec.model, int(text))
+    if text.isascii() and text.isdigit():
+        row_id = parse_id(text)  # past the id range: no such record (not an overflow in the database)
+        obj = db_session.get(spec.model, row_id) if row_id is not None else None
     else:
         if spec.prefix is not None:
             obj = db_session.scalar(select(spec.model).where(spec.model.number == text.upper()))
@@ -175,8 +177,19 @@ def _run_create_hooks(db_session: Session, spec: RecordSpec, obj: Any, actor) ->
             hook(obj, db_session=db_session, actor=actor)
 
 
-def create(*, db_session: Session, spec: RecordSpec, data: dict[str, Any], actor, source: str = "api") -> Any:
-    """Create a record from validated input values; numbers it, derives fields, audits it."""
+def create(
+    *,
+    db_session: Session,
+    spec: RecordSpec,
+    data: dict[str, Any],
+    actor,
+    source: str = "api",
+    prepared: dict[str, Any] | None = None,
+) -> Any:
+    """Create a record from validated input values; numbers it, derives fields, audits it.
+
+    `prepared`: what `events.prepare_create` computed from `data` before the session began (else the
+    before-create listeners compute it inside the transaction)."""
     _check_text(spec, data)
     values = dict(data)
     if spec.validate is not None:
@@ -206,7 +219,9 @@ def create(*, db_session: Session, spec: RecordSpec, data: dict[str, Any], actor
         setattr(obj, rel, target)
     _run_create_hooks(db_session, spec, obj, actor)
     if not spec.configuration:
-        creating = RecordEvent("creating", spec.record_type, obj, actor=actor, source=source)
+        creating = RecordEvent(
+            "creating", spec.record_type, obj, actor=actor, source=source, prepared=prepared or {}
+        )
         publish_before_create(db_session, creating)
     if spec.prefix is not None:
         first = counters.allocate_numbers(db_session=db_session, record_type=spec.record_type)

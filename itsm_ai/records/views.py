@@ -14,7 +14,7 @@ from itsm_ai.audit.models import AuditEventRead
 from itsm_ai.base.roles import Role
 from itsm_ai.database import DbSession
 from itsm_ai.errors import ConflictError
-from itsm_ai.records import idempotency, listing, service
+from itsm_ai.records import events, idempotency, listing, service
 from itsm_ai.records.listing import Page
 from itsm_ai.records.spec import Action, RecordSpec
 
@@ -74,6 +74,9 @@ def make_router(spec: RecordSpec, current_user: Any, *, list_as_array: bool = Fa
         data = body.model_dump()
         if user.role == Role.requester and spec.requester_create_filter is not None:
             spec.requester_create_filter(user, data, Create)
+        # The ML work of a create runs here, while the request holds no connection (the user dependency ended
+        # its read), not inside the write transaction below.
+        prepared = {} if spec.configuration else events.prepare_create(spec.record_type, data)
         endpoint = f"POST /{spec.path}"
         if idempotency_key is not None:
             body_hash = idempotency.request_hash(body.model_dump(mode="json"))
@@ -89,7 +92,7 @@ def make_router(spec: RecordSpec, current_user: Any, *, list_as_array: bool = Fa
                 response.headers["Idempotent-Replayed"] = "true"
                 earlier_obj = service.get(db_session=db_session, spec=spec, ref=earlier.record_id)
                 return shown_to(user, service.serialize(spec, earlier_obj, Created))
-        obj = service.create(db_session=db_session, spec=spec, data=data, actor=user)
+        obj = service.create(db_session=db_session, spec=spec, data=data, actor=user, prepared=prepared)
         if idempotency_key is not None:
             try:
                 with db_session.begin_nested():

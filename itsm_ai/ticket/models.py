@@ -26,6 +26,7 @@ from itsm_ai.base.states import (
 from itsm_ai.catalog.models import CatalogItem
 from itsm_ai.database import Base, UTCDateTime, utcnow
 from itsm_ai.group.models import Group
+from itsm_ai.inputs import ExtraJson
 
 SHORT_DESCRIPTION_MAX = 255
 
@@ -220,7 +221,7 @@ class TaskFields(BaseModel):
     )
     location: str | None = Field(default=None, max_length=120)
     configuration_items: list[str] = Field(default_factory=list, description="Asset names.")
-    extra: dict[str, Any] | None = Field(default=None, description="Fields without a column of their own.")
+    extra: ExtraJson | None = Field(default=None, description="Fields without a column of their own.")
     opened_at: AwareDatetime | None = None
 
 
@@ -244,7 +245,7 @@ class TaskUpdateFields(BaseModel):
     correlation_id: str | None = Field(default=None, max_length=100)
     location: str | None = Field(default=None, max_length=120)
     configuration_items: list[str] | None = None
-    extra: dict[str, Any] | None = None
+    extra: ExtraJson | None = None
 
 
 class TaskRead(BaseModel):

@@ -8,6 +8,7 @@ from fastapi import Query, status
 
 from itsm_ai.auth.dependencies import AdminUser, CurrentUser
 from itsm_ai.database import DbSession
+from itsm_ai.inputs import RowId
 from itsm_ai.records import service as record_service
 from itsm_ai.records.views import make_router
 from itsm_ai.webhooks import service
@@ -36,7 +37,7 @@ def list_deliveries(
     status_code=status.HTTP_202_ACCEPTED,
     summary="Send a delivery's event again (a new delivery, same event id)",
 )
-def redeliver(ref: str, delivery_id: int, db_session: DbSession, admin: AdminUser):
+def redeliver(ref: str, delivery_id: RowId, db_session: DbSession, admin: AdminUser):
     sub = record_service.get(db_session=db_session, spec=WEBHOOK, ref=ref)
     new = service.redeliver(db_session=db_session, sub=sub, delivery_id=delivery_id, actor=admin)
     return service.delivery_reads(db_session=db_session, deliveries=[new])[0]
