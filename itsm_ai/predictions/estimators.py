@@ -95,6 +95,8 @@ class BreachRiskClassifier(ClassifierMixin, BaseEstimator):
             min_samples_leaf=self.min_samples_leaf,
             l2_regularization=self.l2_regularization,
             categorical_features=_categorical_mask(),
+            early_stopping=True,
+            n_iter_no_change=20,
             random_state=self.random_state,
         )
 
@@ -221,6 +223,8 @@ class TimeToResolveRegressor(RegressorMixin, BaseEstimator):
                 min_samples_leaf=self.min_samples_leaf,
                 l2_regularization=self.l2_regularization,
                 categorical_features=_categorical_mask(),
+                early_stopping=True,
+                n_iter_no_change=20,
                 random_state=self.random_state,
             ).fit(matrix, target, sample_weight=sample_weight)
             for q in self.quantiles

@@ -25,7 +25,7 @@ from itsm_ai.predictions.estimators import (
 )
 from itsm_ai.predictions.features import event_log_snapshots, prepare_event_log
 
-HALF_LIVES: tuple[float | None, ...] = (None, 30.0, 14.0, 7.0)
+HALF_LIVES: tuple[float | None, ...] = (None, 30.0, 7.0)
 
 
 def read_event_log(path: str | Path, *, nrows: int | None = None) -> pd.DataFrame:

@@ -99,7 +99,7 @@ def state_hours(history: Iterable[tuple[str, float]], until: float) -> dict[str,
     """Hours spent in new / in progress / on hold from (state, epoch seconds) entries up to `until`."""
     spent = {"hours_new": 0.0, "hours_in_progress": 0.0, "hours_on_hold": 0.0}
     entries = sorted((at, state) for state, at in history if at <= until)
-    for (at, state), nxt in zip(entries, [*entries[1:], (until, None)], strict=True):
+    for (at, state), nxt in zip(entries, [*entries[1:], (until, None)], strict=False):
         key = f"hours_{state}"
         if key in spent:
             spent[key] += max(0.0, nxt[0] - at) / HOUR
