@@ -16,7 +16,8 @@ hour after it opened, and right after its first assignment, from the events up t
   an alert is reported, with the alerts the untouched test stream raises per day (false alarms).
 
 The recency half-life is chosen on the latest 20% of the training rows, never on the test rows. `--tiny`
-reads the first 12,000 events and skips the choice (CI, < 60 s). Results in benchmarks/results/predictions.json.
+reads the first 12,000 events and skips the choice (CI, < 60 s).
+Results in benchmarks/results/predictions.json.
 """
 
 from __future__ import annotations

@@ -157,7 +157,11 @@ class BreachRiskClassifier(ClassifierMixin, BaseEstimator):
             for k, name in enumerate(FEATURES):
                 delta = float(base[row] - risks[k, row])
                 value = data.at[row, name]
-                if delta > 0.005 and value is not None and not (isinstance(value, float) and math.isnan(value)):
+                if (
+                    delta > 0.005
+                    and value is not None
+                    and not (isinstance(value, float) and math.isnan(value))
+                ):
                     found.append(
                         {
                             "feature": name,
@@ -252,7 +256,12 @@ class SeasonalRateModel(BaseEstimator):
     """Arrivals per key (category, CI) as rate x hour-of-week profile; flags windows far above it."""
 
     def __init__(
-        self, *, window_hours: float = 1.0, alpha: float = 1e-4, min_count: int = 5, prior_hours: float = 168.0
+        self,
+        *,
+        window_hours: float = 1.0,
+        alpha: float = 1e-4,
+        min_count: int = 5,
+        prior_hours: float = 168.0,
     ):
         self.window_hours = window_hours
         self.alpha = alpha

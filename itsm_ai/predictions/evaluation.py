@@ -64,7 +64,9 @@ def choose_half_life(
     fit_rows, valid = _tail(rows, 0.2)
     scores = {}
     for half_life in candidates:
-        model = make().fit(fit_rows, fit_rows[target], sample_weight=recency_weights(fit_rows["at"], half_life))
+        model = make().fit(
+            fit_rows, fit_rows[target], sample_weight=recency_weights(fit_rows["at"], half_life)
+        )
         scores[str(half_life)] = float(score(model, valid))
     best = min(candidates, key=lambda h: scores[str(h)])
     return best, scores
@@ -101,8 +103,12 @@ def evaluate_point(
     def breach_model():
         return BreachRiskClassifier(**params.get("breach", {}))
 
-    half_life, scores = (choose_half_life(train, breach_model, "breached", _breach_score) if tune else (None, {}))
-    breach = breach_model().fit(train, train["breached"], sample_weight=recency_weights(train["at"], half_life))
+    half_life, scores = (
+        choose_half_life(train, breach_model, "breached", _breach_score) if tune else (None, {})
+    )
+    breach = breach_model().fit(
+        train, train["breached"], sample_weight=recency_weights(train["at"], half_life)
+    )
     risk = breach.predict_proba(test)[:, 1]
     base = priority_rate(train, test)
     y = test["breached"].astype(int)

@@ -108,7 +108,9 @@ def state_hours(history: Iterable[tuple[str, float]], until: float) -> dict[str,
 
 def calendar_features(opened_at: datetime | float) -> dict[str, float]:
     """Hour of day and weekday the ticket was opened (UTC)."""
-    stamp = pd.Timestamp(opened_at, unit="s") if isinstance(opened_at, int | float) else pd.Timestamp(opened_at)
+    stamp = (
+        pd.Timestamp(opened_at, unit="s") if isinstance(opened_at, int | float) else pd.Timestamp(opened_at)
+    )
     return {"hour_of_day": float(stamp.hour), "day_of_week": float(stamp.dayofweek)}
 
 

@@ -96,7 +96,9 @@ def snapshot(*, db_session: Session, obj: Incident, at: datetime | None = None) 
         .where(TicketStateHistory.record_type == RECORD_TYPE, TicketStateHistory.record_id == obj.id)
         .order_by(TicketStateHistory.id)
     ).all()
-    entries = [(state, when.timestamp()) for state, when in history] or [(obj.state, obj.opened_at.timestamp())]
+    entries = [(state, when.timestamp()) for state, when in history] or [
+        (obj.state, obj.opened_at.timestamp())
+    ]
     row.update(features.state_hours(entries, at.timestamp()))
     row.update(features.calendar_features(obj.opened_at))
     is_open = (Incident.state.in_(OPEN_STATES), Incident.opened_at <= at)
@@ -113,7 +115,9 @@ def snapshot(*, db_session: Session, obj: Incident, at: datetime | None = None) 
     )
     ci = row["ci"]
     row["ci_arrivals_24h"] = (
-        _count(db_session, *recent, Incident.extra["cmdb_ci"].as_string() == ci) if extra.get("cmdb_ci") else 0
+        _count(db_session, *recent, Incident.extra["cmdb_ci"].as_string() == ci)
+        if extra.get("cmdb_ci")
+        else 0
     )
     row["caller_recent"] = (
         _count(
@@ -287,3 +291,11 @@ def set_alert_status(
     alert.acknowledged_by_id = actor_id
     db_session.flush()
     return alert
+
+
+def incident(*, db_session: Session, number: str) -> Incident:
+    """An incident by number, or 404."""
+    obj = db_session.scalars(select(Incident).where(Incident.number == number)).first()
+    if obj is None:
+        raise NotFoundError(f"incident {number} not found")
+    return obj
