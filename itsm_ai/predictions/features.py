@@ -111,7 +111,7 @@ def calendar_features(opened_at: datetime | float) -> dict[str, float]:
     stamp = (
         pd.Timestamp(opened_at, unit="s") if isinstance(opened_at, int | float) else pd.Timestamp(opened_at)
     )
-    return {"hour_of_day": float(stamp.hour), "day_of_week": float(stamp.dayofweek)}
+    return {"hour_of_day": float(stamp.hour), "day_of_week": float(stamp.day_of_week)}
 
 
 def _text(value: Any) -> str | None:
