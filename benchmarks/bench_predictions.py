@@ -15,7 +15,8 @@ hour after it opened, and right after its first assignment, from the events up t
   category (or CI) within 30 minutes are injected at random times of the test period, and the share raised as
   an alert is reported, with the alerts the untouched test stream raises per day (false alarms).
 
-The recency half-life is chosen on the latest 20% of the training rows, never on the test rows. `--tiny`
+The recency half-life is chosen at open time on the latest 20% of the training rows (never on the test rows)
+and kept for the later points. `--tiny`
 reads the first 12,000 events and skips the choice (CI, < 60 s).
 Results in benchmarks/results/predictions.json.
 """
@@ -113,8 +114,13 @@ def main(argv: list[str] | None = None) -> dict:
         f"{'point':<9}{'n test':>7}{'AUC':>7}{'base':>7}{'Brier':>7}{'base':>7}"
         f"{'MAE h':>8}{'base':>8}{'change':>8}{'cover':>7}"
     )
+    half_lives = (None, None)
     for point in POINTS:
-        result, _, _ = evaluate_point(df, point, cut=cut, params=params, tune=not args.tiny)
+        # The half-lives are chosen once, at open time (on training rows), and kept for the later points.
+        tune = point == POINTS[0] and not args.tiny
+        result, _, _ = evaluate_point(df, point, cut=cut, params=params, tune=tune, half_lives=half_lives)
+        if tune:
+            half_lives = (result.breach["half_life_days"], result.ttr["half_life_days"])
         b, r = result.breach, result.ttr
         print(
             f"{point:<9}{result.n_test:>7}{b['auc']:>7.3f}{b['baseline_auc']:>7.3f}{b['brier']:>7.3f}"

@@ -25,7 +25,7 @@ from itsm_ai.predictions.estimators import (
 )
 from itsm_ai.predictions.features import event_log_snapshots, prepare_event_log
 
-HALF_LIVES: tuple[float | None, ...] = (None, 30.0, 7.0)
+HALF_LIVES: tuple[float | None, ...] = (None, 14.0)
 
 
 def read_event_log(path: str | Path, *, nrows: int | None = None) -> pd.DataFrame:
@@ -92,9 +92,19 @@ def _ttr_score(model, rows: pd.DataFrame) -> float:
 
 
 def evaluate_point(
-    df: pd.DataFrame, point: str, *, cut: float, params: dict[str, Any] | None = None, tune: bool = True
+    df: pd.DataFrame,
+    point: str,
+    *,
+    cut: float,
+    params: dict[str, Any] | None = None,
+    tune: bool = True,
+    half_lives: tuple[float | None, float | None] = (None, None),
 ) -> tuple[PointResult, BreachRiskClassifier, TimeToResolveRegressor]:
-    """Fit both models on the incidents opened before `cut` and score them on the later ones at `point`."""
+    """Fit both models on the incidents opened before `cut` and score them on the later ones at `point`.
+
+    With `tune`, each model's recency half-life is chosen on the training rows; otherwise `half_lives`
+    (breach, time to resolve) are used as given.
+    """
     params = params or {}
     rows = event_log_snapshots(df, point)
     train, test = rows[rows["opened_at"] < cut], rows[rows["opened_at"] >= cut]
@@ -129,7 +139,9 @@ def evaluate_point(
         return TimeToResolveRegressor(**params.get("ttr", {}))
 
     half_life, scores = (
-        choose_half_life(ttr_train, ttr_model, "hours_to_resolve", _ttr_score) if tune else (None, {})
+        choose_half_life(ttr_train, ttr_model, "hours_to_resolve", _ttr_score)
+        if tune
+        else (half_lives[1], {})
     )
     ttr = ttr_model().fit(
         ttr_train, ttr_train["hours_to_resolve"], sample_weight=recency_weights(ttr_train["at"], half_life)

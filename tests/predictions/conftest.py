@@ -19,7 +19,7 @@ def synthetic_snapshots(n: int = 800, seed: int = 0) -> pd.DataFrame:
     logit = -1.5 + 2.5 * (group == "Network") + 1.0 * (priority == 2)
     breached = rng.random(n) < 1 / (1 + np.exp(-logit))
     hours = np.exp(1.0 + 1.5 * (group == "Network") + rng.normal(0, 0.3, n))
-    rows = pd.DataFrame({name: None for name in FEATURES}, index=range(n))
+    rows = pd.DataFrame(dict.fromkeys(FEATURES), index=range(n))
     rows["group"] = group
     rows["priority"] = priority.astype(str)
     rows["category"] = rng.choice(["network", "hardware", "software"], n)

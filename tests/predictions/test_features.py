@@ -12,15 +12,18 @@ COLUMNS = (
     "contact_type,location,category,subcategory,u_symptom,cmdb_ci,impact,urgency,priority,assignment_group,"
     "assigned_to,resolved_at,closed_at"
 )
+# number, state, reassignments, made_sla, caller, opened, updated, contact, CI, impact,urgency,priority,
+# group, assignee, resolved_at
+TEMPLATE = "{},{},{},0,{},{},1/3/2016 {},1/3/2016 {},{},3,55,170,72,{},{},{},1/3/2016 {},2/3/2016 12:00"
 ROWS = [
     # INC1: opened 09:00, assigned at 09:30 (a reassignment at 11:00), resolved at 12:00; breached.
-    "1,New,0,0,true,7,1/3/2016 09:00,1/3/2016 09:05,Phone,3,55,170,72,?,2,2,3,56,?,1/3/2016 12:00,2/3/2016 12:00",
-    "1,Active,0,0,true,7,1/3/2016 09:00,1/3/2016 09:30,Phone,3,55,170,72,?,2,2,3,56,9,1/3/2016 12:00,2/3/2016 12:00",
-    "1,Active,1,0,false,7,1/3/2016 09:00,1/3/2016 11:00,Phone,3,55,170,72,?,2,2,3,57,9,1/3/2016 12:00,2/3/2016 12:00",
-    "1,Resolved,1,0,false,7,1/3/2016 09:00,1/3/2016 12:00,Phone,3,55,170,72,?,2,2,3,57,9,1/3/2016 12:00,2/3/2016 12:00",
+    TEMPLATE.format(1, "New", 0, "true", 7, "09:00", "09:05", "Phone", "?", "2,2,3", 56, "?", "12:00"),
+    TEMPLATE.format(1, "Active", 0, "true", 7, "09:00", "09:30", "Phone", "?", "2,2,3", 56, 9, "12:00"),
+    TEMPLATE.format(1, "Active", 1, "false", 7, "09:00", "11:00", "Phone", "?", "2,2,3", 57, 9, "12:00"),
+    TEMPLATE.format(1, "Resolved", 1, "false", 7, "09:00", "12:00", "Phone", "?", "2,2,3", 57, 9, "12:00"),
     # INC2: opened 09:10, resolved at 09:40: gone before the one-hour point; never assigned.
-    "2,New,0,0,true,8,1/3/2016 09:10,1/3/2016 09:10,Email,3,55,170,72,5,1,1,1,56,?,1/3/2016 09:40,1/3/2016 10:00",
-    "2,Resolved,0,0,true,8,1/3/2016 09:10,1/3/2016 09:40,Email,3,55,170,72,5,1,1,1,56,?,1/3/2016 09:40,1/3/2016 10:00",
+    TEMPLATE.format(2, "New", 0, "true", 8, "09:10", "09:10", "Email", 5, "1,1,1", 56, "?", "09:40"),
+    TEMPLATE.format(2, "Resolved", 0, "true", 8, "09:10", "09:40", "Email", 5, "1,1,1", 56, "?", "09:40"),
 ]
 
 
