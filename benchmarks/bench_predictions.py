@@ -42,7 +42,7 @@ BURSTS = (3, 6, 10)
 
 
 def _arrivals(df, column: str):
-    first = df.groupby("number").first()
+    first = df.groupby("number").head(1).set_index("number")
     first = first[first["opened_at"].notna()]
     return first["opened_at"].to_numpy(float), first[column].to_numpy(object)
 

@@ -259,7 +259,8 @@ def _cutoff(point: str, opened: float, updated: np.ndarray, assignee: np.ndarray
         return (known, at) if known else None
     if point == "assigned":
         hits = np.flatnonzero(pd.notna(assignee))
-        return (int(hits[0]) + 1, float(updated[hits[0]])) if len(hits) else None
+        # Some incidents were opened (back-dated) after their first update: the time is never before open.
+        return (int(hits[0]) + 1, max(opened, float(updated[hits[0]]))) if len(hits) else None
     raise ValueError(f"point must be one of {POINTS}, got {point!r}")
 
 

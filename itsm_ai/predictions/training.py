@@ -86,7 +86,7 @@ def train_from_event_log(
         promote=promote,
     )
 
-    first = df.groupby("number").first()
+    first = df.groupby("number").head(1).set_index("number")
     first = first[first["opened_at"].notna()]
     # One model for both dimensions: category and CI names never collide ("Category 55", "cmdb_ci 12").
     keys = pd.concat([first["category"], first["ci"]], ignore_index=True)
