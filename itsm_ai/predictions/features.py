@@ -38,6 +38,9 @@ CATEGORICAL = (
     "location",
     "group",
     "state",
+    "opened_by",
+    "knowledge",
+    "priority_confirmation",
 )
 NUMERIC = (
     "reassignment_count",
@@ -70,6 +73,9 @@ LABELS = {
     "location": "location",
     "group": "assignment group",
     "state": "state",
+    "opened_by": "opened by",
+    "knowledge": "knowledge base used",
+    "priority_confirmation": "priority confirmed",
     "reassignment_count": "reassignments so far",
     "reopen_count": "reopens so far",
     "updates": "updates so far",
@@ -211,8 +217,11 @@ def prepare_event_log(raw: pd.DataFrame) -> pd.DataFrame:
         ("group", "assignment_group"),
         ("assignee", "assigned_to"),
         ("caller", "caller_id"),
+        ("opened_by", "opened_by"),
+        ("knowledge", "knowledge"),
+        ("priority_confirmation", "u_priority_confirmation"),
     ):
-        df[ours] = _prefixed(raw[theirs].astype(str), theirs)
+        df[ours] = _prefixed(raw[theirs].astype(str), theirs) if theirs in raw.columns else None
     df["contact_type"] = _prefixed(raw["contact_type"], "contact_type")
     for column in ("priority", "impact", "urgency"):
         df[column] = pd.Series(

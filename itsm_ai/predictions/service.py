@@ -64,6 +64,11 @@ def _ci(obj: Incident) -> str | None:
     return items[0].name if items else None
 
 
+def _flag(value: Any) -> str | None:
+    """A flag as the event log spells it ("true"/"false"), whether the import stored a bool or text."""
+    return None if value is None else str(value).lower()
+
+
 def _count(db_session: Session, *where) -> int:
     return int(db_session.scalar(select(func.count(Incident.id)).where(*where)) or 0)
 
@@ -85,6 +90,9 @@ def snapshot(*, db_session: Session, obj: Incident, at: datetime | None = None) 
         "location": obj.location,
         "group": group,
         "state": obj.state,
+        "opened_by": extra.get("opened_by"),
+        "knowledge": _flag(extra.get("knowledge")),
+        "priority_confirmation": _flag(extra.get("u_priority_confirmation")),
         "reassignment_count": obj.reassignment_count,
         "reopen_count": obj.reopen_count,
         "updates": obj.version,

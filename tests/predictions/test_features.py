@@ -14,7 +14,7 @@ COLUMNS = (
 )
 # number, state, reassignments, made_sla, caller, opened, updated, contact, CI, impact,urgency,priority,
 # group, assignee, resolved_at
-TEMPLATE = "{},{},{},0,{},{},1/3/2016 {},1/3/2016 {},{},3,55,170,72,{},{},{},1/3/2016 {},2/3/2016 12:00"
+TEMPLATE = "{},{},{},0,{},{},1/3/2016 {},1/3/2016 {},{},3,55,170,72,{},{},{},{},1/3/2016 {},2/3/2016 12:00"
 ROWS = [
     # INC1: opened 09:00, assigned at 09:30 (a reassignment at 11:00), resolved at 12:00; breached.
     TEMPLATE.format(1, "New", 0, "true", 7, "09:00", "09:05", "Phone", "?", "2,2,3", 56, "?", "12:00"),
