@@ -104,6 +104,14 @@ def test_a_rule_escalates_on_breach_risk(make, client, users, trained):
 
 
 def test_a_burst_of_similar_tickets_raises_one_alert_linking_them(make, client, users, trained):
+    rule = {
+        "name": "Burst watch",
+        "record_type": "incident",
+        "trigger": "created",
+        "conditions": {"field": "volume_alert", "op": "is_not_empty"},
+        "actions": [{"type": "add_comment", "body": "Part of a burst: {number}"}],
+    }
+    make.post("rules", rule, as_="admin")
     numbers = [make.incident(category="network")["number"] for _ in range(7)]
     alerts = make.get("predictions/alerts")["items"]
     assert len(alerts) == 1
@@ -115,6 +123,13 @@ def test_a_burst_of_similar_tickets_raises_one_alert_linking_them(make, client, 
     last = make.get(f"incidents/{numbers[-1]}")
     assert last["suggestions"]["predictions"]["volume_alert"] == alert["id"]
     assert make.get(f"predictions/alerts/{alert['id']}")["id"] == alert["id"]
+    # The rule fired on the tickets that completed the burst, not on the first, ordinary one.
+    commented = []
+    for number in numbers:
+        comments = make.get(f"incidents/{number}/comments")
+        items = comments["items"] if isinstance(comments, dict) else comments
+        commented.append(any("Part of a burst" in c["body"] for c in items))
+    assert not commented[0] and commented[-1]
 
 
 def _alert(make) -> dict:
