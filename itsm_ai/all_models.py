@@ -25,6 +25,7 @@ from itsm_ai.knowledge.article import service as knowledge_specs  # noqa: F401
 from itsm_ai.mail import models as mail_models  # noqa: F401
 from itsm_ai.mail import service as mail_service
 from itsm_ai.notification import models as notification_models  # noqa: F401
+from itsm_ai.predictions import models as prediction_models  # noqa: F401
 from itsm_ai.records import models as record_models
 from itsm_ai.reports import models as report_models  # noqa: F401
 from itsm_ai.sla import calendars as sla_calendar_specs  # noqa: F401

@@ -16,6 +16,7 @@ from itsm_ai.classify.cli import evaluate_command, models_app, train_command
 from itsm_ai.data.cli import export_command, import_command
 from itsm_ai.knowledge.cli import index_app, knowledge_app
 from itsm_ai.mail.cli import mail_app
+from itsm_ai.predictions.cli import predictions_app
 from itsm_ai.reports.cli import rebuild_facts_command, report_command
 
 app = typer.Typer(help="itsm-ai: AI-first IT service management.", no_args_is_help=True, add_completion=False)
@@ -28,6 +29,7 @@ app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(chat_app, name="chat")
 app.add_typer(mail_app, name="mail")
 app.add_typer(attachments_app, name="attachments")
+app.add_typer(predictions_app, name="predictions")
 console = Console(stderr=True)
 
 

@@ -18,6 +18,8 @@ LISTENERS: list[str] = [
     "itsm_ai.reports.flows:on_record_event",
     "itsm_ai.classify.flows:on_record_event",
     "itsm_ai.knowledge.flows:on_record_event",
+    # Before the rules, so a rule sees the risk the change gives the ticket (breach_risk > 0.8).
+    "itsm_ai.predictions.flows:on_record_event",
     "itsm_ai.automation.engine:on_record_event",
     "itsm_ai.notification.service:on_record_event",
     "itsm_ai.webhooks.service:on_record_event",

@@ -359,6 +359,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     from itsm_ai.knowledge.views import router as knowledge_router
     from itsm_ai.mail.views import router as mail_router
     from itsm_ai.notification.views import router as notification_router
+    from itsm_ai.predictions.views import router as predictions_router
     from itsm_ai.reports.views import router as reports_router
     from itsm_ai.sla.views import router as sla_router
     from itsm_ai.ticket.views import router as ticket_router
@@ -411,6 +412,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
         notification_router,
         mail_router,
         reports_router,
+        predictions_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 

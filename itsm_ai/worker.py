@@ -21,6 +21,7 @@ JOBS: list[str] = [
     "itsm_ai.notification.flows:send_pending",
     "itsm_ai.mail.imap:poll_job",
     "itsm_ai.attachment.flows:sweep_job",
+    "itsm_ai.predictions.flows:refresh_job",
 ]
 
 

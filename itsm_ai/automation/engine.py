@@ -81,6 +81,10 @@ def ticket_view(spec, obj: Any) -> dict[str, Any]:
         ticket["suggestions"] = suggestions
     if hasattr(obj, "problem_id"):
         ticket["problem_id"] = obj.problem_id
+    # Predictions are mirrored into suggestions; rules name them plainly (breach_risk > 0.8).
+    predictions = (suggestions or {}).get("predictions") or {}
+    for name in ("breach_risk", "ttr_hours", "volume_alert"):
+        ticket.setdefault(name, predictions.get(name))
     return ticket
 
 

@@ -108,6 +108,13 @@ EXPECTED: dict[tuple[str, str], dict[str, Status]] = {
     # Reports: staff and data scientists read every figure; requesters none (they span everyone's tickets).
     ("GET", "/reports"): _exp(200, 200, 200, 403),
     ("GET", "/reports/{metric}"): _exp(200, 200, 200, 403),
+    # Predictions: staff and data scientists read; staff refresh and acknowledge; probed ids do not exist.
+    ("GET", "/predictions/incidents/{number}"): _exp(404, 404, 404, 403),
+    ("POST", "/predictions/incidents/{number}/refresh"): _exp(404, 404, 403, 403),
+    ("GET", "/predictions/at-risk"): _exp(200, 200, 200, 403),
+    ("GET", "/predictions/alerts"): _exp(200, 200, 200, 403),
+    ("GET", "/predictions/alerts/{alert_id}"): _exp(404, 404, 404, 403),
+    ("PATCH", "/predictions/alerts/{alert_id}"): _exp(422, 422, 403, 403),
     # Approvals: staff ask, whoever is named decides; reading follows the record's read access.
     ("GET", "/approvals"): _exp(200, 200, 200, 200),
     ("GET", "/changes/{ref}/approvals"): _exp(200, 200, 200, 403),
