@@ -1,7 +1,7 @@
 """predictions: each ticket's latest breach risk and time to resolve, and volume alerts
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-05 19:30:00
 
 """
@@ -13,7 +13,7 @@ from alembic import op
 import itsm_ai.database
 
 revision: str = '0014'
-down_revision: str | Sequence[str] | None = '0012'
+down_revision: str | Sequence[str] | None = '0013'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
