@@ -34,7 +34,8 @@ _SECRET_WORD = (
 # symbol does ("password is expired" stays, "password is Winter2024!" goes), unless the password is said to be
 # a temporary, new or initial one ("temporary password is sunshine").
 _SECRET_LABELLED = re.compile(
-    rf"(?i)\b({_SECRET_WORD})(\s*(?::|=|-{{1,2}}(?=\s))\s*)(?![\[(])(\S+?)(?=[.,;]?(?:\s|$))"
+    rf"(?i)\b({_SECRET_WORD})(\s*(?::|=|-{{1,2}}(?=\s+\S*?[\d!@#$%^&*+=~]))\s*)"
+    r"(?![\[(])(\S+?)(?=[.,;]?(?:\s|$))"
 )
 _SECRET = re.compile(
     rf"(?i)\b({_SECRET_WORD})(\s*(?:\bis\b|\bwas\b|\b(?:set|reset|changed) to\b|\bto\b)\s*)"
@@ -51,7 +52,8 @@ _BEARER = re.compile(r"(?i)\b(bearer|basic)(\s+)([A-Za-z0-9._~+/=-]{12,})")
 _KEY_LIKE = re.compile(
     r"(?<![\w/\\.-])(?:eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}|(?:sk|pk|rk)-[A-Za-z0-9_-]{16,}|"
     r"gh[pousr]_[A-Za-z0-9]{20,}|xox[abprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|"
-    r"(?=[A-Za-z0-9_+/=-]{24,})(?=[^\s]*\d)(?=[^\s]*[a-z])(?=[^\s]*[A-Z])[A-Za-z0-9_+/=-]{24,})"
+    # Long mixed-case strings with digits; not underscore_joined job or system names.
+    r"(?=[A-Za-z0-9+/=-]{24,})(?=[^\s]*\d)(?=[^\s]*[a-z])(?=[^\s]*[A-Z])[A-Za-z0-9+/=-]{24,})"
     r"(?![\w/\\-]|\.\w)"
 )
 # Host names: UNC paths, FQDNs (three labels or more, or two with a well-known top-level domain, never a file
@@ -95,7 +97,7 @@ _USER_CONTEXT = re.compile(
 # fileserver02". Product and version names of that shape are not hosts.
 _HOST_AFTER = re.compile(
     r"(?i)\b((?:on|from|to|at|via|onto|into|against|with)\s+)"
-    r"((?=[A-Za-z][A-Za-z_-]*\d{2})[A-Za-z][A-Za-z_-]*\d{2,}[A-Za-z0-9_-]*)\b"
+    r"((?=[A-Za-z][A-Za-z_-]*\d{2})[A-Za-z][A-Za-z_-]{2,}\d{2,}[A-Za-z0-9_-]*)\b"
 )
 _NOT_HOST_PREFIXES = (
     "windows", "win", "office", "kb", "sid", "ipv", "iphone", "ipad", "ios", "android", "sql", "server",
@@ -111,8 +113,8 @@ def _fqdn(match: re.Match[str]) -> str:
     labels = name.split(".")
     if name.lower() in _NOT_HOSTS or tld in _FILE_ENDINGS:
         return name
-    if len(labels) < 3 and tld not in _TLDS:
-        return name
+    if tld not in _TLDS and (len(labels) < 3 or len(tld) > 6):
+        return name  # "Node.js", or a dotted code name such as system.web.ui.scriptmanager.onprerender
     if all(label.isdigit() for label in labels[:-1]):
         return name  # a version number with a suffix
     return HOST

@@ -53,7 +53,13 @@ from itsm_ai.knowledge.drafting.pii import scrub, scrub_report
             ["fileserver02", "esx-07"],
             [],
         ),
-        # Things that look a little like secrets or hosts but are not.
+        # Things that look a little like secrets or hosts but are not (false positives seen on real tickets).
+        (
+            "password - it is locked; job bk_hana_SID_62_erp_wly_dp_AbCdEfGh12 failed in "
+            "system.web.ui.scriptmanager.onpageprerendercomplete",
+            [],
+            ["password - it", "bk_hana_SID_62_erp_wly_dp_AbCdEfGh12", "system.web.ui.scriptmanager"],
+        ),
         (
             "Upgraded to Windows 10 (10.0.19041) with Office365 and KB5012170; Node.js and ASP.NET apps, "
             "e.g. "
