@@ -17,7 +17,7 @@ from sqlalchemy.types import TypeDecorator
 
 from itsm_ai.config import get_settings
 from itsm_ai.errors import InvalidInputError
-from itsm_ai.records import counters
+from itsm_ai.records import counters, fulltext
 from itsm_ai.records.spec import RecordSpec
 
 NON_NULL_SORTS = {
@@ -196,7 +196,13 @@ def build_conditions(
                 conds.append(op(bound))
     if params.q:
         term = params.q.strip()
-        options = [spec.column(f).ilike(like_pattern(term), escape="\\") for f in spec.search_fields]
+        terms = fulltext.words(term) if spec.fulltext else None
+        if terms:
+            dialect = db_session.get_bind().dialect.name
+            match = fulltext.match(dialect=dialect, model=spec.model, fields=spec.search_fields, terms=terms)
+            options = [match]
+        else:
+            options = [spec.column(f).ilike(like_pattern(term), escape="\\") for f in spec.search_fields]
         if spec.prefix is not None:
             options.append(spec.model.number == term.upper())
         conds.append(or_(*options))

@@ -173,6 +173,8 @@ class RecordSpec:
     # One field, or several separated by commas; '-' for descending.
     default_sort: str = "-id"
     search_fields: tuple[str, ...] = ("short_description",)
+    # The search fields have a full-text index (records.fulltext; created by a migration): `q` uses it.
+    fulltext: bool = False
     labels: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
     # The record type's own hooks (values it derives on write); other features attach theirs to `hooks`.
     on_create: CreateHook | None = None

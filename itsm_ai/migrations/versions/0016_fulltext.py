@@ -1,0 +1,44 @@
+"""fulltext: `q` on tickets through FTS5 (SQLite) or a tsvector GIN index (PostgreSQL)
+
+SQLite: an external-content FTS5 table per ticket table, kept in step by triggers, back-filled with 'rebuild'.
+PostgreSQL: a GIN expression index over the same text (building it is the back-fill).
+
+Revision ID: 0016
+Revises: 0012
+Create Date: 2026-12-05 19:10:00
+
+"""
+from collections.abc import Sequence
+
+from alembic import op
+
+from itsm_ai.records import fulltext
+
+revision: str = '0016'
+down_revision: str | Sequence[str] | None = '0012'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# Frozen here: a later change of what `q` searches needs its own migration.
+TABLES = ('incidents', 'problems', 'changes', 'service_requests')
+FIELDS = ('short_description', 'description')
+
+
+def upgrade() -> None:
+    dialect = op.get_bind().dialect.name
+    for table in TABLES:
+        if dialect == 'postgresql':
+            op.execute(fulltext.postgres_index_sql(table, FIELDS))
+        else:
+            for statement in fulltext.sqlite_ddl(table, FIELDS):
+                op.execute(statement)
+
+
+def downgrade() -> None:
+    dialect = op.get_bind().dialect.name
+    for table in TABLES:
+        if dialect == 'postgresql':
+            op.execute(f'DROP INDEX IF EXISTS ix_{table}_fulltext')
+        else:
+            for statement in fulltext.sqlite_drop(table):
+                op.execute(statement)
