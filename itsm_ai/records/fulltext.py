@@ -83,7 +83,9 @@ def match(*, dialect: str, model, fields: tuple[str, ...], terms: list[str]) -> 
         return document.op("@@")(tsquery)
     fts = fts_table(table_name)
     phrase = '"' + " ".join(terms) + '"*'
-    rowids = select(literal_column("rowid")).select_from(table(fts)).where(
-        literal_column(fts).op("MATCH")(bindparam("fulltext_q", phrase))
+    rowids = (
+        select(literal_column("rowid"))
+        .select_from(table(fts))
+        .where(literal_column(fts).op("MATCH")(bindparam("fulltext_q", phrase)))
     )
     return model.id.in_(rowids)
