@@ -41,6 +41,11 @@ class Link(ABC):
     def shown(self, obj: Any) -> list[str]:
         """The linked values as the API shows them."""
 
+    def shown_for(self, *, db_session: Session, spec: RecordSpec, ids: list[int]) -> dict[int, list[str]]:
+        """The linked values of many records at once, as `shown` gives them; a link that implements it lets
+        lists read plain rows instead of loading every record object."""
+        raise NotImplementedError
+
     @abstractmethod
     def find(self, *, db_session: Session, value: str) -> Any | None:
         """What one value stands for, or None."""
