@@ -9,7 +9,7 @@ the whole page, and builds the same dicts `service.serialize` builds from object
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from itsm_ai.records.spec import Link, RecordSpec
+
+VALUE, LABEL, LINK = range(3)
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,8 @@ class RowReader:
     spec: RecordSpec
     columns: tuple[Any, ...]
     joins: tuple[tuple[Any, Any], ...]
-    fields: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+    # (name, how, position in the row, labels): how is VALUE, LABEL (labels[value]) or LINK (links' values).
+    fields: tuple[tuple[str, int, int, Mapping[int, str] | None], ...]
     links: tuple[tuple[str, Link], ...]
 
     def read(self, *, db_session: Session, ids: Sequence[int]) -> list[dict[str, Any]]:
@@ -39,7 +42,7 @@ class RowReader:
         stmt = select(*self.columns).select_from(model)
         for target, on in self.joins:
             stmt = stmt.outerjoin(target, on)
-        rows = {r["id"]: r for r in db_session.execute(stmt.where(model.id.in_(ids))).mappings()}
+        rows = {r[0]: r for r in db_session.execute(stmt.where(model.id.in_(ids)))}
         linked = {
             name: link.shown_for(db_session=db_session, spec=self.spec, ids=list(ids))
             for name, link in self.links
@@ -50,8 +53,14 @@ class RowReader:
             if row is None:
                 continue  # deleted between the two reads: the page is one shorter, as a later read would be
             item: dict[str, Any] = {}
-            for name, make in self.fields:
-                item[name] = linked[name][record_id] if make is None else make(row)
+            for name, how, position, labels in self.fields:
+                if how == VALUE:
+                    item[name] = row[position]
+                elif how == LABEL:
+                    value = row[position]
+                    item[name] = labels.get(value, str(value))
+                else:
+                    item[name] = linked[name][record_id]
             out.append(item)
         return out
 
@@ -76,9 +85,9 @@ def _build(spec: RecordSpec) -> RowReader | None:
         return None
     model = spec.model
     attrs = sa_inspect(model).column_attrs
-    columns: dict[str, Any] = {"id": model.id.label("id")}
+    columns: dict[str, Any] = {"id": model.id.label("id")}  # the id first: rows are keyed by it
     joins = []
-    fields: list[tuple[str, Callable[[Any], Any] | None]] = []
+    shown: list[tuple[str, int, str, Mapping[int, str] | None]] = []
     links = []
     for name in spec.read_schema.model_fields:
         if name.endswith("_label"):
@@ -86,30 +95,30 @@ def _build(spec: RecordSpec) -> RowReader | None:
             if base not in attrs:
                 return None
             columns[base] = getattr(model, base).label(base)
-            labels = spec.labels[base]
-            fields.append((name, lambda r, b=base, labels=labels: labels.get(r[b], str(r[b]))))
+            shown.append((name, LABEL, base, spec.labels[base]))
         elif name in spec.refs:
             ref = spec.refs[name]
             target = aliased(ref.target, name=f"ref_{name}")
             joins.append((target, target.id == getattr(model, ref.fk)))
             key = f"ref__{name}"
             columns[key] = getattr(target, ref.key).label(key)
-            fields.append((name, lambda r, k=key: r[k]))
+            shown.append((name, VALUE, key, None))
         elif name in spec.links:
             link = spec.links[name]
             if type(link).shown_for is Link.shown_for:
                 return None
             links.append((name, link))
-            fields.append((name, None))
+            shown.append((name, LINK, "id", None))
         elif name in attrs:
             columns[name] = getattr(model, name).label(name)
-            fields.append((name, lambda r, n=name: r[n]))
+            shown.append((name, VALUE, name, None))
         elif hasattr(model, name):
             return None  # a property or relationship: only the object knows it
+    positions = {key: i for i, key in enumerate(columns)}
     return RowReader(
         spec=spec,
         columns=tuple(columns.values()),
         joins=tuple(joins),
-        fields=tuple(fields),
+        fields=tuple((name, how, positions[key], labels) for name, how, key, labels in shown),
         links=tuple(links),
     )
