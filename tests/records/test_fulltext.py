@@ -84,3 +84,15 @@ def test_migration_backfills_and_triggers_follow_writes(tmp_path):
         names = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE name LIKE '%_fts%'"))}
     assert names == set()
     engine.dispose()
+
+
+def test_every_ticket_table_has_its_index_at_head(tmp_path):
+    """A later migration that rebuilds a ticket table on SQLite (batch "move and copy") drops its triggers
+    silently, and the index would go stale: this fails until that migration re-creates them."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'h.db'}")
+    upgrade(engine)
+    with engine.connect() as conn:
+        triggers = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))}
+    engine.dispose()
+    for table in ("incidents", "problems", "changes", "service_requests"):
+        assert {f"{table}_fts_ai", f"{table}_fts_ad", f"{table}_fts_au"} <= triggers
