@@ -200,7 +200,11 @@ def build_conditions(
         terms = fulltext.words(term) if spec.fulltext else None
         if terms:
             dialect = db_session.get_bind().dialect.name
-            match = fulltext.match(dialect=dialect, model=spec.model, fields=spec.search_fields, terms=terms)
+            rows, _ = counters.read(db_session=db_session, record_type=spec.record_type)
+            common = fulltext.is_common(db_session=db_session, model=spec.model, terms=terms, rows=rows)
+            match = fulltext.match(
+                dialect=dialect, model=spec.model, fields=spec.search_fields, terms=terms, common=common
+            )
             options = [match]
         else:
             options = [spec.column(f).ilike(like_pattern(term), escape="\\") for f in spec.search_fields]

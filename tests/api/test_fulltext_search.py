@@ -108,3 +108,34 @@ def test_the_query_uses_the_index(client, users, make):
         else:
             plan = " ".join(str(r[-1]) for r in conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
             assert "VIRTUAL TABLE INDEX" in plan and "incidents_fts" in plan
+
+
+def test_common_words_walk_the_sort_order_with_the_same_answer(client, users, make, monkeypatch):
+    """SQLite answers a word most records contain by walking the sort index; the rows are the same."""
+    from itsm_ai.records import fulltext
+
+    for i in range(6):
+        make.incident(short_description=f"Printer {i} jam", opened_at=f"2024-01-0{1 + i}T09:00:00Z")
+    make.incident(short_description="Scanner")
+    queries = ("printer", "printer 3", "jam", "scanner", "nothing")
+    plain = {
+        q: client.get(f"{API}/incidents", params={"q": q}, headers=users["agent"].headers).json()
+        for q in queries
+    }
+    monkeypatch.setattr(fulltext, "is_common", lambda **kw: True)
+    for q in queries:
+        common = client.get(f"{API}/incidents", params={"q": q}, headers=users["agent"].headers).json()
+        assert common == plain[q]
+    assert [i["short_description"] for i in plain["printer"]["items"]] == [
+        f"Printer {i} jam" for i in range(5, -1, -1)
+    ]
+    assert plain["printer 3"]["total"] == 1 and plain["nothing"]["total"] == 0
+
+
+def test_is_common_counts_up_to_the_threshold(db, make):
+    from itsm_ai.records import fulltext
+    from itsm_ai.ticket.models import Incident
+
+    make.incident(short_description="Printer jam")
+    with database.get_session() as session:
+        assert fulltext.is_common(db_session=session, model=Incident, terms=["printer"], rows=10**9) is False

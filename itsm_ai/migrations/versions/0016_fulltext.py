@@ -26,6 +26,9 @@ FIELDS = ('short_description', 'description')
 
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
+    if dialect == 'postgresql':
+        # The GIN build is the back-fill: more sort memory makes it several times faster at a million rows.
+        op.execute("SET LOCAL maintenance_work_mem = '256MB'")
     for table in TABLES:
         if dialect == 'postgresql':
             op.execute(fulltext.postgres_index_sql(table, FIELDS))
