@@ -101,8 +101,10 @@ def match(
         # Words are letters and digits only, so quoting them in tsquery syntax needs no escaping.
         query = " <-> ".join(f"'{t}'" for t in terms) + ":*"
         document = literal_column(postgres_document(table_name, fields))
+        # Rendered into the statement (escaped), not sent as a parameter: a prepared statement's generic
+        # plan cannot see how rare the words are and would scan by date instead of asking the index.
         tsquery = text("to_tsquery('simple'::regconfig, :fulltext_q)").bindparams(
-            bindparam("fulltext_q", query)
+            bindparam("fulltext_q", query, literal_execute=True)
         )
         return document.op("@@")(tsquery)
     fts = fts_table(table_name)

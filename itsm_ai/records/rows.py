@@ -2,24 +2,24 @@
 
 Loading ORM objects for a page (identity map, joined and selectin eager loads of every relationship, then
 `serialize` walking attributes) cost most of a list request's time at scale. This reads only the columns the
-read schema shows, references by one LEFT JOIN each to their readable key, links with one query per link for
+read schema shows, references with one look-up per referenced table and links with one query per link for
 the whole page, and builds the same dicts `service.serialize` builds from objects.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from itsm_ai.records.spec import Link, RecordSpec
 
-VALUE, LABEL, LINK = range(3)
+VALUE, LABEL, LINK, REF = range(4)
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,9 @@ class RowReader:
 
     spec: RecordSpec
     columns: tuple[Any, ...]
-    joins: tuple[tuple[Any, Any], ...]
-    # (name, how, position in the row, labels): how is VALUE, LABEL (labels[value]) or LINK (links' values).
-    fields: tuple[tuple[str, int, int, Mapping[int, str] | None], ...]
+    # (name, how, position in the row, extra): how is VALUE, LABEL (extra: the labels), LINK (the link's
+    # values) or REF (the row holds the foreign key; extra: the referenced model and its readable key).
+    fields: tuple[tuple[str, int, int, Any], ...]
     links: tuple[tuple[str, Link], ...]
 
     def read(self, *, db_session: Session, ids: Sequence[int]) -> list[dict[str, Any]]:
@@ -39,26 +39,38 @@ class RowReader:
         if not ids:
             return []
         model = self.spec.model
-        stmt = select(*self.columns).select_from(model)
-        for target, on in self.joins:
-            stmt = stmt.outerjoin(target, on)
-        rows = {r[0]: r for r in db_session.execute(stmt.where(model.id.in_(ids)))}
+        rows = {r[0]: r for r in db_session.execute(select(*self.columns).where(model.id.in_(ids)))}
         linked = {
             name: link.shown_for(db_session=db_session, spec=self.spec, ids=list(ids))
             for name, link in self.links
         }
+        # References by one small look-up per referenced table (users once for assignee and caller): a join
+        # per reference made PostgreSQL hash whole tables (every user) for a page of 50.
+        wanted: dict[tuple, set[int]] = {}
+        for _, how, position, target_key in self.fields:
+            if how == REF:
+                wanted.setdefault(target_key, set()).update(
+                    r[position] for r in rows.values() if r[position] is not None
+                )
+        keys: dict[tuple, dict[int, Any]] = {}
+        for (target, key), fks in wanted.items():
+            stmt = select(target.id, getattr(target, key)).where(target.id.in_(sorted(fks)))
+            keys[(target, key)] = {r[0]: r[1] for r in db_session.execute(stmt)} if fks else {}
         out = []
         for record_id in ids:
             row = rows.get(record_id)
             if row is None:
                 continue  # deleted between the two reads: the page is one shorter, as a later read would be
             item: dict[str, Any] = {}
-            for name, how, position, labels in self.fields:
+            for name, how, position, extra in self.fields:
                 if how == VALUE:
                     item[name] = row[position]
                 elif how == LABEL:
                     value = row[position]
-                    item[name] = labels.get(value, str(value))
+                    item[name] = extra.get(value, str(value))
+                elif how == REF:
+                    fk = row[position]
+                    item[name] = None if fk is None else keys[extra].get(fk)
                 else:
                     item[name] = linked[name][record_id]
             out.append(item)
@@ -86,8 +98,7 @@ def _build(spec: RecordSpec) -> RowReader | None:
     model = spec.model
     attrs = sa_inspect(model).column_attrs
     columns: dict[str, Any] = {"id": model.id.label("id")}  # the id first: rows are keyed by it
-    joins = []
-    shown: list[tuple[str, int, str, Mapping[int, str] | None]] = []
+    shown: list[tuple[str, int, str, Any]] = []
     links = []
     for name in spec.read_schema.model_fields:
         if name.endswith("_label"):
@@ -98,11 +109,10 @@ def _build(spec: RecordSpec) -> RowReader | None:
             shown.append((name, LABEL, base, spec.labels[base]))
         elif name in spec.refs:
             ref = spec.refs[name]
-            target = aliased(ref.target, name=f"ref_{name}")
-            joins.append((target, target.id == getattr(model, ref.fk)))
-            key = f"ref__{name}"
-            columns[key] = getattr(target, ref.key).label(key)
-            shown.append((name, VALUE, key, None))
+            if ref.fk not in attrs:
+                return None
+            columns[ref.fk] = getattr(model, ref.fk).label(ref.fk)
+            shown.append((name, REF, ref.fk, (ref.target, ref.key)))
         elif name in spec.links:
             link = spec.links[name]
             if type(link).shown_for is Link.shown_for:
@@ -118,7 +128,6 @@ def _build(spec: RecordSpec) -> RowReader | None:
     return RowReader(
         spec=spec,
         columns=tuple(columns.values()),
-        joins=tuple(joins),
-        fields=tuple((name, how, positions[key], labels) for name, how, key, labels in shown),
+        fields=tuple((name, how, positions[key], extra) for name, how, key, extra in shown),
         links=tuple(links),
     )
