@@ -3,7 +3,7 @@
     python -m benchmarks.bench_store [--tiny] [--database sqlite|postgres|both] [--size N] [--rows N]
         [--skip import --skip create --skip lists] [--reuse] [--profile] [--pg-database NAME]
 
-`--tiny` (CI, under a minute): SQLite, 2,000 import rows, 20,000 incidents for the lists, 40 creates.
+`--tiny` (CI, under a minute): SQLite, 2,000 import rows, 20,000 incidents for the lists, 20 creates.
 
 a. Bulk import: `import_csv` of an N-row CSV (real ticket texts) end to end (read, decode, validate, users
    and groups, numbers, audit rows, commit) vs a raw `executemany` of the very rows it stored, through sqlite3
@@ -790,7 +790,7 @@ def bench_create(url: str, requests: int = 300, cpu_requests: int = 200) -> dict
                 "urgency": 1,
                 "caller": "alice",
             }
-            for _ in range(min(30, requests)):
+            for _ in range(min(30, requests // 2)):
                 client.post("/api/v1/incidents", json=body, headers=headers)
                 client.get("/health")
             creates, healths = [], []
@@ -906,10 +906,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     PG_DB, PG_URL = args.pg_database, f"postgresql+psycopg://postgres@{PG_HOST}/{args.pg_database}"
     rows = args.rows or (2_000 if args.tiny else 100_000)
     size = args.size or (20_000 if args.tiny else 1_000_000)
-    creates = args.create_requests or (40 if args.tiny else 300)
+    creates = args.create_requests or (20 if args.tiny else 300)
     database_choice = args.database or ("sqlite" if args.tiny else "both")
     targets = ("sqlite", "postgres") if database_choice == "both" else (database_choice,)
-    repeats = 15 if args.tiny else 30
+    repeats = 10 if args.tiny else 30
     results: dict[str, Any] = {
         "meta": {
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -926,17 +926,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             results[target] = out
             if "import" not in args.skip:
                 print(f"[{target}] import {rows:,} rows ...", flush=True)
-                out["import"] = bench_import(url, rows)
+                out["import"] = bench_import(url, rows, repeats=1 if args.tiny else 2)
             if "create" not in args.skip:
                 print(f"[{target}] create over HTTP ...", flush=True)
-                out["create"] = bench_create(url, creates, cpu_requests=20 if args.tiny else 200)
+                out["create"] = bench_create(url, creates, cpu_requests=10 if args.tiny else 200)
             if "lists" not in args.skip:
                 print(f"[{target}] lists with {size:,} incidents ...", flush=True)
                 out["lists"] = bench_lists(
                     _sqlite_url("lists.db") if target == "sqlite" else PG_URL,
                     size,
                     repeats=repeats,
-                    budget_s=3.0 if args.tiny else 10.0,
+                    budget_s=1.0 if args.tiny else 10.0,
                     generate=not (args.reuse and target == "postgres"),
                     profile=args.profile,
                 )
