@@ -72,6 +72,19 @@ class ConfigurationItems(Link):
         """Asset names, sorted."""
         return [a.name for a in obj.configuration_items_ref]
 
+    def shown_for(self, *, db_session: Session, spec: RecordSpec, ids: list[int]) -> dict[int, list[str]]:
+        """Asset names per record, sorted, for a page of records in one query."""
+        out: dict[int, list[str]] = {i: [] for i in ids}
+        rows = db_session.execute(
+            select(record_cis.c.record_id, Asset.name)
+            .join(Asset, Asset.id == record_cis.c.asset_id)
+            .where(record_cis.c.record_type == spec.record_type, record_cis.c.record_id.in_(ids))
+            .order_by(Asset.name)
+        )
+        for record_id, name in rows:
+            out[record_id].append(name)
+        return out
+
     def find(self, *, db_session: Session, value: str) -> int | None:
         """The id of the asset with this name (or number)."""
         return db_session.scalar(select(Asset.id).where((Asset.name == value) | (Asset.number == value)))

@@ -18,7 +18,8 @@ from sqlalchemy.types import TypeDecorator
 from itsm_ai.config import get_settings
 from itsm_ai.errors import InvalidInputError
 from itsm_ai.inputs import DB_INT_MAX, DbInt, UtcDatetime
-from itsm_ai.records import counters
+from itsm_ai.records import counters, fulltext
+from itsm_ai.records import rows as rows_module
 from itsm_ai.records.spec import RecordSpec
 
 NON_NULL_SORTS = {
@@ -200,7 +201,17 @@ def build_conditions(
                 conds.append(op(bound))
     if params.q:
         term = params.q.strip()
-        options = [spec.column(f).ilike(like_pattern(term), escape="\\") for f in spec.search_fields]
+        terms = fulltext.words(term) if spec.fulltext else None
+        if terms:
+            dialect = db_session.get_bind().dialect.name
+            rows, _ = counters.read(db_session=db_session, record_type=spec.record_type)
+            common = fulltext.is_common(db_session=db_session, model=spec.model, terms=terms, rows=rows)
+            match = fulltext.match(
+                dialect=dialect, model=spec.model, fields=spec.search_fields, terms=terms, common=common
+            )
+            options = [match]
+        else:
+            options = [spec.column(f).ilike(like_pattern(term), escape="\\") for f in spec.search_fields]
         if spec.prefix is not None:
             options.append(spec.model.number == term.upper())
         conds.append(or_(*options))
@@ -237,7 +248,10 @@ def list_records(
     id_col = spec.model.id
     sort_name, desc = keys[0]
     sort_col = spec.column(sort_name)
-    stmt = select(spec.model)
+    reader = rows_module.reader_for(spec)
+    # The fast path selects only the page's keys here and reads the shown columns of those rows afterwards,
+    # so an offset or a filter never joins references for rows that are skipped.
+    stmt = select(id_col, sort_col) if reader is not None else select(spec.model)
     if params.cursor:
         if len(keys) > 1 or sort_name not in NON_NULL_SORTS:
             raise InvalidInputError(f"cursor: not available when sorting by {sort}", field="cursor")
@@ -255,14 +269,21 @@ def list_records(
     offset = 0 if params.cursor else params.offset
     if offset:
         stmt = stmt.offset(offset)
-    rows = list(db_session.scalars(stmt).unique())
+    if reader is not None:
+        page_keys = db_session.execute(stmt).all()
+        items = reader.read(db_session=db_session, ids=[k[0] for k in page_keys])
+        last_key = (page_keys[-1][1], page_keys[-1][0]) if page_keys else None
+    else:
+        objs = list(db_session.scalars(stmt).unique())
+        items = [serialize(spec, r) for r in objs]
+        page_keys = objs
+        last_key = (getattr(objs[-1], sort_name), objs[-1].id) if objs else None
 
     next_cursor = None
-    if len(rows) == params.limit and len(keys) == 1 and sort_name in NON_NULL_SORTS:
-        last = rows[-1]
-        next_cursor = _encode_cursor(sort, getattr(last, sort_name), last.id)
+    if len(page_keys) == params.limit and len(keys) == 1 and sort_name in NON_NULL_SORTS:
+        next_cursor = _encode_cursor(sort, *last_key)
     return Page(
-        items=[serialize(spec, r) for r in rows],
+        items=items,
         total=total,
         limit=params.limit,
         offset=offset,

@@ -41,6 +41,11 @@ class Link(ABC):
     def shown(self, obj: Any) -> list[str]:
         """The linked values as the API shows them."""
 
+    def shown_for(self, *, db_session: Session, spec: RecordSpec, ids: list[int]) -> dict[int, list[str]]:
+        """The linked values of many records at once, as `shown` gives them; a link that implements it lets
+        lists read plain rows instead of loading every record object."""
+        raise NotImplementedError
+
     @abstractmethod
     def find(self, *, db_session: Session, value: str) -> Any | None:
         """What one value stands for, or None."""
@@ -173,6 +178,8 @@ class RecordSpec:
     # One field, or several separated by commas; '-' for descending.
     default_sort: str = "-id"
     search_fields: tuple[str, ...] = ("short_description",)
+    # The search fields have a full-text index (records.fulltext; created by a migration): `q` uses it.
+    fulltext: bool = False
     labels: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
     # The record type's own hooks (values it derives on write); other features attach theirs to `hooks`.
     on_create: CreateHook | None = None

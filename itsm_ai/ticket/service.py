@@ -47,6 +47,8 @@ TASK_FILTERS: dict[str, type] = {
 TASK_SORTS = ("opened_at", "updated_at", "created_at", "priority", "state", "number", "id", "category")
 LABELS = {"impact": IMPACT_LABELS, "urgency": URGENCY_LABELS, "priority": PRIORITY_LABELS}
 RESOLVED_STATES = {"resolved", "closed", "cancelled"}
+# What `q` searches on tickets, through the full-text index of migration 0015 (which indexes these fields).
+FULLTEXT_FIELDS = ("short_description", "description")
 
 
 def _derive_on_create(obj: Any, *, db_session, actor) -> None:
@@ -171,7 +173,8 @@ def _ticket_spec(
         range_field="opened_at",
         sort_fields=TASK_SORTS,
         default_sort="-opened_at",
-        search_fields=("short_description", "description"),
+        search_fields=FULLTEXT_FIELDS,
+        fulltext=True,
         links={"configuration_items": CONFIGURATION_ITEMS},
         labels=LABELS,
         on_create=kw.pop("on_create", _derive_on_create),
