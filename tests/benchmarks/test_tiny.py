@@ -17,7 +17,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 FLOAT = r"\d+\.\d+"
 NUMBER = r"\d+(?:\.\d+)?"
-# benchmark -> (extra arguments, a line that carries its figure). bench_store gets its --tiny elsewhere.
+# benchmark -> (extra arguments, a line that carries its figure).
 TINY = {
     "bench_chat": ([], rf"new chat turn p95 {NUMBER} ms = {FLOAT}x today's"),
     "bench_chat_scope": ([], rf"decide p95 x{FLOAT} today's"),
@@ -28,13 +28,15 @@ TINY = {
     "bench_index_scale": ([], rf"^random\s+3,000\s+exact\s+{FLOAT}\s+{FLOAT}\s+{FLOAT}"),
     "bench_intents": ([], rf"OOS recall {FLOAT} vs baseline {FLOAT} \(x{FLOAT}\)"),
     "bench_mail": ([], rf"SMTP -> ticket: {FLOAT} mails/s .*x{FLOAT}"),
+    "bench_store": ([], rf"POST incident p50/p95 {FLOAT}/{FLOAT} ms vs GET /health p95 {FLOAT} ms: ratio"),
     "bench_reports": (["--database", "sqlite"], rf"worst p95: {FLOAT} ms"),
+    "bench_predictions": ([], rf"^open\s+\d+\s+{FLOAT}\s+{FLOAT}\s+{FLOAT}\s+{FLOAT}"),
     "bench_similar": ([], rf"^SERVICE hybrid P@5 vs random prior: x{FLOAT}$"),
 }
 
 
 def test_every_benchmark_has_a_tiny_run():
-    scripts = {p.stem for p in (REPO / "benchmarks").glob("bench_*.py")} - {"bench_store"}
+    scripts = {p.stem for p in (REPO / "benchmarks").glob("bench_*.py")}
     assert scripts == set(TINY)
 
 
