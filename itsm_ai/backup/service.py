@@ -312,20 +312,38 @@ def _restore_sqlite(url: str, dump: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _current_schema(url: str) -> str:
+    from itsm_ai.database import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return str(connection.execute(text("SELECT current_schema()")).scalar_one())
+    finally:
+        engine.dispose()
+
+
 def _restore_postgresql(url: str, dump: Path) -> None:
     from itsm_ai.database import reset_engine
 
     reset_engine()
+    schema = _current_schema(url).replace('"', '""')
     conninfo, env = _libpq(url)
+    script = dump.with_suffix(".sql")
+    _run([_pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", f"--file={script}", str(dump)], env)
+    # --clean drops only what the dump holds: tables and types of newer migrations would survive and make the
+    # upgrade to head fail. So the schema is emptied first, in the same transaction as the restore (psql -1):
+    # a failing restore leaves the database as it was.
     _run(
         [
-            _pg_tool("pg_restore"),
-            "--clean",
-            "--if-exists",
-            "--no-owner",
+            _pg_tool("psql"),
             "--single-transaction",
+            "--quiet",
+            "--no-psqlrc",
+            "--set=ON_ERROR_STOP=1",
+            f'--command=DROP SCHEMA IF EXISTS "{schema}" CASCADE; CREATE SCHEMA "{schema}";',
+            f"--file={script}",
             f"--dbname={conninfo}",
-            str(dump),
         ],
         env,
     )

@@ -28,7 +28,7 @@ def folders(monkeypatch, tmp_path):
 
 @pytest.fixture
 def needs_pg_tools(db):
-    """Skip on PostgreSQL when pg_dump/pg_restore are not installed."""
-    if db.dialect.name == "postgresql" and not (shutil.which("pg_dump") and shutil.which("pg_restore")):
-        pytest.skip("pg_dump / pg_restore not installed")
+    """Skip on PostgreSQL when pg_dump, pg_restore or psql is not installed."""
+    if db.dialect.name == "postgresql" and not all(map(shutil.which, ("pg_dump", "pg_restore", "psql"))):
+        pytest.skip("PostgreSQL client tools not installed")
 
