@@ -111,7 +111,7 @@ def _dump_database(url: str, kind: str, target: Path) -> None:
             raise BackupError(f"the SQLite database {source} does not exist", code=1)
         # The online backup API copies a consistent snapshot while other connections keep writing; one step
         # (pages=-1) holds the read lock for the whole copy, so concurrent writes cannot restart it forever.
-        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
+        src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
         dst = sqlite3.connect(target)
         try:
             src.backup(dst, pages=-1)
@@ -248,6 +248,10 @@ def _known_revision(revision: str | None) -> None:
         )
 
 
+# Rows every migrated database has (the schema revision; counters 0010 seeds): they are not data to lose.
+BOOKKEEPING_TABLES = frozenset({"alembic_version", "record_counters"})
+
+
 def _database_has_rows(url: str, kind: str) -> bool:
     if kind == "sqlite" and not _sqlite_path(url).is_file():
         return False
@@ -256,7 +260,11 @@ def _database_has_rows(url: str, kind: str) -> bool:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            tables = [t for t in inspect(connection).get_table_names() if t != "alembic_version"]
+            tables = [
+                t
+                for t in inspect(connection).get_table_names()
+                if t not in BOOKKEEPING_TABLES and not t.startswith("sqlite_")
+            ]
             return any(
                 connection.execute(text(f'SELECT 1 FROM "{table}" LIMIT 1')).first() is not None
                 for table in tables

@@ -328,3 +328,38 @@ def _counts(db, metadata) -> dict[str, int]:
     with db.connect() as connection:
         count = select(func.count())
         return {t.name: connection.execute(count.select_from(t)).scalar() for t in metadata.sorted_tables}
+
+
+def test_missing_pg_dump_is_a_clear_error(monkeypatch, tmp_path):
+    from itsm_ai.backup import service
+    from itsm_ai.cli import app
+    from itsm_ai.config import get_settings
+
+    monkeypatch.setattr(get_settings(), "database_url", "postgresql+psycopg://u:pw@127.0.0.1:1/nowhere")
+    monkeypatch.setattr(service.shutil, "which", lambda name: None)
+    result = CliRunner().invoke(app, ["backup", str(tmp_path / "b.tar.gz")])
+    assert result.exit_code == 1
+    assert "pg_dump was not found" in result.output
+    assert not (tmp_path / "b.tar.gz").exists()
+    assert not any(p.name.startswith(".backup-") for p in tmp_path.iterdir())  # staging removed
+
+
+def test_bookkeeping_rows_do_not_make_a_store_in_use(db, folders):
+    from sqlalchemy import text
+
+    from itsm_ai.backup import service
+    from itsm_ai.config import get_settings
+
+    with db.begin() as connection:  # what migration 0010 seeds into every new database
+        connection.execute(
+            text(
+                "INSERT INTO record_counters (record_type, next_number, row_count, generation) "
+                "VALUES ('group', 1, 0, 1)"
+            )
+        )
+    assert service.store_in_use(settings=get_settings()) == []
+    _create_incidents(1)
+    (folders["models"] / "x").mkdir(parents=True)
+    (folders["models"] / "x" / "m.joblib").write_bytes(b"m")
+    used = service.store_in_use(settings=get_settings())
+    assert used[0] == "database" and used[1].startswith("models")
