@@ -186,7 +186,8 @@ def create_backup(*, target: Path, settings: Settings | None = None, step: Step 
         (staging / mf.MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
         step("archive")
         partial = staging / "archive.tar.gz"
-        with tarfile.open(partial, "w:gz") as tar:
+        # Level 6 (gzip's default) instead of tarfile's 9: about twice as fast, a few per cent larger.
+        with tarfile.open(partial, "w:gz", compresslevel=6) as tar:
             # The manifest first: a restore reads it before anything else.
             tar.add(staging / mf.MANIFEST_NAME, arcname=mf.MANIFEST_NAME)
             for section in ("database", *mf.SECTIONS):
