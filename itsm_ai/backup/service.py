@@ -153,6 +153,10 @@ def create_backup(*, target: Path, settings: Settings | None = None, step: Step 
     url = settings.database_url
     kind = database_kind(url=url)
     target = Path(target)
+    for section, root in locations(settings=settings).items():
+        # An archive written into a folder it backs up would hold its own staging copies.
+        if target.resolve().is_relative_to(root.resolve()):
+            raise BackupError(f"write the backup outside the {section} folder {root}")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".backup-", dir=target.parent))
     try:

@@ -363,3 +363,10 @@ def test_bookkeeping_rows_do_not_make_a_store_in_use(db, folders):
     (folders["models"] / "x" / "m.joblib").write_bytes(b"m")
     used = service.store_in_use(settings=get_settings())
     assert used[0] == "database" and used[1].startswith("models")
+
+
+def test_backup_into_a_backed_up_folder_is_refused(cli, folders):
+    result = cli("backup", folders["models"] / "b.tar.gz")
+    assert result.exit_code == 2
+    assert "outside the models folder" in result.output
+    assert not (folders["models"] / "b.tar.gz").exists()
