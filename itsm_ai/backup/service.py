@@ -228,12 +228,6 @@ def _extract(source: Path, staging: Path) -> mf.Manifest:
     return manifest
 
 
-def verify_backup(*, source: Path) -> mf.Manifest:
-    """Check an archive (manifest, every hash) without touching the store."""
-    with tempfile.TemporaryDirectory(prefix="itsm-verify-") as tmp:
-        return _extract(Path(source), Path(tmp))
-
-
 def _known_revision(revision: str | None) -> None:
     if revision is None:
         return
