@@ -1,4 +1,4 @@
-"""The `itsm-ai` command line: serve, db, users, import, export, report."""
+"""The `itsm-ai` command line: serve, db, users, import, export, report, backup, restore."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from rich.console import Console
 
 from itsm_ai import all_models  # noqa: F401  (assembles the store before any command writes)
 from itsm_ai.attachment.cli import attachments_app
+from itsm_ai.backup.cli import backup_command, restore_command
 from itsm_ai.base.roles import Role
 from itsm_ai.chat.cli import chat_app
 from itsm_ai.classify.cli import evaluate_command, models_app, train_command
@@ -135,6 +136,8 @@ def worker(
         runner.stop()
 
 
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 app.command("import")(import_command)
 app.command("export")(export_command)
 app.command("report")(report_command)

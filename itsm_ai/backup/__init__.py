@@ -1,0 +1,1 @@
+"""Backup and restore of the whole service: database, attachments, model registry and retrieval index."""
