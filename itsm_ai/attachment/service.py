@@ -58,6 +58,9 @@ def storage() -> Storage:
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
+    # Fired on a savepoint's release too (a listener's begin_nested): only the outermost commit keeps files.
+    if session.in_nested_transaction():
+        return
     session.info[COMMITTED] = True
     session.info.pop(NEW_KEYS, None)
     for key in session.info.pop(DELETED_KEYS, []):

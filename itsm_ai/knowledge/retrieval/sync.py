@@ -43,6 +43,9 @@ def track(db_session: Session, record_type: str, obj: Any) -> None:
 
 
 def _before_commit(db_session: Session) -> None:
+    # SQLAlchemy fires the commit hooks when a savepoint is released too; only the real commit counts.
+    if db_session.in_nested_transaction():
+        return
     tracked = db_session.info.get(_SESSION_KEY)
     if not tracked:
         return
@@ -62,6 +65,8 @@ def _before_commit(db_session: Session) -> None:
 
 
 def _after_commit(db_session: Session) -> None:
+    if db_session.in_nested_transaction():
+        return
     snapshot = db_session.info.pop("knowledge_snapshot", None)
     if snapshot:
         retrieval.get_service().enqueue(snapshot)

@@ -150,3 +150,18 @@ def test_a_failed_embedding_keeps_the_change_queued(svc, db_session):
     assert make_key("incident", inc.id) in svc._pending
     svc._encoder = real
     assert _numbers(svc, db_session, PRINTER[0]) == [inc.number]
+
+
+def test_a_released_savepoint_is_not_a_commit(svc, db_session):
+    svc.ensure_ready(db_session)
+    records.create(
+        db_session=db_session,
+        spec=INCIDENT,
+        data=INCIDENT.create_schema(short_description=PRINTER[0]).model_dump(),
+        actor=None,
+    )
+    with db_session.begin_nested():  # a listener's savepoint, released: the outer write is still open
+        pass
+    assert not svc._pending
+    db_session.rollback()
+    assert not svc._pending and _numbers(svc, db_session, PRINTER[0]) == []
