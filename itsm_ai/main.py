@@ -159,6 +159,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     from itsm_ai.mail.views import router as mail_router
     from itsm_ai.notification.views import router as notification_router
     from itsm_ai.reports.views import router as reports_router
+    from itsm_ai.servicenow.views import router as servicenow_router
     from itsm_ai.sla.views import router as sla_router
     from itsm_ai.ticket.views import router as ticket_router
     from itsm_ai.webhooks.views import router as webhook_router
@@ -201,6 +202,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
         reports_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(servicenow_router)  # ServiceNow's own paths (/api/now/..., /oauth_token.do)
 
     @app.get("/health", tags=["meta"])
     def health() -> dict[str, str]:
