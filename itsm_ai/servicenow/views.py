@@ -9,6 +9,7 @@ import binascii
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -319,3 +320,75 @@ for _prefix in ("/api/now/table", "/api/now/v1/table", "/api/now/v2/table"):
         status_code=204,
         summary="Delete a record",
     )
+
+
+# ------------------------------------------------------------------------------------------- Batch API
+
+MAX_BATCH = 1000
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    body = await _body(request)
+    if not isinstance(body, dict):
+        raise SnBadRequest("the request body must be a JSON object", field="body")
+    return body
+
+
+def _batch_requests(body: dict[str, Any]) -> list[dict[str, Any]]:
+    requests = body.get("rest_requests")
+    if not isinstance(requests, list):
+        raise SnBadRequest("rest_requests: a list of requests is required", field="rest_requests")
+    if len(requests) > MAX_BATCH:
+        raise SnBadRequest(f"rest_requests: at most {MAX_BATCH} requests per batch", field="rest_requests")
+    for index, item in enumerate(requests):
+        where = f"rest_requests[{index}]"
+        if not isinstance(item, dict) or not isinstance(item.get("url"), str):
+            raise SnBadRequest(f"{where}: each request needs an id, a method and a url", field=where)
+        if str(item.get("method", "GET")).upper() not in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            raise SnBadRequest(f"{where}.method: not a supported method", field=f"{where}.method")
+        if not item["url"].startswith("/api/now/") or item["url"].startswith("/api/now/v1/batch"):
+            raise SnBadRequest(f"{where}.url: only /api/now/ REST APIs can be batched", field=f"{where}.url")
+        if not isinstance(item.get("headers", []), list):
+            raise SnBadRequest(f"{where}.headers: a list of {{name, value}}", field=f"{where}.headers")
+    return requests
+
+
+@router.post("/api/now/v1/batch", summary="Batch API: several REST requests in one (pysnc's *_multiple)")
+@router.post("/api/now/batch", include_in_schema=False)
+async def batch(request: Request, body: Annotated[dict[str, Any], Depends(_json_object)], user: SnUser):
+    """Run each request through the app in turn (each its own transaction) with the caller's credentials."""
+    import httpx
+
+    requests = _batch_requests(body)
+    serviced = []
+    transport = httpx.ASGITransport(app=request.app)
+    auth = request.headers.get("Authorization", "")
+    async with httpx.AsyncClient(transport=transport, base_url=str(request.base_url).rstrip("/")) as client:
+        for item in requests:
+            headers = {h["name"]: h["value"] for h in item.get("headers", []) if isinstance(h, dict)}
+            dropped = ("authorization", "content-length")
+            headers = {k: v for k, v in headers.items() if k.lower() not in dropped}
+            headers["Authorization"] = auth
+            try:
+                content = base64.b64decode(item.get("body") or "", validate=True)
+            except (binascii.Error, ValueError):
+                raise SnBadRequest(f"request {item.get('id')}: body is not base64", field="body") from None
+            started = time.monotonic()
+            response = await client.request(
+                str(item.get("method", "GET")).upper(), item["url"], headers=headers, content=content
+            )
+            serviced.append(
+                {
+                    "id": str(item.get("id", "")),
+                    "status_code": response.status_code,
+                    "status_text": response.reason_phrase,
+                    "headers": [{"name": k, "value": v} for k, v in response.headers.items()],
+                    "body": base64.b64encode(response.content).decode(),
+                    "execution_time": int((time.monotonic() - started) * 1000),
+                }
+            )
+    return {
+        "batch_request_id": str(body.get("batch_request_id", "")),
+        "serviced_requests": serviced,
+        "unserviced_requests": [],
+    }

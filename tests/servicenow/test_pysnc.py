@@ -1,0 +1,172 @@
+"""ServiceNow's own client, pysnc, against a live itsm-ai over HTTPS: GlideRecord queries, paging, get,
+insert, update, delete, the batch API (update_multiple / delete_multiple), display values and errors."""
+
+from __future__ import annotations
+
+import pytest
+from pysnc.exceptions import AuthenticationException, RequestException, RoleException
+
+from itsm_ai import database
+
+pytestmark = pytest.mark.slow
+
+
+def _bulk_incidents(n: int, **values) -> None:
+    """n incidents inserted directly (fast seeding; the API's own writes are what the tests exercise)."""
+    from itsm_ai.database import utcnow
+    from itsm_ai.ticket.models import Incident
+
+    now = utcnow()
+    with database.get_session() as session:
+        for i in range(n):
+            fields = {"impact": 3, "urgency": 3, "priority": 4, "state": "new", **values}
+            title = f"bulk incident {i:04d}"
+            session.add(Incident(number=f"INC9{i:06d}", short_description=title, opened_at=now, **fields))
+
+
+def test_insert_get_update_delete(snc):
+    client = snc("agent")
+    gr = client.GlideRecord("incident")
+    gr.initialize()
+    gr.short_description = "Email is down for the finance team"
+    gr.impact = 1
+    gr.urgency = 1
+    gr.caller_id = "requester"
+    gr.comments = "first customer-visible note"
+    sys_id = gr.insert()
+    assert sys_id and len(str(sys_id)) == 32
+    assert gr.number.get_value().startswith("INC")
+    assert gr.priority == "1"
+    assert gr.state == "1"
+
+    got = client.GlideRecord("incident")
+    assert got.get(str(sys_id))
+    assert got.short_description == "Email is down for the finance team"
+    assert got.caller_id.get_display_value() == "requester"
+    assert got.priority.get_display_value() == "1 - Critical"
+    by_number = client.GlideRecord("incident")
+    assert by_number.get("number", got.number.get_value())
+    assert by_number.sys_id == got.sys_id
+
+    got.state = 2
+    got.assigned_to = "agent"
+    assert got.update()
+    again = client.GlideRecord("incident")
+    assert again.get(str(sys_id))
+    assert again.state == "2"
+    assert again.state.get_display_value() == "In Progress"
+    assert again.assigned_to.get_display_value() == "agent"
+    assert again.sys_mod_count == "1"
+
+    journal = client.GlideRecord("sys_journal_field")
+    journal.add_query("element_id", str(sys_id))
+    journal.query()
+    assert [j.value.get_value() for j in journal] == ["first customer-visible note"]
+
+    assert client.GlideRecord("incident").get("does-not-exist") is False
+    admin = snc("admin").GlideRecord("incident")
+    assert admin.get(str(sys_id))
+    assert admin.delete()
+    assert client.GlideRecord("incident").get(str(sys_id)) is False
+
+
+def test_queries_and_order(snc):
+    client = snc("agent")
+    for title, impact in (("printer jam", 3), ("vpn down", 1), ("vpn slow", 2), ("disk full", 2)):
+        gr = client.GlideRecord("incident")
+        gr.initialize()
+        gr.short_description = title
+        gr.impact = impact
+        gr.urgency = 2
+        gr.insert()
+
+    gr = client.GlideRecord("incident")
+    gr.add_query("short_description", "LIKE", "vpn")
+    gr.order_by("impact")
+    gr.query()
+    assert [r.short_description.get_value() for r in gr] == ["vpn down", "vpn slow"]
+
+    gr = client.GlideRecord("incident")
+    cond = gr.add_query("impact", "1")
+    cond.add_or_condition("short_description", "STARTSWITH", "disk")
+    gr.order_by_desc("short_description")
+    gr.query()
+    assert [r.short_description.get_value() for r in gr] == ["vpn down", "disk full"]
+
+    gr = client.GlideRecord("incident")
+    gr.add_encoded_query("impactIN2,3^short_descriptionNOTLIKEslow^ORDERBYshort_description")
+    gr.query()
+    assert [r.short_description.get_value() for r in gr] == ["disk full", "printer jam"]
+
+    gr = client.GlideRecord("incident")
+    gr.add_null_query("assigned_to")
+    gr.add_active_query()
+    gr.limit = 2
+    gr.query()
+    assert len(gr) == 4  # the total (X-Total-Count), as on ServiceNow
+    assert sum(1 for _ in gr) == 2
+
+    with pytest.raises(Exception) as info:
+        bad = client.GlideRecord("incident")
+        bad.add_encoded_query("no_such_fieldLIKEx")
+        bad.query()
+    assert "no_such_field" in str(info.value)
+
+
+def test_paging_over_more_than_one_thousand(snc):
+    _bulk_incidents(1050)
+    gr = snc("agent").GlideRecord("incident", batch_size=400)
+    gr.add_query("short_description", "STARTSWITH", "bulk incident")
+    gr.query()
+    seen = [r.short_description.get_value() for r in gr]
+    assert len(gr) == 1050
+    assert len(seen) == 1050 and len(set(seen)) == 1050
+
+
+def test_update_multiple_and_delete_multiple_use_the_batch_api(snc):
+    _bulk_incidents(12)
+    gr = snc("agent").GlideRecord("incident")
+    gr.add_query("short_description", "STARTSWITH", "bulk")
+    gr.query()
+    for record in gr:
+        record.category = "network"
+    assert gr.update_multiple()
+    check = snc("agent").GlideRecord("incident")
+    check.add_query("category", "network")
+    check.query()
+    assert len(check) == 12
+
+    doomed = snc("admin").GlideRecord("incident")
+    doomed.add_query("category", "network")
+    doomed.query()
+    assert doomed.delete_multiple()
+    left = snc("agent").GlideRecord("incident")
+    left.query()
+    assert len(left) == 0
+
+
+def test_errors(snc):
+    with pytest.raises(AuthenticationException):
+        snc("agent", "wrong password").GlideRecord("incident").query()
+    agent = snc("agent").GlideRecord("incident")
+    agent.initialize()
+    agent.short_description = "someone else's laptop"
+    agent.caller_id = "requester2"
+    sys_id = str(agent.insert())
+
+    mine = snc("requester").GlideRecord("incident")
+    assert mine.get(sys_id) is False  # 404: a requester learns nothing about others' records
+    mine.query()
+    assert len(mine) == 0
+
+    scientist = snc("data_scientist").GlideRecord("incident")
+    assert scientist.get(sys_id)
+    scientist.short_description = "changed by a data scientist"
+    with pytest.raises(RoleException):
+        scientist.update()  # 403: data scientists read tickets, never write them
+    bad = snc("agent").GlideRecord("incident")
+    bad.initialize()
+    bad.impact = 1
+    with pytest.raises(RequestException) as info:
+        bad.insert()  # no short_description: 400 naming the field
+    assert "short_description" in str(info.value)
