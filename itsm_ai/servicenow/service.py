@@ -263,6 +263,8 @@ def _reference(b: Binding, name: str, fd: FieldDef, cond: Condition, now: dateti
         positive = Condition(sub, _POSITIVE.get(op, op), cond.value)
         inner = _compare(target, sub, sub_fd, _column(target, sub_fd), positive, now)
     matching = fk.in_(select(target.model.id).where(inner))
+    if op == "ISEMPTY":
+        return or_(matching, fk.is_(None))  # no reference: the walked-to field is empty too
     return or_(not_(matching), fk.is_(None)) if op in _NEGATIVE else matching
 
 
