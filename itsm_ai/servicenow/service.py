@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -647,3 +648,210 @@ def _create_journal_entry(db_session: Session, user: User, body: Any) -> Comment
         actor=user,
     )
     return db_session.get(Comment, read.id)
+
+
+# ------------------------------------------------------------------------------------------- Aggregate API
+
+AGGREGATES = ("avg", "min", "max", "sum")
+_NUMERIC = frozenset({Kind.integer, Kind.priority, Kind.mod_count})
+_HAVING_OPS = {"=": "__eq__", "!=": "__ne__", ">": "__gt__", ">=": "__ge__", "<": "__lt__", "<=": "__le__"}
+
+
+def _aggregate_column(b: Binding, name: str, aggregate: str):
+    fd = b.table.field(name)
+    if fd is None or fd.kind in (Kind.journal, Kind.element_id, Kind.active):
+        raise SnBadRequest(f"sysparm_{aggregate}_fields: {b.table.name} has no field {name!r}", field=name)
+    if aggregate in ("avg", "sum") and fd.kind not in _NUMERIC:
+        raise SnBadRequest(f"sysparm_{aggregate}_fields: {name} is not a number", field=name)
+    return fd, _column(b, fd)
+
+
+def _raw_value(b: Binding, fd: FieldDef, raw: Any) -> str:
+    """A grouped or aggregated column value in ServiceNow's text."""
+    if raw is None:
+        return ""
+    if fd.kind == Kind.state:
+        return b.table.state_code(raw)
+    if fd.kind == Kind.reference:
+        return codes.encode_sys_id(codes.TABLES[fd.target].record_type, raw)
+    if fd.kind == Kind.priority:
+        return str(codes.PRIORITY_TO_SN.get(raw, raw))
+    if fd.kind == Kind.mod_count:
+        return str(raw - 1)
+    if fd.kind == Kind.datetime:
+        return codes.format_datetime(raw)
+    if fd.kind == Kind.boolean:
+        return "true" if raw else "false"
+    if isinstance(raw, Decimal):
+        raw = float(raw)
+    if isinstance(raw, float):
+        return f"{raw:.4f}".rstrip("0").rstrip(".") if raw != int(raw) else str(int(raw))
+    return raw.value if hasattr(raw, "value") else str(raw)
+
+
+def aggregate(
+    *,
+    db_session: Session,
+    b: Binding,
+    user: User,
+    query_text: str | None,
+    params: dict[str, str],
+    count: bool,
+    fields: dict[str, list[str]],
+    group_by: list[str],
+    having: str | None,
+    order_by: list[str],
+) -> Any:
+    """ServiceNow's /stats: count and avg/min/max/sum per group, computed by the database."""
+    check_role(b, user, Action.read)
+    condition, _order = where_clause(b, query_text, params, utcnow())
+    columns: list[Any] = []
+    labels: list[tuple[str, str, FieldDef | None]] = []
+    if count or not any(fields.values()):
+        columns.append(func.count(b.model.id))
+        labels.append(("count", "", None))
+    for agg in AGGREGATES:
+        for name in fields.get(agg, []):
+            fd, column = _aggregate_column(b, name, agg)
+            fn = {"avg": func.avg, "min": func.min, "max": func.max, "sum": func.sum}[agg]
+            if fd.kind == Kind.mod_count and agg in ("avg", "sum", "min", "max"):
+                column = column - 1
+                fd = FieldDef(fd.attr, Kind.integer)
+            columns.append(fn(column))
+            labels.append((agg, name, fd))
+    group_defs = []
+    for name in group_by:
+        fd = b.table.field(name)
+        if fd is None or fd.kind in (Kind.journal, Kind.element_id, Kind.active, Kind.sys_id):
+            raise SnBadRequest(f"sysparm_group_by: {b.table.name} cannot be grouped by {name!r}", field=name)
+        group_defs.append((name, fd, _column(b, fd)))
+    stmt = select(*columns, *(c for _, _, c in group_defs)).where(condition, *scope(b, user))
+    if group_defs:
+        stmt = stmt.group_by(*(c for _, _, c in group_defs))
+    if having:
+        stmt = stmt.having(_having(b, having))
+    if group_defs:
+        orders = []
+        for item in order_by:
+            agg, _, name = item.partition("^")
+            if agg.upper() == "COUNT":
+                orders.append(
+                    func.count(b.model.id).desc() if name.upper() == "DESC" else func.count(b.model.id)
+                )
+                continue
+            match = next((g for g in group_defs if g[0] == agg), None)
+            if match is None:
+                raise SnBadRequest(f"sysparm_order_by: {item!r} is not a grouped field or COUNT", field=item)
+            orders.append(match[2].desc() if name.upper() == "DESC" else match[2])
+        stmt = stmt.order_by(*orders, *(c for _, _, c in group_defs))
+    rows = db_session.execute(stmt).all()
+
+    def stats(row) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for (agg, name, fd), value in zip(labels, row, strict=False):
+            if agg == "count":
+                out["count"] = str(value or 0)
+            else:
+                shown = (
+                    ""
+                    if value is None
+                    else _raw_value(b, fd if agg in ("min", "max") else FieldDef(name, Kind.integer), value)
+                )
+                out.setdefault(agg, {})[name] = shown
+        return out
+
+    if not group_defs:
+        return {"stats": stats(rows[0])}
+    results = []
+    for row in rows:
+        grouped = row[len(labels) :]
+        results.append(
+            {
+                "stats": stats(row),
+                "groupby_fields": [
+                    {"field": name, "value": _raw_value(b, fd, value)}
+                    for (name, fd, _), value in zip(group_defs, grouped, strict=True)
+                ],
+            }
+        )
+    return results
+
+
+def _having(b: Binding, text: str):
+    """sysparm_having: aggregate^field^operator^value (count^*^>^5, avg^impact^<^2)."""
+    parts = text.split("^")
+    if len(parts) != 4 or parts[2] not in _HAVING_OPS:
+        raise SnBadRequest(
+            "sysparm_having: write it as aggregate^field^operator^value", field="sysparm_having"
+        )
+    agg, name, op, raw = parts
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SnBadRequest(f"sysparm_having: {raw!r} is not a number", field="sysparm_having") from None
+    if agg.lower() == "count":
+        expr = func.count(b.model.id)
+    elif agg.lower() in AGGREGATES:
+        _fd, column = _aggregate_column(b, name, agg.lower())
+        expr = {"avg": func.avg, "min": func.min, "max": func.max, "sum": func.sum}[agg.lower()](column)
+    else:
+        raise SnBadRequest(f"sysparm_having: unknown aggregate {agg!r}", field="sysparm_having")
+    return getattr(expr, _HAVING_OPS[op])(value)
+
+
+# ------------------------------------------------------------------------------------------- Attachment API
+
+ATTACHMENT_TYPE = "attachment"
+
+
+def attachment_json(attachment: Any, base_url: str) -> dict[str, str]:
+    """An attachment's metadata as ServiceNow's Attachment API shows it."""
+    sys_id = codes.encode_sys_id(ATTACHMENT_TYPE, attachment.id)
+    table = codes.TABLE_OF_RECORD_TYPE.get(attachment.record_type, attachment.record_type)
+    uploader = attachment.uploaded_by.username if attachment.uploaded_by else ""
+    return {
+        "sys_id": sys_id,
+        "file_name": attachment.filename,
+        "content_type": attachment.content_type,
+        "size_bytes": str(attachment.size),
+        "hash": attachment.sha256,
+        "table_name": table,
+        "table_sys_id": codes.encode_sys_id(attachment.record_type, attachment.record_id),
+        "download_link": f"{base_url}/api/now/attachment/{sys_id}/file",
+        "sys_created_on": codes.format_datetime(attachment.created_at),
+        "sys_created_by": uploader,
+    }
+
+
+def attachment_id(sys_id: str) -> int:
+    """The id behind an attachment's sys_id, or 404."""
+    found = codes.decode_sys_id(sys_id, ATTACHMENT_TYPE)
+    if found is None:
+        raise NotFoundError(f"attachment {sys_id} not found")
+    return found
+
+
+def attachment_target(*, db_session: Session, query_text: str | None) -> tuple[str | None, str | None, str]:
+    """(table_name, file_name, table_sys_id) from an Attachment API query; only = on those fields."""
+    try:
+        query = parse(query_text)
+    except QuerySyntaxError as exc:
+        raise SnBadRequest(str(exc), field="sysparm_query") from None
+    wanted: dict[str, str] = {}
+    for alternative in query.alternatives:
+        for group in alternative:
+            for cond in group:
+                if len(group) > 1 or len(query.alternatives) > 1 or cond.operator != "=":
+                    raise SnBadRequest(
+                        "sysparm_query: attachments are found by field=value only", field=cond.field
+                    )
+                if cond.field not in ("table_name", "table_sys_id", "file_name"):
+                    raise SnBadRequest(
+                        f"sysparm_query: attachments have no field {cond.field!r}", field=cond.field
+                    )
+                wanted[cond.field] = cond.value
+    if "table_sys_id" not in wanted:
+        raise SnBadRequest(
+            "sysparm_query: table_sys_id=<the record's sys_id> is required", field="table_sys_id"
+        )
+    return wanted.get("table_name"), wanted.get("file_name"), wanted["table_sys_id"]
