@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -85,6 +85,26 @@ def _stale_handler(_request: Request, exc: StaleDataError) -> JSONResponse:
         status_code=409,
         content=error_body(409, "conflict", message, [{"field": "version", "message": message}]),
     )
+
+
+def _reraise(_request: Request, exc: Exception):
+    raise exc
+
+
+def _servicenow_or(handler):
+    """The handler, except on ServiceNow's paths (/api/now/...), whose errors take ServiceNow's shape.
+
+    A handler, not a wrapper around the routes: it runs after the request's session has rolled back."""
+    from itsm_ai.servicenow.views import as_sn_error, is_servicenow_path
+
+    def handle(request: Request, exc: Exception):
+        if is_servicenow_path(request.url.path):
+            response = as_sn_error(exc)
+            if response is not None:
+                return response
+        return handler(request, exc)
+
+    return handle
 
 
 @asynccontextmanager
@@ -176,11 +196,12 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     app.state.start_worker = start_worker
     _add_cors(app)
     install_engine()
-    app.add_exception_handler(RequestValidationError, _validation_handler)
-    app.add_exception_handler(AppError, _app_error_handler)
-    app.add_exception_handler(StarletteHTTPException, _http_error_handler)
-    app.add_exception_handler(StaleDataError, _stale_handler)
-    app.add_exception_handler(IntegrityError, _integrity_handler)
+    app.add_exception_handler(RequestValidationError, _servicenow_or(_validation_handler))
+    app.add_exception_handler(AppError, _servicenow_or(_app_error_handler))
+    app.add_exception_handler(StarletteHTTPException, _servicenow_or(_http_error_handler))
+    app.add_exception_handler(StaleDataError, _servicenow_or(_stale_handler))
+    app.add_exception_handler(IntegrityError, _servicenow_or(_integrity_handler))
+    app.add_exception_handler(OperationalError, _servicenow_or(_reraise))
     for router in (
         auth_router,
         ticket_router,

@@ -11,14 +11,12 @@ import json
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -52,7 +50,8 @@ def sn_error(status_code: int, detail: str, message: str | None = None, headers=
     return JSONResponse(status_code=status_code, content=body, headers=headers)
 
 
-def _as_sn_error(exc: Exception) -> JSONResponse | None:
+def as_sn_error(exc: Exception) -> JSONResponse | None:
+    """The ServiceNow-shaped answer to an error raised on a ServiceNow path (None: not one we map)."""
     if isinstance(exc, AppError):
         # ServiceNow answers bad input with 400, never 422.
         code = 400 if exc.status_code == 422 else exc.status_code
@@ -77,25 +76,15 @@ def _as_sn_error(exc: Exception) -> JSONResponse | None:
     return None
 
 
-class SnRoute(APIRoute):
-    """A route whose errors (auth, validation, store) come back in ServiceNow's error shape."""
-
-    def get_route_handler(self) -> Callable:
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except Exception as exc:
-                response = _as_sn_error(exc)
-                if response is None:
-                    raise
-                return response
-
-        return route
+SERVICENOW_PATHS = ("/api/now/", "/oauth_token.do")
 
 
-router = APIRouter(route_class=SnRoute, tags=["servicenow"])
+def is_servicenow_path(path: str) -> bool:
+    """True for the paths whose errors take ServiceNow's shape."""
+    return path.startswith(SERVICENOW_PATHS)
+
+
+router = APIRouter(tags=["servicenow"])
 
 
 # ------------------------------------------------------------------------------------------- auth

@@ -170,3 +170,77 @@ def test_errors(snc):
     with pytest.raises(RequestException) as info:
         bad.insert()  # no short_description: 400 naming the field
     assert "short_description" in str(info.value)
+
+
+def test_attachments(snc):
+    client = snc("agent")
+    gr = client.GlideRecord("incident")
+    gr.initialize()
+    gr.short_description = "screenshot attached"
+    gr.caller_id = "requester"
+    gr.insert()
+    location = gr.add_attachment("error.txt", b"stack trace here\n", "text/plain")
+    assert "/api/now/attachment/" in location
+
+    files = gr.get_attachments()
+    assert len(files) == 1
+    for attachment in files:
+        assert attachment.file_name == "error.txt"
+        assert attachment.read() == b"stack trace here\n"
+
+    # the requester whose ticket it is reads the file; another requester does not even see the ticket
+    own = snc("requester").GlideRecord("incident")
+    assert own.get(str(gr.sys_id))
+    assert [a.read() for a in own.get_attachments()] == [b"stack trace here\n"]
+    other = snc("requester2").Attachment("incident")
+    other.add_query("table_sys_id", str(gr.sys_id))
+    with pytest.raises(Exception) as info:
+        other.query()
+    assert "404" in str(info.value) or "No Record" in str(info.value)
+
+    for attachment in files:
+        attachment.delete()
+    assert len(gr.get_attachments()) == 0
+
+
+def test_display_values_and_round_trip(snc, instance):
+    """Read everything out through pysnc, write it into a fresh table set, and compare field by field."""
+    client = snc("agent")
+    for title, impact in (("alpha", 1), ("beta", 2), ("gamma", 3)):
+        gr = client.GlideRecord("incident")
+        gr.initialize()
+        gr.short_description = title
+        gr.impact = impact
+        gr.urgency = 2
+        gr.assigned_to = "agent2"
+        gr.category = "network"
+        gr.insert()
+
+    source = client.GlideRecord("incident")
+    source.display_value = True
+    source.query()
+    # pysnc's iteration moves one cursor over the results: read each record's values as it goes
+    shown = {
+        r.short_description.get_value(): (r.priority.get_value(), r.assigned_to.get_value()) for r in source
+    }
+    assert shown["alpha"] == ("2 - High", "agent2")
+    assert shown["gamma"] == ("4 - Low", "agent2")
+
+    copies = []
+    source = client.GlideRecord("incident")
+    source.query()
+    for record in source:
+        target = client.GlideRecord("incident")
+        target.initialize()
+        for name in ("short_description", "impact", "urgency", "category", "assigned_to"):
+            target.set_value(name, record.get_value(name))
+        target.short_description = "copy of " + record.short_description.get_value()
+        target.insert()
+        copies.append((record.sys_id.get_value(), target.sys_id.get_value()))
+
+    for original_id, copy_id in copies:
+        a, b = client.GlideRecord("incident"), client.GlideRecord("incident")
+        assert a.get(original_id) and b.get(copy_id)
+        for name in ("impact", "urgency", "priority", "category", "assigned_to", "state"):
+            assert a.get_value(name) == b.get_value(name), name
+        assert b.short_description.get_value() == "copy of " + a.short_description.get_value()
