@@ -298,7 +298,7 @@ def delete_record(table: str, sys_id: str, db_session: DbSession, user: SnUser):
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-for _prefix in ("/api/now/table", "/api/now/v1/table", "/api/now/v2/table"):
+for _prefix in ("/api/now/table", "/api/now/v1/table"):
     router.add_api_route(f"{_prefix}/{{table}}", list_table, methods=["GET"], summary="List records")
     router.add_api_route(f"{_prefix}/{{table}}", create_record, methods=["POST"], summary="Insert a record")
     router.add_api_route(f"{_prefix}/{{table}}/{{sys_id}}", read_record, methods=["GET"], summary="Read")
