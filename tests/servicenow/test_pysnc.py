@@ -14,6 +14,7 @@ pytestmark = pytest.mark.slow
 def _bulk_incidents(n: int, **values) -> None:
     """n incidents inserted directly (fast seeding; the API's own writes are what the tests exercise)."""
     from itsm_ai.database import utcnow
+    from itsm_ai.records import counters
     from itsm_ai.ticket.models import Incident
 
     now = utcnow()
@@ -22,6 +23,9 @@ def _bulk_incidents(n: int, **values) -> None:
             fields = {"impact": 3, "urgency": 3, "priority": 4, "state": "new", **values}
             title = f"bulk incident {i:04d}"
             session.add(Incident(number=f"INC9{i:06d}", short_description=title, opened_at=now, **fields))
+        session.flush()
+        # as after an import: the store's row count and write generation follow the bulk insert
+        counters.recount(db_session=session, record_type="incident", model=Incident)
 
 
 def test_insert_get_update_delete(snc):
