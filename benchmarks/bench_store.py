@@ -402,6 +402,7 @@ def generate_incidents(url: str, n: int, seed: int = 11) -> dict[str, Any]:
                 "reassignment_count": 0,
                 "problem_id": None,
                 "duplicate_of_id": None,
+                "suggestions": None,  # nullable columns added since (ML suggestions) stay empty
             }
             if sqlite:
                 for name in ("opened_at", "resolved_at", "closed_at", "created_at", "updated_at"):
