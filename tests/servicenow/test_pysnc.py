@@ -248,3 +248,20 @@ def test_display_values_and_round_trip(snc, instance):
         for name in ("impact", "urgency", "priority", "category", "assigned_to", "state"):
             assert a.get_value(name) == b.get_value(name), name
         assert b.short_description.get_value() == "copy of " + a.short_description.get_value()
+
+
+def test_oauth_password_grant(instance, snc):  # snc: trusts the test CA
+    """pysnc's OAuth flow gets a token from /oauth_token.do and reads with it; a wrong password is refused."""
+    import pysnc
+    from pysnc.auth import ServiceNowPasswordGrantFlow
+
+    from tests.conftest import PASSWORD
+
+    flow = ServiceNowPasswordGrantFlow("agent", PASSWORD, "integration", "client-secret")
+    client = pysnc.ServiceNowClient(instance, flow)
+    gr = client.GlideRecord("sys_user")
+    gr.add_query("user_name", "agent")
+    gr.query()
+    assert len(gr) == 1 and gr.next() and gr.user_name == "agent"
+    with pytest.raises(Exception):  # noqa: B017 - oauthlib raises its own error types
+        pysnc.ServiceNowClient(instance, ServiceNowPasswordGrantFlow("agent", "wrong", "integration", "x"))
