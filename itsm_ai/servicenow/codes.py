@@ -31,6 +31,7 @@ class Kind(StrEnum):
     journal = "journal"  # comments / work_notes: write-only, each write adds an entry
     element_id = "element_id"  # a journal entry's ticket, shown as its sys_id
     table_name = "table_name"  # a journal entry's ticket table (sys_journal_field.name)
+    secret = "secret"  # write-only (a user's password): shown empty, never queried
 
 
 @dataclass(frozen=True)
@@ -356,6 +357,7 @@ SYS_USER = _table(
         "active": FieldDef("active", Kind.boolean),
         "roles": FieldDef("role"),
         "company": FieldDef("organisation"),
+        "user_password": FieldDef("password", Kind.secret),
         "sys_created_on": FieldDef("created_at", Kind.datetime, writable=False),
         "sys_mod_count": FieldDef("version", Kind.mod_count, writable=False),
     },

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import String, and_, cast, false, func, not_, or_, select, true
 from sqlalchemy.orm import Session
 
-from itsm_ai.auth.models import User
+from itsm_ai.auth import service as auth_service
+from itsm_ai.auth.models import User, UserCreate, UserUpdate
 from itsm_ai.base import spec_registry
 from itsm_ai.base.roles import ADMINS, READERS, STAFF, Role
 from itsm_ai.comment import service as comment_service
@@ -283,6 +284,8 @@ def compile_condition(b: Binding, cond: Condition, now: datetime):
         raise _bad(cond.field, f"{b.table.name} has no field {name!r}")
     if fd.kind == Kind.journal:
         raise _bad(name, "journal fields cannot be queried; query sys_journal_field")
+    if fd.kind == Kind.secret:
+        raise _bad(name, "this field cannot be queried")
     if fd.kind == Kind.reference:
         return _reference(b, name, fd, cond, now, sub or None)
     if sub:
@@ -426,7 +429,7 @@ def _plain(b: Binding, name: str, fd: FieldDef, obj: Any) -> tuple[str, str]:
     if fd.kind == Kind.sys_id:
         value = codes.encode_sys_id(b.table.record_type, obj.id)
         return value, value
-    if fd.kind == Kind.journal:
+    if fd.kind in (Kind.journal, Kind.secret):
         return "", ""
     raw = getattr(obj, fd.attr, None)
     if fd.kind == Kind.state:
@@ -606,6 +609,11 @@ def create(*, db_session: Session, b: Binding, user: User, body: Any) -> Any:
     check_role(b, user, Action.create)
     if b.table.record_type == "comment":
         return _create_journal_entry(db_session, user, body)
+    if b.table.record_type == "user":
+        data, _journal, names = input_data(db_session, b, body)
+        data = {k: v for k, v in data.items() if v is not None}
+        user_in = _validated(UserCreate, data, names)
+        return auth_service.create(db_session=db_session, user_in=user_in, actor=user)
     if b.spec is None:
         raise PermissionDeniedError(f"{b.table.name} records cannot be created through this API")
     data, journal, names = input_data(db_session, b, body)
@@ -621,6 +629,11 @@ def create(*, db_session: Session, b: Binding, user: User, body: Any) -> Any:
 
 def update(*, db_session: Session, b: Binding, user: User, obj: Any, body: Any) -> Any:
     """Apply a ServiceNow PUT/PATCH body (last writer wins, as in ServiceNow); returns the record."""
+    if b.table.record_type == "user":
+        data, _journal, names = input_data(db_session, b, body)
+        data.pop("username", None)  # a user's name is their key, as on the native API
+        user_in = _validated(UserUpdate, data, names, version=obj.version)
+        return auth_service.update(db_session=db_session, user=obj, user_in=user_in, actor=user)
     if b.spec is None:
         raise PermissionDeniedError(f"{b.table.name} records cannot be changed through this API")
     data, journal, names = input_data(db_session, b, body)

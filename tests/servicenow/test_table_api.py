@@ -415,3 +415,44 @@ def test_batch_bad_input(client, users):
     assert body["batch_request_id"] == "7"
     assert [s["status_code"] for s in body["serviced_requests"]] == [200, 400]
     assert_sn_error(client.post("/api/now/v1/batch", json={"rest_requests": []}), 401)
+
+
+def test_users_are_written_by_admins(client, users):
+    r = client.post(
+        f"{T}/sys_user",
+        json={
+            "user_name": "jdoe",
+            "name": "Jane Doe",
+            "email": "jane@example.org",
+            "user_password": "long-enough-1",
+        },
+        headers=basic("admin"),
+    )
+    assert r.status_code == 201, r.text
+    jane = r.json()["result"]
+    assert jane["user_name"] == "jdoe" and jane["roles"] == "requester" and jane["user_password"] == ""
+    assert client.get(f"{T}/incident", headers=basic("jdoe", "long-enough-1")).status_code == 200
+    r = client.patch(
+        f"{T}/sys_user/{jane['sys_id']}",
+        json={"name": "Jane Q. Doe", "roles": "agent"},
+        headers=basic("admin"),
+    )
+    assert r.json()["result"]["name"] == "Jane Q. Doe" and r.json()["result"]["roles"] == "agent"
+    assert_sn_error(client.post(f"{T}/sys_user", json={"user_name": "x"}, headers=basic("agent")), 403)
+    assert_sn_error(
+        client.post(f"{T}/sys_user", json={"user_name": "bad name!"}, headers=basic("admin")),
+        400,
+        "user_name",
+    )
+    assert_sn_error(client.post(f"{T}/sys_user", json={"user_name": "jdoe"}, headers=basic("admin")), 409)
+    assert_sn_error(
+        client.patch(
+            f"{T}/sys_user/{jane['sys_id']}", json={"email": "not-an-email"}, headers=basic("admin")
+        ),
+        400,
+        "email",
+    )
+    assert_sn_error(
+        client.get(f"{T}/sys_user", params={"sysparm_query": "user_passwordLIKEa"}, headers=basic("admin")),
+        400,
+    )
