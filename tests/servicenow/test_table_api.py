@@ -456,3 +456,67 @@ def test_users_are_written_by_admins(client, users):
         client.get(f"{T}/sys_user", params={"sysparm_query": "user_passwordLIKEa"}, headers=basic("admin")),
         400,
     )
+
+
+def test_attachment_api_bad_input_and_access(client, seeded):
+    sys_id = seeded["vpn down"]["sys_id"]
+    upload = "/api/now/attachment/file"
+    params = {"file_name": "log.txt", "table_name": "incident", "table_sys_id": sys_id}
+    for missing in ("file_name", "table_sys_id"):
+        r = client.post(
+            upload,
+            params={k: v for k, v in params.items() if k != missing},
+            content=b"x",
+            headers=basic("agent"),
+        )
+        assert_sn_error(r, 400, missing)
+    assert_sn_error(
+        client.post(
+            upload, params={**params, "table_sys_id": "0" * 32}, content=b"x", headers=basic("agent")
+        ),
+        404,
+    )
+    assert_sn_error(
+        client.post(
+            upload, params={**params, "file_name": "run.exe"}, content=b"MZ\x90\x00", headers=basic("agent")
+        ),
+        415,
+    )
+    assert_sn_error(client.post(upload, params=params, content=b"x", headers=basic("data_scientist")), 403)
+    r = client.post(
+        upload, params=params, content=b"hello", headers={**basic("requester"), "Content-Type": "text/plain"}
+    )
+    assert r.status_code == 201, r.text
+    meta = r.json()["result"]
+    assert (
+        meta["table_sys_id"] == sys_id and meta["size_bytes"] == "5" and meta["sys_created_by"] == "requester"
+    )
+    assert (
+        client.get(f"/api/now/attachment/{meta['sys_id']}/file", headers=basic("requester")).content
+        == b"hello"
+    )
+    assert_sn_error(client.get(f"/api/now/attachment/{meta['sys_id']}", headers=basic("requester2")), 404)
+    assert_sn_error(
+        client.get(
+            "/api/now/attachment", params={"sysparm_query": "file_name=log.txt"}, headers=basic("agent")
+        ),
+        400,
+        "table_sys_id",
+    )
+    assert_sn_error(
+        client.get(
+            "/api/now/attachment",
+            params={"sysparm_query": f"table_sys_idLIKE{sys_id}"},
+            headers=basic("agent"),
+        ),
+        400,
+    )
+    assert_sn_error(client.get("/api/now/attachment/nonsense", headers=basic("agent")), 404)
+    listed = client.get(
+        "/api/now/attachment", params={"sysparm_query": f"table_sys_id={sys_id}"}, headers=basic("agent")
+    )
+    assert listed.headers["X-Total-Count"] == "1"
+    assert_sn_error(client.delete(f"/api/now/attachment/{meta['sys_id']}", headers=basic("requester2")), 404)
+    assert (
+        client.delete(f"/api/now/attachment/{meta['sys_id']}", headers=basic("requester")).status_code == 204
+    )
