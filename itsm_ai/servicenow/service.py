@@ -298,9 +298,9 @@ def compile_condition(b: Binding, cond: Condition, now: datetime):
         return b.model.state.not_in(final) if wanted else b.model.state.in_(final)
     if fd.kind == Kind.element_id:
         return _element_id(cond)
-    if fd.kind not in (Kind.text,) and cond.operator in ("LIKE", "NOTLIKE", "STARTSWITH", "ENDSWITH"):
-        if fd.kind not in (Kind.integer, Kind.state):
-            raise _bad(name, f"the operator {cond.operator} is not supported on a {fd.kind} field")
+    textual_ops = ("LIKE", "NOTLIKE", "STARTSWITH", "ENDSWITH")
+    if cond.operator in textual_ops and fd.kind not in (Kind.text, Kind.integer):
+        raise _bad(name, f"the operator {cond.operator} is not supported on a {fd.kind} field")
     return _compare(b, name, fd, _column(b, fd), cond, now)
 
 

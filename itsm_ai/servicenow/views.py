@@ -227,7 +227,7 @@ def _link_header(request: Request, limit: int, offset: int, total: int) -> str:
 
 def _plain_params(request: Request) -> dict[str, str]:
     # Any query parameter that is not a sysparm_ is a field=value condition, as in ServiceNow.
-    return {k: v for k, v in request.query_params.items() if not k.startswith("sysparm_") and k != "api"}
+    return {k: v for k, v in request.query_params.items() if not k.startswith("sysparm_")}
 
 
 def list_table(table: str, request: Request, db_session: DbSession, user: SnUser, response: Response):
@@ -269,8 +269,6 @@ def create_record(table: str, request: Request, body: JsonBody, user: SnUser, db
     shape = _shape(request)
     obj = service.create(db_session=db_session, b=b, user=user, body=body)
     db_session.flush()
-    if b.table.record_type == "comment":
-        b = service.binding("sys_journal_field")
     result = service.to_json(b, obj, shape, _fields(request))
     sys_id = result.get("sys_id")
     sys_id = sys_id.get("value") if isinstance(sys_id, dict) else sys_id

@@ -201,6 +201,17 @@ def test_bad_writes_name_the_field_and_keep_the_record(client, seeded, method, b
 
 def test_bad_requests(client, seeded):
     assert_sn_error(client.get(f"{T}/no_such_table", headers=basic("agent")), 400, "Invalid table")
+    for query in (
+        "stateLIKE1",
+        "opened_atSTARTSWITH2026",
+        "assigned_to.user_name.x=1",
+        "comments=x",
+        "activeINtrue",
+    ):
+        r = client.get(f"{T}/incident", params={"sysparm_query": query}, headers=basic("agent"))
+        assert_sn_error(r, 400)
+    r = client.get(f"{T}/incident", params={"sysparm_query": "ORDERBYcomments"}, headers=basic("agent"))
+    assert_sn_error(r, 400, "comments")
     assert_sn_error(
         client.get(f"{T}/incident", params={"sysparm_query": "colour=red"}, headers=basic("agent")),
         400,
