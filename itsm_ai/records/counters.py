@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from itsm_ai.records.models import RecordCounter
@@ -17,8 +19,14 @@ def format_number(prefix: str, value: int) -> str:
 
 def _ensure(db_session: Session, record_type: str) -> None:
     if db_session.get(RecordCounter, record_type) is None:
-        db_session.add(RecordCounter(record_type=record_type, next_number=1, row_count=0, generation=0))
-        db_session.flush()
+        # Two first writes of a type at once (parallel creates on an empty table) both get here: the later
+        # insert does nothing instead of failing its request with a unique violation.
+        insert = pg_insert if db_session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        db_session.execute(
+            insert(RecordCounter)
+            .values(record_type=record_type, next_number=1, row_count=0, generation=0)
+            .on_conflict_do_nothing(index_elements=["record_type"])
+        )
 
 
 def allocate_numbers(*, db_session: Session, record_type: str, count: int = 1) -> int:
