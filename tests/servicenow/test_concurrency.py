@@ -22,7 +22,9 @@ def test_parallel_inserts_updates_and_reads(instance, tls):
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         created = list(pool.map(insert, range(24)))
-    assert [r.status_code for r in created] == [201] * 24, [r.text for r in created if r.status_code != 201][:2]
+    assert [r.status_code for r in created] == [201] * 24, [r.text for r in created if r.status_code != 201][
+        :2
+    ]
     numbers = [r.json()["result"]["number"] for r in created]
     assert len(set(numbers)) == 24
     sys_ids = [r.json()["result"]["sys_id"] for r in created]
