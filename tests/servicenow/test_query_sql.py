@@ -9,10 +9,14 @@ from datetime import timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from itsm_ai import database
+from itsm_ai.auth.models import User
+from itsm_ai.database import utcnow
 from itsm_ai.servicenow import codes
 from itsm_ai.servicenow import service as sn
+from itsm_ai.ticket.models import Incident
 
 pytestmark = pytest.mark.db
 
@@ -172,10 +176,6 @@ def _encode(alternatives) -> str:
 def test_sql_matches_the_reference(records, alternatives):
     text = _encode(alternatives)
     with database.get_session() as session:
-        from sqlalchemy import select
-
-        from itsm_ai.auth.models import User
-
         admin = session.scalar(select(User).where(User.username == "admin"))
         rows, total = sn.list_records(
             db_session=session,
@@ -186,6 +186,10 @@ def test_sql_matches_the_reference(records, alternatives):
             limit=1000,
             offset=0,
         )
+        # the same query with references as sub-selects (what many matching targets compile to)
+        condition, _order = sn.where_clause(sn.binding("incident"), text, {}, utcnow())
+        sub_selected = set(session.scalars(select(Incident.id).where(condition)))
     got = {r.id for r in rows}
     assert got == _reference(records, alternatives), text
+    assert sub_selected == got, text
     assert total == len(got)
