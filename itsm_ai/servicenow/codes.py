@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from types import MappingProxyType
 
 
@@ -110,6 +111,7 @@ def priority_from_sn(value: str) -> int | None:
 _SYS_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
+@lru_cache(maxsize=64)
 def _tag(record_type: str) -> str:
     return hashlib.sha256(record_type.encode()).hexdigest()[:8]
 

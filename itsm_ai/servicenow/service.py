@@ -5,6 +5,7 @@ native API).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -501,25 +502,77 @@ def _shown(value: str, display: str, shape: Shape, link: str | None) -> Any:
     return out
 
 
+def _getter(b: Binding, name: str, fd: FieldDef) -> Callable[[Any], tuple[str, str, str | None]]:
+    """A function giving one field's (value, display value, referenced table or None) for a record; built
+    once per table and field, since a page of 10,000 rows reads each field 10,000 times."""
+    attr = fd.attr
+    if fd.kind == Kind.reference:
+        rel, table = b.refs[attr].rel, codes.TABLES[fd.target]
+        tag_type, display_attr, key_attr, target_name = (
+            table.record_type,
+            table.display_attr,
+            table.key_attr,
+            fd.target,
+        )
+
+        def reference(obj: Any) -> tuple[str, str, str | None]:
+            target = getattr(obj, rel)
+            if target is None:
+                return "", "", None
+            display = getattr(target, display_attr, None) or getattr(target, key_attr)
+            return codes.encode_sys_id(tag_type, target.id), str(display), target_name
+
+        return reference
+    if fd.kind == Kind.text and name not in _LEVEL_FIELDS and name != "element":
+
+        def text(obj: Any) -> tuple[str, str, None]:
+            raw = getattr(obj, attr)
+            shown = "" if raw is None else (raw.value if hasattr(raw, "value") else str(raw))
+            return shown, shown, None
+
+        return text
+    if fd.kind == Kind.datetime:
+
+        def when(obj: Any) -> tuple[str, str, None]:
+            shown = codes.format_datetime(getattr(obj, attr))
+            return shown, shown, None
+
+        return when
+
+    def other(obj: Any) -> tuple[str, str, None]:
+        value, display = _plain(b, name, fd, obj)
+        return value, display, None
+
+    return other
+
+
+_PLANS: dict[tuple[str, tuple[str, ...] | None], list[tuple[str, Callable]]] = {}
+
+
+def _plan(b: Binding, fields: list[str] | None) -> list[tuple[str, Callable]]:
+    key = (b.table.name, tuple(fields) if fields else None)
+    plan = _PLANS.get(key)
+    if plan is None:
+        names = fields or list(b.table.fields)
+        plan = [(n, _getter(b, n, b.table.fields[n])) for n in names if n in b.table.fields]
+        if len(_PLANS) < 4096:  # sysparm_fields come from clients: bound what is kept
+            _PLANS[key] = plan
+    return plan
+
+
 def to_json(b: Binding, obj: Any, shape: Shape, fields: list[str] | None = None) -> dict[str, Any]:
     """One record in ServiceNow's Table API JSON."""
     out: dict[str, Any] = {}
-    for name in fields or b.table.fields:
-        fd = b.table.field(name)
-        if fd is None:
-            continue
-        if fd.kind == Kind.reference:
-            target = getattr(obj, b.refs[fd.attr].rel)
-            if target is None:
-                out[name] = _shown("", "", shape, None)
-                continue
-            table = codes.TABLES[fd.target]
-            sys_id = codes.encode_sys_id(table.record_type, target.id)
-            display = getattr(target, table.display_attr, None) or getattr(target, table.key_attr)
-            out[name] = _shown(sys_id, str(display), shape, shape.link(fd.target, sys_id))
+    display, with_links = shape.display, not shape.exclude_link
+    for name, get in _plan(b, fields):
+        value, shown, target = get(obj)
+        link = shape.link(target, value) if target is not None and with_links else None
+        if display == "false" and link is None:
+            out[name] = value
+        elif display == "true" and link is None:
+            out[name] = shown
         else:
-            value, display = _plain(b, name, fd, obj)
-            out[name] = _shown(value, display, shape, None)
+            out[name] = _shown(value, shown, shape, link)
     return out
 
 
