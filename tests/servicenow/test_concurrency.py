@@ -3,6 +3,7 @@ updates of one record either apply or answer 409 in ServiceNow's error shape."""
 
 from __future__ import annotations
 
+import ssl
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_parallel_inserts_updates_and_reads(instance, tls):
-    ca = str(tls[0])
+    ca = ssl.create_default_context(cafile=str(tls[0]))
 
     def insert(i: int) -> httpx.Response:
         with httpx.Client(base_url=instance, verify=ca, headers=basic("agent"), timeout=60) as c:

@@ -4,6 +4,7 @@ instance (a second `itsm-ai serve --ssl-certfile/--ssl-keyfile` process on its o
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -41,11 +42,12 @@ def fresh_instance(tls, tmp_path) -> str:
     args = ["serve", "--port", str(port), "--ssl-certfile", str(cert), "--ssl-keyfile", str(key)]
     server = subprocess.Popen([ITSM, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"https://127.0.0.1:{port}"
+    trusted = ssl.create_default_context(cafile=str(tls[0]))
     try:
         deadline = time.monotonic() + 180
         while True:
             try:
-                if httpx.get(f"{url}/health", verify=str(tls[0]), timeout=2).status_code == 200:
+                if httpx.get(f"{url}/health", verify=trusted, timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
