@@ -94,6 +94,9 @@ def serve(
     ssl_keyfile: Annotated[str | None, typer.Option(help="The TLS certificate's private key (PEM).")] = None,
 ) -> None:
     """Serve the API (OpenAPI at /docs), migrating the database first."""
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        console.print("--ssl-certfile and --ssl-keyfile go together")
+        raise typer.Exit(2)
     import uvicorn
 
     from itsm_ai.migrate import upgrade
@@ -106,9 +109,6 @@ def serve(
         from itsm_ai.demo.triage_models import ensure_demo_models
 
         ensure_demo_models(progress=console.print)
-    if (ssl_certfile is None) != (ssl_keyfile is None):
-        console.print("--ssl-certfile and --ssl-keyfile go together")
-        raise typer.Exit(2)
     scheme = "https" if ssl_certfile else "http"
     console.print(f"serving on {scheme}://{host}:{port}  (API docs: {scheme}://{host}:{port}/docs)")
     uvicorn.run(

@@ -159,3 +159,13 @@ def test_read_everything_out_and_into_a_fresh_instance(snc, fresh_instance, tls)
         assert copied == expected, table
     notes = [(n["element"], n["value"], inverse[n["element_id"]]) for n in _rows(target, "sys_journal_field")]
     assert notes == [(n["element"], n["value"], n["element_id"]) for n in _rows(source, "sys_journal_field")]
+
+
+def test_serve_needs_both_tls_files():
+    from typer.testing import CliRunner
+
+    from itsm_ai.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--ssl-certfile", "cert.pem"])
+    assert result.exit_code == 2
+    assert "--ssl-keyfile" in result.output
