@@ -230,7 +230,7 @@ def _plain_params(request: Request) -> dict[str, str]:
     return {k: v for k, v in request.query_params.items() if not k.startswith("sysparm_")}
 
 
-def list_table(table: str, request: Request, db_session: DbSession, user: SnUser, response: Response):
+def list_table(table: str, request: Request, db_session: DbSession, user: SnUser):
     """GET /api/now/table/{table}: records matching sysparm_query and plain field=value parameters."""
     b = service.binding(table)
     shape = _shape(request)
@@ -246,10 +246,12 @@ def list_table(table: str, request: Request, db_session: DbSession, user: SnUser
         offset=offset,
     )
     fields = _fields(request)
-    response.headers["X-Total-Count"] = str(total)
+    headers = {"X-Total-Count": str(total)}
     if not _flag(request.query_params.get("sysparm_suppress_pagination_header")):
-        response.headers["Link"] = _link_header(request, limit, offset, total or 0)
-    return {"result": [service.to_json(b, obj, shape, fields) for obj in rows]}
+        headers["Link"] = _link_header(request, limit, offset, total or 0)
+    # The body is strings in dicts already: straight to JSON, without FastAPI's generic encoder walking it.
+    result = [service.to_json(b, obj, shape, fields) for obj in rows]
+    return JSONResponse(content={"result": result}, headers=headers)
 
 
 def read_record(table: str, sys_id: str, request: Request, db_session: DbSession, user: SnUser):
@@ -257,7 +259,7 @@ def read_record(table: str, sys_id: str, request: Request, db_session: DbSession
     b = service.binding(table)
     shape = _shape(request)
     obj = service.get_record(db_session=db_session, b=b, user=user, sys_id=sys_id)
-    return {"result": service.to_json(b, obj, shape, _fields(request))}
+    return JSONResponse(content={"result": service.to_json(b, obj, shape, _fields(request))})
 
 
 JsonBody = Annotated[Any, Depends(_body)]
