@@ -91,8 +91,15 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     demo: Annotated[bool, typer.Option(help="Load the bundled demo data first (once).")] = False,
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
+    ssl_certfile: Annotated[
+        str | None, typer.Option(help="TLS certificate (PEM): serve HTTPS, as ServiceNow clients need.")
+    ] = None,
+    ssl_keyfile: Annotated[str | None, typer.Option(help="The TLS certificate's private key (PEM).")] = None,
 ) -> None:
     """Serve the API (OpenAPI at /docs), migrating the database first."""
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        console.print("--ssl-certfile and --ssl-keyfile go together")
+        raise typer.Exit(2)
     import uvicorn
 
     from itsm_ai.migrate import upgrade
@@ -105,9 +112,17 @@ def serve(
         from itsm_ai.demo.triage_models import ensure_demo_models
 
         ensure_demo_models(progress=console.print)
-    console.print(f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    scheme = "https" if ssl_certfile else "http"
+    console.print(f"serving on {scheme}://{host}:{port}  (API docs: {scheme}://{host}:{port}/docs)")
     uvicorn.run(
-        "itsm_ai.main:create_app", factory=True, host=host, port=port, reload=reload, log_level="info"
+        "itsm_ai.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        reload=reload,
+        log_level="info",
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
     )
 
 

@@ -163,6 +163,22 @@ class AdmissionLimit:
             slots.release()
 
 
+def _servicenow_or(handler):
+    """The handler, except on ServiceNow's paths (/api/now/...), whose errors take ServiceNow's shape.
+
+    A handler, not a wrapper around the routes: it runs after the request's session has rolled back."""
+    from itsm_ai.servicenow.views import as_sn_error, is_servicenow_path
+
+    def handle(request: Request, exc: Exception):
+        if is_servicenow_path(request.url.path):
+            response = as_sn_error(exc)
+            if response is not None:
+                return response
+        return handler(request, exc)
+
+    return handle
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
     from itsm_ai.classify.training.jobs import on_startup as fail_interrupted_training_jobs
@@ -361,6 +377,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     from itsm_ai.notification.views import router as notification_router
     from itsm_ai.predictions.views import router as predictions_router
     from itsm_ai.reports.views import router as reports_router
+    from itsm_ai.servicenow.views import router as servicenow_router
     from itsm_ai.sla.views import router as sla_router
     from itsm_ai.ticket.views import router as ticket_router
     from itsm_ai.webhooks.views import router as webhook_router
@@ -386,13 +403,13 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     _add_cors(app)  # after the guards, so their 503 and 422 carry CORS headers too
     app.add_middleware(SecurityHeaders)  # added last: outermost, so error and CORS answers get them too
     install_engine()
-    app.add_exception_handler(RequestValidationError, _validation_handler)
-    app.add_exception_handler(AppError, _app_error_handler)
-    app.add_exception_handler(StarletteHTTPException, _http_error_handler)
-    app.add_exception_handler(StaleDataError, _stale_handler)
-    app.add_exception_handler(IntegrityError, _integrity_handler)
-    app.add_exception_handler(SATimeoutError, _pool_timeout_handler)
-    app.add_exception_handler(OperationalError, _operational_handler)
+    app.add_exception_handler(RequestValidationError, _servicenow_or(_validation_handler))
+    app.add_exception_handler(AppError, _servicenow_or(_app_error_handler))
+    app.add_exception_handler(StarletteHTTPException, _servicenow_or(_http_error_handler))
+    app.add_exception_handler(StaleDataError, _servicenow_or(_stale_handler))
+    app.add_exception_handler(IntegrityError, _servicenow_or(_integrity_handler))
+    app.add_exception_handler(SATimeoutError, _servicenow_or(_pool_timeout_handler))
+    app.add_exception_handler(OperationalError, _servicenow_or(_operational_handler))
     for router in (
         auth_router,
         ticket_router,
@@ -415,6 +432,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
         predictions_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(servicenow_router)  # ServiceNow's own paths (/api/now/..., /oauth_token.do)
 
     @app.get("/health", tags=["meta"])
     def health() -> dict[str, str]:

@@ -229,6 +229,34 @@ EXPECTED: dict[tuple[str, str], dict[str, Status]] = {
     ("DELETE", "/notification-templates/{event}"): _exp(404, 403, 403, 403),
     ("POST", "/notification-templates/{event}/preview"): _exp(404, 403, 403, 403),
     ("GET", "/mail/messages"): _exp(200, 200, 403, 403),
+    # The ServiceNow-compatible API (issue 16) follows the native rules, probed on the incident table and
+    # requester's incident; requester2 is 404 on it. Its token endpoint answers anyone with credentials.
+    **{
+        entry: expected
+        for prefix in ("/api/now/table", "/api/now/v1/table")
+        for entry, expected in {
+            ("GET", f"{prefix}/{{table}}"): _exp(200, 200, 200, 200),
+            ("POST", f"{prefix}/{{table}}"): _exp(201, 201, 403, 201),
+            ("GET", f"{prefix}/{{table}}/{{sys_id}}"): _exp(200, 200, 200, 200, requester2=404),
+            ("PUT", f"{prefix}/{{table}}/{{sys_id}}"): _exp(200, 200, 403, 403),
+            ("PATCH", f"{prefix}/{{table}}/{{sys_id}}"): _exp(200, 200, 403, 403),
+            ("DELETE", f"{prefix}/{{table}}/{{sys_id}}"): _exp(204, 403, 403, 403),
+        }.items()
+    },
+    **{("GET", f"{p}/{{table}}"): _exp(200, 200, 200, 200) for p in ("/api/now/stats", "/api/now/v1/stats")},
+    **{
+        entry: expected
+        for prefix in ("/api/now/attachment", "/api/now/v1/attachment")
+        for entry, expected in {
+            ("GET", prefix): _exp(200, 200, 200, 200, requester2=404),
+            ("POST", f"{prefix}/file"): _exp(201, 201, 403, 201, requester2=404),
+            ("GET", f"{prefix}/{{sys_id}}"): _exp(404, 404, 404, 404),
+            ("GET", f"{prefix}/{{sys_id}}/file"): _exp(404, 404, 404, 404),
+            ("DELETE", f"{prefix}/{{sys_id}}"): _exp(404, 404, 404, 404),
+        }.items()
+    },
+    ("POST", "/api/now/v1/batch"): _exp(200, 200, 200, 200),
+    ("POST", "/oauth_token.do"): _exp(200, 200, 200, 200, anonymous=200),
 }
 
 # (method, path, actor) -> reason, for a known bug the matrix marks xfail(strict) until it is fixed.
@@ -388,6 +416,8 @@ def _request(e: Env, method: str, path: str, actor: str) -> tuple[str, dict[str,
         return f"{API}/export/incidents", {"params": {"format": "csv"}}
     if path == "/reports/{metric}":
         return f"{API}/reports/sla-compliance", {"params": {"group_by": "group"}}
+    if path.startswith(("/api/now/", "/oauth_token.do")):
+        return _servicenow_request(e, method, path, actor)
     parts = path.strip("/").split("/")
     collection = parts[0]
     if collection not in e.refs or len(parts) > 3 or (len(parts) == 3 and parts[2] not in CORE_SUBS):
@@ -412,6 +442,44 @@ def _request(e: Env, method: str, path: str, actor: str) -> tuple[str, dict[str,
         if method == "POST" and sub == "comments":
             return url, {"json": {"body": "matrix comment"}}
     raise AssertionError(f"no request builder for {method} {path}: add it to the matrix")
+
+
+def _servicenow_request(e: Env, method: str, path: str, actor: str) -> tuple[str, dict[str, Any]]:
+    """ServiceNow paths: the incident table, requester's incident (a fresh one for writes)."""
+    from itsm_ai.servicenow.codes import encode_sys_id
+
+    if path == "/oauth_token.do":
+        name = "requester" if actor == ANON else actor
+        return path, {"data": {"grant_type": "password", "username": name, "password": PASSWORD}}
+    own = e.admin("GET", f"/incidents/{e.refs['incidents']}")["id"]
+    own_sys_id = encode_sys_id("incident", own)
+    if path.endswith("/batch"):
+        return path, {"json": {"batch_request_id": "1", "rest_requests": []}}
+    if "/stats/" in path:
+        return path.replace("{table}", "incident"), {"params": {"sysparm_count": "true"}}
+    if "/attachment" in path:
+        if "{sys_id}" in path:
+            return path.replace("{sys_id}", "f" * 32), {}
+        if path.endswith("/file"):
+            params = {"file_name": "a.txt", "table_name": "incident", "table_sys_id": own_sys_id}
+            return path, {"params": params, "content": b"hello"}
+        return path, {"params": {"sysparm_query": f"table_sys_id={own_sys_id}"}}
+    url = path.replace("{table}", "incident")
+    if "{sys_id}" not in path:
+        return url, ({"json": {"short_description": "Matrix incident"}} if method == "POST" else {})
+    if method == "GET":
+        return url.replace("{sys_id}", own_sys_id), {}
+    fresh = encode_sys_id("incident", _fresh(e, "incidents")["id"])
+    body = {"json": {"description": "changed"}} if method in ("PUT", "PATCH") else {}
+    return url.replace("{sys_id}", fresh), body
+
+
+def assert_servicenow_error(response) -> None:
+    """ServiceNow's error shape {"error": {"message", "detail"}, "status": "failure"}."""
+    body = response.json()
+    assert body.get("status") == "failure" and set(body.get("error", {})) == {"message", "detail"}, body
+    if response.status_code == 401:
+        assert response.headers.get("www-authenticate", "").startswith("Basic")
 
 
 CORE_SUBS = ("audit", "comments", "tickets")
@@ -467,7 +535,9 @@ def test_access(env: Env, method: str, path: str, actor: str):
         callers = {item["caller"] for item in response.json()["items"]}
         assert callers <= {actor}, f"{actor} sees tickets of {callers - {actor}}"
         assert response.json()["total"] == len(response.json()["items"])
-    if response.status_code >= 400:
+    if response.status_code >= 400 and path.startswith("/api/now/"):
+        assert_servicenow_error(response)
+    elif response.status_code >= 400:
         assert_error(response, response.status_code)
         if response.status_code == 401:
             assert response.headers.get("www-authenticate") == "Bearer"

@@ -1,0 +1,1 @@
+"""ServiceNow-compatible REST API: Table, Aggregate, Batch and Attachment APIs over the store."""
