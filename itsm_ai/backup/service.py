@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL, make_url
 from itsm_ai import __version__
 from itsm_ai.backup import manifest as mf
 from itsm_ai.config import Settings, get_settings
+from itsm_ai.records import fulltext
 
 Step = Callable[[str], None]
 
@@ -259,10 +260,14 @@ def _database_has_rows(url: str, kind: str) -> bool:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
+            names = inspect(connection).get_table_names()
+            # SQLite's full-text tables (and FTS5's shadow tables, which hold rows even when empty) mirror the
+            # ticket tables: they say nothing of their own.
+            derived = tuple(fulltext.fts_table(t) for t in names)
             tables = [
                 t
-                for t in inspect(connection).get_table_names()
-                if t not in BOOKKEEPING_TABLES and not t.startswith("sqlite_")
+                for t in names
+                if t not in BOOKKEEPING_TABLES and not t.startswith("sqlite_") and not t.startswith(derived)
             ]
             return any(
                 connection.execute(text(f'SELECT 1 FROM "{table}" LIMIT 1')).first() is not None

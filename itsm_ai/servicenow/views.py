@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from itsm_ai.attachment import service as attachment_service
 from itsm_ai.attachment.views import content_disposition
 from itsm_ai.auth import service as auth_service
+from itsm_ai.auth.dependencies import client_address
 from itsm_ai.auth.models import User
 from itsm_ai.database import DbSession
 from itsm_ai.errors import AppError, AuthenticationError, NotFoundError
@@ -96,7 +97,7 @@ _verified_lock = threading.Lock()
 _VERIFIED_MAX = 1024
 
 
-def _basic_user(db_session, credentials: str) -> User:
+def _basic_user(db_session, credentials: str, address: str) -> User:
     try:
         decoded = base64.b64decode(credentials, validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
@@ -110,7 +111,9 @@ def _basic_user(db_session, credentials: str) -> User:
         with _verified_lock:
             if _verified.get(digest) == user.id:
                 return user
-    user = auth_service.authenticate(db_session=db_session, username=username, password=password)
+    user = auth_service.authenticate(
+        db_session=db_session, username=username, password=password, address=address
+    )
     digest = hashlib.sha256(f"{user.hashed_password}\0{username}\0{password}".encode()).hexdigest()
     with _verified_lock:
         if len(_verified) >= _VERIFIED_MAX:
@@ -122,13 +125,16 @@ def _basic_user(db_session, credentials: str) -> User:
 def _sn_user(request: Request, db_session: DbSession) -> User:
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "basic":
-        return _basic_user(db_session, credentials.strip())
-    if scheme.lower() == "bearer":
-        user = auth_service.get(db_session=db_session, user_id=auth_service.decode_token(credentials.strip()))
-        if user is None or not user.active:
-            raise AuthenticationError("invalid or expired token")
-        return user
-    raise AuthenticationError("User is not authenticated: send basic auth or a bearer token")
+        user = _basic_user(db_session, credentials.strip(), client_address(request))
+    elif scheme.lower() == "bearer":
+        # Revoked tokens (logout, password change) are refused here as on the native API.
+        user = auth_service.user_for_token(db_session=db_session, token=credentials.strip())
+    else:
+        raise AuthenticationError("User is not authenticated: send basic auth or a bearer token")
+    # End the read (and the login record): no connection or SQLite write lock is held while the request waits
+    # or, for a batch, while its sub-requests run through the app (as the native API's current user does).
+    db_session.commit()
+    return user
 
 
 SnUser = Annotated[User, Depends(_sn_user)]
@@ -136,6 +142,7 @@ SnUser = Annotated[User, Depends(_sn_user)]
 
 @router.post("/oauth_token.do", summary="OAuth 2 token (password grant), as ServiceNow's")
 def oauth_token(
+    request: Request,
     db_session: DbSession,
     grant_type: Annotated[str, Form()],
     username: Annotated[str | None, Form()] = None,
@@ -149,7 +156,10 @@ def oauth_token(
         )
     try:
         user = auth_service.authenticate(
-            db_session=db_session, username=username or "", password=password or ""
+            db_session=db_session,
+            username=username or "",
+            password=password or "",
+            address=client_address(request),
         )
     except AuthenticationError:
         return JSONResponse(

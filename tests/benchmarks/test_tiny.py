@@ -31,6 +31,7 @@ TINY = {
     "bench_store": ([], rf"POST incident p50/p95 {FLOAT}/{FLOAT} ms vs GET /health p95 {FLOAT} ms: ratio"),
     "bench_reports": (["--database", "sqlite"], rf"worst p95: {FLOAT} ms"),
     "bench_predictions": ([], rf"^open\s+\d+\s+{FLOAT}\s+{FLOAT}\s+{FLOAT}\s+{FLOAT}"),
+    "bench_servicenow": ([], rf"^first page \(newest first\)\s+{FLOAT}ms\s+{FLOAT}ms\s+{FLOAT}"),
     "bench_similar": ([], rf"^SERVICE hybrid P@5 vs random prior: x{FLOAT}$"),
 }
 
