@@ -254,6 +254,8 @@ ERROR_RESPONSES = {
 
 def _openapi_with_errors(app: FastAPI):
     """The OpenAPI document with the error answers declared on every operation in the shape they have."""
+    from itsm_ai.servicenow.models import OAuthErrorBody, SnErrorBody
+    from itsm_ai.servicenow.views import is_servicenow_path
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
@@ -271,12 +273,34 @@ def _openapi_with_errors(app: FastAPI):
         body = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
         body.pop("$defs", None)
         schemas["ErrorBody"] = body
+        for model in (SnErrorBody, OAuthErrorBody):
+            sn_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(sn_schema.pop("$defs", {}))
+            schemas[model.__name__] = sn_schema
         content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
-        for operations in document.get("paths", {}).values():
+        # ServiceNow's paths answer in ServiceNow's shape; its token endpoint also in OAuth's.
+        sn_content = {"application/json": {"schema": {"$ref": "#/components/schemas/SnErrorBody"}}}
+        oauth_content = {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/SnErrorBody"},
+                        {"$ref": "#/components/schemas/OAuthErrorBody"},
+                    ]
+                }
+            }
+        }
+        for path, operations in document.get("paths", {}).items():
+            if path == "/oauth_token.do":
+                shape = oauth_content
+            elif is_servicenow_path(path):
+                shape = sn_content
+            else:
+                shape = content
             for operation in operations.values():
                 responses = operation.setdefault("responses", {})
                 for status, description in ERROR_RESPONSES.items():
-                    responses[str(status)] = {"description": description, "content": content}
+                    responses[str(status)] = {"description": description, "content": shape}
                 responses["503"]["headers"] = {
                     "Retry-After": {"description": "Seconds to wait", "schema": {"type": "string"}}
                 }
