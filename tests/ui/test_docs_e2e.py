@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.conftest import PASSWORD
 from tests.ui.conftest import running
 from tests.ui.test_e2e import SHOTS, browser  # noqa: F401 - a fixture
 
@@ -32,7 +33,7 @@ def _offline_page(browser):  # noqa: F811 - the fixture's value
     return page, blocked, errors
 
 
-def test_swagger_ui_renders_operations_offline(app, browser):  # noqa: F811
+def test_swagger_ui_renders_operations_offline(app, users, browser):  # noqa: F811
     with running(app) as base:
         page, blocked, errors = _offline_page(browser)
         page.goto(f"{base}/docs")
@@ -42,8 +43,13 @@ def test_swagger_ui_renders_operations_offline(app, browser):  # noqa: F811
         assert len(paths) > 50
         # The OAuth2 "Authorize" button opens the password-flow dialog.
         page.locator(".auth-wrapper button.authorize").click()
-        page.locator(".dialog-ux #oauth_username").wait_for(timeout=10_000)
+        page.locator(".dialog-ux #oauth_username").fill("agent")
+        page.locator(".dialog-ux #oauth_password").fill(PASSWORD)
         page.screenshot(path=str(SHOTS / "docs-swagger-offline.png"))
+        with page.expect_response(f"{base}/api/v1/auth/token") as token:
+            page.locator(".dialog-ux .modal-btn.authorize").click()
+        assert token.value.status == 200
+        page.locator(".dialog-ux button", has_text="Logout").wait_for(timeout=10_000)
     assert blocked == [], blocked
     assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
 
