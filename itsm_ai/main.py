@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import re
 from contextlib import asynccontextmanager
+from importlib.resources import files
 from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
@@ -342,20 +347,12 @@ CONTENT_SECURITY_POLICY = (
     "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-# The interactive API docs are FastAPI's Swagger/ReDoc pages: scripts from a CDN and one inline script.
-DOCS_CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "img-src 'self' data: https://fastapi.tiangolo.com; "
-    "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
-)
 SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
 )
-DOCS_PATHS = ("/docs", "/redoc")
 
 
 class SecurityHeaders:
@@ -368,8 +365,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        docs = scope.get("path", "").startswith(DOCS_PATHS)
-        csp = (DOCS_CONTENT_SECURITY_POLICY if docs else CONTENT_SECURITY_POLICY).encode()
+        csp = CONTENT_SECURITY_POLICY.encode()
 
         async def send_with_headers(message) -> None:
             if message["type"] == "http.response.start":
@@ -382,6 +378,74 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+# The API docs pages use the Swagger UI and ReDoc bundles of the fastapi-offline package, served from here, so
+# they work offline and load nothing from another origin.
+DOCS_ASSETS_URL = "/docs/assets"
+DOCS_ASSETS = files("fastapi_offline") / "static"
+INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+
+
+def docs_content_security_policy(html: str) -> str:
+    """CSP for one docs page: local assets only, its inline scripts allowed by hash, not 'unsafe-inline'."""
+    script_src = " ".join(
+        ["'self'"]
+        + [
+            f"'sha256-{base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()}'"
+            for body in INLINE_SCRIPT.findall(html)
+        ]
+    )
+    # ReDoc (styled-components) and Swagger UI insert <style> elements at run time; ReDoc builds its search
+    # worker from a blob: URL. Both stay on these pages only.
+    return (
+        f"default-src 'self'; script-src {script_src}; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; font-src 'self'; worker-src 'self' blob:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+def _docs_page(page: HTMLResponse) -> HTMLResponse:
+    """The page with its own CSP header (SecurityHeaders keeps a header the route set)."""
+    html = page.body.decode()
+    return HTMLResponse(html, headers={"content-security-policy": docs_content_security_policy(html)})
+
+
+def _install_docs(app: FastAPI) -> None:
+    """Mount the Swagger UI (/docs, with its OAuth2 redirect) and ReDoc (/redoc) pages on local assets."""
+    app.mount(DOCS_ASSETS_URL, StaticFiles(directory=str(DOCS_ASSETS)), name="docs-assets")
+    oauth2_redirect_url = app.swagger_ui_oauth2_redirect_url
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return _docs_page(
+            get_swagger_ui_html(
+                openapi_url=f"{root}{app.openapi_url}",
+                title=f"{app.title} - Swagger UI",
+                oauth2_redirect_url=f"{root}{oauth2_redirect_url}",
+                swagger_js_url=f"{root}{DOCS_ASSETS_URL}/swagger-ui-bundle.js",
+                swagger_css_url=f"{root}{DOCS_ASSETS_URL}/swagger-ui.css",
+                swagger_favicon_url=f"{root}{DOCS_ASSETS_URL}/favicon.png",
+            )
+        )
+
+    @app.get(oauth2_redirect_url, include_in_schema=False)
+    def swagger_ui_redirect() -> HTMLResponse:
+        return _docs_page(get_swagger_ui_oauth2_redirect_html())
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return _docs_page(
+            get_redoc_html(
+                openapi_url=f"{root}{app.openapi_url}",
+                title=f"{app.title} - ReDoc",
+                redoc_js_url=f"{root}{DOCS_ASSETS_URL}/redoc.standalone.js",
+                redoc_favicon_url=f"{root}{DOCS_ASSETS_URL}/favicon.png",
+                with_google_fonts=False,
+            )
+        )
 
 
 def create_app(*, start_worker: bool = True) -> FastAPI:
@@ -411,7 +475,8 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
         title="itsm-ai",
         version=__version__,
         description="AI-first IT service management: tickets, workflow, triage and knowledge over HTTP.",
-        docs_url="/docs",
+        docs_url=None,  # served by _install_docs from local assets, not FastAPI's CDN pages
+        redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=_lifespan,
     )
@@ -463,6 +528,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.openapi = _openapi_with_errors(app)
+    _install_docs(app)
 
     from itsm_ai.ui.views import install as install_ui
 
