@@ -312,9 +312,11 @@ for _prefix in ("/api/now/table", "/api/now/v1/table"):
     router.add_api_route(f"{_prefix}/{{table}}", list_table, methods=["GET"], summary="List records")
     router.add_api_route(f"{_prefix}/{{table}}", create_record, methods=["POST"], summary="Insert a record")
     router.add_api_route(f"{_prefix}/{{table}}/{{sys_id}}", read_record, methods=["GET"], summary="Read")
-    router.add_api_route(
-        f"{_prefix}/{{table}}/{{sys_id}}", update_record, methods=["PUT", "PATCH"], summary="Update"
-    )
+    # One route per method: a route with two methods gives both operations one OpenAPI operationId.
+    for _method in ("PUT", "PATCH"):
+        router.add_api_route(
+            f"{_prefix}/{{table}}/{{sys_id}}", update_record, methods=[_method], summary=f"Update ({_method})"
+        )
     router.add_api_route(
         f"{_prefix}/{{table}}/{{sys_id}}",
         delete_record,
