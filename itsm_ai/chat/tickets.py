@@ -14,6 +14,7 @@ from itsm_ai.catalog.models import CatalogItem
 from itsm_ai.chat.conversations import transcript
 from itsm_ai.chat.models import Conversation
 from itsm_ai.comment.models import Comment, Visibility
+from itsm_ai.knowledge.retrieval.documents import CHAT_HEADING, CHAT_SEPARATOR
 from itsm_ai.records import service as records_service
 from itsm_ai.records.spec import Action
 from itsm_ai.ticket.models import Incident, ServiceRequest
@@ -101,11 +102,11 @@ def open_ticket(
     spec.access.check(user, Action.create, noun=spec.noun)
     short = " ".join(short_description.split())
     short = short if len(short) <= 255 else short[:252].rstrip() + "..."
-    lead = f"{description.strip()}\n\n---\n" if description and description.strip() else ""
+    lead = f"{description.strip()}{CHAT_SEPARATOR}" if description and description.strip() else ""
     fields: dict[str, Any] = {
         "short_description": short,
-        "description": f"{lead}Opened by the virtual agent (conversation {conversation.id}).\n\n"
-        + transcript(conversation),
+        # The knowledge index embeds only the lead (documents.problem_text), so keep this layout.
+        "description": f"{lead}{CHAT_HEADING}{conversation.id}).\n\n" + transcript(conversation),
         "caller": user.username,
         "extra": {"source": "virtual_agent", "conversation_id": conversation.id},
     }

@@ -7,6 +7,7 @@ correlation id), so a second `load_demo()` adds nothing. Sources and licences: R
 from __future__ import annotations
 
 import csv
+import logging
 import tempfile
 from collections import Counter
 from datetime import timedelta
@@ -17,10 +18,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from itsm_ai.base.roles import Role
+from itsm_ai.demo.data import (
+    ALICE_RESOLVED,
+    CHAT_KEY,
+    CHAT_MESSAGES,
+    DRAFT_CLUSTER,
+    DRAFT_CLUSTER_CATEGORY,
+    QA_ARTICLES,
+    REQUESTERS,
+    SHOWCASE,
+    attribution,
+    qa_items,
+)
 
-DEMO_DIR = Path(__file__).resolve().parent
-TOPICS_CSV = DEMO_DIR / "it_tickets_topics.csv"
-SERVICENOW_CSV = DEMO_DIR / "servicenow_incident_event_log.csv"
+log = logging.getLogger(__name__)
 
 # Demo passwords, documented in README.md and the project README; admin's comes from the settings.
 USERS: tuple[tuple[str, Role, str | None, str], ...] = (
@@ -36,18 +47,9 @@ GROUPS = (
     ("HR Systems", "The HR portal, payroll and onboarding tools."),
     ("Storage & Backup", "File shares, mailbox quotas, backups and restores."),
     ("Procurement", "Purchase requests for hardware, software and services."),
+    ("Desktop Support", "Desktop and laptop software: installs, updates, upgrades, start-up and shutdown."),
+    ("Web and Collaboration", "E-mail, spam filtering, calendars and the web applications staff use."),
 )
-# Topic group of it_tickets_topics.csv -> the group that handles it.
-TOPIC_GROUPS = {
-    "Hardware": "Hardware Support",
-    "Access": "Access Management",
-    "Administrative rights": "Access Management",
-    "HR Support": "HR Systems",
-    "Storage": "Storage & Backup",
-    "Purchase": "Procurement",
-    "Internal Project": "Service Desk",
-    "Miscellaneous": "Service Desk",
-}
 CATALOG = (
     (
         "Standard laptop",
@@ -172,6 +174,11 @@ def _users(session: Session, counts: Counter[str]) -> dict[str, Any]:
             user = user_service.create(db_session=session, user_in=user_in, actor=None)
             counts["users"] += 1
         users[username] = user
+    for username, full_name in REQUESTERS:
+        if user_service.get_by_username(db_session=session, username=username) is None:
+            user_in = UserCreate(username=username, full_name=full_name, email=f"{username}@demo.example.com")
+            user_service.create(db_session=session, user_in=user_in, actor=None)
+            counts["users"] += 1
     return users
 
 
@@ -220,12 +227,23 @@ def _assets(session: Session, counts: Counter[str], admin) -> None:
             counts["assets"] += 1
 
 
+def _article_sources() -> list[tuple[str, str, str, list[str], str]]:
+    """(key, title, category, keywords, text): the written articles, then the shipped answers (attributed)."""
+    items = {item["id"]: item for item in qa_items()}
+    shipped = []
+    for qa_id, keywords in QA_ARTICLES:
+        item = items[qa_id]
+        text = f"{item['answer']}\n\n{attribution(item)}"
+        shipped.append((f"demo-kb-se-{qa_id}", item["question"], item["category"], keywords, text))
+    return [*ARTICLES, *shipped]
+
+
 def _articles(session: Session, counts: Counter[str], agent) -> None:
     from itsm_ai.knowledge.article.models import ArticleCreate, KnowledgeArticle
     from itsm_ai.knowledge.article.service import ARTICLE
     from itsm_ai.records import service as records
 
-    for key, title, category, keywords, text in ARTICLES:
+    for key, title, category, keywords, text in _article_sources():
         if (
             session.scalar(select(KnowledgeArticle.id).where(KnowledgeArticle.correlation_id == key))
             is not None
@@ -248,88 +266,197 @@ def _articles(session: Session, counts: Counter[str], agent) -> None:
         counts["knowledge_articles"] += 1
 
 
-def _topic_rows(now) -> tuple[list[str], list[list[str]]]:
-    """The shipped topic tickets with the demo's derived columns (see README.md), deterministic per row."""
-    with TOPICS_CSV.open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = next(reader)
-        rows = list(reader)
-    columns = [*header, "id", "state", "opened_at", "resolved_at", "closed_at", "group", "caller", "assignee"]
-    out = []
-    for i, (document, topic) in enumerate(rows):
-        slot = i % 20
-        opened = now - timedelta(hours=7 * i + 1)
+def _history_rows(now) -> tuple[list[str], list[list[str]]]:
+    """Resolved and closed tickets: the shipped Stack Exchange questions with their accepted answers as
+    resolution notes, and the written cluster the drafting flow turns into an article; deterministic."""
+    columns = [
+        "correlation_id",
+        "short_description",
+        "description",
+        "resolution_notes",
+        "category",
+        "group",
+        "caller",
+        "assignee",
+        "state",
+        "opened_at",
+        "resolved_at",
+        "closed_at",
+        "extra.source_url",
+        "extra.licence",
+    ]
+    callers = [username for username, _ in REQUESTERS]
+    rows = []
+    for i, item in enumerate(qa_items()):
+        opened = now - timedelta(hours=11 * i + 30)
         resolved = opened + timedelta(hours=2 + i % 30)
         closed = resolved + timedelta(days=3)
-        if slot in (0, 1):
-            state = "new"
-        elif slot == 2:
-            state = "in_progress"
-        elif slot in (3, 4, 5) or closed > now:
-            state = "resolved" if resolved < now else "in_progress"
-        else:
-            state = "closed"
-        out.append(
+        state = "closed" if closed < now else "resolved"
+        credit = attribution(item)
+        rows.append(
             [
-                document,
-                topic,
-                f"demo-topics-{i + 1}",
+                f"demo-se-{item['id']}",
+                item["question"],
+                f"{item['question']}\n\n{credit}",
+                f"{item['answer']}\n\n{credit}",
+                item["category"],
+                item["group"],
+                "alice" if i in ALICE_RESOLVED else callers[i % len(callers)],
+                "agent",
                 state,
                 opened.isoformat(),
-                resolved.isoformat() if state in ("resolved", "closed") else "",
+                resolved.isoformat(),
                 closed.isoformat() if state == "closed" else "",
-                TOPIC_GROUPS.get(topic, "Service Desk"),
-                "alice" if i % 8 == 0 else "",
-                "" if state == "new" else "agent",
+                item["url"],
+                item["licence"],
             ]
         )
-    return columns, out
+    for i, (key, title, text, fix) in enumerate(DRAFT_CLUSTER):
+        opened = now - timedelta(days=6 - i, hours=3)
+        resolved = opened + timedelta(hours=4)
+        rows.append(
+            [
+                key,
+                title,
+                text,
+                fix,
+                DRAFT_CLUSTER_CATEGORY,
+                "Web and Collaboration",
+                callers[(i + 2) % len(callers)],
+                "agent",
+                "resolved",
+                opened.isoformat(),
+                resolved.isoformat(),
+                "",
+                "",
+                "",
+            ]
+        )
+    return columns, rows
 
 
-TOPIC_MAPPING = {
-    "short_description": "Document",
-    "category": "Topic_group",
-    "correlation_id": "id",
-    "state": "state",
-    "opened_at": "opened_at",
-    "resolved_at": "resolved_at",
-    "closed_at": "closed_at",
-    "assignment_group": "group",
-    "caller": "caller",
-    "assigned_to": "assignee",
-}
-
-
-def _import_tickets(counts: Counter[str], actor) -> None:
+def _import_history(counts: Counter[str], actor) -> None:
     from itsm_ai.data.importer import import_csv
     from itsm_ai.database import utcnow
 
-    columns, rows = _topic_rows(utcnow().replace(microsecond=0))
+    columns, rows = _history_rows(utcnow().replace(microsecond=0))
     with tempfile.TemporaryDirectory(prefix="itsm-demo-") as folder:
-        path = Path(folder) / "it_tickets_topics_demo.csv"
+        path = Path(folder) / "stackexchange_demo.csv"
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(columns)
             writer.writerows(rows)
-        report = import_csv(
-            path=path, mapping=TOPIC_MAPPING, constants={"resolution_code": "solved"}, actor=actor
-        )
-    _check(report)
-    counts["incidents"] += report.imported
-    report = import_csv(path=SERVICENOW_CSV, actor=actor)
-    _check(report)
-    counts["incidents"] += report.imported
-
-
-def _check(report) -> None:
+        mapping = {"assignment_group": "group", "assigned_to": "assignee"}
+        report = import_csv(path=path, mapping=mapping, constants={"resolution_code": "solved"}, actor=actor)
     if report.bad:
         problems = "; ".join(str(p) for p in report.bad[:5])
         raise RuntimeError(f"demo data {report.path} has bad rows: {problems}")
+    counts["incidents"] += report.imported
 
 
-def load_demo(progress: bool = False) -> dict[str, int]:
-    """Load the demo accounts, groups, catalog, assets, articles and tickets; what exists already is kept."""
+def _history_loaded(session: Session) -> bool:
+    """True when the last history row is stored (the import is one transaction: all rows or none)."""
+    from itsm_ai.ticket.models import Incident
+
+    last = DRAFT_CLUSTER[-1][0]
+    return session.scalar(select(Incident.id).where(Incident.correlation_id == last)) is not None
+
+
+def _showcase_loaded(session: Session) -> bool:
+    from itsm_ai.ticket.models import Incident
+
+    first = SHOWCASE[0][0]
+    return session.scalar(select(Incident.id).where(Incident.correlation_id == first)) is not None
+
+
+def _open_from_chat(session: Session, user, title: str) -> Any:
+    """The duplicate showcase ticket, opened as the chat opens one (its transcript in the description)."""
+    from itsm_ai.chat.conversations import finish
+    from itsm_ai.chat.enums import Outcome
+    from itsm_ai.chat.models import Conversation, Message
+    from itsm_ai.chat.tickets import open_ticket
+
+    conversation = Conversation(user_id=user.id)
+    session.add(conversation)
+    for role, text in CHAT_MESSAGES:
+        conversation.messages.append(Message(role=role, text=text))
+    session.flush()
+    obj = open_ticket(
+        db_session=session,
+        user=user,
+        conversation=conversation,
+        record_type="incident",
+        short_description=title,
+        description=title,
+    )
+    finish(conversation=conversation, outcome=Outcome.ticket_created)
+    return obj
+
+
+def _showcase(counts: Counter[str]) -> None:
+    """Open the tickets that show each AI feature through the normal create path (engine listeners on, the
+    demo models trained), then draft the article of the written cluster; all in one transaction."""
+    from itsm_ai.auth import service as user_service
+    from itsm_ai.database import get_session, utcnow
+    from itsm_ai.engine import install
+    from itsm_ai.knowledge.drafting.flows import generate
+    from itsm_ai.knowledge.drafting.schemas import DraftRequest
+    from itsm_ai.knowledge.retrieval import service as retrieval
+    from itsm_ai.records import service as records
+    from itsm_ai.ticket.service import INCIDENT
+
+    install()
+    with get_session() as session:
+        if _showcase_loaded(session):
+            return
+        service = retrieval.get_service()
+        service.ensure_ready(session)
+        service.catch_up(session, force=True)
+        now = utcnow().replace(microsecond=0)
+        agent = user_service.get_by_username(db_session=session, username="agent")
+        for key, caller, title, text, minutes, _ in SHOWCASE:
+            user = user_service.get_by_username(db_session=session, username=caller)
+            if key == CHAT_KEY:
+                obj = _open_from_chat(session, user, title)
+            else:
+                data = INCIDENT.create_schema(
+                    short_description=title,
+                    description=text,
+                    caller=caller,
+                    correlation_id=key,
+                    opened_at=now - timedelta(minutes=minutes),
+                ).model_dump()
+                obj = records.create(db_session=session, spec=INCIDENT, data=data, actor=user)
+            session.flush()
+            counts["incidents"] += 1
+            log.debug("demo showcase %s: %s", obj.number, key)
+        drafted = generate(
+            db_session=session,
+            actor=agent,
+            request=DraftRequest(category=DRAFT_CLUSTER_CATEGORY, max_drafts=1),
+        )
+        counts["knowledge_drafts"] += len(drafted["drafts"])
+
+
+COUNTED = (
+    "users",
+    "groups",
+    "catalog_items",
+    "assets",
+    "knowledge_articles",
+    "incidents",
+    "knowledge_drafts",
+)
+
+
+def load_demo(progress: bool = False, *, showcase: bool = True) -> dict[str, int]:
+    """Load the demo accounts, groups, catalog, assets, articles and tickets; what exists already is kept.
+
+    With ``showcase`` the demo triage models are trained first (`triage_models.ensure_demo_models`), so the
+    open showcase tickets get their suggestions, similar fixes, duplicate and major-incident flags on create.
+    """
     from itsm_ai.database import get_session
+    from itsm_ai.demo.triage_models import ensure_demo_models
     from itsm_ai.migrate import upgrade
 
     upgrade()
@@ -340,12 +467,14 @@ def load_demo(progress: bool = False) -> dict[str, int]:
         _catalog(session, counts, users["admin"])
         _assets(session, counts, users["admin"])
         _articles(session, counts, users["agent"])
+        history_loaded = _history_loaded(session)
     # Sessions do not expire on commit, so the admin's id and username stay readable for the audit rows.
-    _import_tickets(counts, users["admin"])
-    result = {
-        key: counts[key]
-        for key in ("users", "groups", "catalog_items", "assets", "knowledge_articles", "incidents")
-    }
+    if not history_loaded:
+        _import_history(counts, users["admin"])
+    if showcase:
+        ensure_demo_models()
+        _showcase(counts)
+    result = {key: counts[key] for key in COUNTED}
     if progress:
         from rich.console import Console
 

@@ -1,8 +1,9 @@
-"""Triage models for `itsm-ai serve --demo`: trained on the bundled topic tickets, once per data version.
+"""Triage models for `itsm-ai serve --demo`: trained on the demo's resolved tickets, once per data version.
 
-category is the ticket's topic group; assignment_group is the demo group that handles the topic (the
-mapping the demo loader uses), so suggestions name groups that exist. Training is skipped when CURRENT was
-trained on exactly the same rows (same data hash). Evidence points at the imported demo tickets' numbers.
+The training rows are the shipped Stack Exchange questions (`stackexchange_qa.json`) and the written cluster
+of resolved e-mail tickets (`data.DRAFT_CLUSTER`), labelled with the readable category and group the loader
+gives them, so suggestions name categories and groups that exist. Training is skipped when CURRENT was
+trained on exactly the same rows (same data hash). Evidence points at the loaded demo tickets' numbers.
 """
 
 from __future__ import annotations
@@ -11,40 +12,45 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import select
 
-from itsm_ai.classify.training.data import TrainingData, csv_training_data
+from itsm_ai.classify.training.data import TrainingData
 from itsm_ai.classify.training.trainer import train_model
-from itsm_ai.demo.load import TOPIC_GROUPS, TOPICS_CSV
+from itsm_ai.demo.data import DRAFT_CLUSTER, DRAFT_CLUSTER_CATEGORY, QA_JSON, qa_items
 from itsm_ai.registry import store
 
 DEMO_TARGETS = ("category", "assignment_group")
+DRAFT_CLUSTER_GROUP = "Web and Collaboration"
 
 
-def _numbers_by_row() -> dict[str, str]:
-    """Ticket number of each imported demo topic ticket, by its correlation id (demo-topics-<row>)."""
+def _numbers_by_key() -> dict[str, str]:
+    """Ticket number of each loaded demo history ticket, by its correlation id."""
     from itsm_ai.database import get_session
     from itsm_ai.ticket.models import Incident
 
     with get_session() as session:
         rows = session.execute(
-            select(Incident.correlation_id, Incident.number).where(
-                Incident.correlation_id.like("demo-topics-%")
-            )
+            select(Incident.correlation_id, Incident.number).where(Incident.correlation_id.like("demo-%"))
         )
         return {row[0]: row[1] for row in rows}
 
 
 def demo_training_data(target: str) -> TrainingData:
-    """The bundled topic tickets labelled for one demo target."""
-    data = csv_training_data(TOPICS_CSV, text_cols=["Document"], label_col="Topic_group")
-    if target == "assignment_group":
-        data.labels = [None if t is None else TOPIC_GROUPS.get(t, "Service Desk") for t in data.labels]
-    elif target != "category":
+    """The demo's resolved tickets (title and question as the ticket holds them) labelled for one target."""
+    if target not in DEMO_TARGETS:
         raise ValueError(f"the demo has no labels for {target!r}")
-    numbers = _numbers_by_row()
-    # csv_training_data ids are "line N"; data row r (1-based) is on line r + 1.
-    data.ids = [numbers.get(f"demo-topics-{int(i.split()[1]) - 1}", i) for i in data.ids]
-    data.source = {**data.source, "kind": "demo", "path": TOPICS_CSV.name}
-    return data
+    numbers = _numbers_by_key()
+    texts, labels, ids = [], [], []
+    for item in qa_items():
+        texts.append(item["question"])
+        labels.append(item["category"] if target == "category" else item["group"])
+        key = f"demo-se-{item['id']}"
+        ids.append(numbers.get(key, key))
+    for key, title, text, _ in DRAFT_CLUSTER:
+        texts.append(f"{title} . {text}")
+        labels.append(DRAFT_CLUSTER_CATEGORY if target == "category" else DRAFT_CLUSTER_GROUP)
+        ids.append(numbers.get(key, key))
+    snippets = [text[:200] for text in texts]
+    source = {"kind": "demo", "path": QA_JSON.name, "rows": len(texts)}
+    return TrainingData(texts=texts, labels=labels, ids=ids, snippets=snippets, source=source)
 
 
 def ensure_demo_models(

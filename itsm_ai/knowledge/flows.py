@@ -29,6 +29,7 @@ from itsm_ai.knowledge.retrieval.documents import (
     RESOLVED_STATES,
     make_filter,
     make_key,
+    problem_text,
     split_key,
 )
 from itsm_ai.records import service as records
@@ -42,12 +43,14 @@ _VECTOR_ATTR = "_knowledge_vector"
 
 
 def query_text(obj: Any) -> str:
-    """The text a ticket is searched by: short description and description."""
+    """The text a ticket is searched by: short description and description (without a chat transcript)."""
     return _text(obj.short_description, obj.description)
 
 
 def _text(short_description: str | None, description: str | None) -> str:
-    return f"{short_description or ''}\n{description or ''}".strip()[: MAX_TEXT]
+    # The same text the index embeds for a stored ticket (build_doc), so a new ticket and its twin compare
+    # like with like.
+    return f"{short_description or ''}\n{problem_text(description) or ''}".strip()[: MAX_TEXT]
 
 
 def merge_suggestions(current: dict[str, Any] | None, **keys: Any) -> dict[str, Any]:
