@@ -81,7 +81,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 def _texts() -> list[tuple[str, str]]:
     """(subject, body) pairs from the bundled real ticket texts."""
-    from itsm_ai.demo.load import TOPICS_CSV
+    from itsm_ai.demo.data import TOPICS_CSV
 
     with TOPICS_CSV.open(newline="", encoding="utf-8") as handle:
         docs = [row["Document"] for row in csv.DictReader(handle)]

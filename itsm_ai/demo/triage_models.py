@@ -56,7 +56,7 @@ def demo_training_data(target: str) -> TrainingData:
 def ensure_demo_models(
     *,
     targets: Sequence[str] = DEMO_TARGETS,
-    features: str = "tfidf",
+    features: str = "embedding",
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, str]:
     """Train and promote each demo model unless CURRENT already has the same data; returns what was done."""

@@ -31,7 +31,7 @@ def _seed(models) -> None:
     from itsm_ai.classify.enums import FeedbackAction
     from itsm_ai.classify.feedback import give_feedback
     from itsm_ai.data.importer import import_csv
-    from itsm_ai.demo.load import SERVICENOW_CSV
+    from itsm_ai.demo.data import SERVICENOW_CSV
     from itsm_ai.engine import install
     from itsm_ai.records import service as records
     from itsm_ai.ticket.models import IncidentCreate

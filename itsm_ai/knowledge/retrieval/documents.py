@@ -207,8 +207,9 @@ def make_filter(
 # ------------------------------------------------------------------------------------------------ results
 
 
-def item_for(record_type: str, obj: Any, score: float) -> dict[str, Any]:
-    """One result item: the contract of /similar and of suggestions["similar"]."""
+def item_for(record_type: str, obj: Any, score: float, fix_min_score: float = 0.0) -> dict[str, Any]:
+    """One result item: the contract of /similar and of suggestions["similar"]; a ticket below
+    ``fix_min_score`` is listed without its fix (a fix for another problem misleads more than none)."""
     item: dict[str, Any] = {
         "id": obj.id,
         "number": obj.number,
@@ -228,7 +229,7 @@ def item_for(record_type: str, obj: Any, score: float) -> dict[str, Any]:
         fix = obj.resolution_notes
         if record_type == PROBLEM and not fix:
             fix = obj.workaround or obj.cause_notes
-        item["suggested_fix"] = fix
+        item["suggested_fix"] = fix if score >= fix_min_score else None
         item["fix_shareable"] = bool(getattr(obj, "fix_shareable", False))
         item["opened_at"] = obj.opened_at.isoformat() if obj.opened_at else None
         item["resolved_at"] = obj.resolved_at.isoformat() if obj.resolved_at else None
@@ -241,6 +242,7 @@ def read_hits(
     hits: Sequence[tuple[int, float]],
     stored_payload: Callable[[int], dict[str, Any] | None],
     predicate: Callable[[dict[str, Any]], bool] | None = None,
+    fix_min_score: float = 0.0,
 ) -> tuple[list[dict[str, Any]], dict[int, Doc | None]]:
     """Result items of hits, read from the database, and the docs to re-sync (None: remove).
 
@@ -270,5 +272,5 @@ def read_hits(
             resync[key] = doc
         if predicate is not None and not predicate(doc.payload):
             continue
-        items.append(item_for(record_type, obj, score))
+        items.append(item_for(record_type, obj, score, fix_min_score))
     return items, resync

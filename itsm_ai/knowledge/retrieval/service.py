@@ -384,7 +384,11 @@ class RetrievalService:
         """API items for hits, read from the database; hits whose row is gone or changed are dropped."""
         index = self.index
         items, resync = read_hits(
-            db_session, hits, lambda key: index.payload(key) if index is not None else None, predicate
+            db_session,
+            hits,
+            lambda key: index.payload(key) if index is not None else None,
+            predicate,
+            fix_min_score=self.settings.knowledge_fix_min_score,
         )
         if resync:
             self.enqueue(resync)
