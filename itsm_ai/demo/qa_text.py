@@ -41,6 +41,7 @@ class _TextParser(HTMLParser):
         self.parts: list[str] = []
         self.drop = 0
         self.pre = 0
+        self.items = 0  # open <li> elements
         self.links: list[str | None] = []
         self.link_text: list[list[str]] = []
 
@@ -58,6 +59,7 @@ class _TextParser(HTMLParser):
             self.pre += 1
             self.parts.append("\n\n")
         elif tag == "li":
+            self.items += 1
             self.parts.append("\n- ")
         elif tag == "br":
             self.parts.append("\n")
@@ -81,6 +83,10 @@ class _TextParser(HTMLParser):
         elif tag == "pre":
             self.pre = max(0, self.pre - 1)
             self.parts.append("\n\n")
+        elif tag == "li":
+            self.items = max(0, self.items - 1)
+        elif tag == "p" and self.items:
+            return  # a paragraph inside a list item ends with the item: no blank line between items
         elif tag in _BLOCK:
             self.parts.append("\n\n")
         elif tag == "a" and self.links:
