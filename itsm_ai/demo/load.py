@@ -393,6 +393,13 @@ def _open_from_chat(session: Session, user, title: str) -> Any:
     return obj
 
 
+def _showcase_done() -> bool:
+    from itsm_ai.database import get_session
+
+    with get_session() as session:
+        return _showcase_loaded(session)
+
+
 def _showcase(counts: Counter[str]) -> None:
     """Open the tickets that show each AI feature through the normal create path (engine listeners on, the
     demo models trained), then draft the article of the written cluster; all in one transaction."""
@@ -471,15 +478,18 @@ def load_demo(progress: bool = False, *, showcase: bool = True) -> dict[str, int
     # Sessions do not expire on commit, so the admin's id and username stay readable for the audit rows.
     if not history_loaded:
         _import_history(counts, users["admin"])
-    if showcase:
-        ensure_demo_models()
-        _showcase(counts)
-    result = {key: counts[key] for key in COUNTED}
+    console = None
     if progress:
         from rich.console import Console
 
+        console = Console(stderr=True, soft_wrap=True)
+    if showcase:
+        ensure_demo_models(progress=console.print if console else None)
+        if console and not _showcase_done():
+            console.print("demo data: opening the showcase tickets (embeds the knowledge index once) ...")
+        _showcase(counts)
+    result = {key: counts[key] for key in COUNTED}
+    if console:
         added = ", ".join(f"{n} {key.replace('_', ' ')}" for key, n in result.items())
-        Console(stderr=True, soft_wrap=True).print(
-            f"demo data: added {added}" if any(result.values()) else "demo data: already loaded"
-        )
+        console.print(f"demo data: added {added}" if any(result.values()) else "demo data: already loaded")
     return result
