@@ -1,7 +1,10 @@
-"""Load the bundled demo data: accounts, groups, catalog, assets, knowledge and real tickets (idempotent).
+"""Load the bundled demo data (idempotent): accounts, groups, catalog, assets, articles, resolved tickets
+from real Stack Exchange questions and answers, and open tickets (written for this project) showing each AI
+feature.
 
 Everything is looked up by its natural key first (username, group, item or asset name, article or ticket
-correlation id), so a second `load_demo()` adds nothing. Sources and licences: README.md beside this file.
+correlation id, the demo's chat conversation), so a second `load_demo()` adds nothing. What the data is and
+where it comes from: `data.py` and README.md beside this file.
 """
 
 from __future__ import annotations
@@ -362,11 +365,20 @@ def _history_loaded(session: Session) -> bool:
     return session.scalar(select(Incident.id).where(Incident.correlation_id == last)) is not None
 
 
-def _showcase_loaded(session: Session) -> bool:
+def _showcase_opened(session: Session, key: str) -> bool:
+    """True when the showcase ticket `key` exists (the chat one: alice's demo conversation has its ticket)."""
+    from itsm_ai.chat.models import Conversation, Message
     from itsm_ai.ticket.models import Incident
 
-    first = SHOWCASE[0][0]
-    return session.scalar(select(Incident.id).where(Incident.correlation_id == first)) is not None
+    if key != CHAT_KEY:
+        return session.scalar(select(Incident.id).where(Incident.correlation_id == key)) is not None
+    stmt = (
+        select(Conversation.id)
+        .join(Message, Message.conversation_id == Conversation.id)
+        # The demo's written offer is in no real conversation.
+        .where(Conversation.ticket_number.isnot(None), Message.text == CHAT_MESSAGES[1][1])
+    )
+    return session.scalar(stmt.limit(1)) is not None
 
 
 def _open_from_chat(session: Session, user, title: str) -> Any:
@@ -393,16 +405,20 @@ def _open_from_chat(session: Session, user, title: str) -> Any:
     return obj
 
 
-def _showcase_done() -> bool:
+def _showcase_pending() -> bool:
     from itsm_ai.database import get_session
 
     with get_session() as session:
-        return _showcase_loaded(session)
+        return not all(_showcase_opened(session, key) for key, *_ in SHOWCASE)
 
 
 def _showcase(counts: Counter[str]) -> None:
     """Open the tickets that show each AI feature through the normal create path (engine listeners on, the
-    demo models trained), then draft the article of the written cluster; all in one transaction."""
+    demo models trained), then draft the article of the written cluster.
+
+    One transaction per ticket, as when people open them: the index takes a ticket in after its commit, so
+    the duplicate and major-incident checks of the next ones see it.
+    """
     from itsm_ai.auth import service as user_service
     from itsm_ai.database import get_session, utcnow
     from itsm_ai.engine import install
@@ -414,14 +430,15 @@ def _showcase(counts: Counter[str]) -> None:
 
     install()
     with get_session() as session:
-        if _showcase_loaded(session):
-            return
+        # The history was bulk-imported (no events): the index takes it in from the database first.
         service = retrieval.get_service()
         service.ensure_ready(session)
         service.catch_up(session, force=True)
-        now = utcnow().replace(microsecond=0)
-        agent = user_service.get_by_username(db_session=session, username="agent")
-        for key, caller, title, text, minutes, _ in SHOWCASE:
+    now = utcnow().replace(microsecond=0)
+    for key, caller, title, text, minutes, _ in SHOWCASE:
+        with get_session() as session:
+            if _showcase_opened(session, key):
+                continue
             user = user_service.get_by_username(db_session=session, username=caller)
             if key == CHAT_KEY:
                 obj = _open_from_chat(session, user, title)
@@ -434,9 +451,11 @@ def _showcase(counts: Counter[str]) -> None:
                     opened_at=now - timedelta(minutes=minutes),
                 ).model_dump()
                 obj = records.create(db_session=session, spec=INCIDENT, data=data, actor=user)
-            session.flush()
             counts["incidents"] += 1
             log.debug("demo showcase %s: %s", obj.number, key)
+    with get_session() as session:
+        agent = user_service.get_by_username(db_session=session, username="agent")
+        # Tickets a draft already came from are covered: a second load drafts nothing.
         drafted = generate(
             db_session=session,
             actor=agent,
@@ -485,7 +504,7 @@ def load_demo(progress: bool = False, *, showcase: bool = True) -> dict[str, int
         console = Console(stderr=True, soft_wrap=True)
     if showcase:
         ensure_demo_models(progress=console.print if console else None)
-        if console and not _showcase_done():
+        if console and _showcase_pending():
             console.print("demo data: opening the showcase tickets (embeds the knowledge index once) ...")
         _showcase(counts)
     result = {key: counts[key] for key in COUNTED}
