@@ -4,7 +4,7 @@ the shipped examples and the demo tickets) in the same run, next to GET /health 
 GET /api/v1/users/me (targets: new p95 within 1.2x today's; chat turn p95 < 100 ms).
 
 Run ``python -m benchmarks.bench_chat`` (CI: ``--tiny``, i.e. ``--rounds 1 --hash-encoder --no-embeddings``).
-It builds a throw-away SQLite database with the demo data (users, catalog, published articles, ~750 real
+It builds a throw-away SQLite database with the demo data (users, catalog, published articles, ~260
 tickets), the knowledge index (MiniLM, unless ``--hash-encoder``) and each detector in turn (promoted in the
 registry, as the server would serve it), warms them, then times each kind of turn through the full HTTP stack
 (FastAPI TestClient: validation, auth, session, commit). Every timed turn starts with an empty embedding
