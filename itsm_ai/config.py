@@ -130,6 +130,23 @@ class Settings(BaseSettings):
         default=None,
         description="Run background jobs inside the server; default: yes on SQLite, no otherwise.",
     )
+    task_queue_url: str | None = Field(
+        default=None,
+        description="Where the task queue (huey) keeps its tasks: a sqlite:/// or postgresql:// URL; "
+        "default: the database itself (PostgreSQL: huey's tables in it; SQLite: a `<database>.tasks` file "
+        "beside it).",
+    )
+    worker_threads: int = Field(default=2, ge=1, le=64, description="Task threads of each worker process.")
+    training_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A training job whose worker sent no heartbeat for this long is claimed again (once).",
+    )
+    training_max_attempts: int = Field(
+        default=2,
+        ge=1,
+        description="Claims of one training job (a retry after a dead worker) before it fails.",
+    )
     # Triage (issue 4): which ticket fields get model suggestions, and how.
     triage_targets: list[str] = Field(
         default=["category", "priority", "assignment_group"],

@@ -44,12 +44,10 @@ def _servicenow_or(handler):
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
-    from itsm_ai.classify.training.jobs import on_startup as fail_interrupted_training_jobs
     from itsm_ai.config import get_settings
     from itsm_ai.database import get_engine
-    from itsm_ai.worker import Worker
+    from itsm_ai.worker import embedded_worker
 
-    fail_interrupted_training_jobs()  # their threads died with the previous process: not "running" forever
     settings = get_settings()
     # Sync endpoints and dependencies run on anyio's thread pool: no fewer threads than requests admitted.
     anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
@@ -57,7 +55,7 @@ async def _lifespan(app: FastAPI):
     if in_process is None:
         # On the SQLite default there is no separate worker process to rely on.
         in_process = get_engine().dialect.name == "sqlite"
-    worker = Worker(settings.worker_interval_seconds) if in_process and app.state.start_worker else None
+    worker = embedded_worker() if in_process and app.state.start_worker else None
     if worker is not None:
         worker.start()
     from itsm_ai.knowledge.retrieval.sync import on_shutdown, on_startup
