@@ -204,6 +204,12 @@ class Settings(BaseSettings):
     knowledge_hybrid_rrf_k: int = Field(default=60, description="RRF constant (fusion rrf only).")
     knowledge_hybrid_candidates: int = Field(default=100, description="Candidates per side before fusion.")
     knowledge_warm_on_startup: bool = True
+    knowledge_catch_up_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="A search looks for rows other processes wrote at most this often; on PostgreSQL their "
+        "commits also signal it at once (LISTEN/NOTIFY).",
+    )
     knowledge_similar_on_create: int = Field(default=3, description="Similar records stored on a new ticket.")
     knowledge_similar_min_score: float = Field(default=0.3, description="Cosine below this is not similar.")
     knowledge_duplicate_threshold: float = Field(
