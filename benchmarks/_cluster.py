@@ -93,9 +93,11 @@ class Cluster:
         self.processes[name] = process
         return process
 
-    def start_api(self, name: str, *, workers: int = 1, timeout: float = 90.0) -> Process:
-        """Start `itsm-ai serve` on a free port and wait until /health answers."""
-        port = free_port()
+    def start_api(
+        self, name: str, *, workers: int = 1, port: int | None = None, timeout: float = 90.0
+    ) -> Process:
+        """Start `itsm-ai serve` (on a free port unless given) and wait until /health answers."""
+        port = port or free_port()
         args = ["serve", "--host", "127.0.0.1", "--port", str(port)]
         if workers > 1:
             args += ["--workers", str(workers)]
