@@ -254,6 +254,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seconds", type=int, default=None)
     parser.add_argument("--kill", action="store_true", help="kill -9 an API process and the worker midway.")
     parser.add_argument("--pg-database", default="bench_load")
+    parser.add_argument("--results", type=Path, default=None, help="Where to write the results (JSON).")
     args = parser.parse_args(argv)
     users = args.users or (6 if args.tiny else 100)
     seconds = args.seconds or (15 if args.tiny else 300)
@@ -337,7 +338,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"load: {total['requests']} requests, {total['failures']} errors, "
         f"p95 GET /incidents {list_p95:.1f} ms = {list_p95 / list_base:.2f}x unloaded"
     )
-    out = REPO / "benchmarks" / "results" / ("load_tiny.json" if args.tiny else "load.json")
+    out = args.results or REPO / "benchmarks" / "results" / ("load_tiny.json" if args.tiny else "load.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=str))
     shutil.rmtree(WORK, ignore_errors=True)
