@@ -97,3 +97,15 @@ def test_single_flight_holds_a_postgresql_advisory_lock_other_processes_see(db):
 
 def test_scheduler_period_is_a_factor_of_a_minute():
     assert [taskqueue._scheduler_seconds(s) for s in (0.2, 1, 5, 7, 45, 600)] == [1, 1, 5, 6, 30, 60]
+
+
+def test_serve_refuses_several_processes_on_sqlite(db):
+    from typer.testing import CliRunner
+
+    from itsm_ai.cli import app
+
+    if db.dialect.name != "sqlite":
+        pytest.skip("the refusal is SQLite's")
+    result = CliRunner().invoke(app, ["serve", "--workers", "2"])
+    assert result.exit_code == 2
+    assert "--workers: more than one API process needs PostgreSQL" in result.output
