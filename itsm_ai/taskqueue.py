@@ -119,10 +119,11 @@ def single_flight(name: str) -> Iterator[bool]:
     releases when the holder's connection ends, so a worker killed with -9 leaves nothing behind.
     """
     with _running_lock:
-        if name in _running:
-            yield False
-            return
+        busy = name in _running
         _running.add(name)
+    if busy:
+        yield False
+        return
     try:
         engine = get_engine()
         if engine.dialect.name != "postgresql":
