@@ -95,6 +95,9 @@ def serve(
         str | None, typer.Option(help="TLS certificate (PEM): serve HTTPS, as ServiceNow clients need.")
     ] = None,
     ssl_keyfile: Annotated[str | None, typer.Option(help="The TLS certificate's private key (PEM).")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="API processes (PostgreSQL only; run `itsm-ai worker` beside).")
+    ] = 1,
 ) -> None:
     """Serve the API (OpenAPI at /docs), migrating the database first."""
     if (ssl_certfile is None) != (ssl_keyfile is None):
@@ -102,7 +105,16 @@ def serve(
         raise typer.Exit(2)
     import uvicorn
 
+    from itsm_ai.database import get_engine
     from itsm_ai.migrate import upgrade
+
+    if workers > 1 and get_engine().dialect.name != "postgresql":
+        # The SQLite default keeps its queue consumer and index in the one server process.
+        console.print("--workers: more than one API process needs PostgreSQL (ITSM_DATABASE_URL)")
+        raise typer.Exit(2)
+    if workers > 1 and reload:
+        console.print("--workers and --reload do not go together")
+        raise typer.Exit(2)
 
     upgrade()
     if demo:
@@ -120,6 +132,7 @@ def serve(
         host=host,
         port=port,
         reload=reload,
+        workers=workers if workers > 1 else None,
         log_level="info",
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
@@ -128,14 +141,19 @@ def serve(
 
 @app.command("worker")
 def worker(
-    interval: Annotated[float | None, typer.Option(help="Seconds between sweeps.")] = None,
-    once: Annotated[bool, typer.Option(help="Run every job once and exit.")] = False,
+    interval: Annotated[float | None, typer.Option(help="Seconds between periodic job runs.")] = None,
+    once: Annotated[bool, typer.Option(help="Run every periodic job once and exit.")] = False,
+    threads: Annotated[
+        int | None, typer.Option(min=1, max=64, help="Task threads (default: settings).")
+    ] = None,
+    periodic: Annotated[
+        bool, typer.Option(help="Schedule the periodic jobs (--no-periodic: only run enqueued work).")
+    ] = True,
 ) -> None:
-    """Run the background jobs (SLA sweeps, webhook deliveries) until interrupted."""
-    from itsm_ai.config import get_settings
+    """Run the background jobs and the queued work (training) until interrupted."""
     from itsm_ai.engine import install
     from itsm_ai.migrate import upgrade
-    from itsm_ai.worker import Worker, run_once
+    from itsm_ai.worker import run_once, worker_consumer
 
     upgrade()
     install()
@@ -143,12 +161,12 @@ def worker(
         for job, result in run_once().items():
             console.print(f"{job}: {result}")
         return
-    runner = Worker(interval or get_settings().worker_interval_seconds)
-    console.print(f"worker running every {runner.interval:g}s; Ctrl-C to stop")
-    try:
-        runner.run_forever()
-    except KeyboardInterrupt:
-        runner.stop()
+    runner = worker_consumer(interval=interval, threads=threads, periodic=periodic)
+    console.print(
+        f"worker running with {runner.workers} thread(s), periodic jobs every {runner.scheduler_interval}s"
+        f"{'' if periodic else ' (not scheduled here)'}; Ctrl-C to stop"
+    )
+    runner.run()
 
 
 app.command("backup")(backup_command)

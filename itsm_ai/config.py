@@ -130,6 +130,23 @@ class Settings(BaseSettings):
         default=None,
         description="Run background jobs inside the server; default: yes on SQLite, no otherwise.",
     )
+    task_queue_url: str | None = Field(
+        default=None,
+        description="Where the task queue (huey) keeps its tasks: a sqlite:/// or postgresql:// URL; "
+        "default: the database itself (PostgreSQL: huey's tables in it; SQLite: a `<database>.tasks` file "
+        "beside it).",
+    )
+    worker_threads: int = Field(default=2, ge=1, le=64, description="Task threads of each worker process.")
+    training_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A training job whose worker sent no heartbeat for this long is claimed again (once).",
+    )
+    training_max_attempts: int = Field(
+        default=2,
+        ge=1,
+        description="Claims of one training job (a retry after a dead worker) before it fails.",
+    )
     # Triage (issue 4): which ticket fields get model suggestions, and how.
     triage_targets: list[str] = Field(
         default=["category", "priority", "assignment_group"],
@@ -187,6 +204,12 @@ class Settings(BaseSettings):
     knowledge_hybrid_rrf_k: int = Field(default=60, description="RRF constant (fusion rrf only).")
     knowledge_hybrid_candidates: int = Field(default=100, description="Candidates per side before fusion.")
     knowledge_warm_on_startup: bool = True
+    knowledge_catch_up_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="A search looks for rows other processes wrote at most this often; on PostgreSQL their "
+        "commits also signal it at once (LISTEN/NOTIFY).",
+    )
     knowledge_similar_on_create: int = Field(default=3, description="Similar records stored on a new ticket.")
     knowledge_similar_min_score: float = Field(default=0.3, description="Cosine below this is not similar.")
     knowledge_fix_min_score: float = Field(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import re
@@ -12,160 +11,19 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.exc import TimeoutError as SATimeoutError
-from sqlalchemy.orm.exc import StaleDataError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from itsm_ai import __version__, all_models  # noqa: F401  (assembles the store: specs and their hooks)
+from itsm_ai.admission import AdmissionLimit
 from itsm_ai.config import get_settings
 from itsm_ai.engine import install as install_engine
-from itsm_ai.errors import AppError, TooManyRequestsError, error_body
+from itsm_ai.http_errors import ERROR_RESPONSES, HANDLERS, ErrorBody
 from itsm_ai.inputs import NulGuard
 
 API_PREFIX = "/api/v1"
-
-
-def _field_name(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
-    return ".".join(parts) or (str(loc[-1]) if loc else "request")
-
-
-_NAMED = re.compile(r"^(?:Value error, )?([a-z_][a-z0-9_.]*): ")
-
-
-def _field_entry(error: dict[str, Any]) -> dict[str, str]:
-    field, message = _field_name(tuple(error.get("loc", ()))), error.get("msg", "invalid")
-    named = _NAMED.match(message)
-    if named and field in ("body", "request", "query"):
-        # Model-level validators name the field they are about as "field: message".
-        field, message = named.group(1), message[named.end() :]
-    return {"field": field, "message": message}
-
-
-def _validation_handler(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    fields = [_field_entry(e) for e in exc.errors()]
-    message = "; ".join(f"{f['field']}: {f['message']}" for f in fields) or "invalid request"
-    return JSONResponse(status_code=422, content=error_body(422, "validation_error", message, fields))
-
-
-def _app_error_handler(_request: Request, exc: AppError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
-    if isinstance(exc, TooManyRequestsError):
-        headers["Retry-After"] = str(exc.retry_after)
-    return JSONResponse(status_code=exc.status_code, content=exc.body(), headers=headers)
-
-
-def _http_error_handler(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    codes = {
-        401: "unauthorized",
-        403: "forbidden",
-        404: "not_found",
-        405: "method_not_allowed",
-        409: "conflict",
-    }
-    code = codes.get(exc.status_code, "error")
-    message = exc.detail if isinstance(exc.detail, str) else "request failed"
-    return JSONResponse(
-        status_code=exc.status_code, content=error_body(exc.status_code, code, message), headers=exc.headers
-    )
-
-
-_UNIQUE_FIELD = (re.compile(r"UNIQUE constraint failed: \w+\.(\w+)"), re.compile(r"Key \((\w+)\)="))
-
-
-def _integrity_handler(_request: Request, exc: IntegrityError) -> JSONResponse:
-    text = str(exc.orig)
-    field = next((m.group(1) for rx in _UNIQUE_FIELD if (m := rx.search(text))), None)
-    if field is None:
-        message = "the change conflicts with stored data (a reference or uniqueness rule); nothing was saved"
-        return JSONResponse(status_code=409, content=error_body(409, "conflict", message))
-    message = f"{field}: another record already has this value; nothing was saved"
-    return JSONResponse(
-        status_code=409, content=error_body(409, "conflict", message, [{"field": field, "message": message}])
-    )
-
-
-def _stale_handler(_request: Request, exc: StaleDataError) -> JSONResponse:
-    message = "the record was changed by someone else at the same time; reload and retry"
-    return JSONResponse(
-        status_code=409,
-        content=error_body(409, "conflict", message, [{"field": "version", "message": message}]),
-    )
-
-
-# Transient database conditions (lock waits, pool exhaustion, a dropped connection, a PostgreSQL serialization
-# failure or deadlock victim): the request did nothing and may be retried, so 503 + Retry-After, not 500.
-_TRANSIENT = re.compile(
-    r"database is locked|database table is locked|database is busy|deadlock detected|could not serialize"
-    r"|too many clients|remaining connection slots|lock timeout|canceling statement due to lock timeout"
-    r"|server closed the connection|connection (?:is closed|refused|timed out)|terminating connection",
-    re.IGNORECASE,
-)
-
-
-def _unavailable(message: str) -> JSONResponse:
-    seconds = get_settings().api_retry_after_seconds
-    return JSONResponse(
-        status_code=503,
-        content=error_body(503, "unavailable", f"{message}; nothing was saved, retry in {seconds} s"),
-        headers={"Retry-After": str(seconds)},
-    )
-
-
-def _pool_timeout_handler(_request: Request, _exc: SATimeoutError) -> JSONResponse:
-    return _unavailable("the service is busy (no database connection free)")
-
-
-def _operational_handler(_request: Request, exc: OperationalError) -> JSONResponse:
-    if exc.connection_invalidated or _TRANSIENT.search(str(exc.orig)):
-        return _unavailable("the database is busy")
-    raise exc
-
-
-class AdmissionLimit:
-    """ASGI middleware: at most `limit` requests in the application at once, the rest wait their turn.
-
-    Every request holds at most one pooled connection, so with the limit below the pool size no request waits
-    on the pool (where a request holding a connection and waiting for a thread could starve those holding
-    threads and waiting for connections). One waiting longer than `timeout` gets 503 + Retry-After.
-    """
-
-    def __init__(self, app, *, limit: int, timeout: float, retry_after: int) -> None:
-        self.app, self.limit, self.timeout, self.retry_after = app, limit, timeout, retry_after
-        self._slots: asyncio.Semaphore | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            # A semaphore belongs to one event loop: the server has one, test clients start one each.
-            self._slots, self._loop = asyncio.Semaphore(self.limit), loop
-        slots = self._slots
-        try:
-            await asyncio.wait_for(slots.acquire(), self.timeout)
-        except TimeoutError:
-            message = f"the service is busy; retry in {self.retry_after} s"
-            response = JSONResponse(
-                status_code=503,
-                content=error_body(503, "unavailable", message),
-                headers={"Retry-After": str(self.retry_after)},
-            )
-            await response(scope, receive, send)
-            return
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            slots.release()
 
 
 def _servicenow_or(handler):
@@ -186,12 +44,10 @@ def _servicenow_or(handler):
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
-    from itsm_ai.classify.training.jobs import on_startup as fail_interrupted_training_jobs
     from itsm_ai.config import get_settings
     from itsm_ai.database import get_engine
-    from itsm_ai.worker import Worker
+    from itsm_ai.worker import embedded_worker
 
-    fail_interrupted_training_jobs()  # their threads died with the previous process: not "running" forever
     settings = get_settings()
     # Sync endpoints and dependencies run on anyio's thread pool: no fewer threads than requests admitted.
     anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
@@ -199,7 +55,7 @@ async def _lifespan(app: FastAPI):
     if in_process is None:
         # On the SQLite default there is no separate worker process to rely on.
         in_process = get_engine().dialect.name == "sqlite"
-    worker = Worker(settings.worker_interval_seconds) if in_process and app.state.start_worker else None
+    worker = embedded_worker() if in_process and app.state.start_worker else None
     if worker is not None:
         worker.start()
     from itsm_ai.knowledge.retrieval.sync import on_shutdown, on_startup
@@ -217,44 +73,6 @@ async def _lifespan(app: FastAPI):
         if worker is not None:
             worker.stop()
         on_shutdown()
-
-
-class ErrorField(BaseModel):
-    """One field an error is about."""
-
-    field: str
-    message: str
-
-
-class ErrorDetail(BaseModel):
-    """What went wrong: the HTTP status, a stable code, a message and the fields concerned."""
-
-    model_config = ConfigDict(extra="allow")
-
-    status: int
-    code: str
-    message: str
-    fields: list[ErrorField]
-
-
-class ErrorBody(BaseModel):
-    """The one error body shape of every endpoint."""
-
-    error: ErrorDetail
-
-
-# Answers any operation may give besides its own (every one uses the ErrorBody shape, 422 included).
-ERROR_RESPONSES = {
-    400: "Bad request",
-    401: "Not authenticated",
-    403: "Not allowed for this user",
-    404: "Not found",
-    409: "Conflict with stored data (a stale version, a duplicate)",
-    413: "Too large",
-    415: "Unsupported media type",
-    422: "Invalid input (the fields are named)",
-    503: "Busy: retry after the Retry-After seconds",
-}
 
 
 def _openapi_with_errors(app: FastAPI):
@@ -492,13 +310,8 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     _add_cors(app)  # after the guards, so their 503 and 422 carry CORS headers too
     app.add_middleware(SecurityHeaders)  # added last: outermost, so error and CORS answers get them too
     install_engine()
-    app.add_exception_handler(RequestValidationError, _servicenow_or(_validation_handler))
-    app.add_exception_handler(AppError, _servicenow_or(_app_error_handler))
-    app.add_exception_handler(StarletteHTTPException, _servicenow_or(_http_error_handler))
-    app.add_exception_handler(StaleDataError, _servicenow_or(_stale_handler))
-    app.add_exception_handler(IntegrityError, _servicenow_or(_integrity_handler))
-    app.add_exception_handler(SATimeoutError, _servicenow_or(_pool_timeout_handler))
-    app.add_exception_handler(OperationalError, _servicenow_or(_operational_handler))
+    for exception_type, handler in HANDLERS:
+        app.add_exception_handler(exception_type, _servicenow_or(handler))
     for router in (
         auth_router,
         ticket_router,

@@ -1,12 +1,16 @@
-"""Background jobs (SLA sweeps, webhook deliveries): `itsm-ai worker`, or a thread in the server on SQLite."""
+"""Background jobs on the task queue (huey): `itsm-ai worker` processes, or threads in the server on SQLite.
+
+The queue's scheduler enqueues each periodic job every `worker_interval_seconds`; worker threads run them and
+the work other processes enqueue (training jobs). A periodic job runs in one place at a time
+(`single_flight`).
+"""
 
 from __future__ import annotations
 
-import importlib
 import logging
-import threading
-import time
-from collections.abc import Callable
+
+from itsm_ai.config import get_settings
+from itsm_ai.taskqueue import EmbeddedWorker, consumer, resolve
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +26,8 @@ JOBS: list[str] = [
     "itsm_ai.mail.imap:poll_job",
     "itsm_ai.attachment.flows:sweep_job",
     "itsm_ai.predictions.flows:refresh_job",
+    "itsm_ai.classify.training.jobs:recover_job",
 ]
-
-
-def _resolve(target: str) -> Callable[[], object]:
-    module_name, func_name = target.split(":")
-    return getattr(importlib.import_module(module_name), func_name)
 
 
 def run_once() -> dict[str, object]:
@@ -35,35 +35,27 @@ def run_once() -> dict[str, object]:
     results: dict[str, object] = {}
     for target in JOBS:
         try:
-            results[target] = _resolve(target)()
+            results[target] = resolve(target)()
         except Exception as exc:  # noqa: BLE001 - one broken job must not starve the rest
             log.exception("job %s failed", target)
             results[target] = f"error: {exc}"
     return results
 
 
-class Worker:
-    """Runs the jobs every `interval` seconds until stopped."""
+def worker_consumer(*, interval: float | None = None, threads: int | None = None, periodic: bool = True):
+    """The huey consumer of a worker process: the periodic jobs and the enqueued work."""
+    settings = get_settings()
+    return consumer(
+        periodic_targets=JOBS,
+        interval=interval or settings.worker_interval_seconds,
+        threads=threads or settings.worker_threads,
+        periodic=periodic,
+    )
 
-    def __init__(self, interval: float = 5.0):
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def run_forever(self) -> None:
-        """Loop in the current thread until stop() is called."""
-        while not self._stop.is_set():
-            started = time.monotonic()
-            run_once()
-            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
-
-    def start(self) -> None:
-        """Run in a daemon thread."""
-        self._thread = threading.Thread(target=self.run_forever, name="itsm-worker", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Ask the loop to stop and wait for it."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+def embedded_worker() -> EmbeddedWorker:
+    """The consumer as threads inside the server (the SQLite default needs no separate process)."""
+    settings = get_settings()
+    return EmbeddedWorker(
+        periodic_targets=JOBS, interval=settings.worker_interval_seconds, threads=settings.worker_threads
+    )

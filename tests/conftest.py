@@ -83,8 +83,11 @@ def _has_sqlite_sequence(conn) -> bool:
 
 @pytest.fixture
 def db(engine) -> Iterator:
-    """An empty database for one test; yields the engine."""
+    """An empty database (and task queue) for one test; yields the engine."""
+    from itsm_ai import taskqueue
+
     clean_database(engine)
+    taskqueue.queue().flush()  # a task left by an earlier test would name ids the next test reuses
     yield engine
 
 

@@ -262,13 +262,9 @@ def _database_has_rows(url: str, kind: str) -> bool:
         with engine.connect() as connection:
             names = inspect(connection).get_table_names()
             # SQLite's full-text tables (and FTS5's shadow tables, which hold rows even when empty) mirror the
-            # ticket tables: they say nothing of their own.
-            derived = tuple(fulltext.fts_table(t) for t in names)
-            tables = [
-                t
-                for t in names
-                if t not in BOOKKEEPING_TABLES and not t.startswith("sqlite_") and not t.startswith(derived)
-            ]
+            # ticket tables: they say nothing of their own. Nor do the task queue's (huey_*, on PostgreSQL).
+            derived = (*(fulltext.fts_table(t) for t in names), "sqlite_", "huey_")
+            tables = [t for t in names if t not in BOOKKEEPING_TABLES and not t.startswith(derived)]
             return any(
                 connection.execute(text(f'SELECT 1 FROM "{table}" LIMIT 1')).first() is not None
                 for table in tables

@@ -27,6 +27,7 @@ TINY = {
     "bench_incremental": ([], rf"first search after a change / baseline search: {FLOAT}x"),
     "bench_index_scale": ([], rf"^random\s+3,000\s+exact\s+{FLOAT}\s+{FLOAT}\s+{FLOAT}"),
     "bench_intents": ([], rf"OOS recall {FLOAT} vs baseline {FLOAT} \(x{FLOAT}\)"),
+    "bench_load": ([], rf"load: \d+ requests, \d+ errors, p95 GET /incidents {FLOAT} ms = {FLOAT}x unloaded"),
     "bench_mail": ([], rf"SMTP -> ticket: {FLOAT} mails/s .*x{FLOAT}"),
     "bench_store": ([], rf"POST incident p50/p95 {FLOAT}/{FLOAT} ms vs GET /health p95 {FLOAT} ms: ratio"),
     "bench_reports": (["--database", "sqlite"], rf"worst p95: {FLOAT} ms"),

@@ -80,7 +80,9 @@ class RetrievalService:
         self.last_reconcile: dict[str, Any] | None = None
         self._dirty = False
         self._saved_at = 0.0
-        self.watermarks = plans.Watermarks()
+        self.watermarks = plans.Watermarks(self.settings.knowledge_catch_up_seconds)
+        # Set when another process committed indexed rows (PostgreSQL NOTIFY): the next search looks at once.
+        self.remote_changes = threading.Event()
 
     # -------------------------------------------------------------------------------------- basics
     @property
@@ -412,7 +414,10 @@ class RetrievalService:
     ) -> list[dict[str, Any]]:
         """Items of the k best records for a text, best first, filtered as asked."""
         self.ensure_ready(db_session)
-        self.catch_up(db_session)
+        remote = self.remote_changes.is_set()
+        if remote:
+            self.remote_changes.clear()  # before the look: a commit during it sets the flag for the next
+        self.catch_up(db_session, force=remote)
         types = [t for t in (types or self.types) if t in self.types]
         if not types or k <= 0:
             return []

@@ -1,102 +1,118 @@
-"""Training jobs across a server restart: jobs a previous process left queued or running end as failed."""
+"""Training jobs on the task queue: claimed once by a conditional UPDATE, kept alive by a heartbeat, queued
+again once when their worker died, failed when used up; an API restart leaves them alone."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
+from itsm_ai import taskqueue
 from itsm_ai.classify.enums import JobStatus
 from itsm_ai.classify.models import TrainingJob
 from itsm_ai.classify.training import jobs
+from itsm_ai.config import get_settings
 from itsm_ai.database import get_session, utcnow
 
 API = "/api/v1"
 
 
-def _job(status: JobStatus, message: str | None = None) -> int:
+def _job(status: JobStatus, *, attempts: int = 0, beat_ago: float | None = 3600, claimed_by=None) -> int:
     with get_session() as session:
         job = TrainingJob(
             target="category",
             status=status,
             progress=0.55 if status == JobStatus.running else 0.0,
-            message=message,
+            message="fitting" if status == JobStatus.running else None,
             params={"target": "category"},
             created_by="data_scientist",
             created_at=utcnow() - timedelta(hours=1),
+            attempts=attempts,
+            claimed_by=claimed_by,
+            heartbeat_at=None if beat_ago is None else utcnow() - timedelta(seconds=beat_ago),
         )
         session.add(job)
         session.flush()
         return job.id
 
 
-def _jobs() -> dict[int, TrainingJob]:
+def _row(job_id: int) -> TrainingJob:
     with get_session() as session:
-        rows = list(session.query(TrainingJob))
-        session.expunge_all()
-    return {row.id: row for row in rows}
+        row = session.get(TrainingJob, job_id)
+        session.expunge(row)
+    return row
 
 
-def test_startup_fails_jobs_a_previous_process_left_unfinished(app, caplog):
-    running = _job(JobStatus.running, "fitting on 320 rows to evaluate on 80 held-out rows")
-    queued = _job(JobStatus.queued)
-    done = _job(JobStatus.succeeded, "saved category v0001")
-    with caplog.at_level(logging.WARNING, logger="itsm_ai.classify.training.jobs"), TestClient(app):
-        pass  # the app's startup ran
-    rows = _jobs()
-    assert rows[running].status == JobStatus.failed and rows[queued].status == JobStatus.failed
-    assert rows[running].message == (
-        "interrupted: the server stopped while the job ran "
-        "(last step: fitting on 320 rows to evaluate on 80 held-out rows)"
-    )
-    assert rows[queued].message == "interrupted: the server stopped before the job started"
-    assert rows[running].finished_at is not None and rows[queued].finished_at is not None
-    assert rows[running].progress == 0.55  # how far it got stays visible
-    assert (rows[done].status, rows[done].message, rows[done].finished_at) == (
-        JobStatus.succeeded,
-        "saved category v0001",
-        None,
-    )
-    logged = [r.getMessage() for r in caplog.records if r.name == "itsm_ai.classify.training.jobs"]
-    assert len(logged) == 2 and all("interrupted: the server stopped" in m for m in logged)
-
-
-def test_after_a_restart_the_api_answers_the_job_as_failed(app, client, users):
-    job_id = _job(JobStatus.running, "comparing pipelines by cross-validation")
-    ds = users["data_scientist"].headers
-    assert client.get(f"{API}/models/jobs/{job_id}", headers=ds).json()["status"] == "running"
+def test_an_api_restart_leaves_queued_and_running_jobs_alone(app, client, users):
+    running = _job(JobStatus.running, beat_ago=1, claimed_by="host:1:abc")
+    queued = _job(JobStatus.queued, beat_ago=1)
     with TestClient(app) as restarted:
-        body = restarted.get(f"{API}/models/jobs/{job_id}", headers=ds).json()
-    assert body["status"] == "failed" and body["finished_at"] is not None
-    assert body["message"].startswith("interrupted: the server stopped while the job ran")
+        body = restarted.get(f"{API}/models/jobs/{running}", headers=users["data_scientist"].headers).json()
+    assert body["status"] == "running"
+    assert _row(queued).status == JobStatus.queued
 
 
-def test_jobs_running_in_this_process_are_left_alone(app, monkeypatch):
-    job_id = _job(JobStatus.running, "loading tickets")
-    release = threading.Event()
-    thread = threading.Thread(target=release.wait, daemon=True)
-    thread.start()
-    monkeypatch.setitem(jobs._threads, job_id, thread)
-    try:
-        assert jobs.fail_interrupted_jobs() == []
-    finally:
-        release.set()
-        thread.join()
-    assert _jobs()[job_id].status == JobStatus.running
-    monkeypatch.delitem(jobs._threads, job_id)
-    assert jobs.fail_interrupted_jobs() == [job_id]
-    assert jobs.fail_interrupted_jobs() == []  # already failed: nothing more to do
+def test_a_job_is_claimed_exactly_once_by_concurrent_workers(db):
+    job_id = _job(JobStatus.queued, beat_ago=0)
+    barrier, wins = threading.Barrier(8), []
+
+    def contend(n: int) -> None:
+        barrier.wait()
+        if jobs.claim(job_id=job_id, worker=f"w{n}"):
+            wins.append(n)
+
+    threads = [threading.Thread(target=contend, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wins) == 1
+    row = _row(job_id)
+    assert (row.status, row.claimed_by, row.attempts) == (JobStatus.running, f"w{wins[0]}", 1)
+    assert not jobs.claim(job_id=job_id, worker="late")  # running: nobody else takes it
 
 
-def test_startup_survives_a_database_without_the_jobs_table(monkeypatch, caplog):
-    from sqlalchemy.exc import OperationalError
+def test_a_job_whose_worker_died_is_queued_again_once_then_failed(db):
+    job_id = _job(JobStatus.running, attempts=1, beat_ago=3600, claimed_by="dead:1:x")
+    fresh = _job(JobStatus.running, attempts=1, beat_ago=1, claimed_by="alive:2:y")
+    before = taskqueue.pending_count()
+    assert jobs.recover_job() == {"requeued": [job_id], "failed": []}
+    assert taskqueue.pending_count() == before + 1  # one task, however often the sweep runs in the lease
+    assert jobs.recover_job() == {"requeued": [], "failed": []}
+    row = _row(job_id)
+    assert row.status == JobStatus.queued and row.claimed_by is None
+    assert row.message == "queued again: its worker stopped"
+    assert _row(fresh).status == JobStatus.running  # a live heartbeat is left alone
+    # The second worker claims it and dies too: the attempts are used up, the job fails with the reason.
+    assert jobs.claim(job_id=job_id, worker="second:3:z")
+    later = utcnow() + timedelta(seconds=get_settings().training_lease_seconds + 1)
+    assert jobs.recover_job(now=later)["failed"] == [job_id]
+    row = _row(job_id)
+    assert row.status == JobStatus.failed and row.finished_at is not None
+    assert row.message == jobs.GAVE_UP.format(attempts=2)
 
-    def missing_table():
-        raise OperationalError("SELECT ... FROM training_jobs", {}, Exception("no such table: training_jobs"))
 
-    monkeypatch.setattr(jobs, "fail_interrupted_jobs", missing_table)
-    with caplog.at_level(logging.WARNING, logger="itsm_ai.classify.training.jobs"):
-        jobs.on_startup()
-    assert "could not check for interrupted training jobs" in caplog.text
+def test_a_queued_job_whose_task_was_lost_is_queued_again(db):
+    job_id = _job(JobStatus.queued, beat_ago=3600)
+    taskqueue.queue().flush()
+    assert jobs.recover_job()["requeued"] == [job_id]
+    assert taskqueue.pending_count() == 1
+
+
+def test_a_worker_that_lost_its_lease_records_nothing(db):
+    job_id = _job(JobStatus.queued, beat_ago=0)
+    assert jobs.claim(job_id=job_id, worker="first")
+    # The lease ran out and another worker took the job over.
+    with get_session() as session:
+        session.get(TrainingJob, job_id).claimed_by = "second"
+    assert not jobs._update_job(job_id, "first", status=JobStatus.succeeded)
+    assert _row(job_id).status == JobStatus.running
+    assert jobs._update_job(job_id, "second", progress=0.5)
+
+
+def test_a_stale_task_of_a_finished_job_does_nothing(db):
+    job_id = _job(JobStatus.succeeded, beat_ago=None)
+    jobs.run_training_job(job_id)
+    row = _row(job_id)
+    assert row.status == JobStatus.succeeded and row.attempts == 0
