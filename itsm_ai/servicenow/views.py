@@ -29,8 +29,9 @@ from itsm_ai.auth.models import User
 from itsm_ai.database import DbSession
 from itsm_ai.errors import AppError, AuthenticationError, NotFoundError
 from itsm_ai.records.spec import Action
-from itsm_ai.servicenow import service
-from itsm_ai.servicenow.service import Shape, SnBadRequest
+from itsm_ai.servicenow import aggregate, attachments, record_json, service, tables
+from itsm_ai.servicenow.errors import SnBadRequest
+from itsm_ai.servicenow.record_json import Shape
 
 _MESSAGES = {
     400: "Bad Request",
@@ -242,7 +243,7 @@ def _plain_params(request: Request) -> dict[str, str]:
 
 def list_table(table: str, request: Request, db_session: DbSession, user: SnUser):
     """GET /api/now/table/{table}: records matching sysparm_query and plain field=value parameters."""
-    b = service.binding(table)
+    b = tables.binding(table)
     shape = _shape(request)
     limit = _int_param(request, "sysparm_limit", service.DEFAULT_LIMIT, 1, service.MAX_LIMIT)
     offset = _int_param(request, "sysparm_offset", 0, 0, 2**31 - 1)
@@ -260,16 +261,16 @@ def list_table(table: str, request: Request, db_session: DbSession, user: SnUser
     if not _flag(request.query_params.get("sysparm_suppress_pagination_header")):
         headers["Link"] = _link_header(request, limit, offset, total or 0)
     # The body is strings in dicts already: straight to JSON, without FastAPI's generic encoder walking it.
-    result = [service.to_json(b, obj, shape, fields) for obj in rows]
+    result = [record_json.to_json(b, obj, shape, fields) for obj in rows]
     return JSONResponse(content={"result": result}, headers=headers)
 
 
 def read_record(table: str, sys_id: str, request: Request, db_session: DbSession, user: SnUser):
     """GET /api/now/table/{table}/{sys_id}."""
-    b = service.binding(table)
+    b = tables.binding(table)
     shape = _shape(request)
     obj = service.get_record(db_session=db_session, b=b, user=user, sys_id=sys_id)
-    return JSONResponse(content={"result": service.to_json(b, obj, shape, _fields(request))})
+    return JSONResponse(content={"result": record_json.to_json(b, obj, shape, _fields(request))})
 
 
 JsonBody = Annotated[Any, Depends(_body)]
@@ -277,11 +278,11 @@ JsonBody = Annotated[Any, Depends(_body)]
 
 def create_record(table: str, request: Request, body: JsonBody, user: SnUser, db_session: DbSession):
     """POST /api/now/table/{table}: 201 with the new record."""
-    b = service.binding(table)
+    b = tables.binding(table)
     shape = _shape(request)
     obj = service.create(db_session=db_session, b=b, user=user, body=body)
     db_session.flush()
-    result = service.to_json(b, obj, shape, _fields(request))
+    result = record_json.to_json(b, obj, shape, _fields(request))
     sys_id = result.get("sys_id")
     sys_id = sys_id.get("value") if isinstance(sys_id, dict) else sys_id
     headers = {"Location": shape.link(b.table.name, str(sys_id))}
@@ -292,17 +293,17 @@ def update_record(
     table: str, sys_id: str, request: Request, body: JsonBody, user: SnUser, db_session: DbSession
 ):
     """PUT/PATCH /api/now/table/{table}/{sys_id}: 200 with the record."""
-    b = service.binding(table)
+    b = tables.binding(table)
     shape = _shape(request)
     obj = service.get_record(db_session=db_session, b=b, user=user, sys_id=sys_id, action=Action.update)
     obj = service.update(db_session=db_session, b=b, user=user, obj=obj, body=body)
     db_session.flush()
-    return {"result": service.to_json(b, obj, shape, _fields(request))}
+    return {"result": record_json.to_json(b, obj, shape, _fields(request))}
 
 
 def delete_record(table: str, sys_id: str, db_session: DbSession, user: SnUser):
     """DELETE /api/now/table/{table}/{sys_id}: 204."""
-    b = service.binding(table)
+    b = tables.binding(table)
     obj = service.get_record(db_session=db_session, b=b, user=user, sys_id=sys_id, action=Action.delete)
     service.delete(db_session=db_session, b=b, user=user, obj=obj)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -408,15 +409,15 @@ def _csv(request: Request, name: str) -> list[str]:
 
 def stats(table: str, request: Request, db_session: DbSession, user: SnUser):
     """GET /api/now/stats/{table}: count, avg/min/max/sum and group-by, computed by the database."""
-    b = service.binding(table)
-    result = service.aggregate(
+    b = tables.binding(table)
+    result = aggregate.aggregate(
         db_session=db_session,
         b=b,
         user=user,
         query_text=request.query_params.get("sysparm_query"),
         params=_plain_params(request),
         count=_flag(request.query_params.get("sysparm_count")),
-        fields={agg: _csv(request, f"sysparm_{agg}_fields") for agg in service.AGGREGATES},
+        fields={agg: _csv(request, f"sysparm_{agg}_fields") for agg in aggregate.AGGREGATES},
         group_by=_csv(request, "sysparm_group_by"),
         having=request.query_params.get("sysparm_having") or None,
         order_by=_csv(request, "sysparm_order_by"),
@@ -450,7 +451,7 @@ def _attached_to(db_session, user, table_sys_id: str, write: bool):
 
 def list_attachments(request: Request, db_session: DbSession, user: SnUser, response: Response):
     """GET /api/now/attachment?sysparm_query=table_sys_id=...: the files on one record."""
-    _table, file_name, table_sys_id = service.attachment_target(
+    _table, file_name, table_sys_id = attachments.attachment_target(
         db_session=db_session, query_text=request.query_params.get("sysparm_query")
     )
     spec, obj = _attached_to(db_session, user, table_sys_id, write=False)
@@ -465,21 +466,21 @@ def list_attachments(request: Request, db_session: DbSession, user: SnUser, resp
     offset = _int_param(request, "sysparm_offset", 0, 0, 2**31 - 1)
     response.headers["X-Total-Count"] = str(len(rows))
     base = str(request.base_url).rstrip("/")
-    return {"result": [service.attachment_json(a, base) for a in rows[offset : offset + limit]]}
+    return {"result": [attachments.attachment_json(a, base) for a in rows[offset : offset + limit]]}
 
 
 def read_attachment(sys_id: str, request: Request, db_session: DbSession, user: SnUser):
     """GET /api/now/attachment/{sys_id}: an attachment's metadata."""
     attachment, _spec, _obj = attachment_service.readable(
-        db_session=db_session, attachment_id=service.attachment_id(sys_id), user=user
+        db_session=db_session, attachment_id=attachments.attachment_id(sys_id), user=user
     )
-    return {"result": service.attachment_json(attachment, str(request.base_url).rstrip("/"))}
+    return {"result": attachments.attachment_json(attachment, str(request.base_url).rstrip("/"))}
 
 
 def download_attachment(sys_id: str, db_session: DbSession, user: SnUser):
     """GET /api/now/attachment/{sys_id}/file: the bytes."""
     attachment, _spec, _obj = attachment_service.readable(
-        db_session=db_session, attachment_id=service.attachment_id(sys_id), user=user
+        db_session=db_session, attachment_id=attachments.attachment_id(sys_id), user=user
     )
     handle = attachment_service.open_bytes(attachment)
     try:
@@ -517,7 +518,7 @@ def upload_attachment(
     attachment = attachment_service.add(
         db_session=db_session, spec=spec, obj=obj, stream=stream, filename=params["file_name"], actor=user
     )
-    result = service.attachment_json(attachment, str(request.base_url).rstrip("/"))
+    result = attachments.attachment_json(attachment, str(request.base_url).rstrip("/"))
     headers = {"Location": f"{str(request.base_url).rstrip('/')}/api/now/attachment/{result['sys_id']}"}
     return JSONResponse(status_code=status.HTTP_201_CREATED, content={"result": result}, headers=headers)
 
@@ -525,7 +526,7 @@ def upload_attachment(
 def delete_attachment(sys_id: str, db_session: DbSession, user: SnUser):
     """DELETE /api/now/attachment/{sys_id}: 204."""
     attachment, spec, obj = attachment_service.readable(
-        db_session=db_session, attachment_id=service.attachment_id(sys_id), user=user
+        db_session=db_session, attachment_id=attachments.attachment_id(sys_id), user=user
     )
     attachment_service.delete(db_session=db_session, attachment=attachment, spec=spec, obj=obj, actor=user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

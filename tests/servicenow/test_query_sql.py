@@ -16,6 +16,8 @@ from itsm_ai.auth.models import User
 from itsm_ai.database import utcnow
 from itsm_ai.servicenow import codes
 from itsm_ai.servicenow import service as sn
+from itsm_ai.servicenow.query_sql import where_clause
+from itsm_ai.servicenow.tables import binding
 from itsm_ai.ticket.models import Incident
 
 pytestmark = pytest.mark.db
@@ -179,7 +181,7 @@ def test_sql_matches_the_reference(records, alternatives):
         admin = session.scalar(select(User).where(User.username == "admin"))
         rows, total = sn.list_records(
             db_session=session,
-            b=sn.binding("incident"),
+            b=binding("incident"),
             user=admin,
             query_text=text,
             params={},
@@ -187,7 +189,7 @@ def test_sql_matches_the_reference(records, alternatives):
             offset=0,
         )
         # the same query with references as sub-selects (what many matching targets compile to)
-        condition, _order = sn.where_clause(sn.binding("incident"), text, {}, utcnow())
+        condition, _order = where_clause(binding("incident"), text, {}, utcnow())
         sub_selected = set(session.scalars(select(Incident.id).where(condition)))
     got = {r.id for r in rows}
     assert got == _reference(records, alternatives), text
