@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import tempfile
-import threading
 import time
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -18,16 +16,24 @@ from fastapi import APIRouter, Depends, Form, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from itsm_ai.attachment import service as attachment_service
 from itsm_ai.attachment.views import content_disposition
 from itsm_ai.auth import service as auth_service
-from itsm_ai.auth.dependencies import client_address
+from itsm_ai.auth.dependencies import authorised_user, client_address
 from itsm_ai.auth.models import User
+from itsm_ai.config import get_settings
 from itsm_ai.database import DbSession
-from itsm_ai.errors import AppError, AuthenticationError, NotFoundError
+from itsm_ai.errors import (
+    AppError,
+    AuthenticationError,
+    NotFoundError,
+    TooManyRequestsError,
+    is_transient_database_error,
+)
 from itsm_ai.records.spec import Action
 from itsm_ai.servicenow import aggregate, attachments, record_json, service, tables
 from itsm_ai.servicenow.errors import SnBadRequest
@@ -42,6 +48,8 @@ _MESSAGES = {
     409: "Conflict",
     413: "Request too large",
     415: "Unsupported Media Type",
+    429: "Too Many Requests",
+    503: "Service Unavailable",
 }
 
 
@@ -58,6 +66,8 @@ def as_sn_error(exc: Exception) -> JSONResponse | None:
         # ServiceNow answers bad input with 400, never 422.
         code = 400 if exc.status_code == 422 else exc.status_code
         headers = {"WWW-Authenticate": 'Basic realm="Service-now"'} if code == 401 else None
+        if isinstance(exc, TooManyRequestsError):
+            headers = {"Retry-After": str(exc.retry_after)}
         message = exc.message if code == 400 else None
         if code == 404:
             message = "No Record found"
@@ -73,8 +83,14 @@ def as_sn_error(exc: Exception) -> JSONResponse | None:
         return sn_error(409, "the record was changed by someone else at the same time; retry")
     if isinstance(exc, IntegrityError):
         return sn_error(409, "the change conflicts with stored data (a uniqueness or reference rule)")
-    if isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower():
-        return sn_error(409, "the database was busy with another write; retry")
+    if isinstance(exc, SATimeoutError) or (
+        isinstance(exc, OperationalError) and is_transient_database_error(exc)
+    ):
+        # The native API's answer to a busy database (503 + Retry-After), in ServiceNow's shape: nothing was
+        # saved and the same request may be sent again.
+        seconds = get_settings().api_retry_after_seconds
+        detail = f"the database is busy; nothing was saved, retry in {seconds} s"
+        return sn_error(503, detail, headers={"Retry-After": str(seconds)})
     return None
 
 
@@ -91,83 +107,63 @@ router = APIRouter(tags=["servicenow"])
 
 # ------------------------------------------------------------------------------------------- auth
 
-# Verified (username, password) pairs by a digest that includes the stored hash, so a changed password or a
-# deactivated user is not served from it; spares an argon2 verification on every basic-auth request.
-_verified: dict[str, int] = {}
-_verified_lock = threading.Lock()
-_VERIFIED_MAX = 1024
-
-
-def _basic_user(db_session, credentials: str, address: str) -> User:
-    try:
-        decoded = base64.b64decode(credentials, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        raise AuthenticationError("malformed basic credentials") from None
-    username, sep, password = decoded.partition(":")
-    if not sep:
-        raise AuthenticationError("malformed basic credentials")
-    user = auth_service.get_by_username(db_session=db_session, username=username)
-    if user is not None and user.active and user.hashed_password:
-        digest = hashlib.sha256(f"{user.hashed_password}\0{username}\0{password}".encode()).hexdigest()
-        with _verified_lock:
-            if _verified.get(digest) == user.id:
-                return user
-    user = auth_service.authenticate(
-        db_session=db_session, username=username, password=password, address=address
-    )
-    digest = hashlib.sha256(f"{user.hashed_password}\0{username}\0{password}".encode()).hexdigest()
-    with _verified_lock:
-        if len(_verified) >= _VERIFIED_MAX:
-            _verified.clear()
-        _verified[digest] = user.id
-    return user
-
 
 def _sn_user(request: Request, db_session: DbSession) -> User:
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "basic":
-        user = _basic_user(db_session, credentials.strip(), client_address(request))
-    elif scheme.lower() == "bearer":
-        # Revoked tokens (logout, password change) are refused here as on the native API.
-        user = auth_service.user_for_token(db_session=db_session, token=credentials.strip())
-    else:
+    if scheme.lower() not in ("basic", "bearer"):
         raise AuthenticationError("User is not authenticated: send basic auth or a bearer token")
-    # End the read (and the login record): no connection or SQLite write lock is held while the request waits
-    # or, for a batch, while its sub-requests run through the app (as the native API's current user does).
-    db_session.commit()
-    return user
+    return authorised_user(
+        db_session, scheme=scheme, credentials=credentials, address=client_address(request)
+    )
 
 
 SnUser = Annotated[User, Depends(_sn_user)]
 
 
-@router.post("/oauth_token.do", summary="OAuth 2 token (password grant), as ServiceNow's")
+def _oauth_error(status_code: int, error: str, description: str) -> JSONResponse:
+    return JSONResponse(status_code=status_code, content={"error": error, "error_description": description})
+
+
+@router.post("/oauth_token.do", summary="OAuth 2 token (password and refresh_token grants), as ServiceNow's")
 def oauth_token(
     request: Request,
     db_session: DbSession,
     grant_type: Annotated[str, Form()],
     username: Annotated[str | None, Form()] = None,
     password: Annotated[str | None, Form()] = None,
+    refresh_token: Annotated[str | None, Form()] = None,
     client_id: Annotated[str | None, Form()] = None,
     client_secret: Annotated[str | None, Form()] = None,
 ):
-    if grant_type != "password":
-        return JSONResponse(
-            status_code=400, content={"error": "unsupported_grant_type", "error_description": grant_type}
-        )
+    """A bearer token for a password or a refresh token; each answer carries a new refresh token too."""
+    if grant_type not in ("password", "refresh_token"):
+        return _oauth_error(400, "unsupported_grant_type", f"grant_type: {grant_type!r} is not supported")
     try:
-        user = auth_service.authenticate(
-            db_session=db_session,
-            username=username or "",
-            password=password or "",
-            address=client_address(request),
-        )
+        if grant_type == "refresh_token":
+            if not refresh_token:
+                return _oauth_error(400, "invalid_request", "refresh_token: required for this grant_type")
+            # Revoked with the user's access tokens (logout, password change): the token version is the same.
+            user = auth_service.user_for_token(
+                db_session=db_session, token=refresh_token, kind=auth_service.REFRESH
+            )
+        else:
+            user = auth_service.authenticate(
+                db_session=db_session,
+                username=username or "",
+                password=password or "",
+                address=client_address(request),
+            )
     except AuthenticationError:
-        return JSONResponse(
-            status_code=401, content={"error": "access_denied", "error_description": "access_denied"}
-        )
+        return _oauth_error(401, "access_denied", "access_denied")
     token, lifetime = auth_service.create_access_token(user)
-    return {"access_token": token, "token_type": "Bearer", "expires_in": lifetime, "scope": "useraccount"}
+    refresh, _ = auth_service.create_refresh_token(user)
+    return {
+        "access_token": token,
+        "refresh_token": refresh,
+        "token_type": "Bearer",
+        "expires_in": lifetime,
+        "scope": "useraccount",
+    }
 
 
 # ------------------------------------------------------------------------------------------- Table API

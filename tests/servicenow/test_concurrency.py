@@ -1,5 +1,5 @@
 """Parallel ServiceNow API calls against the live server: no 500, nothing lost, numbers unique, and parallel
-updates of one record either apply or answer 409 in ServiceNow's error shape."""
+updates of one record either apply or answer 409 (or 503 to retry) in ServiceNow's error shape."""
 
 from __future__ import annotations
 
@@ -61,12 +61,12 @@ def test_parallel_inserts_updates_and_reads(instance, tls):
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         answers = list(pool.map(same, range(16)))
-    assert {r.status_code for r in answers} <= {200, 409}, [
-        r.text for r in answers if r.status_code not in (200, 409)
+    assert {r.status_code for r in answers} <= {200, 409, 503}, [
+        r.text for r in answers if r.status_code not in (200, 409, 503)
     ]
     assert any(r.status_code == 200 for r in answers)
     for r in answers:
-        if r.status_code == 409:
+        if r.status_code in (409, 503):
             assert r.json()["status"] == "failure"
     with httpx.Client(base_url=instance, verify=ca, headers=basic("agent"), timeout=60) as c:
         final = c.get(f"/api/now/table/incident/{target}").json()["result"]
