@@ -1,11 +1,20 @@
-"""Records in ServiceNow's Table API JSON: values, display values and reference links."""
+"""Records in ServiceNow's Table API JSON: values, display values and reference links, read as plain rows.
+
+Loading ORM objects (identity map, eager loads of every relationship) cost most of a Table API read, as it
+did for the native lists (`records/rows.py`). A page reads the shown columns of its rows in one query and
+each referenced table once (users once for caller and assignee); the JSON is built from the rows.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from itsm_ai.comment.models import Visibility
 from itsm_ai.servicenow import codes
@@ -29,29 +38,22 @@ class Shape:
         return f"{self.base_url}/api/now/table/{table}/{sys_id}"
 
 
-def _plain(b: Binding, name: str, fd: FieldDef, obj: Any) -> tuple[str, str]:
-    """(value, display value) of a non-reference field."""
-    if fd.kind == Kind.sys_id:
-        value = codes.encode_sys_id(b.table.record_type, obj.id)
-        return value, value
+def text_pair(b: Binding, name: str, fd: FieldDef, raw: Any) -> tuple[str, str]:
+    """(value, display value) of a stored non-reference value of the field `name`."""
     if fd.kind in (Kind.journal, Kind.secret):
         return "", ""
-    raw = getattr(obj, fd.attr, None)
     if fd.kind == Kind.state:
         return b.table.state_code(raw), b.table.state_label(raw)
     if fd.kind == Kind.priority:
         if raw is None:
             return "", ""
-        code = codes.PRIORITY_TO_SN[raw]
-        return str(code), codes.PRIORITY_LABELS[code]
+        code = codes.PRIORITY_TO_SN.get(raw, raw)
+        return str(code), codes.PRIORITY_LABELS.get(code, str(code))
     if fd.kind == Kind.active:
         active = "true" if raw not in b.table.final_states else "false"
         return active, active
     if fd.kind == Kind.mod_count:
         return str((raw or 1) - 1), str((raw or 1) - 1)
-    if fd.kind == Kind.element_id:
-        value = codes.encode_sys_id(obj.record_type, obj.record_id)
-        return value, value
     if fd.kind == Kind.table_name:
         table = codes.TABLE_OF_RECORD_TYPE.get(raw, raw)
         return table, table
@@ -86,77 +88,163 @@ def _shown(value: str, display: str, shape: Shape, link: str | None) -> Any:
     return out
 
 
-def _getter(b: Binding, name: str, fd: FieldDef) -> Callable[[Any], tuple[str, str, str | None]]:
-    """A function giving one field's (value, display value, referenced table or None) for a record; built
-    once per table and field, since a page of 10,000 rows reads each field 10,000 times."""
-    attr = fd.attr
-    if fd.kind == Kind.reference:
-        rel, table = b.refs[attr].rel, codes.TABLES[fd.target]
-        tag_type, display_attr, key_attr, target_name = (
-            table.record_type,
-            table.display_attr,
-            table.key_attr,
-            fd.target,
-        )
+# A field's (value, display value, referenced table or None) from a row and the page's referenced records
+# (table name -> id -> (sys_id, display value)).
+Getter = Callable[[Sequence[Any], dict[str, dict[int, tuple[str, str]]]], tuple[str, str, str | None]]
 
-        def reference(obj: Any) -> tuple[str, str, str | None]:
-            target = getattr(obj, rel)
-            if target is None:
-                return "", "", None
-            display = getattr(target, display_attr, None) or getattr(target, key_attr)
-            return codes.encode_sys_id(tag_type, target.id), str(display), target_name
+
+@dataclass(frozen=True)
+class Target:
+    """A referenced table of a page: where the page's rows hold its ids, and how its display value is read."""
+
+    table: str
+    model: type
+    positions: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How the JSON of one table's records (with one sysparm_fields) is made from a row."""
+
+    columns: tuple[Any, ...]  # the id first
+    getters: tuple[tuple[str, Getter], ...]
+    targets: tuple[Target, ...]
+
+
+class _Columns:
+    """The columns a plan selects, each once, with its position in the row."""
+
+    def __init__(self, b: Binding) -> None:
+        self.model = b.model
+        self.names: dict[str, int] = {"id": 0}
+
+    def at(self, attr: str) -> int:
+        return self.names.setdefault(attr, len(self.names))
+
+    def selected(self) -> tuple[Any, ...]:
+        return tuple(getattr(self.model, attr) for attr in self.names)
+
+
+def _getter(b: Binding, name: str, fd: FieldDef, cols: _Columns, refs: dict[str, tuple]) -> Getter:
+    """One field's getter, built once per table and field list (a page of 10,000 rows calls it 10,000
+    times); a reference adds its row position to `refs` under its table."""
+    if fd.kind == Kind.reference:
+        at, target = cols.at(b.refs[fd.attr].fk), fd.target
+        refs.setdefault(target, (b.refs[fd.attr].target, []))[1].append(at)
+
+        def reference(row, looked_up):
+            found = looked_up[target].get(row[at]) if row[at] is not None else None
+            return ("", "", None) if found is None else (found[0], found[1], target)
 
         return reference
+    if fd.kind == Kind.sys_id:
+        record_type = b.table.record_type
+
+        def sys_id(row, _looked_up):
+            value = codes.encode_sys_id(record_type, row[0])
+            return value, value, None
+
+        return sys_id
+    if fd.kind == Kind.element_id:
+        type_at, id_at = cols.at("record_type"), cols.at("record_id")
+
+        def element_id(row, _looked_up):
+            value = codes.encode_sys_id(row[type_at], row[id_at])
+            return value, value, None
+
+        return element_id
+    if fd.kind in (Kind.journal, Kind.secret):
+        return lambda _row, _looked_up: ("", "", None)
+    at = cols.at(fd.attr)
     if fd.kind == Kind.text and name not in _LEVEL_FIELDS and name != "element":
 
-        def text(obj: Any) -> tuple[str, str, None]:
-            raw = getattr(obj, attr)
+        def text(row, _looked_up):
+            raw = row[at]
             shown = "" if raw is None else (raw.value if hasattr(raw, "value") else str(raw))
             return shown, shown, None
 
         return text
     if fd.kind == Kind.datetime:
 
-        def when(obj: Any) -> tuple[str, str, None]:
-            shown = codes.format_datetime(getattr(obj, attr))
+        def when(row, _looked_up):
+            shown = codes.format_datetime(row[at])
             return shown, shown, None
 
         return when
 
-    def other(obj: Any) -> tuple[str, str, None]:
-        value, display = _plain(b, name, fd, obj)
+    def other(row, _looked_up):
+        value, display = text_pair(b, name, fd, row[at])
         return value, display, None
 
     return other
 
 
-_PLANS: dict[tuple[str, tuple[str, ...] | None], list[tuple[str, Callable]]] = {}
+_PLANS: dict[tuple[str, tuple[str, ...] | None], Plan] = {}
+_PLANS_LOCK = threading.Lock()
 
 
-def _plan(b: Binding, fields: list[str] | None) -> list[tuple[str, Callable]]:
+def plan(b: Binding, fields: Sequence[str] | None) -> Plan:
+    """The plan of a table and a sysparm_fields list (None: every field), cached."""
     key = (b.table.name, tuple(fields) if fields else None)
-    plan = _PLANS.get(key)
-    if plan is None:
-        names = fields or list(b.table.fields)
-        plan = [(n, _getter(b, n, b.table.fields[n])) for n in names if n in b.table.fields]
+    found = _PLANS.get(key)
+    if found is not None:
+        return found
+    cols, refs = _Columns(b), {}
+    names = fields or list(b.table.fields)
+    getters = tuple(
+        (name, _getter(b, name, b.table.fields[name], cols, refs)) for name in names if name in b.table.fields
+    )
+    targets = tuple(Target(table, model, tuple(at)) for table, (model, at) in refs.items())
+    made = Plan(cols.selected(), getters, targets)
+    with _PLANS_LOCK:
         if len(_PLANS) < 4096:  # sysparm_fields come from clients: bound what is kept
-            _PLANS[key] = plan
-    return plan
+            _PLANS[key] = made
+    return made
 
 
-def to_json(b: Binding, obj: Any, shape: Shape, fields: list[str] | None = None) -> dict[str, Any]:
-    """One record in ServiceNow's Table API JSON."""
-    out: dict[str, Any] = {}
+def _looked_up(db_session: Session, p: Plan, rows: Sequence[Sequence[Any]]) -> dict[str, dict[int, tuple]]:
+    """(sys_id, display value) of every record the rows refer to, one query per referenced table."""
+    out: dict[str, dict[int, tuple[str, str]]] = {}
+    for target in p.targets:
+        ids = {row[at] for row in rows for at in target.positions if row[at] is not None}
+        table = codes.TABLES[target.table]
+        found: dict[int, tuple[str, str]] = {}
+        if ids:
+            model = target.model
+            display, key = getattr(model, table.display_attr), getattr(model, table.key_attr)
+            for record_id, shown, keyed in db_session.execute(
+                select(model.id, display, key).where(model.id.in_(sorted(ids)))
+            ):
+                found[record_id] = (codes.encode_sys_id(table.record_type, record_id), str(shown or keyed))
+        out[target.table] = found
+    return out
+
+
+def records(
+    *, db_session: Session, b: Binding, ids: Sequence[int], shape: Shape, fields: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """The records with these ids in ServiceNow's Table API JSON, in the order of `ids` (a record deleted
+    since the ids were read is left out)."""
+    if not ids:
+        return []
+    p = plan(b, fields)
+    by_id = {row[0]: row for row in db_session.execute(select(*p.columns).where(b.model.id.in_(ids)))}
+    rows = [by_id[i] for i in ids if i in by_id]
+    looked_up = _looked_up(db_session, p, rows)
     display, with_links = shape.display, not shape.exclude_link
-    for name, get in _plan(b, fields):
-        value, shown, target = get(obj)
-        link = shape.link(target, value) if target is not None and with_links else None
-        if display == "false" and link is None:
-            out[name] = value
-        elif display == "true" and link is None:
-            out[name] = shown
-        else:
-            out[name] = _shown(value, shown, shape, link)
+    out = []
+    for row in rows:
+        item: dict[str, Any] = {}
+        for name, get in p.getters:
+            value, shown, target = get(row, looked_up)
+            link = shape.link(target, value) if target is not None and with_links else None
+            if display == "false" and link is None:
+                item[name] = value
+            elif display == "true" and link is None:
+                item[name] = shown
+            else:
+                item[name] = _shown(value, shown, shape, link)
+        out.append(item)
     return out
 
 

@@ -43,17 +43,19 @@ def list_records(
     limit: int,
     offset: int,
     count: bool = True,
-) -> tuple[list[Any], int | None]:
-    """A page of records matching the query, in the caller's scope, and the total (None unless counted)."""
+) -> tuple[list[int], int | None]:
+    """The ids of a page of records matching the query, in the caller's scope, and the total (None unless
+    counted); `record_json.records` shows them."""
     check_role(b, user, Action.read)
     condition, order = where_clause(b, query_text, params, utcnow(), db_session)
     conditions = [condition, *scope(b, user)]
-    stmt = select(b.model).where(*conditions).order_by(*order).limit(limit).offset(offset)
-    rows = list(db_session.scalars(stmt).unique())
+    # The page's keys alone, so the paging query stays on the indexes; the shown columns are read for these.
+    stmt = select(b.model.id).where(*conditions).order_by(*order).limit(limit).offset(offset)
+    ids = list(db_session.scalars(stmt))
     total = None
     if count:
         total = _total(db_session, b, user, query_text, params, conditions)
-    return rows, total
+    return ids, total
 
 
 def _total(db_session: Session, b: Binding, user: User, query_text, params, conditions) -> int:
@@ -81,16 +83,23 @@ def _total(db_session: Session, b: Binding, user: User, query_text, params, cond
     return total
 
 
-def get_record(*, db_session: Session, b: Binding, user: User, sys_id: str, action: str = Action.read) -> Any:
-    """The record with this sys_id if the user may act on it; 404 for unknown ones and others' records."""
+def visible_id(*, db_session: Session, b: Binding, user: User, sys_id: str, action: str = Action.read) -> int:
+    """The id behind a sys_id if the user may act on that record; 404 for unknown ones and others' records."""
     check_role(b, user, action)
     record_id = codes.decode_sys_id(sys_id, b.table.record_type)
-    obj = db_session.get(b.model, record_id) if record_id is not None else None
-    if obj is not None and (user.role == Role.requester or b.table.record_type == "user"):
-        visible = select(b.model.id).where(b.model.id == obj.id, *scope(b, user))
-        if db_session.scalar(visible) is None:
-            obj = None
-    if obj is None:
+    found = None
+    if record_id is not None:
+        found = db_session.scalar(select(b.model.id).where(b.model.id == record_id, *scope(b, user)))
+    if found is None:
+        raise NotFoundError(f"No Record found: {b.table.name} {sys_id} does not exist or you cannot read it")
+    return found
+
+
+def get_record(*, db_session: Session, b: Binding, user: User, sys_id: str, action: str = Action.read) -> Any:
+    """The record with this sys_id if the user may act on it; 404 for unknown ones and others' records."""
+    record_id = visible_id(db_session=db_session, b=b, user=user, sys_id=sys_id, action=action)
+    obj = db_session.get(b.model, record_id)
+    if obj is None:  # deleted since
         raise NotFoundError(f"No Record found: {b.table.name} {sys_id} does not exist or you cannot read it")
     return obj
 

@@ -243,7 +243,7 @@ def list_table(table: str, request: Request, db_session: DbSession, user: SnUser
     shape = _shape(request)
     limit = _int_param(request, "sysparm_limit", service.DEFAULT_LIMIT, 1, service.MAX_LIMIT)
     offset = _int_param(request, "sysparm_offset", 0, 0, 2**31 - 1)
-    rows, total = service.list_records(
+    ids, total = service.list_records(
         db_session=db_session,
         b=b,
         user=user,
@@ -256,17 +256,26 @@ def list_table(table: str, request: Request, db_session: DbSession, user: SnUser
     headers = {"X-Total-Count": str(total)}
     if not _flag(request.query_params.get("sysparm_suppress_pagination_header")):
         headers["Link"] = _link_header(request, limit, offset, total or 0)
+    result = record_json.records(db_session=db_session, b=b, ids=ids, shape=shape, fields=fields)
     # The body is strings in dicts already: straight to JSON, without FastAPI's generic encoder walking it.
-    result = [record_json.to_json(b, obj, shape, fields) for obj in rows]
     return JSONResponse(content={"result": result}, headers=headers)
+
+
+def _one(db_session, b, record_id: int, shape: Shape, request: Request) -> dict[str, Any]:
+    found = record_json.records(
+        db_session=db_session, b=b, ids=[record_id], shape=shape, fields=_fields(request)
+    )
+    if not found:
+        raise NotFoundError(f"No Record found: {b.table.name} record {record_id} was deleted meanwhile")
+    return found[0]
 
 
 def read_record(table: str, sys_id: str, request: Request, db_session: DbSession, user: SnUser):
     """GET /api/now/table/{table}/{sys_id}."""
     b = tables.binding(table)
     shape = _shape(request)
-    obj = service.get_record(db_session=db_session, b=b, user=user, sys_id=sys_id)
-    return JSONResponse(content={"result": record_json.to_json(b, obj, shape, _fields(request))})
+    record_id = service.visible_id(db_session=db_session, b=b, user=user, sys_id=sys_id)
+    return JSONResponse(content={"result": _one(db_session, b, record_id, shape, request)})
 
 
 JsonBody = Annotated[Any, Depends(_body)]
@@ -278,7 +287,7 @@ def create_record(table: str, request: Request, body: JsonBody, user: SnUser, db
     shape = _shape(request)
     obj = service.create(db_session=db_session, b=b, user=user, body=body)
     db_session.flush()
-    result = record_json.to_json(b, obj, shape, _fields(request))
+    result = _one(db_session, b, obj.id, shape, request)
     sys_id = result.get("sys_id")
     sys_id = sys_id.get("value") if isinstance(sys_id, dict) else sys_id
     headers = {"Location": shape.link(b.table.name, str(sys_id))}
@@ -294,7 +303,7 @@ def update_record(
     obj = service.get_record(db_session=db_session, b=b, user=user, sys_id=sys_id, action=Action.update)
     obj = service.update(db_session=db_session, b=b, user=user, obj=obj, body=body)
     db_session.flush()
-    return {"result": record_json.to_json(b, obj, shape, _fields(request))}
+    return JSONResponse(content={"result": _one(db_session, b, obj.id, shape, request)})
 
 
 def delete_record(table: str, sys_id: str, db_session: DbSession, user: SnUser):
