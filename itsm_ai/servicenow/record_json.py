@@ -74,28 +74,15 @@ def text_pair(b: Binding, name: str, fd: FieldDef, raw: Any) -> tuple[str, str]:
     return text, text
 
 
-def _shown(value: str, display: str, shape: Shape, link: str | None) -> Any:
-    if shape.display == "all":
-        out: dict[str, Any] = {"display_value": display, "value": value}
-    elif shape.display == "true":
-        out = {"display_value": display}
-    else:
-        out = {"value": value}
-    if link and not shape.exclude_link:
-        out["link"] = link
-    if len(out) == 1:
-        return next(iter(out.values()))
-    return out
-
-
-# A field's (value, display value, referenced table or None) from a row and the page's referenced records
-# (table name -> id -> (sys_id, display value)).
-Getter = Callable[[Sequence[Any], dict[str, dict[int, tuple[str, str]]]], tuple[str, str, str | None]]
+# One field's JSON from a row and the page's referenced records (table name -> id -> shown reference).
+Emitter = Callable[[Sequence[Any], dict[str, dict[int, Any]]], Any]
+# One field's (value, display value) from a row.
+Pair = Callable[[Sequence[Any]], tuple[str, str]]
 
 
 @dataclass(frozen=True)
 class Target:
-    """A referenced table of a page: where the page's rows hold its ids, and how its display value is read."""
+    """A referenced table of a page: where the page's rows hold its ids, and the model holding its records."""
 
     table: str
     model: type
@@ -104,10 +91,10 @@ class Target:
 
 @dataclass(frozen=True)
 class Plan:
-    """How the JSON of one table's records (with one sysparm_fields) is made from a row."""
+    """How the JSON of one table's records (one sysparm_fields, one display mode) is made from a row."""
 
     columns: tuple[Any, ...]  # the id first
-    getters: tuple[tuple[str, Getter], ...]
+    emitters: tuple[tuple[str, Emitter], ...]
     targets: tuple[Target, ...]
 
 
@@ -125,97 +112,137 @@ class _Columns:
         return tuple(getattr(self.model, attr) for attr in self.names)
 
 
-def _getter(b: Binding, name: str, fd: FieldDef, cols: _Columns, refs: dict[str, tuple]) -> Getter:
-    """One field's getter, built once per table and field list (a page of 10,000 rows calls it 10,000
-    times); a reference adds its row position to `refs` under its table."""
-    if fd.kind == Kind.reference:
-        at, target = cols.at(b.refs[fd.attr].fk), fd.target
-        refs.setdefault(target, (b.refs[fd.attr].target, []))[1].append(at)
-
-        def reference(row, looked_up):
-            found = looked_up[target].get(row[at]) if row[at] is not None else None
-            return ("", "", None) if found is None else (found[0], found[1], target)
-
-        return reference
+def _pair(b: Binding, name: str, fd: FieldDef, cols: _Columns) -> tuple[Pair, bool]:
+    """(value, display value) of a non-reference field from a row, and whether the two are always equal."""
     if fd.kind == Kind.sys_id:
         record_type = b.table.record_type
 
-        def sys_id(row, _looked_up):
+        def sys_id(row):
             value = codes.encode_sys_id(record_type, row[0])
-            return value, value, None
+            return value, value
 
-        return sys_id
+        return sys_id, True
     if fd.kind == Kind.element_id:
         type_at, id_at = cols.at("record_type"), cols.at("record_id")
 
-        def element_id(row, _looked_up):
+        def element_id(row):
             value = codes.encode_sys_id(row[type_at], row[id_at])
-            return value, value, None
+            return value, value
 
-        return element_id
+        return element_id, True
     if fd.kind in (Kind.journal, Kind.secret):
-        return lambda _row, _looked_up: ("", "", None)
+        return (lambda _row: ("", "")), True
     at = cols.at(fd.attr)
     if fd.kind == Kind.text and name not in _LEVEL_FIELDS and name != "element":
 
-        def text(row, _looked_up):
+        def text(row):
             raw = row[at]
             shown = "" if raw is None else (raw.value if hasattr(raw, "value") else str(raw))
-            return shown, shown, None
+            return shown, shown
 
-        return text
+        return text, True
     if fd.kind == Kind.datetime:
 
-        def when(row, _looked_up):
+        def when(row):
             shown = codes.format_datetime(row[at])
-            return shown, shown, None
+            return shown, shown
 
-        return when
-
-    def other(row, _looked_up):
-        value, display = text_pair(b, name, fd, row[at])
-        return value, display, None
-
-    return other
+        return when, True
+    same = fd.kind not in (Kind.state, Kind.priority) and name not in _LEVEL_FIELDS
+    return (lambda row: text_pair(b, name, fd, row[at])), same
 
 
-_PLANS: dict[tuple[str, tuple[str, ...] | None], Plan] = {}
+def _emitter(b: Binding, name: str, fd: FieldDef, display: str, cols: _Columns, refs: dict) -> Emitter:
+    """One field's emitter for a display mode, built once per table, field list and mode (a page of 10,000
+    rows calls it 10,000 times); a reference adds its row position to `refs` under its table."""
+    if fd.kind == Kind.reference:
+        at, target = cols.at(b.refs[fd.attr].fk), fd.target
+        refs.setdefault(target, (b.refs[fd.attr].target, []))[1].append(at)
+        empty = {"display_value": "", "value": ""} if display == "all" else ""
+
+        def reference(row, looked_up):
+            fk = row[at]
+            return empty if fk is None else looked_up[target].get(fk, empty)
+
+        return reference
+    if display != "all" and fd.kind in (Kind.text, Kind.datetime) and name not in _LEVEL_FIELDS | {"element"}:
+        # The commonest fields, value and display alike: straight from the row, without the pair.
+        at = cols.at(fd.attr)
+        if fd.kind == Kind.datetime:
+            return lambda row, _looked_up: codes.format_datetime(row[at])
+
+        def text(row, _looked_up):
+            raw = row[at]
+            return "" if raw is None else (raw.value if hasattr(raw, "value") else str(raw))
+
+        return text
+    pair, same = _pair(b, name, fd, cols)
+    if display == "all":
+
+        def both(row, _looked_up):
+            value, shown = pair(row)
+            return {"display_value": shown, "value": value}
+
+        return both
+    index = 0 if display == "false" or same else 1
+    return lambda row, _looked_up: pair(row)[index]
+
+
+_PLANS: dict[tuple[str, tuple[str, ...] | None, str], Plan] = {}
 _PLANS_LOCK = threading.Lock()
 
 
-def plan(b: Binding, fields: Sequence[str] | None) -> Plan:
-    """The plan of a table and a sysparm_fields list (None: every field), cached."""
-    key = (b.table.name, tuple(fields) if fields else None)
+def plan(b: Binding, fields: Sequence[str] | None, display: str = "false") -> Plan:
+    """The plan of a table, a sysparm_fields list (None: every field) and a display mode, cached."""
+    key = (b.table.name, tuple(fields) if fields else None, display)
     found = _PLANS.get(key)
     if found is not None:
         return found
     cols, refs = _Columns(b), {}
     names = fields or list(b.table.fields)
-    getters = tuple(
-        (name, _getter(b, name, b.table.fields[name], cols, refs)) for name in names if name in b.table.fields
+    emitters = tuple(
+        (name, _emitter(b, name, b.table.fields[name], display, cols, refs))
+        for name in names
+        if name in b.table.fields
     )
     targets = tuple(Target(table, model, tuple(at)) for table, (model, at) in refs.items())
-    made = Plan(cols.selected(), getters, targets)
+    made = Plan(cols.selected(), emitters, targets)
     with _PLANS_LOCK:
         if len(_PLANS) < 4096:  # sysparm_fields come from clients: bound what is kept
             _PLANS[key] = made
     return made
 
 
-def _looked_up(db_session: Session, p: Plan, rows: Sequence[Sequence[Any]]) -> dict[str, dict[int, tuple]]:
-    """(sys_id, display value) of every record the rows refer to, one query per referenced table."""
-    out: dict[str, dict[int, tuple[str, str]]] = {}
+def _reference_json(table: str, sys_id: str, shown: str, shape: Shape) -> Any:
+    """A reference as sysparm_display_value and sysparm_exclude_reference_link show it."""
+    link = None if shape.exclude_link else shape.link(table, sys_id)
+    if shape.display == "all":
+        out: dict[str, str] = {"display_value": shown, "value": sys_id}
+    elif shape.display == "true":
+        out = {"display_value": shown}
+    else:
+        out = {"value": sys_id}
+    if link is None:
+        return next(iter(out.values())) if len(out) == 1 else out
+    out["link"] = link
+    return out
+
+
+def _looked_up(db_session: Session, p: Plan, rows: Sequence[Sequence[Any]], shape: Shape) -> dict:
+    """Every record the rows refer to as its reference JSON, one query per referenced table."""
+    out: dict[str, dict[int, Any]] = {}
     for target in p.targets:
         ids = {row[at] for row in rows for at in target.positions if row[at] is not None}
         table = codes.TABLES[target.table]
-        found: dict[int, tuple[str, str]] = {}
+        found: dict[int, Any] = {}
         if ids:
             model = target.model
             display, key = getattr(model, table.display_attr), getattr(model, table.key_attr)
             for record_id, shown, keyed in db_session.execute(
                 select(model.id, display, key).where(model.id.in_(sorted(ids)))
             ):
-                found[record_id] = (codes.encode_sys_id(table.record_type, record_id), str(shown or keyed))
+                sys_id = codes.encode_sys_id(table.record_type, record_id)
+                found[record_id] = _reference_json(target.table, sys_id, str(shown or keyed), shape)
         out[target.table] = found
     return out
 
@@ -227,25 +254,12 @@ def records(
     since the ids were read is left out)."""
     if not ids:
         return []
-    p = plan(b, fields)
+    p = plan(b, fields, shape.display)
     by_id = {row[0]: row for row in db_session.execute(select(*p.columns).where(b.model.id.in_(ids)))}
     rows = [by_id[i] for i in ids if i in by_id]
-    looked_up = _looked_up(db_session, p, rows)
-    display, with_links = shape.display, not shape.exclude_link
-    out = []
-    for row in rows:
-        item: dict[str, Any] = {}
-        for name, get in p.getters:
-            value, shown, target = get(row, looked_up)
-            link = shape.link(target, value) if target is not None and with_links else None
-            if display == "false" and link is None:
-                item[name] = value
-            elif display == "true" and link is None:
-                item[name] = shown
-            else:
-                item[name] = _shown(value, shown, shape, link)
-        out.append(item)
-    return out
+    looked_up = _looked_up(db_session, p, rows, shape)
+    emitters = p.emitters
+    return [{name: emit(row, looked_up) for name, emit in emitters} for row in rows]
 
 
 def value_text(b: Binding, fd: FieldDef, raw: Any) -> str:
