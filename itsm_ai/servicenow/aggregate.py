@@ -45,7 +45,7 @@ def aggregate(
 ) -> Any:
     """ServiceNow's /stats: count and avg/min/max/sum per group, computed by the database."""
     check_role(b, user, Action.read)
-    condition, _order = where_clause(b, query_text, params, utcnow(), db_session)
+    condition, _order = where_clause(b, query_text, params, utcnow(), db_session, user)
     columns: list[Any] = []
     labels: list[tuple[str, str, FieldDef | None]] = []
     if count or not any(fields.values()):

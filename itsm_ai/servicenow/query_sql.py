@@ -5,15 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, cast, false, not_, or_, select, true
+from sqlalchemy import String, and_, cast, exists, false, func, not_, or_, select, true
 from sqlalchemy.orm import Session
 
+from itsm_ai.auth.models import User
 from itsm_ai.comment.models import Comment
+from itsm_ai.records.spec import Action
 from itsm_ai.servicenow import codes
 from itsm_ai.servicenow.codes import FieldDef, Kind
 from itsm_ai.servicenow.errors import SnBadRequest
-from itsm_ai.servicenow.query import Condition, QuerySyntaxError, parse, relative_date
-from itsm_ai.servicenow.tables import Binding, binding, column_of
+from itsm_ai.servicenow.query import (
+    Condition,
+    EncodedQuery,
+    QuerySyntaxError,
+    RelatedQuery,
+    parse,
+    relative_date,
+)
+from itsm_ai.servicenow.tables import Binding, binding, check_role, column_of, scope
 
 
 class _NoMatch(Exception):
@@ -130,7 +139,14 @@ RESOLVE_MAX = 1000
 
 
 def _reference(
-    b: Binding, name: str, fd: FieldDef, cond: Condition, now: datetime, sub: str | None, db_session
+    b: Binding,
+    name: str,
+    fd: FieldDef,
+    cond: Condition,
+    now: datetime,
+    sub: str | None,
+    db_session,
+    prefix: str = "",
 ):
     """A condition on a reference: by sys_id on the foreign key, else on the target's fields (dot-walked, or
     its display value) through a sub-select, never in Python."""
@@ -154,11 +170,13 @@ def _reference(
             _compare(target, display, FieldDef(display), getattr(target.model, display), positive, now),
         )
     else:
-        sub_fd = target.table.field(sub)
-        if sub_fd is None or sub_fd.kind in (Kind.reference, Kind.journal):
-            raise _bad(f"{name}.{sub}", f"{fd.target} has no field {sub!r} to dot-walk to")
+        # Walked on: the rest of the path is a condition on the target, compiled as any other (so a further
+        # reference walks again, up to the parser's MAX_DOT_WALK), negations applied once, here.
+        head = sub.partition(".")[0]
+        if target.table.field(head) is None:
+            raise _bad(f"{prefix}{name}.{sub}", f"{fd.target} has no field {head!r} to dot-walk to")
         positive = Condition(sub, _POSITIVE.get(op, op), cond.value)
-        inner = _compare(target, sub, sub_fd, column_of(target, sub_fd), positive, now)
+        inner = compile_condition(target, positive, now, db_session, prefix=f"{prefix}{name}.")
     matching = fk.in_(select(target.model.id).where(inner))
     if db_session is not None:
         ids = list(db_session.scalars(select(target.model.id).where(inner).limit(RESOLVE_MAX + 1)))
@@ -172,32 +190,76 @@ def _reference(
 _POSITIVE = {"!=": "=", "NOT IN": "IN", "NOTLIKE": "LIKE"}
 
 
-def compile_condition(b: Binding, cond: Condition, now: datetime, db_session: Session | None = None):
-    """One encoded-query condition as a SQL expression on the binding's model."""
+def compile_condition(
+    b: Binding,
+    cond: Condition | RelatedQuery,
+    now: datetime,
+    db_session: Session | None = None,
+    user: User | None = None,
+    prefix: str = "",
+):
+    """One encoded-query condition as a SQL expression on the binding's model; `prefix` is the dot-walked
+    path that led here (for messages), `user` limits related-list queries to what the user may read."""
+    if isinstance(cond, RelatedQuery):
+        return _related(b, cond, now, db_session, user)
     name, _, sub = cond.field.partition(".")
     fd = b.table.field(name)
     if fd is None:
-        raise _bad(cond.field, f"{b.table.name} has no field {name!r}")
+        raise _bad(prefix + cond.field, f"{b.table.name} has no field {name!r}")
     if fd.kind == Kind.journal:
-        raise _bad(name, "journal fields cannot be queried; query sys_journal_field")
+        raise _bad(prefix + name, "journal fields cannot be queried; query sys_journal_field")
     if fd.kind == Kind.secret:
-        raise _bad(name, "this field cannot be queried")
+        raise _bad(prefix + name, "this field cannot be queried")
     if fd.kind == Kind.reference:
-        return _reference(b, name, fd, cond, now, sub or None, db_session)
+        return _reference(b, name, fd, cond, now, sub or None, db_session, prefix)
     if sub:
-        raise _bad(cond.field, f"{name} is not a reference, so it cannot be dot-walked")
+        raise _bad(prefix + cond.field, f"{name} is not a reference, so it cannot be dot-walked")
     if fd.kind == Kind.active:
         if cond.operator not in ("=", "!="):
-            raise _bad(name, f"the operator {cond.operator} is not supported on active")
-        wanted = _convert(b, name, fd, cond.value, now) == (cond.operator == "=")
+            raise _bad(prefix + name, f"the operator {cond.operator} is not supported on active")
+        wanted = _convert(b, prefix + name, fd, cond.value, now) == (cond.operator == "=")
         final = list(b.table.final_states)
         return b.model.state.not_in(final) if wanted else b.model.state.in_(final)
     if fd.kind == Kind.element_id:
         return _element_id(cond)
     textual_ops = ("LIKE", "NOTLIKE", "STARTSWITH", "ENDSWITH")
     if cond.operator in textual_ops and fd.kind not in (Kind.text, Kind.integer):
-        raise _bad(name, f"the operator {cond.operator} is not supported on a {fd.kind} field")
-    return _compare(b, name, fd, column_of(b, fd), cond, now)
+        raise _bad(prefix + name, f"the operator {cond.operator} is not supported on a {fd.kind} field")
+    return _compare(b, prefix + name, fd, column_of(b, fd), cond, now)
+
+
+_COUNT_OPS = {"=": "__eq__", "!=": "__ne__", ">": "__gt__", ">=": "__ge__", "<": "__lt__", "<=": "__le__"}
+
+
+def _related(b: Binding, rq: RelatedQuery, now: datetime, db_session: Session | None, user: User | None):
+    """RLQUERY: a correlated count (or EXISTS) of the related records that refer to this one and match the
+    inner query, in the user's scope of the related table (a requester counts only their own records)."""
+    child_table = codes.TABLES.get(rq.table)
+    if child_table is None:
+        raise _bad(rq.field, f"there is no table {rq.table!r} to relate")
+    child = binding(rq.table)
+    fd = child.table.field(rq.reference)
+    if fd is None or fd.kind != Kind.reference or codes.TABLES[fd.target].record_type != b.table.record_type:
+        raise _bad(rq.field, f"{rq.table}.{rq.reference} is not a reference to {b.table.name}")
+    scoped: list[Any] = []
+    if user is not None:
+        check_role(child, user, Action.read)
+        scoped = scope(child, user)
+    inner = _query_condition(child, rq.query, {}, now, db_session, user)
+    fk = getattr(child.model, child.refs[fd.attr].fk)
+    related = select(child.model.id).where(fk == b.model.id, inner, *scoped)
+    quantifier, count = rq.quantifier, rq.count
+    if (quantifier, count) in ((">=", 1), (">", 0), ("!=", 0)):
+        return exists(related)
+    if (quantifier, count) in (("=", 0), ("<", 1), ("<=", 0)):
+        return not_(exists(related))
+    counted = (
+        select(func.count())
+        .select_from(child.model)
+        .where(fk == b.model.id, inner, *scoped)
+        .scalar_subquery()
+    )
+    return getattr(counted, _COUNT_OPS[quantifier])(count)
 
 
 def _element_id(cond: Condition):
@@ -215,33 +277,43 @@ def _element_id(cond: Condition):
     return not_(matching) if cond.operator in _NEGATIVE else matching
 
 
+def _query_condition(
+    b: Binding,
+    query: EncodedQuery,
+    params: dict[str, str],
+    now: datetime,
+    db_session: Session | None,
+    user: User | None,
+):
+    alternatives = []
+    for alternative in query.alternatives:
+        groups = [
+            or_(*(compile_condition(b, c, now, db_session, user) for c in group)) for group in alternative
+        ]
+        alternatives.append(and_(*groups))
+    plain = [compile_condition(b, Condition(k, "=", v), now, db_session, user) for k, v in params.items()]
+    return and_(or_(*alternatives) if alternatives else true(), *plain)
+
+
 def where_clause(
     b: Binding,
     query_text: str | None,
     params: dict[str, str],
     now: datetime,
     db_session: Session | None = None,
+    user: User | None = None,
 ):
-    """(SQL condition, ORDER BY list) for an encoded query plus plain field=value parameters."""
+    """(SQL condition, ORDER BY list) for an encoded query plus plain field=value parameters; with a user,
+    related-list queries count only related records that user may read."""
     try:
         query = parse(query_text)
+        condition = _query_condition(b, query, params, now, db_session, user)
     except QuerySyntaxError as exc:
         raise SnBadRequest(str(exc), field="sysparm_query") from None
-    alternatives = []
-    try:
-        for alternative in query.alternatives:
-            groups = [
-                or_(*(compile_condition(b, c, now, db_session) for c in group)) for group in alternative
-            ]
-            alternatives.append(and_(*groups))
-        plain = [compile_condition(b, Condition(k, "=", v), now, db_session) for k, v in params.items()]
-    except QuerySyntaxError as exc:
-        raise SnBadRequest(str(exc), field="sysparm_query") from None
-    condition = and_(or_(*alternatives) if alternatives else true(), *plain)
     order = []
     for field_name, desc in query.order:
         fd = b.table.field(field_name.partition(".")[0])
-        if fd is None or fd.kind in (Kind.journal, Kind.element_id, Kind.table_name):
+        if fd is None or fd.kind in (Kind.journal, Kind.element_id, Kind.table_name, Kind.secret):
             raise _bad(field_name, f"{b.table.name} cannot be ordered by {field_name!r}")
         column = column_of(b, fd) if fd.kind != Kind.active else b.model.state
         order.append(column.desc() if desc else column.asc())

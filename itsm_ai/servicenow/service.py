@@ -47,7 +47,7 @@ def list_records(
     """The ids of a page of records matching the query, in the caller's scope, and the total (None unless
     counted); `record_json.records` shows them."""
     check_role(b, user, Action.read)
-    condition, order = where_clause(b, query_text, params, utcnow(), db_session)
+    condition, order = where_clause(b, query_text, params, utcnow(), db_session, user)
     conditions = [condition, *scope(b, user)]
     # The page's keys alone, so the paging query stays on the indexes; the shown columns are read for these.
     stmt = select(b.model.id).where(*conditions).order_by(*order).limit(limit).offset(offset)
@@ -62,7 +62,8 @@ def _total(db_session: Session, b: Binding, user: User, query_text, params, cond
     """The number of matching records: O(1) unfiltered and cached per write generation, as the native lists
     (pysnc and offset-paging integrations ask for it on every page)."""
     scoped = bool(scope(b, user))
-    if b.spec is None or (query_text and "javascript:" in query_text):
+    # Relative dates move with the clock and related-list counts with another table's writes: never cached.
+    if b.spec is None or (query_text and ("javascript:" in query_text or "RLQUERY" in query_text)):
         return db_session.scalar(select(func.count()).select_from(b.model).where(*conditions)) or 0
     row_count, generation = counters.read(db_session=db_session, record_type=b.spec.record_type)
     if not scoped and not params and not parse(query_text).alternatives:
