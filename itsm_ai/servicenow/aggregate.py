@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 from itsm_ai.auth.models import User
 from itsm_ai.database import utcnow
 from itsm_ai.records.spec import Action
+from itsm_ai.servicenow import codes
 from itsm_ai.servicenow.codes import FieldDef, Kind
 from itsm_ai.servicenow.errors import SnBadRequest
 from itsm_ai.servicenow.query_sql import where_clause
-from itsm_ai.servicenow.record_json import value_text
+from itsm_ai.servicenow.record_json import text_pair, value_text
 from itsm_ai.servicenow.tables import Binding, check_role, column_of, scope
 
 AGGREGATES = ("avg", "min", "max", "sum")
@@ -42,8 +43,10 @@ def aggregate(
     group_by: list[str],
     having: str | None,
     order_by: list[str],
+    display: str = "false",
 ) -> Any:
-    """ServiceNow's /stats: count and avg/min/max/sum per group, computed by the database."""
+    """ServiceNow's /stats: count and avg/min/max/sum per group, computed by the database; `display`
+    (sysparm_display_value) shows the group-by values as stored ("false"), as labels ("true") or both."""
     check_role(b, user, Action.read)
     condition, _order = where_clause(b, query_text, params, utcnow(), db_session, user)
     columns: list[Any] = []
@@ -63,7 +66,7 @@ def aggregate(
     group_defs = []
     for name in group_by:
         fd = b.table.field(name)
-        if fd is None or fd.kind in (Kind.journal, Kind.element_id, Kind.active, Kind.sys_id):
+        if fd is None or fd.kind in (Kind.journal, Kind.element_id, Kind.active, Kind.sys_id, Kind.secret):
             raise SnBadRequest(f"sysparm_group_by: {b.table.name} cannot be grouped by {name!r}", field=name)
         group_defs.append((name, fd, column_of(b, fd)))
     stmt = select(*columns, *(c for _, _, c in group_defs)).where(condition, *scope(b, user))
@@ -103,6 +106,17 @@ def aggregate(
 
     if not group_defs:
         return {"stats": stats(rows[0])}
+    shown = _group_labels(db_session, b, group_defs, rows, len(labels)) if display != "false" else {}
+
+    def group_field(name: str, fd: FieldDef, value: Any) -> dict[str, str]:
+        stored = value_text(b, fd, value)
+        if display == "false":
+            return {"field": name, "value": stored}
+        label = shown[name].get(value, "") if fd.kind == Kind.reference else text_pair(b, name, fd, value)[1]
+        if display == "true":
+            return {"field": name, "value": label}
+        return {"field": name, "value": stored, "display_value": label}
+
     results = []
     for row in rows:
         grouped = row[len(labels) :]
@@ -110,12 +124,31 @@ def aggregate(
             {
                 "stats": stats(row),
                 "groupby_fields": [
-                    {"field": name, "value": value_text(b, fd, value)}
+                    group_field(name, fd, value)
                     for (name, fd, _), value in zip(group_defs, grouped, strict=True)
                 ],
             }
         )
     return results
+
+
+def _group_labels(db_session: Session, b: Binding, group_defs, rows, first: int) -> dict[str, dict[Any, str]]:
+    """The display values of the referenced records the groups stand for: one query per grouped reference."""
+    out: dict[str, dict[Any, str]] = {}
+    for index, (name, fd, _column) in enumerate(group_defs):
+        if fd.kind != Kind.reference:
+            continue
+        ids = sorted({row[first + index] for row in rows if row[first + index] is not None})
+        model, table = b.refs[fd.attr].target, codes.TABLES[fd.target]
+        display, key = getattr(model, table.display_attr), getattr(model, table.key_attr)
+        found: dict[Any, str] = {}
+        if ids:
+            for record_id, label, keyed in db_session.execute(
+                select(model.id, display, key).where(model.id.in_(ids))
+            ):
+                found[record_id] = str(label or keyed)
+        out[name] = found
+    return out
 
 
 def _having(b: Binding, text: str):

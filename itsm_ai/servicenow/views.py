@@ -35,7 +35,7 @@ from itsm_ai.errors import (
     is_transient_database_error,
 )
 from itsm_ai.records.spec import Action
-from itsm_ai.servicenow import aggregate, attachments, record_json, service, tables
+from itsm_ai.servicenow import aggregate, attachments, codes, record_json, service, tables
 from itsm_ai.servicenow.errors import SnBadRequest
 from itsm_ai.servicenow.record_json import Shape
 
@@ -184,11 +184,20 @@ def _shape(request: Request) -> Shape:
     return Shape(display, _flag(params.get("sysparm_exclude_reference_link")), base)
 
 
-def _fields(request: Request) -> list[str] | None:
+def _fields(request: Request, table: str) -> list[str] | None:
+    """sysparm_fields, else the fields of sysparm_view (None: every field)."""
     raw = request.query_params.get("sysparm_fields")
-    if not raw:
-        return None
-    return [f.strip() for f in raw.split(",") if f.strip()]
+    if raw:
+        return [f.strip() for f in raw.split(",") if f.strip()]
+    view = (request.query_params.get("sysparm_view") or "").strip().lower()
+    try:
+        fields = codes.view_fields(table, view)
+    except KeyError:
+        names = ", ".join(sorted(v for v in codes.VIEWS if v))
+        raise SnBadRequest(
+            f"sysparm_view: {view!r} is not a view; use {names}", field="sysparm_view"
+        ) from None
+    return list(fields) if fields is not None else None
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -241,6 +250,7 @@ def list_table(table: str, request: Request, db_session: DbSession, user: SnUser
     """GET /api/now/table/{table}: records matching sysparm_query and plain field=value parameters."""
     b = tables.binding(table)
     shape = _shape(request)
+    fields = _fields(request, b.table.name)
     limit = _int_param(request, "sysparm_limit", service.DEFAULT_LIMIT, 1, service.MAX_LIMIT)
     offset = _int_param(request, "sysparm_offset", 0, 0, 2**31 - 1)
     ids, total = service.list_records(
@@ -252,7 +262,6 @@ def list_table(table: str, request: Request, db_session: DbSession, user: SnUser
         limit=limit,
         offset=offset,
     )
-    fields = _fields(request)
     headers = {"X-Total-Count": str(total)}
     if not _flag(request.query_params.get("sysparm_suppress_pagination_header")):
         headers["Link"] = _link_header(request, limit, offset, total or 0)
@@ -261,10 +270,8 @@ def list_table(table: str, request: Request, db_session: DbSession, user: SnUser
     return JSONResponse(content={"result": result}, headers=headers)
 
 
-def _one(db_session, b, record_id: int, shape: Shape, request: Request) -> dict[str, Any]:
-    found = record_json.records(
-        db_session=db_session, b=b, ids=[record_id], shape=shape, fields=_fields(request)
-    )
+def _one(db_session, b, record_id: int, shape: Shape, fields: list[str] | None) -> dict[str, Any]:
+    found = record_json.records(db_session=db_session, b=b, ids=[record_id], shape=shape, fields=fields)
     if not found:
         raise NotFoundError(f"No Record found: {b.table.name} record {record_id} was deleted meanwhile")
     return found[0]
@@ -274,8 +281,9 @@ def read_record(table: str, sys_id: str, request: Request, db_session: DbSession
     """GET /api/now/table/{table}/{sys_id}."""
     b = tables.binding(table)
     shape = _shape(request)
+    fields = _fields(request, b.table.name)
     record_id = service.visible_id(db_session=db_session, b=b, user=user, sys_id=sys_id)
-    return JSONResponse(content={"result": _one(db_session, b, record_id, shape, request)})
+    return JSONResponse(content={"result": _one(db_session, b, record_id, shape, fields)})
 
 
 JsonBody = Annotated[Any, Depends(_body)]
@@ -285,9 +293,10 @@ def create_record(table: str, request: Request, body: JsonBody, user: SnUser, db
     """POST /api/now/table/{table}: 201 with the new record."""
     b = tables.binding(table)
     shape = _shape(request)
+    fields = _fields(request, b.table.name)
     obj = service.create(db_session=db_session, b=b, user=user, body=body)
     db_session.flush()
-    result = _one(db_session, b, obj.id, shape, request)
+    result = _one(db_session, b, obj.id, shape, fields)
     sys_id = result.get("sys_id")
     sys_id = sys_id.get("value") if isinstance(sys_id, dict) else sys_id
     headers = {"Location": shape.link(b.table.name, str(sys_id))}
@@ -300,10 +309,11 @@ def update_record(
     """PUT/PATCH /api/now/table/{table}/{sys_id}: 200 with the record."""
     b = tables.binding(table)
     shape = _shape(request)
+    fields = _fields(request, b.table.name)
     obj = service.get_record(db_session=db_session, b=b, user=user, sys_id=sys_id, action=Action.update)
     obj = service.update(db_session=db_session, b=b, user=user, obj=obj, body=body)
     db_session.flush()
-    return JSONResponse(content={"result": _one(db_session, b, obj.id, shape, request)})
+    return JSONResponse(content={"result": _one(db_session, b, obj.id, shape, fields)})
 
 
 def delete_record(table: str, sys_id: str, db_session: DbSession, user: SnUser):
@@ -426,6 +436,7 @@ def stats(table: str, request: Request, db_session: DbSession, user: SnUser):
         group_by=_csv(request, "sysparm_group_by"),
         having=request.query_params.get("sysparm_having") or None,
         order_by=_csv(request, "sysparm_order_by"),
+        display=_shape(request).display,
     )
     return {"result": result}
 

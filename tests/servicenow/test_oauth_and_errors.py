@@ -12,8 +12,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 
 from tests.conftest import PASSWORD
-from tests.servicenow.conftest import basic
-from tests.servicenow.test_table_api import assert_sn_error
+from tests.servicenow.conftest import assert_sn_error, basic
 
 T = "/api/now/table"
 

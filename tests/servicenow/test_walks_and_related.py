@@ -8,8 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.servicenow.conftest import basic
-from tests.servicenow.test_table_api import assert_sn_error
+from tests.servicenow.conftest import assert_sn_error, basic
 
 T = "/api/now/table"
 
