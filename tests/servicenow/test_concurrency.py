@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from tests.conftest import PASSWORD
 from tests.servicenow.conftest import basic
 
 pytestmark = pytest.mark.slow
@@ -72,3 +73,72 @@ def test_parallel_inserts_updates_and_reads(instance, tls):
         final = c.get(f"/api/now/table/incident/{target}").json()["result"]
     winners = {r.json()["result"]["description"] for r in answers if r.status_code == 200}
     assert final["description"] in winners
+
+
+def test_parallel_refresh_grants_walks_related_queries_and_grouped_stats(instance, tls):
+    """The new reads and the refresh grant from many clients at once against the live server."""
+    ca = ssl.create_default_context(cafile=str(tls[0]))
+    with httpx.Client(base_url=instance, verify=ca, headers=basic("admin"), timeout=60) as c:
+        assert (
+            c.post("/api/now/table/sys_user_group", json={"name": "Net", "manager": "agent"}).status_code
+            == 201
+        )
+        problem = c.post(
+            "/api/now/table/problem", json={"short_description": "root", "assignment_group": "Net"}
+        ).json()["result"]
+        for i in range(6):
+            r = c.post(
+                "/api/now/table/incident",
+                json={
+                    "short_description": f"linked {i}",
+                    "problem_id": problem["sys_id"],
+                    "caller_id": "requester",
+                },
+            )
+            assert r.status_code == 201, r.text
+        grant = c.post(
+            "/oauth_token.do", data={"grant_type": "password", "username": "agent", "password": PASSWORD}
+        ).json()
+
+    def refresh(_i: int) -> httpx.Response:
+        with httpx.Client(base_url=instance, verify=ca, timeout=60) as c:
+            return c.post(
+                "/oauth_token.do",
+                data={"grant_type": "refresh_token", "refresh_token": grant["refresh_token"]},
+            )
+
+    def read(i: int) -> tuple[str, httpx.Response]:
+        with httpx.Client(base_url=instance, verify=ca, headers=basic("agent"), timeout=60) as c:
+            kind = ("walk", "related", "stats")[i % 3]
+            if kind == "walk":
+                query = "problem_id.assignment_group.manager.user_name=agent"
+                return kind, c.get("/api/now/table/incident", params={"sysparm_query": query})
+            if kind == "related":
+                query = "RLQUERYincident.problem_id,>=6^ENDRLQUERY"
+                return kind, c.get("/api/now/table/problem", params={"sysparm_query": query})
+            params = {
+                "sysparm_count": "true",
+                "sysparm_group_by": "caller_id",
+                "sysparm_display_value": "all",
+            }
+            return kind, c.get("/api/now/stats/incident", params=params)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        refreshed = list(pool.map(refresh, range(12)))
+        reads = list(pool.map(read, range(24)))
+    assert [r.status_code for r in refreshed] == [200] * 12
+    token = refreshed[-1].json()["access_token"]
+    with httpx.Client(base_url=instance, verify=ca, timeout=60) as c:
+        assert (
+            c.get("/api/now/table/incident", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        )
+    for kind, r in reads:
+        assert r.status_code == 200, r.text
+        result = r.json()["result"]
+        if kind == "walk":
+            assert r.headers["X-Total-Count"] == "6"
+        elif kind == "related":
+            assert [p["sys_id"] for p in result] == [problem["sys_id"]]
+        else:
+            assert [g["groupby_fields"][0]["display_value"] for g in result] == ["requester"]
+            assert result[0]["stats"]["count"] == "6"
