@@ -18,7 +18,7 @@ from itsm_ai.comment.models import Comment, CommentCreate, Visibility
 from itsm_ai.config import get_settings
 from itsm_ai.database import utcnow
 from itsm_ai.errors import NotFoundError, PermissionDeniedError
-from itsm_ai.records import counters
+from itsm_ai.records import counters, events
 from itsm_ai.records import service as record_service
 from itsm_ai.records.listing import total_cache
 from itsm_ai.records.spec import Action, RecordSpec
@@ -224,7 +224,14 @@ def create(*, db_session: Session, b: Binding, user: User, body: Any) -> Any:
     values = model.model_dump()
     if user.role == Role.requester and b.spec.requester_create_filter is not None:
         b.spec.requester_create_filter(user, values, b.spec.create_schema)
-    obj = record_service.create(db_session=db_session, spec=b.spec, data=values, actor=user)
+    # The ML of a create (classification, embeddings) runs with no transaction open, as on the native API: the
+    # reads above (references given by sys_id) end here, so no SQLite write lock is held while models load and
+    # run (parallel inserts waited past the busy timeout behind it).
+    db_session.commit()
+    prepared = {} if b.spec.configuration else events.prepare_create(b.spec.record_type, values)
+    obj = record_service.create(
+        db_session=db_session, spec=b.spec, data=values, actor=user, prepared=prepared
+    )
     _add_journal(db_session, b, obj, journal, user)
     return obj
 
