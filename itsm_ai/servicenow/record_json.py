@@ -106,9 +106,11 @@ class _Columns:
         self.names: dict[str, int] = {"id": 0}
 
     def at(self, attr: str) -> int:
+        """The row position of an attribute's column, added on first use."""
         return self.names.setdefault(attr, len(self.names))
 
     def selected(self) -> tuple[Any, ...]:
+        """The columns to select, in row order."""
         return tuple(getattr(self.model, attr) for attr in self.names)
 
 

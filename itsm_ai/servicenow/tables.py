@@ -99,6 +99,7 @@ def scope(b: Binding, user: User) -> list[Any]:
 
 
 def column_of(b: Binding, fd: FieldDef):
+    """The model column behind a field (a reference's foreign key)."""
     if fd.kind == Kind.reference:
         return getattr(b.model, b.refs[fd.attr].fk)
     return getattr(b.model, fd.attr)
