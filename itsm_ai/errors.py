@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -74,3 +75,21 @@ def error_body(
 ):
     """Build the error body shared by every endpoint."""
     return {"error": {"status": status, "code": code, "message": message, "fields": fields or [], **extra}}
+
+
+# Transient database conditions (lock waits, pool exhaustion, a dropped connection, a PostgreSQL serialization
+# failure or deadlock victim): the request did nothing and may be retried, so 503 + Retry-After, not 500.
+# Here, below every API, so the native handlers and ServiceNow's paths make the one decision.
+TRANSIENT_DATABASE_ERROR = re.compile(
+    r"database is locked|database table is locked|database is busy|deadlock detected|could not serialize"
+    r"|too many clients|remaining connection slots|lock timeout|canceling statement due to lock timeout"
+    r"|server closed the connection|connection (?:is closed|refused|timed out)|terminating connection",
+    re.IGNORECASE,
+)
+
+
+def is_transient_database_error(exc: Exception) -> bool:
+    """True for a database error (an OperationalError) worth a 503 + Retry-After: a retry may succeed."""
+    if getattr(exc, "connection_invalidated", False):
+        return True
+    return bool(TRANSIENT_DATABASE_ERROR.search(str(getattr(exc, "orig", exc))))

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
 
 from itsm_ai.auth import service
 from itsm_ai.auth.models import User
@@ -41,10 +42,24 @@ def _current_user(
             )
     if not token:
         raise AuthenticationError("not authenticated: send a bearer token from POST /api/v1/auth/token")
-    user = service.user_for_token(db_session=db_session, token=token)
-    # End the read: the connection (and on SQLite a write request's lock) goes back until the endpoint needs
-    # it, so nothing is held while a request waits for a thread or runs ML. The user stays loaded
-    # (expire_on_commit=False).
+    return authorised_user(db_session, scheme="bearer", credentials=token, address=client_address(request))
+
+
+def authorised_user(db_session: Session, *, scheme: str, credentials: str, address: str) -> User:
+    """The user of an Authorization header's credentials ("bearer" token, refused once revoked, or "basic"),
+    with the read ended; AuthenticationError (401) otherwise."""
+    scheme = scheme.lower()
+    if scheme == "bearer":
+        user = service.user_for_token(db_session=db_session, token=credentials.strip())
+    elif scheme == "basic":
+        user = service.authenticate_basic(
+            db_session=db_session, credentials=credentials.strip(), address=address
+        )
+    else:
+        raise AuthenticationError(f"unsupported authorization scheme {scheme!r}: send basic or bearer")
+    # End the read (and a login record): the connection (and on SQLite a write request's lock) goes back until
+    # the endpoint needs it, so nothing is held while a request waits for a thread, runs ML or (a ServiceNow
+    # batch) runs its sub-requests. The user stays loaded (expire_on_commit=False).
     db_session.commit()
     return user
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import secrets
+import threading
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
@@ -84,30 +88,49 @@ def secret_key() -> str:
 
 def create_access_token(user: User) -> tuple[str, int]:
     """Sign a bearer token for the user; returns (token, lifetime in seconds)."""
-    minutes = get_settings().access_token_minutes
+    return _sign(user, ACCESS, get_settings().access_token_minutes * 60)
+
+
+# A refresh token (OAuth's refresh_token grant) lives as long as ServiceNow's default (100 days). It carries
+# the user's token version like an access token, so logout and a password change revoke both kinds at once.
+REFRESH_TOKEN_SECONDS = 100 * 24 * 3600
+ACCESS, REFRESH = "access", "refresh"
+
+
+def create_refresh_token(user: User) -> tuple[str, int]:
+    """Sign a refresh token for the user; returns (token, lifetime in seconds)."""
+    return _sign(user, REFRESH, REFRESH_TOKEN_SECONDS)
+
+
+def _sign(user: User, kind: str, seconds: int) -> tuple[str, int]:
     now = utcnow()
     claims = {
         "sub": str(user.id),
         "role": str(user.role),
         "ver": user.token_version or 0,
         "iat": int(now.timestamp()),
-        "exp": int((now + timedelta(minutes=minutes)).timestamp()),
+        "exp": int((now + timedelta(seconds=seconds)).timestamp()),
+        # Access tokens signed before refresh tokens existed carry no "typ": they stay access tokens.
+        **({"typ": kind} if kind != ACCESS else {}),
     }
-    return jwt.encode(claims, secret_key(), algorithm=ALGORITHM), minutes * 60
+    return jwt.encode(claims, secret_key(), algorithm=ALGORITHM), seconds
 
 
-def decode_token(token: str) -> tuple[int, int]:
-    """Return the user id and token version in a valid token, or raise AuthenticationError."""
+def decode_token(token: str, kind: str = ACCESS) -> tuple[int, int]:
+    """Return the user id and token version in a valid token of this kind, or raise AuthenticationError."""
     try:
         claims = jwt.decode(token, secret_key(), algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+        if claims.get("typ", ACCESS) != kind:
+            raise AuthenticationError("invalid or expired token")
         return int(claims["sub"]), int(claims.get("ver", 0))
     except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
         raise AuthenticationError("invalid or expired token") from exc
 
 
-def user_for_token(*, db_session: Session, token: str) -> User:
-    """The active user a token was issued to, unless it was revoked since (logout, password change)."""
-    user_id, token_version = decode_token(token)
+def user_for_token(*, db_session: Session, token: str, kind: str = ACCESS) -> User:
+    """The active user a token of this kind was issued to, unless it was revoked since (logout, password
+    change)."""
+    user_id, token_version = decode_token(token, kind)
     user = db_session.get(User, user_id)
     if user is None or not user.active or token_version != (user.token_version or 0):
         raise AuthenticationError("invalid or expired token")
@@ -162,6 +185,39 @@ def authenticate(*, db_session: Session, username: str, password: str, address: 
     throttle.record(
         db_session=db_session, username=username, address=address, outcome=LoginOutcome.success, now=now
     )
+    return user
+
+
+# Verified (username, password) pairs by a digest that includes the stored hash, so a changed password or a
+# deactivated user is not served from it; spares an argon2 verification on every basic-auth request.
+_verified: dict[str, int] = {}
+_verified_lock = threading.Lock()
+_VERIFIED_MAX = 1024
+
+
+def _digest(user: User, username: str, password: str) -> str:
+    return hashlib.sha256(f"{user.hashed_password}\0{username}\0{password}".encode()).hexdigest()
+
+
+def authenticate_basic(*, db_session: Session, credentials: str, address: str = "unknown") -> User:
+    """The active user of HTTP basic credentials (base64 "username:password"), or AuthenticationError."""
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise AuthenticationError("malformed basic credentials") from None
+    username, sep, password = decoded.partition(":")
+    if not sep:
+        raise AuthenticationError("malformed basic credentials")
+    user = get_by_username(db_session=db_session, username=username)
+    if user is not None and user.active and user.hashed_password:
+        with _verified_lock:
+            if _verified.get(_digest(user, username, password)) == user.id:
+                return user
+    user = authenticate(db_session=db_session, username=username, password=password, address=address)
+    with _verified_lock:
+        if len(_verified) >= _VERIFIED_MAX:
+            _verified.clear()
+        _verified[_digest(user, username, password)] = user.id
     return user
 
 

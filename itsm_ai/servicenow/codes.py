@@ -419,3 +419,39 @@ TABLES = MappingProxyType(
 TABLE_OF_RECORD_TYPE = MappingProxyType({t.record_type: t.name for t in reversed(list(TABLES.values()))})
 # sys_journal_field.element <-> our comment visibility.
 JOURNAL_ELEMENTS = MappingProxyType({"comments": "public", "work_notes": "internal"})
+
+
+# sysparm_view: the fields a UI view shows. "desktop" (and "both", desktop and mobile together) is the whole
+# form, so every field; "mobile" the compact card a phone lists. sysparm_fields, when given, wins.
+_TASK_MOBILE = (
+    "sys_id",
+    "number",
+    "short_description",
+    "state",
+    "priority",
+    "assigned_to",
+    "assignment_group",
+    "sys_updated_on",
+)
+MOBILE_FIELDS = MappingProxyType(
+    {
+        "incident": (*_TASK_MOBILE, "caller_id"),
+        "problem": _TASK_MOBILE,
+        "change_request": (*_TASK_MOBILE, "type", "start_date"),
+        "sc_request": (*_TASK_MOBILE, "requested_for"),
+        "sc_req_item": (*_TASK_MOBILE, "requested_for", "quantity"),
+        "kb_knowledge": ("sys_id", "number", "short_description", "workflow_state", "sys_updated_on"),
+        "cmdb_ci": ("sys_id", "asset_tag", "name", "sys_class_name", "install_status"),
+        "sys_user": ("sys_id", "user_name", "name", "email", "active"),
+        "sys_user_group": ("sys_id", "name", "manager", "active"),
+        "sys_journal_field": ("sys_id", "element", "element_id", "value", "sys_created_on"),
+    }
+)
+VIEWS = frozenset({"", "desktop", "both", "mobile"})
+
+
+def view_fields(table: str, view: str) -> tuple[str, ...] | None:
+    """The fields of a UI view of a table (None: every field); KeyError for a view we do not know."""
+    if view not in VIEWS:
+        raise KeyError(view)
+    return MOBILE_FIELDS[table] if view == "mobile" else None

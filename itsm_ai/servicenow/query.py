@@ -2,8 +2,11 @@
 
 Grammar: queries joined by ^NQ (OR of whole queries); each a list of terms joined by ^ (AND); a term starting
 with OR is ORed with the term before it; ORDERBY<field> / ORDERBYDESC<field> order; EQ ends a query. A
-condition is <field><operator><value>, the field lowercase and optionally dot-walked one level
-(assignment_group.name). A literal ^ in a value is written ^^. The service compiles the result to SQL.
+condition is <field><operator><value>, the field lowercase and optionally dot-walked through up to
+MAX_DOT_WALK references (assignment_group.manager.name). A related-list query
+RLQUERY<table>.<reference>,<count condition>^<conditions>^ENDRLQUERY is one term: the records that
+<count condition> (>=1, =0, <3 ...) records of <table> matching <conditions> refer to through <reference>.
+A literal ^ in a value is written ^^. `query_sql` compiles the result to SQL.
 """
 
 from __future__ import annotations
@@ -34,10 +37,13 @@ OPERATORS = (
 # Operators without a value.
 UNARY = frozenset({"ISEMPTY", "ISNOTEMPTY", "ANYTHING"})
 
-_FIELD = r"[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)?"
+# References a condition may walk through (a.b.c.d walks three): each walk is a sub-select, so bounded.
+MAX_DOT_WALK = 3
+_FIELD = r"[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*"
 _CONDITION = re.compile(rf"^({_FIELD})({'|'.join(re.escape(op) for op in OPERATORS)})(.*)$", re.DOTALL)
 _ORDER = re.compile(rf"^ORDERBY(DESC)?({_FIELD})$")
 _CARET = "\x00"
+_RELATED = re.compile(r"^RLQUERY([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*),(=|!=|>=|<=|>|<)(\d{1,9})(,m2m)?$")
 
 
 class QuerySyntaxError(ValueError):
@@ -63,14 +69,33 @@ class Condition:
         return [v for v in (p.strip() for p in self.value.split(",")) if v != ""]
 
 
+@dataclass(frozen=True)
+class RelatedQuery:
+    """RLQUERY: records of `table` whose `reference` points at the record, counted among those matching
+    `query`, compared with `count` by `quantifier` (">=", "=", ...)."""
+
+    table: str
+    reference: str
+    quantifier: str
+    count: int
+    query: EncodedQuery
+
+    @property
+    def field(self) -> str:
+        """The related table and reference, for messages naming the part."""
+        return f"RLQUERY{self.table}.{self.reference}"
+
+    operator = "RLQUERY"
+
+
 @dataclass
 class EncodedQuery:
     """Alternatives (^NQ) of conjunctions (^) of disjunctions (^OR) of conditions, and the order."""
 
-    alternatives: list[list[list[Condition]]] = field(default_factory=list)
+    alternatives: list[list[list[Condition | RelatedQuery]]] = field(default_factory=list)
     order: list[tuple[str, bool]] = field(default_factory=list)
 
-    def conditions(self) -> list[Condition]:
+    def conditions(self) -> list[Condition | RelatedQuery]:
         """Every condition, in order (for checking the fields before compiling)."""
         return [c for alt in self.alternatives for group in alt for c in group]
 
@@ -80,6 +105,7 @@ def _parse_condition(term: str) -> Condition:
     if match is None:
         raise QuerySyntaxError(f"sysparm_query: cannot read the condition {term!r}")
     name, op, value = match.groups()
+    _check_depth(name)
     value = value.replace(_CARET, "^")
     if op in UNARY and value:
         raise QuerySyntaxError(f"sysparm_query: {op} takes no value in {term!r}")
@@ -93,23 +119,67 @@ def parse(text: str | None) -> EncodedQuery:
         return query
     text = text.replace("^^", _CARET)
     for part in text.split("^NQ"):
-        conjunction: list[list[Condition]] = []
-        for raw in part.split("^"):
-            term = raw.strip()
-            if not term or term == "EQ":
-                continue
-            order = _ORDER.match(term)
-            if order:
-                query.order.append((order.group(2), bool(order.group(1))))
-            elif term.startswith("OR") and _CONDITION.match(term[2:]):
-                if not conjunction:
-                    raise QuerySyntaxError(f"sysparm_query: {term!r} has no condition before it to OR with")
-                conjunction[-1].append(_parse_condition(term[2:]))
-            else:
-                conjunction.append([_parse_condition(term)])
+        conjunction = _conjunction(part.split("^"), query, related=None)
         if conjunction:
             query.alternatives.append(conjunction)
     return query
+
+
+def _conjunction(terms: list[str], query: EncodedQuery, related: str | None) -> list[list]:
+    """The ANDed groups of these terms (consumed from the front); inside an RLQUERY up to its ENDRLQUERY."""
+    conjunction: list[list[Condition | RelatedQuery]] = []
+    while terms:
+        term = terms.pop(0).strip()
+        if not term or term == "EQ":
+            continue
+        if term == "ENDRLQUERY":
+            if related is None:
+                raise QuerySyntaxError("sysparm_query: ENDRLQUERY without an RLQUERY before it")
+            return conjunction
+        order = _ORDER.match(term)
+        if order:
+            if related is not None:
+                raise QuerySyntaxError(f"sysparm_query: {related}: a related-list query cannot be ordered")
+            _check_depth(order.group(2))
+            query.order.append((order.group(2), bool(order.group(1))))
+        elif term.startswith("RLQUERY"):
+            conjunction.append([_related(term, terms, related)])
+        elif term.startswith("OR") and _CONDITION.match(term[2:]):
+            if not conjunction:
+                raise QuerySyntaxError(f"sysparm_query: {term!r} has no condition before it to OR with")
+            conjunction[-1].append(_parse_condition(term[2:]))
+        else:
+            conjunction.append([_parse_condition(term)])
+    if related is not None:
+        raise QuerySyntaxError(f"sysparm_query: {related} has no ^ENDRLQUERY (nor may it hold ^NQ)")
+    return conjunction
+
+
+def _related(term: str, terms: list[str], outer: str | None) -> RelatedQuery:
+    match = _RELATED.match(term)
+    if match is None:
+        raise QuerySyntaxError(
+            f"sysparm_query: cannot read {term!r}: write RLQUERY<table>.<reference>,<op><count>, "
+            "e.g. RLQUERYincident.problem_id,>=1"
+        )
+    if outer is not None:
+        raise QuerySyntaxError(f"sysparm_query: {term}: related-list queries cannot be nested")
+    table, reference, quantifier, count, m2m = match.groups()
+    if m2m:
+        raise QuerySyntaxError(f"sysparm_query: {term}: many-to-many related-list queries are not supported")
+    inner = EncodedQuery()
+    label = f"RLQUERY{table}.{reference}"
+    conjunction = _conjunction(terms, inner, related=label)
+    if conjunction:
+        inner.alternatives.append(conjunction)
+    return RelatedQuery(table, reference, quantifier, int(count), inner)
+
+
+def _check_depth(name: str) -> None:
+    if name.count(".") > MAX_DOT_WALK:
+        raise QuerySyntaxError(
+            f"sysparm_query: {name}: dot-walking goes through at most {MAX_DOT_WALK} references"
+        )
 
 
 # --------------------------------------------------------------------------------------- relative dates

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import tempfile
-import threading
 import time
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -18,19 +16,28 @@ from fastapi import APIRouter, Depends, Form, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from itsm_ai.attachment import service as attachment_service
 from itsm_ai.attachment.views import content_disposition
 from itsm_ai.auth import service as auth_service
-from itsm_ai.auth.dependencies import client_address
+from itsm_ai.auth.dependencies import authorised_user, client_address
 from itsm_ai.auth.models import User
+from itsm_ai.config import get_settings
 from itsm_ai.database import DbSession
-from itsm_ai.errors import AppError, AuthenticationError, NotFoundError
+from itsm_ai.errors import (
+    AppError,
+    AuthenticationError,
+    NotFoundError,
+    TooManyRequestsError,
+    is_transient_database_error,
+)
 from itsm_ai.records.spec import Action
-from itsm_ai.servicenow import service
-from itsm_ai.servicenow.service import Shape, SnBadRequest
+from itsm_ai.servicenow import aggregate, attachments, codes, record_json, service, tables
+from itsm_ai.servicenow.errors import SnBadRequest
+from itsm_ai.servicenow.record_json import Shape
 
 _MESSAGES = {
     400: "Bad Request",
@@ -41,6 +48,8 @@ _MESSAGES = {
     409: "Conflict",
     413: "Request too large",
     415: "Unsupported Media Type",
+    429: "Too Many Requests",
+    503: "Service Unavailable",
 }
 
 
@@ -57,6 +66,8 @@ def as_sn_error(exc: Exception) -> JSONResponse | None:
         # ServiceNow answers bad input with 400, never 422.
         code = 400 if exc.status_code == 422 else exc.status_code
         headers = {"WWW-Authenticate": 'Basic realm="Service-now"'} if code == 401 else None
+        if isinstance(exc, TooManyRequestsError):
+            headers = {"Retry-After": str(exc.retry_after)}
         message = exc.message if code == 400 else None
         if code == 404:
             message = "No Record found"
@@ -72,8 +83,14 @@ def as_sn_error(exc: Exception) -> JSONResponse | None:
         return sn_error(409, "the record was changed by someone else at the same time; retry")
     if isinstance(exc, IntegrityError):
         return sn_error(409, "the change conflicts with stored data (a uniqueness or reference rule)")
-    if isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower():
-        return sn_error(409, "the database was busy with another write; retry")
+    if isinstance(exc, SATimeoutError) or (
+        isinstance(exc, OperationalError) and is_transient_database_error(exc)
+    ):
+        # The native API's answer to a busy database (503 + Retry-After), in ServiceNow's shape: nothing was
+        # saved and the same request may be sent again.
+        seconds = get_settings().api_retry_after_seconds
+        detail = f"the database is busy; nothing was saved, retry in {seconds} s"
+        return sn_error(503, detail, headers={"Retry-After": str(seconds)})
     return None
 
 
@@ -90,83 +107,63 @@ router = APIRouter(tags=["servicenow"])
 
 # ------------------------------------------------------------------------------------------- auth
 
-# Verified (username, password) pairs by a digest that includes the stored hash, so a changed password or a
-# deactivated user is not served from it; spares an argon2 verification on every basic-auth request.
-_verified: dict[str, int] = {}
-_verified_lock = threading.Lock()
-_VERIFIED_MAX = 1024
-
-
-def _basic_user(db_session, credentials: str, address: str) -> User:
-    try:
-        decoded = base64.b64decode(credentials, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        raise AuthenticationError("malformed basic credentials") from None
-    username, sep, password = decoded.partition(":")
-    if not sep:
-        raise AuthenticationError("malformed basic credentials")
-    user = auth_service.get_by_username(db_session=db_session, username=username)
-    if user is not None and user.active and user.hashed_password:
-        digest = hashlib.sha256(f"{user.hashed_password}\0{username}\0{password}".encode()).hexdigest()
-        with _verified_lock:
-            if _verified.get(digest) == user.id:
-                return user
-    user = auth_service.authenticate(
-        db_session=db_session, username=username, password=password, address=address
-    )
-    digest = hashlib.sha256(f"{user.hashed_password}\0{username}\0{password}".encode()).hexdigest()
-    with _verified_lock:
-        if len(_verified) >= _VERIFIED_MAX:
-            _verified.clear()
-        _verified[digest] = user.id
-    return user
-
 
 def _sn_user(request: Request, db_session: DbSession) -> User:
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "basic":
-        user = _basic_user(db_session, credentials.strip(), client_address(request))
-    elif scheme.lower() == "bearer":
-        # Revoked tokens (logout, password change) are refused here as on the native API.
-        user = auth_service.user_for_token(db_session=db_session, token=credentials.strip())
-    else:
+    if scheme.lower() not in ("basic", "bearer"):
         raise AuthenticationError("User is not authenticated: send basic auth or a bearer token")
-    # End the read (and the login record): no connection or SQLite write lock is held while the request waits
-    # or, for a batch, while its sub-requests run through the app (as the native API's current user does).
-    db_session.commit()
-    return user
+    return authorised_user(
+        db_session, scheme=scheme, credentials=credentials, address=client_address(request)
+    )
 
 
 SnUser = Annotated[User, Depends(_sn_user)]
 
 
-@router.post("/oauth_token.do", summary="OAuth 2 token (password grant), as ServiceNow's")
+def _oauth_error(status_code: int, error: str, description: str) -> JSONResponse:
+    return JSONResponse(status_code=status_code, content={"error": error, "error_description": description})
+
+
+@router.post("/oauth_token.do", summary="OAuth 2 token (password and refresh_token grants), as ServiceNow's")
 def oauth_token(
     request: Request,
     db_session: DbSession,
     grant_type: Annotated[str, Form()],
     username: Annotated[str | None, Form()] = None,
     password: Annotated[str | None, Form()] = None,
+    refresh_token: Annotated[str | None, Form()] = None,
     client_id: Annotated[str | None, Form()] = None,
     client_secret: Annotated[str | None, Form()] = None,
 ):
-    if grant_type != "password":
-        return JSONResponse(
-            status_code=400, content={"error": "unsupported_grant_type", "error_description": grant_type}
-        )
+    """A bearer token for a password or a refresh token; each answer carries a new refresh token too."""
+    if grant_type not in ("password", "refresh_token"):
+        return _oauth_error(400, "unsupported_grant_type", f"grant_type: {grant_type!r} is not supported")
     try:
-        user = auth_service.authenticate(
-            db_session=db_session,
-            username=username or "",
-            password=password or "",
-            address=client_address(request),
-        )
+        if grant_type == "refresh_token":
+            if not refresh_token:
+                return _oauth_error(400, "invalid_request", "refresh_token: required for this grant_type")
+            # Revoked with the user's access tokens (logout, password change): the token version is the same.
+            user = auth_service.user_for_token(
+                db_session=db_session, token=refresh_token, kind=auth_service.REFRESH
+            )
+        else:
+            user = auth_service.authenticate(
+                db_session=db_session,
+                username=username or "",
+                password=password or "",
+                address=client_address(request),
+            )
     except AuthenticationError:
-        return JSONResponse(
-            status_code=401, content={"error": "access_denied", "error_description": "access_denied"}
-        )
+        return _oauth_error(401, "access_denied", "access_denied")
     token, lifetime = auth_service.create_access_token(user)
-    return {"access_token": token, "token_type": "Bearer", "expires_in": lifetime, "scope": "useraccount"}
+    refresh, _ = auth_service.create_refresh_token(user)
+    return {
+        "access_token": token,
+        "refresh_token": refresh,
+        "token_type": "Bearer",
+        "expires_in": lifetime,
+        "scope": "useraccount",
+    }
 
 
 # ------------------------------------------------------------------------------------------- Table API
@@ -187,11 +184,20 @@ def _shape(request: Request) -> Shape:
     return Shape(display, _flag(params.get("sysparm_exclude_reference_link")), base)
 
 
-def _fields(request: Request) -> list[str] | None:
+def _fields(request: Request, table: str) -> list[str] | None:
+    """sysparm_fields, else the fields of sysparm_view (None: every field)."""
     raw = request.query_params.get("sysparm_fields")
-    if not raw:
-        return None
-    return [f.strip() for f in raw.split(",") if f.strip()]
+    if raw:
+        return [f.strip() for f in raw.split(",") if f.strip()]
+    view = (request.query_params.get("sysparm_view") or "").strip().lower()
+    try:
+        fields = codes.view_fields(table, view)
+    except KeyError:
+        names = ", ".join(sorted(v for v in codes.VIEWS if v))
+        raise SnBadRequest(
+            f"sysparm_view: {view!r} is not a view; use {names}", field="sysparm_view"
+        ) from None
+    return list(fields) if fields is not None else None
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -242,11 +248,12 @@ def _plain_params(request: Request) -> dict[str, str]:
 
 def list_table(table: str, request: Request, db_session: DbSession, user: SnUser):
     """GET /api/now/table/{table}: records matching sysparm_query and plain field=value parameters."""
-    b = service.binding(table)
+    b = tables.binding(table)
     shape = _shape(request)
+    fields = _fields(request, b.table.name)
     limit = _int_param(request, "sysparm_limit", service.DEFAULT_LIMIT, 1, service.MAX_LIMIT)
     offset = _int_param(request, "sysparm_offset", 0, 0, 2**31 - 1)
-    rows, total = service.list_records(
+    ids, total = service.list_records(
         db_session=db_session,
         b=b,
         user=user,
@@ -255,21 +262,28 @@ def list_table(table: str, request: Request, db_session: DbSession, user: SnUser
         limit=limit,
         offset=offset,
     )
-    fields = _fields(request)
     headers = {"X-Total-Count": str(total)}
     if not _flag(request.query_params.get("sysparm_suppress_pagination_header")):
         headers["Link"] = _link_header(request, limit, offset, total or 0)
+    result = record_json.records(db_session=db_session, b=b, ids=ids, shape=shape, fields=fields)
     # The body is strings in dicts already: straight to JSON, without FastAPI's generic encoder walking it.
-    result = [service.to_json(b, obj, shape, fields) for obj in rows]
     return JSONResponse(content={"result": result}, headers=headers)
+
+
+def _one(db_session, b, record_id: int, shape: Shape, fields: list[str] | None) -> dict[str, Any]:
+    found = record_json.records(db_session=db_session, b=b, ids=[record_id], shape=shape, fields=fields)
+    if not found:
+        raise NotFoundError(f"No Record found: {b.table.name} record {record_id} was deleted meanwhile")
+    return found[0]
 
 
 def read_record(table: str, sys_id: str, request: Request, db_session: DbSession, user: SnUser):
     """GET /api/now/table/{table}/{sys_id}."""
-    b = service.binding(table)
+    b = tables.binding(table)
     shape = _shape(request)
-    obj = service.get_record(db_session=db_session, b=b, user=user, sys_id=sys_id)
-    return JSONResponse(content={"result": service.to_json(b, obj, shape, _fields(request))})
+    fields = _fields(request, b.table.name)
+    record_id = service.visible_id(db_session=db_session, b=b, user=user, sys_id=sys_id)
+    return JSONResponse(content={"result": _one(db_session, b, record_id, shape, fields)})
 
 
 JsonBody = Annotated[Any, Depends(_body)]
@@ -277,11 +291,12 @@ JsonBody = Annotated[Any, Depends(_body)]
 
 def create_record(table: str, request: Request, body: JsonBody, user: SnUser, db_session: DbSession):
     """POST /api/now/table/{table}: 201 with the new record."""
-    b = service.binding(table)
+    b = tables.binding(table)
     shape = _shape(request)
+    fields = _fields(request, b.table.name)
     obj = service.create(db_session=db_session, b=b, user=user, body=body)
     db_session.flush()
-    result = service.to_json(b, obj, shape, _fields(request))
+    result = _one(db_session, b, obj.id, shape, fields)
     sys_id = result.get("sys_id")
     sys_id = sys_id.get("value") if isinstance(sys_id, dict) else sys_id
     headers = {"Location": shape.link(b.table.name, str(sys_id))}
@@ -292,17 +307,18 @@ def update_record(
     table: str, sys_id: str, request: Request, body: JsonBody, user: SnUser, db_session: DbSession
 ):
     """PUT/PATCH /api/now/table/{table}/{sys_id}: 200 with the record."""
-    b = service.binding(table)
+    b = tables.binding(table)
     shape = _shape(request)
+    fields = _fields(request, b.table.name)
     obj = service.get_record(db_session=db_session, b=b, user=user, sys_id=sys_id, action=Action.update)
     obj = service.update(db_session=db_session, b=b, user=user, obj=obj, body=body)
     db_session.flush()
-    return {"result": service.to_json(b, obj, shape, _fields(request))}
+    return JSONResponse(content={"result": _one(db_session, b, obj.id, shape, fields)})
 
 
 def delete_record(table: str, sys_id: str, db_session: DbSession, user: SnUser):
     """DELETE /api/now/table/{table}/{sys_id}: 204."""
-    b = service.binding(table)
+    b = tables.binding(table)
     obj = service.get_record(db_session=db_session, b=b, user=user, sys_id=sys_id, action=Action.delete)
     service.delete(db_session=db_session, b=b, user=user, obj=obj)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -408,18 +424,19 @@ def _csv(request: Request, name: str) -> list[str]:
 
 def stats(table: str, request: Request, db_session: DbSession, user: SnUser):
     """GET /api/now/stats/{table}: count, avg/min/max/sum and group-by, computed by the database."""
-    b = service.binding(table)
-    result = service.aggregate(
+    b = tables.binding(table)
+    result = aggregate.aggregate(
         db_session=db_session,
         b=b,
         user=user,
         query_text=request.query_params.get("sysparm_query"),
         params=_plain_params(request),
         count=_flag(request.query_params.get("sysparm_count")),
-        fields={agg: _csv(request, f"sysparm_{agg}_fields") for agg in service.AGGREGATES},
+        fields={agg: _csv(request, f"sysparm_{agg}_fields") for agg in aggregate.AGGREGATES},
         group_by=_csv(request, "sysparm_group_by"),
         having=request.query_params.get("sysparm_having") or None,
         order_by=_csv(request, "sysparm_order_by"),
+        display=_shape(request).display,
     )
     return {"result": result}
 
@@ -450,7 +467,7 @@ def _attached_to(db_session, user, table_sys_id: str, write: bool):
 
 def list_attachments(request: Request, db_session: DbSession, user: SnUser, response: Response):
     """GET /api/now/attachment?sysparm_query=table_sys_id=...: the files on one record."""
-    _table, file_name, table_sys_id = service.attachment_target(
+    _table, file_name, table_sys_id = attachments.attachment_target(
         db_session=db_session, query_text=request.query_params.get("sysparm_query")
     )
     spec, obj = _attached_to(db_session, user, table_sys_id, write=False)
@@ -465,21 +482,21 @@ def list_attachments(request: Request, db_session: DbSession, user: SnUser, resp
     offset = _int_param(request, "sysparm_offset", 0, 0, 2**31 - 1)
     response.headers["X-Total-Count"] = str(len(rows))
     base = str(request.base_url).rstrip("/")
-    return {"result": [service.attachment_json(a, base) for a in rows[offset : offset + limit]]}
+    return {"result": [attachments.attachment_json(a, base) for a in rows[offset : offset + limit]]}
 
 
 def read_attachment(sys_id: str, request: Request, db_session: DbSession, user: SnUser):
     """GET /api/now/attachment/{sys_id}: an attachment's metadata."""
     attachment, _spec, _obj = attachment_service.readable(
-        db_session=db_session, attachment_id=service.attachment_id(sys_id), user=user
+        db_session=db_session, attachment_id=attachments.attachment_id(sys_id), user=user
     )
-    return {"result": service.attachment_json(attachment, str(request.base_url).rstrip("/"))}
+    return {"result": attachments.attachment_json(attachment, str(request.base_url).rstrip("/"))}
 
 
 def download_attachment(sys_id: str, db_session: DbSession, user: SnUser):
     """GET /api/now/attachment/{sys_id}/file: the bytes."""
     attachment, _spec, _obj = attachment_service.readable(
-        db_session=db_session, attachment_id=service.attachment_id(sys_id), user=user
+        db_session=db_session, attachment_id=attachments.attachment_id(sys_id), user=user
     )
     handle = attachment_service.open_bytes(attachment)
     try:
@@ -517,7 +534,7 @@ def upload_attachment(
     attachment = attachment_service.add(
         db_session=db_session, spec=spec, obj=obj, stream=stream, filename=params["file_name"], actor=user
     )
-    result = service.attachment_json(attachment, str(request.base_url).rstrip("/"))
+    result = attachments.attachment_json(attachment, str(request.base_url).rstrip("/"))
     headers = {"Location": f"{str(request.base_url).rstrip('/')}/api/now/attachment/{result['sys_id']}"}
     return JSONResponse(status_code=status.HTTP_201_CREATED, content={"result": result}, headers=headers)
 
@@ -525,7 +542,7 @@ def upload_attachment(
 def delete_attachment(sys_id: str, db_session: DbSession, user: SnUser):
     """DELETE /api/now/attachment/{sys_id}: 204."""
     attachment, spec, obj = attachment_service.readable(
-        db_session=db_session, attachment_id=service.attachment_id(sys_id), user=user
+        db_session=db_session, attachment_id=attachments.attachment_id(sys_id), user=user
     )
     attachment_service.delete(db_session=db_session, attachment=attachment, spec=spec, obj=obj, actor=user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

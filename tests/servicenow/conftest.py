@@ -104,3 +104,46 @@ def snc(instance, tls, monkeypatch):
         return pysnc.ServiceNowClient(instance, (username, password), verify=str(tls[0]))
 
     return make
+
+
+def assert_sn_error(response, status: int, mentions: str | None = None) -> dict:
+    """ServiceNow's error shape: {"error": {"message", "detail"}, "status": "failure"}."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["status"] == "failure"
+    assert set(body["error"]) == {"message", "detail"}
+    assert body["error"]["message"]
+    if mentions:
+        assert mentions in body["error"]["message"] + body["error"]["detail"], body
+    return body
+
+
+@pytest.fixture
+def seeded(client, users):
+    """A group, three incidents (two for requester, one for requester2) written over the Table API."""
+    from itsm_ai import database
+    from itsm_ai.group.models import Group
+
+    with database.get_session() as session:
+        session.add(Group(name="Network"))
+    made = {}
+    for title, caller, impact in (
+        ("vpn down", "requester", 1),
+        ("printer jam", "requester", 3),
+        ("mail", "requester2", 2),
+    ):
+        r = client.post(
+            "/api/now/table/incident",
+            json={
+                "short_description": title,
+                "caller_id": caller,
+                "impact": impact,
+                "urgency": "2",
+                "assignment_group": "Network",
+                "no_such_field": "ignored",
+            },
+            headers=basic("agent"),
+        )
+        assert r.status_code == 201, r.text
+        made[title] = r.json()["result"]
+    return made

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from itsm_ai.servicenow.query import Condition, QuerySyntaxError, parse, relative_date
+from itsm_ai.servicenow.query import Condition, QuerySyntaxError, RelatedQuery, parse, relative_date
 
 NOW = datetime(2026, 3, 11, 15, 30, 45, tzinfo=UTC)  # a Wednesday
 
@@ -59,7 +59,24 @@ def test_between_and_in_values():
 
 
 @pytest.mark.parametrize(
-    "bad", ["stateBOGUS", "^ORstate=1", "Number=1", "assigned_toISEMPTYx", "a.b.c=1", "=1"]
+    "bad",
+    [
+        "stateBOGUS",
+        "^ORstate=1",
+        "Number=1",
+        "assigned_toISEMPTYx",
+        "a.b.c.d.e=1",  # deeper than MAX_DOT_WALK
+        "ORDERBYa.b.c.d.e",
+        "=1",
+        "RLQUERYincident.problem_id,>=1^active=true",  # no ENDRLQUERY
+        "RLQUERYincident.problem_id,>=1^active=true^NQactive=false^ENDRLQUERY",
+        "active=true^ENDRLQUERY",
+        "RLQUERYincident,>=1^ENDRLQUERY",
+        "RLQUERYincident.problem_id,>=x^ENDRLQUERY",
+        "RLQUERYincident.problem_id,>=1,m2m^ENDRLQUERY",
+        "RLQUERYincident.problem_id,>=1^RLQUERYincident.problem_id,>=1^ENDRLQUERY^ENDRLQUERY",
+        "RLQUERYincident.problem_id,>=1^ORDERBYnumber^ENDRLQUERY",
+    ],
 )
 def test_what_it_cannot_read_is_a_clear_error(bad):
     with pytest.raises(QuerySyntaxError, match="sysparm_query"):
@@ -105,3 +122,24 @@ def test_unknown_date_helper_is_named():
         relative_date("javascript:gs.quarterAgo(1)", now=NOW)
     with pytest.raises(QuerySyntaxError, match="whole number"):
         relative_date("javascript:gs.daysAgo(x)", now=NOW)
+
+
+def test_dot_walks_several_levels():
+    cond = parse("problem_id.assignment_group.manager.user_name=boss").alternatives[0][0][0]
+    assert cond == Condition("problem_id.assignment_group.manager.user_name", "=", "boss")
+
+
+def test_related_list_query_is_one_term():
+    q = parse(
+        "short_descriptionLIKEvpn^RLQUERYincident.problem_id,>=2^active=true^ORimpact=1^ENDRLQUERY^state=101"
+    )
+    first, related, last = q.alternatives[0]
+    assert first == [Condition("short_description", "LIKE", "vpn")] and last == [
+        Condition("state", "=", "101")
+    ]
+    (rq,) = related
+    assert isinstance(rq, RelatedQuery)
+    assert (rq.table, rq.reference, rq.quantifier, rq.count) == ("incident", "problem_id", ">=", 2)
+    assert rq.query.alternatives == [[[Condition("active", "=", "true"), Condition("impact", "=", "1")]]]
+    empty = parse("^RLQUERYincident.problem_id,=0^ENDRLQUERY").alternatives[0][0][0]
+    assert empty.query.alternatives == [] and (empty.quantifier, empty.count) == ("=", 0)

@@ -6,52 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.servicenow.conftest import basic
+from tests.servicenow.conftest import assert_sn_error, basic
 
 T = "/api/now/table"
-
-
-def assert_sn_error(response, status: int, mentions: str | None = None) -> dict:
-    """ServiceNow's error shape: {"error": {"message", "detail"}, "status": "failure"}."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["status"] == "failure"
-    assert set(body["error"]) == {"message", "detail"}
-    assert body["error"]["message"]
-    if mentions:
-        assert mentions in body["error"]["message"] + body["error"]["detail"], body
-    return body
-
-
-@pytest.fixture
-def seeded(client, users):
-    """A group, three incidents (two for requester, one for requester2) written over the Table API."""
-    from itsm_ai import database
-    from itsm_ai.group.models import Group
-
-    with database.get_session() as session:
-        session.add(Group(name="Network"))
-    made = {}
-    for title, caller, impact in (
-        ("vpn down", "requester", 1),
-        ("printer jam", "requester", 3),
-        ("mail", "requester2", 2),
-    ):
-        r = client.post(
-            f"{T}/incident",
-            json={
-                "short_description": title,
-                "caller_id": caller,
-                "impact": impact,
-                "urgency": "2",
-                "assignment_group": "Network",
-                "no_such_field": "ignored",
-            },
-            headers=basic("agent"),
-        )
-        assert r.status_code == 201, r.text
-        made[title] = r.json()["result"]
-    return made
 
 
 def test_create_shapes_and_reference_fields(client, seeded):
