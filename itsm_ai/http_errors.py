@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from itsm_ai.config import get_settings
-from itsm_ai.errors import AppError, TooManyRequestsError, error_body
+from itsm_ai.errors import AppError, TooManyRequestsError, error_body, is_transient_database_error
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -91,16 +91,6 @@ def stale_handler(_request: Request, exc: StaleDataError) -> JSONResponse:
     )
 
 
-# Transient database conditions (lock waits, pool exhaustion, a dropped connection, a PostgreSQL serialization
-# failure or deadlock victim): the request did nothing and may be retried, so 503 + Retry-After, not 500.
-_TRANSIENT = re.compile(
-    r"database is locked|database table is locked|database is busy|deadlock detected|could not serialize"
-    r"|too many clients|remaining connection slots|lock timeout|canceling statement due to lock timeout"
-    r"|server closed the connection|connection (?:is closed|refused|timed out)|terminating connection",
-    re.IGNORECASE,
-)
-
-
 def _unavailable(message: str) -> JSONResponse:
     seconds = get_settings().api_retry_after_seconds
     return JSONResponse(
@@ -117,7 +107,7 @@ def pool_timeout_handler(_request: Request, _exc: SATimeoutError) -> JSONRespons
 
 def operational_handler(_request: Request, exc: OperationalError) -> JSONResponse:
     """503 + Retry-After for a transient database condition; anything else stays a 500."""
-    if exc.connection_invalidated or _TRANSIENT.search(str(exc.orig)):
+    if is_transient_database_error(exc):
         return _unavailable("the database is busy")
     raise exc
 
