@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, desc, func, or_, select
@@ -21,12 +21,13 @@ from itsm_ai.base.states import ArticleState
 from itsm_ai.catalog.models import CatalogItem
 from itsm_ai.comment.models import Comment, Visibility
 from itsm_ai.errors import NotFoundError
-from itsm_ai.group.models import Group
+from itsm_ai.group.models import Group, group_members
 from itsm_ai.knowledge.article.models import KnowledgeArticle
 from itsm_ai.knowledge.article.service import ARTICLE
 from itsm_ai.records import service as record_service
-from itsm_ai.records.listing import like_pattern
+from itsm_ai.records.listing import like_pattern, search_condition
 from itsm_ai.records.spec import Action, RecordSpec
+from itsm_ai.sla import service as sla_service
 from itsm_ai.sla.models import TicketSla
 from itsm_ai.ticket.service import INCIDENT, SERVICE_REQUEST, TICKET_SPECS
 
@@ -72,6 +73,18 @@ class QueueRow:
     sla_breached: bool
 
 
+# The queue's built-in saved views; "breaching" is a running resolution clock due within BREACHING_SOON.
+QUEUE_VIEWS = {
+    "all": "All open",
+    "mine": "Assigned to me",
+    "my_groups": "My groups",
+    "unassigned": "Unassigned",
+    "breaching": "Breaching soon",
+}
+BREACHING_SOON = timedelta(hours=4)
+PAGE_SIZE = 50
+
+
 def queue(
     *,
     db_session: Session,
@@ -80,9 +93,14 @@ def queue(
     states: list[str] | None = None,
     priorities: list[int] | None = None,
     sort: str = "sla",
-    limit: int = 100,
+    view: str = "all",
+    q: str | None = None,
+    user: User | None = None,
+    limit: int = PAGE_SIZE,
+    offset: int = 0,
 ) -> tuple[list[QueueRow], int]:
-    """Open (or filtered) tickets with their resolution SLA deadline, soonest due first by default."""
+    """Open (or filtered) tickets of a saved view and a full-text search, with their resolution SLA deadline,
+    soonest due first by default; one page of `limit` rows from `offset`, and the number of matches."""
     spec = QUEUE_TYPES[record_type]
     model = spec.model
     sla = aliased(TicketSla)
@@ -93,6 +111,20 @@ def queue(
         conds.append(model.assignment_group_id.in_(group_ids))
     if priorities:
         conds.append(model.priority.in_(priorities))
+    if q and q.strip():
+        conds.append(search_condition(db_session=db_session, spec=spec, q=q))
+    needs_sla = False
+    if view == "mine" and user is not None:
+        conds.append(model.assigned_to_id == user.id)
+    elif view == "my_groups" and user is not None:
+        mine = select(group_members.c.group_id).where(group_members.c.user_id == user.id)
+        conds.append(model.assignment_group_id.in_(mine))
+    elif view == "unassigned":
+        conds.append(model.assigned_to_id.is_(None))
+    elif view == "breaching":
+        soon = sla_service.current_time() + BREACHING_SOON
+        conds += [sla.stopped_at.is_(None), sla.stage != "paused", sla.deadline <= soon]
+        needs_sla = True
     if sort == "priority":
         order = (model.priority.asc(), model.opened_at.asc(), model.id)
     elif sort == "opened":
@@ -106,12 +138,16 @@ def queue(
         .where(*conds)
         .order_by(*order)
         .limit(limit)
+        .offset(offset)
     )
     rows = [
         QueueRow(record_service.serialize(spec, obj), deadline, stage, bool(breached))
         for obj, deadline, stage, breached in db_session.execute(stmt).unique()
     ]
-    total = db_session.scalar(select(func.count()).select_from(model).where(*conds)) or 0
+    counted = select(func.count()).select_from(model)
+    if needs_sla:
+        counted = counted.join(sla, join)
+    total = db_session.scalar(counted.where(*conds)) or 0
     return rows, total
 
 
@@ -250,3 +286,129 @@ def catalog(*, db_session: Session) -> list[CatalogItem]:
     """Active catalog items by category and name."""
     stmt = select(CatalogItem).where(CatalogItem.active.is_(True))
     return list(db_session.scalars(stmt.order_by(CatalogItem.category, CatalogItem.name)).unique())
+
+
+# -- the console's ticket page and knowledge authoring -------------------------------------------------------
+
+
+def staff_usernames(*, db_session: Session) -> list[str]:
+    """Active agents and admins, for assigning tickets."""
+    stmt = select(User.username).where(User.role.in_((Role.agent, Role.admin)), User.active.is_(True))
+    return list(db_session.scalars(stmt.order_by(User.username)))
+
+
+def requester_usernames(*, db_session: Session, limit: int = 500) -> list[str]:
+    """Active users who may be a ticket's caller, for opening a ticket on their behalf."""
+    stmt = select(User.username).where(User.active.is_(True)).order_by(User.username).limit(limit)
+    return list(db_session.scalars(stmt))
+
+
+def members_of(*, db_session: Session, group: str | None) -> list[str]:
+    """Usernames of an assignment group's members ([] without a group)."""
+    if not group:
+        return []
+    stmt = (
+        select(User.username)
+        .join(group_members, group_members.c.user_id == User.id)
+        .join(Group, Group.id == group_members.c.group_id)
+        .where(Group.name == group, User.active.is_(True))
+        .order_by(User.username)
+    )
+    return list(db_session.scalars(stmt))
+
+
+def known_categories(*, db_session: Session, spec: RecordSpec, limit: int = 500) -> list[str]:
+    """The categories tickets of this type already carry: what an agent picks from when correcting one."""
+    column = spec.model.category
+    stmt = select(column).where(column.is_not(None)).group_by(column).order_by(column).limit(limit)
+    return [c for c in db_session.scalars(stmt) if c]
+
+
+@dataclass
+class ApprovalRow:
+    """One approval of a ticket and whether the viewer may decide it."""
+
+    id: int
+    round: int
+    approver: str | None
+    group: str | None
+    state: str
+    comment: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    can_decide: bool
+
+
+def approvals(*, db_session: Session, spec: RecordSpec, obj: Any, user: User) -> list[ApprovalRow]:
+    """The ticket's approvals, every round, and which of them the viewer may approve or reject."""
+    from itsm_ai.approval import service as approval_service
+
+    out = []
+    for a in approval_service.list_for_record(
+        db_session=db_session, record_type=spec.record_type, record_id=obj.id
+    ):
+        read = approval_service.to_read(a)
+        out.append(
+            ApprovalRow(
+                id=a.id,
+                round=read.round,
+                approver=read.approver,
+                group=read.approver_group,
+                state=str(read.state),
+                comment=read.comment,
+                decided_by=read.decided_by,
+                decided_at=read.decided_at,
+                can_decide=str(read.state) == "requested"
+                and approval_service.can_decide(db_session, a, user),
+            )
+        )
+    return out
+
+
+@dataclass
+class ArticleVersion:
+    """The text of an article after one audited change (version 1 is the text it was created with)."""
+
+    number: int
+    at: datetime | None
+    actor: str | None
+    text: str
+
+
+def article_versions(*, db_session: Session, obj: Any) -> list[ArticleVersion]:
+    """The article's text versions, rebuilt from the audit trail of its `text` field (oldest first)."""
+    events = list(
+        db_session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.record_type == ARTICLE.record_type,
+                AuditEvent.record_id == obj.id,
+                AuditEvent.field == "text",
+            )
+            .order_by(AuditEvent.id)
+        )
+    )
+    first = events[0].old_value if events else obj.text
+    versions = [ArticleVersion(1, obj.created_at, None, first or "")]
+    for e in events:
+        versions.append(ArticleVersion(len(versions) + 1, e.at, e.actor_name, e.new_value or ""))
+    return versions
+
+
+def list_articles(
+    *, db_session: Session, state: str | None, q: str | None, limit: int = 50, offset: int = 0
+) -> tuple[list[dict[str, Any]], int]:
+    """Articles in any state for the console, newest change first, with the full-text search of the API."""
+    model = KnowledgeArticle
+    conds = []
+    if state:
+        conds.append(model.state == state)
+    if q and q.strip():
+        conds.append(search_condition(db_session=db_session, spec=ARTICLE, q=q))
+    stmt = select(model).where(*conds).order_by(model.updated_at.desc(), model.id.desc())
+    rows = [
+        record_service.serialize(ARTICLE, a)
+        for a in db_session.scalars(stmt.limit(limit).offset(offset)).unique()
+    ]
+    total = db_session.scalar(select(func.count()).select_from(model).where(*conds)) or 0
+    return rows, total
