@@ -31,7 +31,8 @@ def console_queue(
     type: Literal["incident", "service_request"] = "incident",
     group: Annotated[str | None, Query(max_length=120)] = None,
     state: Annotated[str | None, Query(max_length=30)] = None,
-    priority: Annotated[int | None, Query(ge=1, le=4)] = None,
+    # A string: the filter form sends "" for "Any priority", which an int parameter would refuse (422).
+    priority: Annotated[str | None, Query(pattern=r"^[1-4]?$")] = None,
     sort: Literal["sla", "priority", "opened"] = "sla",
     view: Literal["all", "mine", "my_groups", "unassigned", "breaching"] = "all",
     q: Annotated[str | None, Query(max_length=200)] = None,
@@ -40,12 +41,13 @@ def console_queue(
     """The work queue: open tickets of a saved view, searched, filtered by group, state and priority, soonest
     SLA due first, a page at a time."""
     size = service.PAGE_SIZE
+    level = int(priority) if priority else None
     rows, total = service.queue(
         db_session=db_session,
         record_type=type,
         groups=[group] if group else None,
         states=[state] if state else None,
-        priorities=[priority] if priority else None,
+        priorities=[level] if level else None,
         sort=sort,
         view=view,
         q=q,
@@ -57,7 +59,7 @@ def console_queue(
         "type": type,
         "group": group or "",
         "state": state or "",
-        "priority": priority,
+        "priority": level,
         "sort": sort,
         "view": view,
         "q": q or "",

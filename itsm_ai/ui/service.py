@@ -131,19 +131,41 @@ def queue(
         order = (model.opened_at.desc(), model.id.desc())
     else:
         # Tickets without a clock go last; NULLS LAST is spelled differently per database.
-        order = (case((sla.deadline.is_(None), 1), else_=0), sla.deadline.asc(), model.priority, model.id)
-    stmt = (
-        select(model, sla.deadline, sla.stage, sla.breached)
-        .outerjoin(sla, join)
-        .where(*conds)
-        .order_by(*order)
-        .limit(limit)
-        .offset(offset)
+        order = (case((sla.deadline.is_(None), 1), else_=0), sla.deadline.asc(), model.id)
+    # The page's keys first (a narrow sort over the matching ids), then only its rows and clocks: sorting
+    # whole ticket rows of a 25,000-ticket queue to show 50 costs ten times more.
+    keys = select(model.id).where(*conds).order_by(*order).limit(limit).offset(offset)
+    if needs_sla or sort == "sla":
+        keys = keys.outerjoin(sla, join)
+    ids = list(db_session.scalars(keys))
+    objs = (
+        {o.id: o for o in db_session.scalars(select(model).where(model.id.in_(ids))).unique()} if ids else {}
     )
-    rows = [
-        QueueRow(record_service.serialize(spec, obj), deadline, stage, bool(breached))
-        for obj, deadline, stage, breached in db_session.execute(stmt).unique()
-    ]
+    clocks = (
+        {
+            r.record_id: r
+            for r in db_session.execute(
+                select(TicketSla.record_id, TicketSla.deadline, TicketSla.stage, TicketSla.breached).where(
+                    TicketSla.record_type == spec.record_type,
+                    TicketSla.kind == "resolution",
+                    TicketSla.record_id.in_(ids),
+                )
+            )
+        }
+        if ids
+        else {}
+    )
+    rows = []
+    for i in ids:
+        clock = clocks.get(i)
+        rows.append(
+            QueueRow(
+                record_service.serialize(spec, objs[i]),
+                clock.deadline if clock else None,
+                clock.stage if clock else None,
+                bool(clock.breached) if clock else False,
+            )
+        )
     counted = select(func.count()).select_from(model)
     if needs_sla:
         counted = counted.join(sla, join)

@@ -52,6 +52,10 @@ def test_queue_searches_with_the_full_text_index(client, users, make):
     assert _numbers(client.get("/console", params={"q": vpn["number"]}).text) == [vpn["number"]]
     assert _numbers(client.get("/console", params={"q": "nothing like this"}).text) == []
     assert "matching “printer ja”" in page.text
+    # The filter form as a browser submits it: empty selects mean "any".
+    form = {"q": "printer ja", "type": "incident", "group": "", "state": "", "priority": "", "view": "all"}
+    assert _numbers(client.get("/console", params=form).text) == [printer["number"]]
+    assert client.get("/console", params={"priority": "5"}).status_code == 422
 
 
 def test_queue_saved_views(client, users, make):
