@@ -8,9 +8,11 @@ go to the test's tmp dir."""
 from __future__ import annotations
 
 import re
+import shutil
 
 import pytest
 
+from tests.conftest import REPO_ROOT
 from tests.ui.axe import serious_violations
 from tests.ui.conftest import running
 from tests.ui.test_e2e import _login, _no_horizontal_scroll, browser  # noqa: F401 - a fixture
@@ -34,11 +36,16 @@ def _check(page, shots, name: str) -> None:
 
 
 @pytest.fixture
-def shots(tmp_path):
+def shots(tmp_path, request):
+    """The test's tmp dir for screenshots; copied to test-artifacts/screenshots/console/ to look at later
+    (pytest keeps only its last few tmp dirs)."""
     folder = tmp_path / "screenshots"
     folder.mkdir()
-    print(f"screenshots in {folder}")
-    return folder
+    yield folder
+    keep = REPO_ROOT / "test-artifacts" / "screenshots" / "console"
+    keep.mkdir(parents=True, exist_ok=True)
+    for shot in folder.glob("*.png"):
+        shutil.copy2(shot, keep / shot.name)
 
 
 def test_queue_search_views_shortcuts_and_bulk_changes(app, users, make, browser, shots):  # noqa: F811

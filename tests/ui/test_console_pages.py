@@ -294,3 +294,36 @@ def test_console_changes_go_through_the_api_with_the_csrf_header(client, users, 
     # The page's version is now stale: a second change from it is refused, not applied over the first.
     stale = client.patch(f"/api/v1/incidents/{t['number']}", json=body, headers=CSRF)
     assert stale.status_code == 409
+
+
+@pytest.mark.parametrize("small", [True, False])
+def test_queue_sla_order_pages_running_clocks_first_then_the_rest(client, users, make, monkeypatch, small):
+    """Both ways of reading the SLA order (sorting a small queue, walking the clock index of a big one) give
+    the same pages: running clocks soonest due first, then stopped or missing clocks by ticket id."""
+    from datetime import timedelta
+
+    from itsm_ai.sla.models import TicketSla
+    from itsm_ai.sla.service import current_time
+    from itsm_ai.ui import service
+
+    monkeypatch.setattr(service, "PAGE_SIZE", 2)
+    monkeypatch.setattr(service, "SMALL_QUEUE", 10_000 if small else 0)
+    tickets = [make.incident(short_description=f"Ticket {i}")["number"] for i in range(5)]
+    due_in = {tickets[0]: 30, tickets[1]: 5, tickets[2]: 12}  # hours; tickets 3 and 4: clock stopped
+    with database.get_session() as session:
+        for number in tickets:
+            values = (
+                {"deadline": current_time() + timedelta(hours=due_in[number]), "stopped_at": None}
+                if number in due_in
+                else {"stopped_at": current_time()}
+            )
+            session.execute(
+                update(TicketSla)
+                .where(TicketSla.record_id == _incident_id(session, number), TicketSla.kind == "resolution")
+                .values(**values)
+            )
+    login(client, "agent")
+    seen = []
+    for page in (1, 2, 3):
+        seen += _numbers(client.get("/console", params={"page": page}).text)
+    assert seen == [tickets[1], tickets[2], tickets[0], tickets[3], tickets[4]]
