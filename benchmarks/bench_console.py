@@ -11,9 +11,9 @@ share of the open tickets assigned to it. Then each page is requested R times th
 
 Baseline: GET /api/v1/incidents?limit=50 (the JSON list, newest first) in the same run. Target: every console
 page p95 < 150 ms. On a shared machine wall times swing with the load: the in-process CPU column (the app
-plus SQLite; PostgreSQL works in its own processes) is the steadier view. SQLite runs in a temporary folder; PostgreSQL uses the database itsm_console_bench on
-127.0.0.1 (created when missing; its schema is dropped and recreated). Results:
-benchmarks/results/console.json (not written by --tiny).
+plus SQLite; PostgreSQL works in its own processes) is the steadier view. SQLite runs in a temporary
+folder; PostgreSQL uses the database itsm_console_bench on 127.0.0.1 (created when missing; its schema is
+dropped and recreated). Results: benchmarks/results/console.json (not written by --tiny).
 """
 
 from __future__ import annotations
