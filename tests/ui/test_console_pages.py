@@ -237,6 +237,7 @@ def test_knowledge_page_lists_every_state_for_agents_only(client, users, make):
     login(client, "agent")
     page = client.get("/console/knowledge").text
     assert draft["number"] in page and published["number"] in page
+    assert 'data-url="/api/v1/knowledge/drafts/generate"' in page and 'href="/console/knowledge/new"' in page
     only = client.get("/console/knowledge", params={"state": "draft"}).text
     assert draft["number"] in only and published["number"] not in only
     found = client.get("/console/knowledge", params={"q": "vpn"}).text
