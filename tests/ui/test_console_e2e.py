@@ -155,6 +155,12 @@ def test_ticket_page_changes_in_place(app, users, make, browser, shots):  # noqa
         page.get_by_role("button", name="Save", exact=True).click()
         page.locator("#ticket-state", has_text="in progress").wait_for()
         assert page.evaluate("window.__sameDocument") is True
+
+        page.get_by_label("Text", exact=True).fill("Checked the concentrator logs.")
+        page.get_by_role("button", name="Add", exact=True).click()
+        page.locator("#comment-form .status", has_text="Saved.").wait_for()
+        assert "Checked the concentrator logs." in page.locator(".history").inner_text()
+        assert page.evaluate("window.__sameDocument") is True
         page.screenshot(path=str(shots / "ticket-after-changes-1280.png"), full_page=True)
 
 
