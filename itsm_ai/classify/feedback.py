@@ -79,6 +79,26 @@ def _check_value(db_session: Session, field_name: str, value: Any) -> Any:
     return value
 
 
+def _known_label(db_session: Session, spec, field_name: str, entry: dict[str, Any], value: str) -> bool:
+    """Whether a category value is one the suggestion, its model or the stored tickets already know."""
+    offered = [entry.get("value")] + [
+        a.get("value") for a in entry.get("alternatives") or [] if isinstance(a, dict)
+    ]
+    if value in offered:
+        return True
+    if entry.get("model"):
+        from itsm_ai.registry import store
+
+        try:
+            meta = store.read_metadata(entry["model"], entry.get("version"))
+        except Exception:  # a removed or unreadable model version: the store's values still count
+            meta = {}
+        if value in [str(c) for c in meta.get("classes") or []]:
+            return True
+    column = getattr(spec.model, field_name)
+    return db_session.scalar(select(spec.model.id).where(column == value).limit(1)) is not None
+
+
 def give_feedback(
     *,
     db_session: Session,
@@ -114,6 +134,15 @@ def give_feedback(
                 field="field",
             )
     value = _check_value(db_session, field_name, value)
+    if field_name in ("category", "subcategory") and not _known_label(
+        db_session, spec, field_name, entry, value
+    ):
+        # An override is a training label: a typo or a new free-text name would teach the model a class
+        # nobody uses, so only a value the model or the store already knows is taken.
+        raise InvalidInputError(
+            f"value: {value!r} is not a known {field_name}; pick one the model suggests or tickets use",
+            field="value",
+        )
     if version is None:
         version = obj.version
     data: dict[str, Any] = {"version": version}

@@ -200,25 +200,30 @@ def build_conditions(
                     raise InvalidInputError(f"{name}: give a time zone (e.g. Z)", field=name)
                 conds.append(op(bound))
     if params.q:
-        term = params.q.strip()
-        terms = fulltext.words(term) if spec.fulltext else None
-        if terms:
-            dialect = db_session.get_bind().dialect.name
-            rows, _ = counters.read(db_session=db_session, record_type=spec.record_type)
-            common = fulltext.is_common(db_session=db_session, model=spec.model, terms=terms, rows=rows)
-            match = fulltext.match(
-                dialect=dialect, model=spec.model, fields=spec.search_fields, terms=terms, common=common
-            )
-            options = [match]
-        else:
-            options = [spec.column(f).ilike(like_pattern(term), escape="\\") for f in spec.search_fields]
-        if spec.prefix is not None:
-            options.append(spec.model.number == term.upper())
-        conds.append(or_(*options))
+        conds.append(search_condition(db_session=db_session, spec=spec, q=params.q))
     for attr, value in (scope or {}).items():
         conds.append(spec.column(attr) == value)
     return conds
 
+
+
+def search_condition(*, db_session: Session, spec: RecordSpec, q: str):
+    """The `q` condition: the full-text index for words, a LIKE substring search otherwise, or the number."""
+    term = q.strip()
+    terms = fulltext.words(term) if spec.fulltext else None
+    if terms:
+        dialect = db_session.get_bind().dialect.name
+        rows, _ = counters.read(db_session=db_session, record_type=spec.record_type)
+        common = fulltext.is_common(db_session=db_session, model=spec.model, terms=terms, rows=rows)
+        match = fulltext.match(
+            dialect=dialect, model=spec.model, fields=spec.search_fields, terms=terms, common=common
+        )
+        options = [match]
+    else:
+        options = [spec.column(f).ilike(like_pattern(term), escape="\\") for f in spec.search_fields]
+    if spec.prefix is not None:
+        options.append(spec.model.number == term.upper())
+    return or_(*options)
 
 def _sort_keys(spec: RecordSpec, sort: str) -> list[tuple[str, bool]]:
     """(field, descending) for each comma-separated sort field, or 422 naming `sort`."""

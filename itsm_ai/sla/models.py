@@ -134,7 +134,13 @@ class TicketSla(Base):
     audited_events: Mapped[list[str]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (UniqueConstraint("record_type", "record_id", "kind"),)
+    __table_args__ = (
+        UniqueConstraint("record_type", "record_id", "kind"),
+        # The console queue walks the running clocks soonest due first (migration 0017).
+        Index(
+            "ix_ticket_slas_running", "record_type", "kind", "stopped_at", "deadline", "record_id", "stage"
+        ),
+    )
 
 
 # ----------------------------------------------------------------------------------------------- schemas

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
@@ -109,3 +110,54 @@ def render(
         {"user": user, "home": HOME.get(user.role) if user else "/login", **context},
         status_code=status_code,
     )
+
+
+# -- Markdown and diffs for knowledge articles ---------------------------------------------------------------
+
+# Tags and attributes an article may use once rendered; everything else (scripts, styles, event handlers,
+# javascript: links) is dropped by nh3 even though markdown-it already refuses raw HTML.
+_MD_TAGS = {
+    "a", "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "strong", "em", "code", "pre",
+    "blockquote", "table", "thead", "tbody", "tr", "th", "td", "del", "img",
+}  # fmt: skip
+_MD_ATTRS = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "th": {"align"}, "td": {"align"}}
+
+
+def markdown_html(text: str | None) -> markupsafe.Markup:
+    """Render an article's Markdown to sanitised HTML (raw HTML in the source is shown as text)."""
+    import nh3
+    from markdown_it import MarkdownIt
+
+    html = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table").render(text or "")
+    clean = nh3.clean(
+        html,
+        tags=_MD_TAGS,
+        attributes=_MD_ATTRS,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener",
+    )
+    return markupsafe.Markup(clean)
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    """One line of a line diff: ' ' kept, '+' added, '-' removed, '@' a hunk header."""
+
+    op: str
+    text: str
+
+
+def diff_lines(old: str, new: str, context: int = 3) -> list[DiffLine]:
+    """A unified line diff between two texts, as lines to render (escaped by the template)."""
+    import difflib
+
+    out = []
+    for line in difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=context):
+        if line.startswith(("---", "+++")):
+            continue
+        op = "@" if line.startswith("@@") else line[:1] or " "
+        out.append(DiffLine(op, line[1:] if op != "@" else line))
+    return out
+
+
+_env.filters.update(markdown=markdown_html)

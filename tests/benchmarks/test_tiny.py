@@ -21,6 +21,7 @@ NUMBER = r"\d+(?:\.\d+)?"
 TINY = {
     "bench_chat": ([], rf"new chat turn p95 {NUMBER} ms = {FLOAT}x today's"),
     "bench_chat_scope": ([], rf"decide p95 x{FLOAT} today's"),
+    "bench_console": ([], rf"console worst p95: {FLOAT} ms = {FLOAT}x the JSON API list"),
     "bench_classify": ([], rf"^topics: macro-F1 ratio vs baseline {FLOAT}$"),
     "bench_classify_study": ([], rf"^chosen\s+{FLOAT}\s+{FLOAT}"),
     "bench_drafting": ([], rf"^webapps: top-1 ratio drafted / raw answers {FLOAT}$"),

@@ -156,6 +156,23 @@ def test_feedback_input_errors_name_the_field(client, users, trained):
     assert_error(client.post(f"{base}/assignment_group/accept", json={}, headers=h), 409, "field")
 
 
+def test_a_free_text_category_is_refused_and_becomes_no_training_label(client, users, trained, db_session):
+    from itsm_ai.classify.models import TriageFeedback
+
+    ticket = _incident(client, users["agent"].headers)
+    url = f"{API}/incidents/{ticket['number']}/suggestions/category/override"
+    h = users["agent"].headers
+    r = client.post(url, json={"value": "Email", "version": ticket["version"]}, headers=h)
+    assert_error(r, 422, "value")
+    assert db_session.query(TriageFeedback).count() == 0
+    after = client.get(f"{API}/incidents/{ticket['number']}", headers=h).json()
+    assert after["version"] == ticket["version"] and after["category"] == ticket["category"]
+    # A category a stored ticket already carries is known even when the model never learnt it.
+    client.post(f"{API}/incidents", json={"short_description": "x", "category": "Email"}, headers=h)
+    r = client.post(url, json={"value": "Email", "version": ticket["version"]}, headers=h)
+    assert r.status_code == 200, r.text
+
+
 def test_requesters_and_data_scientists_cannot_give_feedback(client, users, trained):
     ticket = _incident(client, users["requester"].headers)
     for who in ("requester", "data_scientist"):

@@ -77,7 +77,13 @@ async function done(node, result) {
     return;
   }
   const after = node.dataset.done || "reload";
-  if (after === "reload") {
+  if (after === "refresh" && typeof window.refreshMain === "function") {
+    await window.refreshMain(node); // console.js: re-render the page in place, keeping the scroll position
+  } else if (after === "open-ticket" && result.data && result.data.number) {
+    window.location.assign(`/console/tickets/${encodeURIComponent(result.data.number)}`);
+  } else if (after === "open-article" && result.data && result.data.number) {
+    window.location.assign(`/console/knowledge/${encodeURIComponent(result.data.number)}`);
+  } else if (after === "reload") {
     say(node, "Saved. Reloading…", false);
     window.location.reload();
   } else if (after === "request-created") {

@@ -59,6 +59,8 @@ document.addEventListener(
     }
     if (form.dataset.done === "ticket-created" && data.number) {
       window.location.assign(`/portal/tickets/${encodeURIComponent(data.number)}`);
+    } else if (form.dataset.done === "refresh" && typeof window.refreshMain === "function") {
+      await window.refreshMain(form); // console.js: the page updates in place
     } else {
       window.location.reload();
     }
