@@ -32,6 +32,34 @@ function jsonBody(form) {
   return body;
 }
 
+// A confirmation step: the answers as a list, then "Confirm order" submits and "Change" goes back.
+function showConfirmation(form) {
+  const box = form.querySelector(".confirm");
+  const list = el("dl", { class: "fields" });
+  for (const field of form.elements) {
+    if (!field.name || !field.dataset.label) continue;
+    let value = field.type === "checkbox" ? (field.checked ? "yes" : "no") : field.value.trim();
+    if (value === "") continue;
+    list.append(el("dt", {}, field.dataset.label), el("dd", {}, value));
+  }
+  const confirm = el("button", { type: "button" }, "Confirm order");
+  const change = el("button", { type: "button", class: "secondary" }, "Change");
+  const submit = form.querySelector("button[type=submit]");
+  confirm.addEventListener("click", () => {
+    form.dataset.confirmed = "yes";
+    form.requestSubmit();
+  });
+  change.addEventListener("click", () => {
+    box.hidden = true;
+    if (submit) submit.hidden = false;
+    form.elements[1]?.focus();
+  });
+  box.replaceChildren(el("h3", { tabindex: "-1" }, `Please check your order of ${form.dataset.confirm}`), list, confirm, change);
+  box.hidden = false;
+  if (submit) submit.hidden = true;
+  box.querySelector("h3").focus();
+}
+
 function showDryRun(target, data) {
   const box = document.getElementById(target);
   if (!box) return;
@@ -57,12 +85,27 @@ document.addEventListener("submit", async (event) => {
     return;
   }
   const button = form.querySelector("button[type=submit]");
+  if (form.dataset.confirm !== undefined && form.dataset.confirmed !== "yes") {
+    showConfirmation(form);
+    return;
+  }
   if (button) button.disabled = true;
   say(form, "Working…", false);
   const result = await api(form.dataset.jsonApi, form.dataset.url, body);
   if (button) button.disabled = false;
   if (!result.ok) {
+    form.dataset.confirmed = "";
     say(form, result.message, true);
+    return;
+  }
+  if (form.dataset.done === "request-created") {
+    const number = result.data && result.data.number;
+    const box = statusOf(form);
+    box.classList.remove("error");
+    box.replaceChildren("Request ", el("a", { href: `/portal/tickets/${encodeURIComponent(number)}` }, number), " submitted.");
+    form.dataset.confirmed = "";
+    form.querySelector(".confirm").hidden = true;
+    if (button) button.hidden = false;
     return;
   }
   if (result.data && result.data.secret) {
