@@ -140,8 +140,10 @@ def model_page(
     model = model_catalog.get_model(name)
     versions = [v["version"] for v in model["versions"]]
     first = a or model["current"] or versions[-1]
-    second = b if b is not None else (model["challenger"] or (versions[-2] if len(versions) > 1 else None))
-    if second == first:
+    # By default CURRENT against the challenger, else against the newest other version.
+    others = [v for v in versions if v != first]
+    second = b or model["challenger"] or (max(others) if others else None)
+    if second == first or second not in versions:
         second = None
     meta_a = model_catalog.get_version(name, first)
     meta_b = model_catalog.get_version(name, second) if second else None
