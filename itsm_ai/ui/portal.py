@@ -76,6 +76,7 @@ def portal_ticket(number: str, request: Request, db_session: DbSession, user: Po
         files=files,
         approvals=[approval_service.to_read(a, obj.number) for a in approvals],
         can_decide=spec.record_type == "incident" and obj.state == "resolved",
+        needs_approval=bool(getattr(getattr(obj, "catalog_item_ref", None), "requires_approval", False)),
     )
 
 

@@ -79,8 +79,11 @@ def test_catalog_questions_and_request_answers_with_approval_state(client, users
     )
     page = client.get(f"/portal/tickets/{req['number']}").text
     assert "Visio" in page and "&lt;b&gt;Diagrams&lt;/b&gt;" in page
-    if req.get("approval") not in (None, "not_requested"):
-        assert 'id="approval-state"' in page
+    assert re.search(r'id="approval-state">needed<', page)
+    make.post(f"requests/{req['number']}/approvals", {"approvers": ["admin"]}, "agent")
+    page = client.get(f"/portal/tickets/{req['number']}").text
+    assert re.search(r'id="approval-state">requested<', page)
+    assert re.search(r"admin: <span class=\"badge requested\">requested</span>", page)
 
 
 def test_chat_page_carries_the_user_for_its_saved_conversation(client, users):
