@@ -321,7 +321,7 @@ def test_data_scientist_trains_compares_promotes_and_rolls_back(server, browser,
     assert "v0002" in page.locator("#jobs").inner_text()
     assert "succeeded" in page.locator("#jobs").inner_text()
 
-    page.get_by_role("link", name="compare, promote and shadow report").click()
+    page.get_by_role("link", name="compare, promote and shadow report of category").click()
     page.wait_for_url(f"{base}/console/models/category")
     table = page.locator("#per-class")
     for label in _TOPICS:
