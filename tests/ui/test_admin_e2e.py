@@ -284,8 +284,19 @@ def test_admin_sets_everything_up_in_the_browser(server, browser, shots):  # noq
     page.get_by_text("Its signing secret is shown once").wait_for()
     page.reload()
     _check(page, shots, "05-webhooks")
+    created = page.request.post(
+        f"{base}/api/v1/incidents",
+        data={"short_description": "Webhook test: mail is down"},
+        headers={"X-Requested-With": "itsm-ui"},
+    )
+    assert created.status == 201, created.text()
     page.get_by_role("link", name="Chat ops").click()
     page.wait_for_url(re.compile(r".*/console/webhooks/\d+"))
+    log = page.locator("#deliveries tbody tr")
+    assert log.count() == 1 and "incident.created" in log.first.inner_text()
+    with page.expect_navigation():
+        log.first.get_by_role("button", name="Redeliver").click()
+    assert page.locator("#deliveries tbody tr").count() == 2
     _check(page, shots, "06-webhook-log")
 
     # Priority matrix: medium impact with high urgency becomes critical.
