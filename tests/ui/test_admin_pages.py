@@ -140,3 +140,16 @@ def test_reliability_svg_escapes_and_draws_each_version():
     assert svg.startswith("<svg") and 'role="img"' in svg
     assert "<b>" not in svg and "v1&lt;b&gt;" in svg
     assert svg.count("<polyline") == 1 and svg.count("<circle") == 3
+
+
+def test_model_page_bad_input_answers_html_errors(client, users, tmp_path, monkeypatch):
+    from itsm_ai.config import get_settings
+
+    monkeypatch.setattr(get_settings(), "models_dir", tmp_path)
+    login(client, "data_scientist")
+    missing = client.get("/console/models/nothing")
+    assert missing.status_code == 404 and "Not found" in missing.text
+    bad = client.get("/console/models/category?a=../../etc")
+    assert bad.status_code == 422 and "a" in bad.text and bad.headers["content-type"].startswith("text/html")
+    login(client, "requester")
+    assert client.get("/console/models/category").status_code == 403
