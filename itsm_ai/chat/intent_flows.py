@@ -14,7 +14,14 @@ from itsm_ai.chat.answers import find_answers, match_catalog
 from itsm_ai.chat.conversations import confirm_intent, finish
 from itsm_ai.chat.enums import INTENT_LABELS, ConversationState, Intent, Outcome
 from itsm_ai.chat.models import Conversation
-from itsm_ai.chat.tickets import HAND_OFF_PREFIX, my_tickets, open_ticket, ticket_ref
+from itsm_ai.chat.tickets import (
+    HAND_OFF_PREFIX,
+    TICKET_NUMBER,
+    count_my_tickets,
+    my_tickets,
+    open_ticket,
+    ticket_ref,
+)
 from itsm_ai.errors import PermissionDeniedError
 
 MENU = (Intent.report_problem, Intent.request_item, Intent.check_status, Intent.how_to, Intent.talk_to_person)
@@ -117,17 +124,20 @@ def _catalog_flow(db_session: Session, conv: Conversation, text: str, reply: Rep
 def _status_flow(db_session: Session, user: User, conv: Conversation, text: str, reply: Reply) -> None:
     """check_status: the user's own open tickets and their latest public update."""
     tickets = my_tickets(db_session=db_session, user=user, text=text)
+    total = count_my_tickets(db_session=db_session, user=user, text=text)
+    # The tickets travel in `reply.tickets` (the page lists them); the text only counts them, so a client
+    # showing both lists each ticket once.
     reply.tickets = tickets
     if not tickets:
         reply.text = "You have no open tickets."
     else:
-        lines = [f"You have {len(tickets)} ticket{'s' if len(tickets) != 1 else ''}:"]
-        for t in tickets:
-            line = f"- {t['number']} ({t['state']}): {t['short_description']}"
-            if t["latest_public_comment"]:
-                line += f"\n  Latest update: {t['latest_public_comment']}"
-            lines.append(line)
-        reply.text = "\n".join(lines)
+        noun = "ticket" if total == 1 else "tickets"
+        noun = noun if TICKET_NUMBER.search(text or "") else f"open {noun}"
+        reply.text = f"You have {total} {noun}."
+        if total > len(tickets):
+            reply.text += (
+                f" Here are the {len(tickets)} most recently updated; all of them are under My tickets."
+            )
     _open(conv, reply)
 
 
@@ -289,9 +299,7 @@ def handle_feedback(db_session: Session, user: User, conv: Conversation, solved:
     context = dict(conv.context or {})
     flow_intent = context.get("flow_intent") or Intent.report_problem
     reply.intent = flow_intent
-    confirm_intent(
-        db_session=db_session, message_id=context.get("flow_message_id"), intent=flow_intent
-    )
+    confirm_intent(db_session=db_session, message_id=context.get("flow_message_id"), intent=flow_intent)
     if solved:
         reply.text = "Great, glad that helped! I have noted that this was solved without a ticket."
         finish(conversation=conv, outcome=Outcome.deflected)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from itsm_ai.auth.models import User
@@ -39,18 +39,31 @@ def ticket_ref(obj: Any) -> dict[str, Any]:
     }
 
 
+def _mine(model: Any, user: User, numbers: set[str]) -> list[Any]:
+    conds = [model.caller_id == user.id]
+    conds.append(model.number.in_(numbers) if numbers else model.state.notin_(CLOSED_STATES))
+    return conds
+
+
+def count_my_tickets(*, db_session: Session, user: User, text: str = "") -> int:
+    """How many tickets `my_tickets` matches in all (it shows at most STATUS_LIMIT of them)."""
+    numbers = {m.group(0).upper() for m in TICKET_NUMBER.finditer(text or "")}
+    return sum(
+        db_session.scalar(select(func.count()).select_from(model).where(*_mine(model, user, numbers))) or 0
+        for model, _ in TICKET_MODELS.values()
+    )
+
+
 def my_tickets(*, db_session: Session, user: User, text: str = "") -> list[dict[str, Any]]:
     """The user's own open incidents and requests (or the ones named in the text), with their latest public
     comment; never someone else's tickets and never internal work notes."""
     numbers = {m.group(0).upper() for m in TICKET_NUMBER.finditer(text or "")}
     found: list[Any] = []
     for model, _ in TICKET_MODELS.values():
-        stmt = select(model).where(model.caller_id == user.id)
-        if numbers:
-            stmt = stmt.where(model.number.in_(numbers))
-        else:
-            stmt = stmt.where(model.state.notin_(CLOSED_STATES))
-        found.extend(db_session.scalars(stmt.order_by(model.updated_at.desc()).limit(STATUS_LIMIT)))
+        stmt = select(model).where(*_mine(model, user, numbers))
+        found.extend(
+            db_session.scalars(stmt.order_by(model.updated_at.desc(), model.id.desc()).limit(STATUS_LIMIT))
+        )
     found.sort(key=lambda o: o.updated_at, reverse=True)
     found = found[:STATUS_LIMIT]
     latest: dict[tuple[str, int], str] = {}

@@ -26,7 +26,7 @@ from itsm_ai.base.states import (
 from itsm_ai.catalog.models import CatalogItem
 from itsm_ai.database import Base, UTCDateTime, utcnow
 from itsm_ai.group.models import Group
-from itsm_ai.inputs import ExtraJson
+from itsm_ai.inputs import DbInt, ExtraJson
 
 SHORT_DESCRIPTION_MAX = 255
 
@@ -399,3 +399,12 @@ class ServiceRequestRead(TaskRead):
     quantity: int
     approval: str
     variables: dict[str, Any] | None
+
+
+class CallerDecision(BaseModel):
+    """The caller's answer to a resolution: the version read and, to reopen, why it is not solved."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: DbInt
+    comment: str | None = Field(default=None, max_length=10_000)

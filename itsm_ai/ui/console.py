@@ -1,4 +1,4 @@
-"""The agent console (/console): work queue, ticket triage, knowledge review and the model registry."""
+"""The agent console (/console): work queue, ticket triage and knowledge review (models: `model_ops`)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from itsm_ai.ticket.enums import ResolutionCode
 from itsm_ai.ui import service
 from itsm_ai.ui.api_routes import has_route
 from itsm_ai.ui.mail_pages import ticket_files
-from itsm_ai.ui.page_auth import ConsoleUser, ModelsPageUser, PageRoute, StaffPageUser
+from itsm_ai.ui.page_auth import ConsoleUser, PageRoute, StaffPageUser
 from itsm_ai.ui.rendering import diff_lines, render
 from itsm_ai.workflow import transitions
 
@@ -225,15 +225,3 @@ def console_article(
         diff=diff,
         can_edit=user.role in STAFF,
     )
-
-
-@router.get("/console/models")
-def console_models(request: Request, user: ModelsPageUser):
-    """The triage model registry: versions, CURRENT, challenger and held-out metrics (read only)."""
-    try:
-        from itsm_ai.classify.model_catalog import list_models
-
-        models, problem = list_models(), None
-    except ImportError:
-        models, problem = [], "the triage package is not installed"
-    return render(request, "console/models.html", user, models=models, problem=problem)

@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 from itsm_ai.auth import service as auth_service
 from itsm_ai.auth.dependencies import SESSION_COOKIE
 from itsm_ai.auth.models import User
-from itsm_ai.base.roles import DATA_ROLES, READERS, REQUESTERS, STAFF, Role
+from itsm_ai.base.roles import ADMINS, DATA_ROLES, READERS, REQUESTERS, STAFF, Role
 from itsm_ai.database import DbSession
 from itsm_ai.errors import AppError, AuthenticationError, InvalidInputError, PermissionDeniedError
 from itsm_ai.ui.rendering import PageIdentity, render
@@ -56,6 +56,7 @@ PortalUser = Annotated[User, Depends(_require(REQUESTERS))]
 ConsoleUser = Annotated[User, Depends(_require(READERS))]
 StaffPageUser = Annotated[User, Depends(_require(STAFF))]
 ModelsPageUser = Annotated[User, Depends(_require(DATA_ROLES))]
+AdminPageUser = Annotated[User, Depends(_require(ADMINS))]
 
 
 class PageRoute(APIRoute):

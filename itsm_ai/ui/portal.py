@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 
+from itsm_ai.approval import service as approval_service
 from itsm_ai.database import DbSession
 from itsm_ai.knowledge.article.service import ARTICLE
 from itsm_ai.records import service as record_service
@@ -16,6 +17,7 @@ from itsm_ai.ui.page_auth import PageRoute, PortalUser
 from itsm_ai.ui.rendering import render
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
+PAGE_SIZE = 20
 
 
 @router.get("/portal")
@@ -27,10 +29,28 @@ def portal_home(request: Request, user: PortalUser):
 
 
 @router.get("/portal/tickets")
-def portal_tickets(request: Request, db_session: DbSession, user: PortalUser):
-    """The requester's own tickets."""
+def portal_tickets(
+    request: Request,
+    db_session: DbSession,
+    user: PortalUser,
+    status: Literal["open", "closed", "all"] = "all",
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+):
+    """The requester's own tickets: a page of 20, open or closed, searched by number or title."""
+    tickets, total = service.my_tickets(
+        db_session=db_session, user=user, status=status, q=q, offset=offset, limit=PAGE_SIZE
+    )
     return render(
-        request, "portal/tickets.html", user, tickets=service.my_tickets(db_session=db_session, user=user)
+        request,
+        "portal/tickets.html",
+        user,
+        tickets=tickets,
+        total=total,
+        status=status,
+        q=q or "",
+        offset=offset,
+        page_size=PAGE_SIZE,
     )
 
 
@@ -42,6 +62,9 @@ def portal_ticket(number: str, request: Request, db_session: DbSession, user: Po
     ticket.pop("suggestions", None)
     entries = service.history(db_session=db_session, spec=spec, obj=obj, include_internal=False)
     files = ticket_files(db_session=db_session, spec=spec, obj=obj, user=user)
+    approvals = approval_service.list_for_record(
+        db_session=db_session, record_type=spec.record_type, record_id=obj.id
+    )
     return render(
         request,
         "portal/ticket.html",
@@ -51,6 +74,9 @@ def portal_ticket(number: str, request: Request, db_session: DbSession, user: Po
         history=entries,
         api_path=spec.path,
         files=files,
+        approvals=[approval_service.to_read(a, obj.number) for a in approvals],
+        can_decide=spec.record_type == "incident" and obj.state == "resolved",
+        needs_approval=bool(getattr(getattr(obj, "catalog_item_ref", None), "requires_approval", False)),
     )
 
 

@@ -234,22 +234,50 @@ def group_names(*, db_session: Session) -> list[str]:
     return list(db_session.scalars(select(Group.name).where(Group.active.is_(True)).order_by(Group.name)))
 
 
-def my_tickets(*, db_session: Session, user: User, limit: int = 200) -> list[dict[str, Any]]:
-    """The user's own incidents and service requests, newest first."""
-    out = []
+def my_tickets(
+    *,
+    db_session: Session,
+    user: User,
+    status: str = "all",
+    q: str | None = None,
+    offset: int = 0,
+    limit: int = 20,
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of the user's own incidents and service requests, newest first, and how many match in all;
+    `status` is open, closed or all, `q` matches the number or the title."""
+    out: list[dict[str, Any]] = []
+    total = 0
     for spec in PORTAL_SPECS:
+        model = spec.model
+        conds = [model.caller_id == user.id]
+        open_states = OPEN_STATES[spec.record_type]
+        if status == "open":
+            conds.append(model.state.in_(open_states))
+        elif status == "closed":
+            conds.append(model.state.notin_(open_states))
+        if q and q.strip():
+            pattern = like_pattern(q.strip())
+            conds.append(
+                or_(
+                    model.number.ilike(pattern, escape="\\"),
+                    model.short_description.ilike(pattern, escape="\\"),
+                )
+            )
+        total += db_session.scalar(select(func.count()).select_from(model).where(*conds)) or 0
+        # Each type's newest offset+limit rows are enough to cut the merged page from.
         stmt = (
-            select(spec.model)
-            .where(spec.model.caller_id == user.id)
-            .order_by(spec.model.opened_at.desc(), spec.model.id.desc())
-            .limit(limit)
+            select(model)
+            .where(*conds)
+            .order_by(model.opened_at.desc(), model.id.desc())
+            .limit(offset + limit)
         )
         for obj in db_session.scalars(stmt).unique():
             row = record_service.serialize(spec, obj)
             row["record_type"] = spec.record_type
+            row["is_open"] = obj.state in open_states
             out.append(row)
-    out.sort(key=lambda r: r["opened_at"], reverse=True)
-    return out[:limit]
+    out.sort(key=lambda r: (r["opened_at"], r["number"]), reverse=True)
+    return out[offset : offset + limit], total
 
 
 @dataclass

@@ -21,7 +21,7 @@ from itsm_ai.auth.dependencies import SESSION_COOKIE, client_address
 from itsm_ai.config import get_settings
 from itsm_ai.database import DbSession
 from itsm_ai.errors import AuthenticationError, TooManyRequestsError
-from itsm_ai.ui import console, dashboard, mail_pages, portal
+from itsm_ai.ui import admin, console, dashboard, mail_pages, model_ops, portal
 from itsm_ai.ui.page_auth import MaybeUser, PageRoute
 from itsm_ai.ui.rendering import HOME, STATIC_DIR, render
 
@@ -124,6 +124,9 @@ router.include_router(portal.router)
 router.include_router(console.router)
 router.include_router(mail_pages.router)
 router.include_router(dashboard.router)
+router.include_router(model_ops.router)
+# Last: its catch-all /console/* and /portal/* pages answer the styled 404 for any path not matched above.
+router.include_router(admin.router)
 
 
 def install(app: FastAPI) -> None:

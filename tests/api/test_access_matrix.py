@@ -166,6 +166,10 @@ EXPECTED: dict[tuple[str, str], dict[str, Status]] = {
     # 422/409); reports for readers; feedback for all.
     ("POST", "/similar"): _exp(422, 422, 422, 422),
     ("GET", "/incidents/{ref}/similar"): _exp(200, 200, 200, 403),
+    # The caller's answer to a resolution: the caller and staff reach the state check (the fresh incident is
+    # new, not resolved: 409), other requesters do not see the ticket, data scientists may not.
+    ("POST", "/incidents/{ref}/confirm"): _exp(409, 409, 403, 409, requester2=OTHERS_TICKET),
+    ("POST", "/incidents/{ref}/reopen"): _exp(409, 409, 403, 409, requester2=OTHERS_TICKET),
     ("POST", "/incidents/{ref}/duplicate/confirm"): _exp((200, 422), (200, 422), 403, 403),
     ("POST", "/incidents/{ref}/duplicate/dismiss"): _exp((200, 409), (200, 409), 403, 403),
     ("POST", "/incidents/{ref}/major-incident/problem"): _exp((201, 409), (201, 409), 403, 403),
@@ -486,6 +490,8 @@ CORE_SUBS = ("audit", "comments", "tickets")
 PROBE_BODIES = {
     ("POST", "/changes/{ref}/approvals"): {"approvers": ["admin"]},
     ("POST", "/requests/{ref}/approvals"): {"approvers": ["admin"]},
+    ("POST", "/incidents/{ref}/confirm"): {"version": 1},
+    ("POST", "/incidents/{ref}/reopen"): {"version": 1, "comment": "still broken"},
 }
 
 

@@ -409,3 +409,20 @@ def test_requester_cannot_mark_a_fix_shareable(client, users):
         headers=users["requester"].headers,
     )
     assert_error(r, 403, "fix_shareable")
+
+
+def test_status_counts_every_open_ticket_and_lists_each_once(chat, client, users):
+    headers = users["requester"].headers
+    numbers = [
+        client.post(
+            f"{API}/incidents", json={"short_description": f"Printer {i} jams"}, headers=headers
+        ).json()["number"]
+        for i in range(12)
+    ]
+    out = chat.say("what's the status of my ticket")
+    assert out["intent"] == "check_status"
+    assert "You have 12 open tickets." in out["reply"]
+    shown = [t["number"] for t in out["tickets"]]
+    assert len(shown) == len(set(shown)) == 10 and set(shown) <= set(numbers)
+    # The text counts; the list carries the tickets, so a page showing both names each ticket once.
+    assert not any(n in out["reply"] for n in numbers)

@@ -229,6 +229,7 @@ def test_requester_chats_agent_accepts_and_resolves(live_server, browser):
     page.goto(f"{base}/portal/catalog")
     page.get_by_label("Quantity").fill("2")
     page.get_by_role("button", name="Order").click()
+    page.get_by_role("button", name="Confirm order").click()  # the confirmation step
     ordered = page.locator(".status a", has_text=re.compile(r"^REQ\d+$"))
     ordered.wait_for()
     page.screenshot(path=str(SHOTS / "07-portal-catalog.png"), full_page=True)

@@ -168,7 +168,24 @@ function initChat(root) {
   const form = root.querySelector("#chat-form");
   const input = root.querySelector("#chat-input");
   const endpoint = root.dataset.endpoint;
+  // The API keeps the conversation; the page remembers only its id, so a reload picks it up again.
+  const storeKey = `itsm-chat:${root.dataset.user || ""}`;
   let conversationId = null;
+
+  function remember(id) {
+    conversationId = id;
+    try {
+      if (id === null) window.localStorage.removeItem(storeKey);
+      else window.localStorage.setItem(storeKey, String(id));
+    } catch (err) {
+      // storage blocked (private mode): the conversation still works until the page reloads
+    }
+  }
+
+  function closeChoices() {
+    // A question is answered once: earlier buttons would send a stale choice the API refuses.
+    for (const b of log.querySelectorAll(".choices button")) b.disabled = true;
+  }
 
   function add(role, ...children) {
     const item = el("li", { class: `msg ${role}` }, el("span", { class: "who" }, role === "user" ? "You" : "Agent"), ...children);
@@ -239,6 +256,7 @@ function initChat(root) {
   }
 
   async function send(body, shown) {
+    closeChoices();
     add("user", el("p", {}, shown));
     const pending = add("bot", el("p", { class: "typing" }, "…"));
     const result = await api("POST", endpoint, body);
@@ -247,8 +265,41 @@ function initChat(root) {
       add("bot", el("p", { class: "error" }, result.message));
       return;
     }
-    conversationId = result.data.conversation_id;
+    remember(result.data.conversation_id);
     render(result.data);
+  }
+
+  async function restore() {
+    let saved = null;
+    try {
+      saved = window.localStorage.getItem(storeKey);
+    } catch (err) {
+      saved = null;
+    }
+    if (!saved || !/^\d+$/.test(saved)) return;
+    const result = await api("GET", `${endpoint}/${saved}`);
+    if (!result.ok) {
+      remember(null);
+      return;
+    }
+    conversationId = result.data.id;
+    const messages = result.data.messages || [];
+    const waiting = ["awaiting_choice", "awaiting_feedback"].includes(result.data.state);
+    messages.forEach((m, i) => {
+      if (m.role === "user") {
+        add("user", el("p", {}, m.text));
+        return;
+      }
+      render({ reply: m.text, answers: m.answers || [], choices: m.choices || [] });
+      if (!(waiting && i === messages.length - 1)) closeChoices();
+    });
+    if (result.data.ticket_number) {
+      add(
+        "bot",
+        el("p", { class: "ticket-created" }, "Your ticket: ",
+          el("a", { class: "ticket-number", href: `/portal/tickets/${encodeURIComponent(result.data.ticket_number)}` }, result.data.ticket_number))
+      );
+    }
   }
 
   form.addEventListener("submit", (event) => {
@@ -261,10 +312,11 @@ function initChat(root) {
   });
 
   root.querySelector("#chat-new")?.addEventListener("click", () => {
-    conversationId = null;
+    remember(null);
     log.replaceChildren();
     input.focus();
   });
+  restore();
 }
 
 document.addEventListener("DOMContentLoaded", () => {
