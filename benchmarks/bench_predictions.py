@@ -15,6 +15,18 @@ hour after it opened, and right after its first assignment, from the events up t
   category (or CI) within 30 minutes are injected at random times of the test period, and the share raised as
   an alert is reported, with the alerts the untouched test stream raises per day (false alarms).
 
+Time to resolve misses its target (about 12% below the baseline at each point, not 25%), and we found no
+honest way to reach it. The hours are heavy-tailed: in the test period the median is 3 h at open but the mean
+138 h, and the 10% of tickets that take over 300 h carry about three quarters of the baseline's absolute
+error; nothing known at prediction time tells them apart. Tried at open (validation = latest 20% of the
+training rows; test figures in brackets): recency half-life 14 days (-13%); the share of recent tickets
+(overall, per group, per category) resolved within an hour, a leak-free view of the desk's drift (val -16%,
+test -12%); the CI's, caller's, group's and category's median duration and long-ticket share over tickets
+that ended before the prediction time (val -16%, test -13%). As a ceiling, the same model fitted by 5-fold
+cross-validation inside the test period itself (no drift, same distribution) reaches only -12%: the limit is
+in the features the log offers at prediction time, not in the split or the loss (the model already predicts
+the conditional median: quantile loss at 0.5 on log hours).
+
 The recency half-life is chosen at open time on the latest 20% of the training rows (never on the test rows)
 and kept for the later points. `--tiny`
 reads the first 12,000 events and skips the choice (CI, < 60 s).

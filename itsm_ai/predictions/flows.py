@@ -4,6 +4,9 @@
   resolve on every create and update, mirrors them into the ticket's `suggestions["predictions"]` (so the
   ticket API and rule conditions see them: `breach_risk > 0.8`), and on create checks the arrival rate of
   its category and CI. It runs in a savepoint: a failing prediction is logged and never costs the write.
+- A challenger set in the registry (`PUT /models/{name}/challenger`) is scored beside CURRENT on each
+  incident's first prediction after it was set (`suggestions["predictions"]["shadow"]`), and
+  `service.shadow_report` compares both once the incidents end.
 - `refresh_job` (a worker job) recomputes open incidents whose predictions have aged, since the risk rises
   with the time a ticket sits without an event.
 """
@@ -53,6 +56,10 @@ def refresh(*, db_session: Session, obj: Incident, at: datetime | None = None) -
     row = service.predict(db_session=db_session, obj=obj, at=at)
     summary = service.summary(row)
     if summary is not None:
+        recorded = ((obj.suggestions or {}).get("predictions") or {}).get("shadow") or {}
+        scored = service.shadow(db_session=db_session, obj=obj, at=at, skip=recorded)
+        if scored:
+            summary = {**summary, "shadow": {**recorded, **scored}}
         _mirror(db_session, obj, summary)
     elif (obj.suggestions or {}).get("predictions"):
         _mirror(db_session, obj, {"breach_risk": None, "likely_to_breach": False, "ttr_hours": None})

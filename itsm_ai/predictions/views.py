@@ -1,6 +1,7 @@
 """Prediction endpoints: a ticket's risk and time to resolve, the at-risk list, and volume alerts.
 
-Agents and admins read and refresh predictions and acknowledge alerts; data scientists read them;
+Agents and admins read and refresh predictions and acknowledge alerts; data scientists read them and the
+shadow reports (champion vs challenger; set them with the registry's `/models/{name}/...` endpoints);
 requesters get 403 (a breach risk is the desk's view of its own work, not the caller's).
 """
 
@@ -10,10 +11,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from itsm_ai.auth.dependencies import ReaderUser, StaffUser
+from itsm_ai.auth.dependencies import DataUser, ReaderUser, StaffUser
 from itsm_ai.database import DbSession
 from itsm_ai.predictions import flows, service
-from itsm_ai.predictions.enums import AlertStatus
+from itsm_ai.predictions.enums import AlertStatus, ModelName
 from itsm_ai.predictions.models import AlertRead, AlertUpdate, PredictionRead, TicketPrediction
 
 router = APIRouter(prefix="/predictions", tags=["predictions"])
@@ -105,3 +106,17 @@ def update_alert(
     return service.set_alert_status(
         db_session=db_session, alert=alert, status=body.status, version=body.version, actor_id=user.id
     )
+
+
+@router.get(
+    "/models/{name}/shadow-report",
+    summary="CURRENT vs the challenger on ended incidents both scored (breach risk or time to resolve)",
+)
+def shadow_report(
+    name: ModelName,
+    db_session: DbSession,
+    user: DataUser,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 20_000,
+) -> dict[str, Any]:
+    """Per side: its versions, tickets, and Brier/AUC (sla_breach) or MAE hours (time_to_resolve)."""
+    return service.shadow_report(db_session=db_session, name=name, limit=limit)

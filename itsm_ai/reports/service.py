@@ -17,6 +17,7 @@ from itsm_ai.config import get_settings
 from itsm_ai.errors import InvalidInputError
 from itsm_ai.group.models import Group
 from itsm_ai.reports import metrics, tabular
+from itsm_ai.reports.context import Context
 from itsm_ai.reports.enums import COUNTED_TYPES, TICKET_TYPES, Dimension, Interval, Metric
 from itsm_ai.reports.periods import Period, epoch, periods
 from itsm_ai.sla import service as sla_service
@@ -241,7 +242,7 @@ def _row_head(period: Period, tz: str) -> dict[str, Any]:
 def run(*, db_session: Session, query: ReportQuery) -> dict[str, Any]:
     """The report: the query as understood, its columns and its tidy rows (see `metrics` for the figures)."""
     buckets = periods(query.start, query.end, query.interval, query.tz)
-    ctx = metrics.Context(
+    ctx = Context(
         db_session=db_session,
         periods=buckets,
         interval=query.interval,
