@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -30,10 +31,19 @@ INTERRUPTED_QUEUED = "interrupted: the server stopped before the job started"
 
 _threads: dict[int, threading.Thread] = {}
 _threads_lock = threading.Lock()
+# Targets other features train on this table (e.g. "encoder"): target -> start(params=, user=) -> job id.
+_other_targets: dict[str, Callable[..., int]] = {}
+
+
+def register_target(target: str, start: Callable[..., int]) -> None:
+    """Let another feature's model be trained through POST /models/train and polled like triage's."""
+    _other_targets[target] = start
 
 
 def start_training_job(*, params: dict[str, Any], user) -> int:
     """Queue a training job (committed at once, so its status can be polled) and run it in a thread."""
+    if params["target"] in _other_targets:
+        return _other_targets[params["target"]](params=params, user=user)
     check_target(params["target"])
     features = params.get("features")
     if features is not None and features not in FEATURE_CHOICES:
