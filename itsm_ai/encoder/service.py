@@ -305,7 +305,9 @@ def build_index(*, db_session: Session, version: str | None, progress: Progress 
         if progress is not None:
             progress(done / total if total else 1.0, f"re-embedded {done}/{total} documents")
 
-    return builder.reconcile(db_session, progress=step)
+    summary = builder.reconcile(db_session, progress=step)
+    builder.save()  # even an empty or unchanged index: every process loads it from disk when it switches
+    return summary
 
 
 def promote(*, db_session: Session, version: str, progress: Progress | None = None) -> dict[str, Any]:

@@ -112,6 +112,7 @@ def fine_tune(
     saved_length = model.max_seq_length
     model.max_seq_length = min(max_seq_length, saved_length or max_seq_length)
     loss_fn = MultipleNegativesRankingLoss(model)
+    prepare = getattr(model, "preprocess", None) or model.tokenize  # tokenize is deprecated in 6.x
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
     batch_size = max(2, min(batch_size, len(pairs)))
     per_epoch = math.ceil(len(pairs) / batch_size)
@@ -133,10 +134,7 @@ def fine_tune(
             if time.monotonic() - started > max_seconds:
                 stopped = "time limit"
                 break
-            features = [
-                model.tokenize([pairs.a[i] for i in batch]),
-                model.tokenize([pairs.b[i] for i in batch]),
-            ]
+            features = [prepare([pairs.a[i] for i in batch]), prepare([pairs.b[i] for i in batch])]
             value = loss_fn(features, torch.empty(0))
             value.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
