@@ -108,3 +108,32 @@ def test_a_promotion_not_built_first_is_refused_by_the_registry(live, fake_versi
     else:
         raise AssertionError("a plain promote of an encoder version must be refused")
     assert store.current_version("encoder", models_dir=get_settings().models_dir) is None
+
+
+def test_a_vector_of_the_encoder_swapped_out_is_never_searched_with(live, fake_version, encoder_env):
+    _resolved(PRINTER, VPN)
+    _search("printer")
+    stock = live.encoder
+    stale = live.encode("printer queue stuck")
+    version = fake_version()
+    with get_session() as session:
+        encoders.promote(db_session=session, version=version)
+    new = encoder_env[version]
+    calls = new.calls
+    with get_session() as session:
+        hits = live.search(session, "printer queue stuck", k=2, vector=stale, vector_encoder=stock)
+    assert new.calls == calls + 1  # the text was embedded again with the live encoder
+    assert hits[0]["short_description"] == PRINTER[0]
+
+
+def test_a_new_incident_is_suggested_from_the_live_encoders_index(live, fake_version, encoder_env):
+    _resolved(PRINTER, VPN)
+    version = fake_version()
+    with get_session() as session:
+        encoders.promote(db_session=session, version=version)
+    with get_session() as session:
+        new = service_incident(session, "printer queue stuck", "jobs wait in the print queue")
+        similar = new.suggestions["similar"]
+    assert similar and similar[0]["short_description"] == PRINTER[0]
+    live.flush()
+    assert live.index.metadata()["model_version"] == f"encoder/{version}==1" and len(live.index) == 3

@@ -476,9 +476,16 @@ class RetrievalService:
         vector: np.ndarray | None = None,
         min_score: float | None = None,
         mode: str = "hybrid",
+        vector_encoder: Any = None,
     ) -> list[dict[str, Any]]:
-        """Items of the k best records for a text, best first, filtered as asked."""
+        """Items of the k best records for a text, best first, filtered as asked.
+
+        ``vector_encoder``: the encoder that made ``vector``; when the live one is another (swapped since),
+        the text is embedded again rather than searched with another encoder's vector.
+        """
         self.ensure_ready(db_session)
+        if vector is not None and vector_encoder is not None and vector_encoder is not self.encoder:
+            vector = None
         self.catch_up(db_session)
         types = [t for t in (types or self.types) if t in self.types]
         if not types or k <= 0:
