@@ -147,6 +147,13 @@ class RetrievalService:
                     self.reconcile(db_session)
             return True
 
+    def _adopt_promoted(self) -> None:
+        """Before the first load or a rebuild: take the promoted encoder and its index folder."""
+        if self.follow_registry and not self.ready:
+            self.encoder_version = promoted_encoder_version(self.settings.models_dir)
+            self.directory = index_directory(self.base_directory, self.encoder_version)
+            self._encoder = None
+
     # -------------------------------------------------------------------------------------- basics
     @property
     def encoder(self) -> Any:
@@ -205,10 +212,7 @@ class RetrievalService:
         try:
             if self.ready:
                 return True
-            if self.follow_registry:
-                self.encoder_version = promoted_encoder_version(self.settings.models_dir)
-                self.directory = index_directory(self.base_directory, self.encoder_version)
-                self._encoder = None
+            self._adopt_promoted()
             self.index = self.load()
             if db_session is None:
                 from itsm_ai.database import get_session
@@ -381,6 +385,7 @@ class RetrievalService:
     def rebuild(self, db_session: Session, *, progress: Callable[[int, int], None] | None = None) -> dict:
         """Embed every record again into a fresh index and save it."""
         with self._lock:
+            self._adopt_promoted()
             summary = self.reconcile(db_session, full=True, progress=progress)
             self.ready = True
             return summary
