@@ -137,3 +137,39 @@ def test_a_new_incident_is_suggested_from_the_live_encoders_index(live, fake_ver
     assert similar and similar[0]["short_description"] == PRINTER[0]
     live.flush()
     assert live.index.metadata()["model_version"] == f"encoder/{version}==1" and len(live.index) == 3
+
+
+def test_searches_keep_being_served_while_the_new_index_is_built(live, fake_version, encoder_env):
+    import threading
+
+    _resolved(PRINTER, VPN, OUTLOOK)
+    _search("printer")
+    version = fake_version()
+    slow = encoders.encoder_for_version(version)
+    started, release = threading.Event(), threading.Event()
+    plain = slow.encode
+
+    def held_encode(texts, **kwargs):
+        started.set()
+        assert release.wait(10)
+        return plain(texts, **kwargs)
+
+    slow.encode = held_encode
+    done: list[dict] = []
+
+    def promote():
+        with get_session() as session:
+            done.append(encoders.promote(db_session=session, version=version))
+
+    worker = threading.Thread(target=promote)
+    worker.start()
+    try:
+        assert started.wait(10)
+        # Re-embedding is under way: the live index still answers, with the old encoder.
+        assert _search("vpn tunnel drops")[0]["short_description"] == VPN[0]
+        assert live.encoder_version is None
+    finally:
+        release.set()
+        worker.join(10)
+    assert done and done[0]["current"] == version
+    assert _search("vpn tunnel drops")[0]["short_description"] == VPN[0] and live.encoder_version == version
