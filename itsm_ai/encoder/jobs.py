@@ -108,7 +108,7 @@ def run_encoder_job(job_id: int) -> None:
             documents = result["index"].get("indexed", "?")
             summary = f"promoted encoder {version}: {documents} documents in its index"
         else:
-            version, summary = _train(params, progress)
+            version, summary = _train({**params, "job_id": job_id}, progress)
         _update(job_id, status=JobStatus.succeeded, progress=1.0, version=version, message=summary,
                 finished_at=utcnow())
     except Exception as exc:  # noqa: BLE001 - the job row must say why it failed

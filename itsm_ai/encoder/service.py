@@ -366,8 +366,7 @@ def shadow_report(*, db_session: Session, challenger: str | None = None) -> dict
     pairs = recent.subset(fresh)
     report: dict[str, Any] = {
         "pairs": len(pairs),
-        "left_out_trained": len(recent) - len(pairs) if len(recent) < s.encoder_shadow_pairs + len(seen)
-        else None,
+        "left_out_as_trained_on": sum(1 for key in recent.keys() if key in seen),
         "champion": {"version": champion, **recall_at_k(_encode_fn(champion), pairs)},
         "challenger": None,
     }

@@ -126,7 +126,7 @@ def test_promote_rollback_and_shadow_report_over_http(client, ds, live, fake_ver
     }
     report = client.get(f"{API}/shadow-report", headers=ds).json()
     # The pair the challenger trained on is left out: one fresh confirmed pair remains.
-    assert report["pairs"] == 1
+    assert report["pairs"] == 1 and report["left_out_as_trained_on"] == 1
     assert report["champion"]["version"] == champion and report["champion"]["n"] == 1
     assert report["challenger"]["version"] == challenger and report["challenger"]["recall@1"] == 1.0
 
