@@ -13,8 +13,9 @@ from itsm_ai.attachment.cli import attachments_app
 from itsm_ai.backup.cli import backup_command, restore_command
 from itsm_ai.base.roles import Role
 from itsm_ai.chat.cli import chat_app
-from itsm_ai.classify.cli import evaluate_command, models_app, train_command
+from itsm_ai.classify.cli import evaluate_command, models_app
 from itsm_ai.data.cli import export_command, import_command
+from itsm_ai.encoder.cli import encoder_app, train_command
 from itsm_ai.knowledge.cli import index_app, knowledge_app
 from itsm_ai.mail.cli import mail_app
 from itsm_ai.predictions.cli import predictions_app
@@ -178,6 +179,7 @@ db_app.command("rebuild-report-facts")(rebuild_facts_command)
 app.command("train")(train_command)
 app.command("evaluate")(evaluate_command)
 app.add_typer(models_app, name="models")
+app.add_typer(encoder_app, name="encoder")
 
 
 def main() -> None:  # pragma: no cover

@@ -181,6 +181,24 @@ class Settings(BaseSettings):
         default="model",
         description="model (the embedding_model) or hash (offline bag-of-words hashing: tests, no model).",
     )
+    # Encoder fine-tuning (issue 19): contrastive training on the desk's confirmed pairs, time-boxed.
+    encoder_train_max_seconds: float = Field(
+        default=1800.0, gt=0, description="Training stops after this long (the steps done are kept)."
+    )
+    encoder_train_epochs: int = Field(default=1, ge=1, le=20)
+    encoder_train_batch_size: int = Field(
+        default=16, ge=2, le=256, description="Pairs per step; the other pairs of a step are its negatives."
+    )
+    encoder_train_learning_rate: float = Field(default=2e-5, gt=0, le=1e-2)
+    encoder_train_max_seq_length: int = Field(
+        default=128, ge=16, le=512, description="Tokens per text while training (CPU cost grows with it)."
+    )
+    encoder_holdout_share: float = Field(
+        default=0.2, ge=0, lt=1, description="Share of the pairs kept out of training to evaluate on."
+    )
+    encoder_shadow_pairs: int = Field(
+        default=200, ge=1, le=100_000, description="Recent confirmed pairs the shadow evaluation reads."
+    )
     knowledge_index_types: list[str] = ["incident", "problem", "knowledge_article"]
     knowledge_exact_threshold: int = Field(
         default=20_000, description="Exact search up to this many vectors, HNSW above."

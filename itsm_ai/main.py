@@ -277,6 +277,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     from itsm_ai.chat.views import router as chat_router
     from itsm_ai.classify.views import router as classify_router
     from itsm_ai.data.views import router as data_router
+    from itsm_ai.encoder.views import router as encoder_router
     from itsm_ai.group.views import router as group_router
     from itsm_ai.knowledge.views import router as knowledge_router
     from itsm_ai.mail.views import router as mail_router
@@ -325,6 +326,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
         sla_router,
         automation_router,
         webhook_router,
+        encoder_router,  # before triage's: /models/encoder/... wins over /models/{name}/...
         classify_router,
         chat_router,
         attachment_router,

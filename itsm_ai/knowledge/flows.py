@@ -102,7 +102,11 @@ def prepare_create(record_type: str, values: dict[str, Any]) -> dict[str, Any] |
             return None  # the listener loads the index with its session (or skips while it is being built)
         service.flush()
         text = _text(values.get("short_description"), values.get("description"))
-        return {"knowledge.text": text, "knowledge.vector": service.encode(text)}
+        # Taken before embedding: if the encoder is swapped meanwhile, the listener sees a mismatch and
+        # embeds again, so a vector never meets another encoder's index.
+        encoder = service.encoder
+        vector = service.encode(text)
+        return {"knowledge.text": text, "knowledge.vector": vector, "knowledge.encoder": encoder}
     except Exception:  # noqa: BLE001 - suggestions must never stop a ticket from being created
         log.exception("knowledge: embedding a new incident failed")
         return None
@@ -123,7 +127,8 @@ def suggest_on_create(db_session: Session, event: RecordEvent) -> None:
         settings = service.settings
         text = query_text(obj)
         prepared = event.prepared
-        fresh = prepared.get("knowledge.text") != text
+        encoder = service.encoder
+        fresh = prepared.get("knowledge.text") != text or prepared.get("knowledge.encoder") is not encoder
         vector = service.encode(text) if fresh else prepared["knowledge.vector"]
         setattr(obj, _VECTOR_ATTR, vector)
         similar = service.search(
@@ -133,8 +138,12 @@ def suggest_on_create(db_session: Session, event: RecordEvent) -> None:
             types=[t for t in service.types if t in (INCIDENT, PROBLEM, ARTICLE)],
             states=RESOLVED_STATES,
             vector=vector,
+            vector_encoder=encoder,
             min_score=settings.knowledge_similar_min_score,
         )
+        if service.encoder is not encoder:  # swapped during the search: the duplicate check embeds again
+            vector = service.encode(text)
+            setattr(obj, _VECTOR_ATTR, vector)
         keys: dict[str, Any] = {"similar": [_suggestion_item(i) for i in similar]}
         if obj.duplicate_of_id is None:
             keys["duplicate"] = _find_duplicate(db_session, service, vector)

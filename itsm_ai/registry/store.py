@@ -11,6 +11,9 @@ knows nothing of what a model is for.
   model file against the SHA-256 in its metadata, and warns (`ModelVersionWarning`) when the libraries that
   saved it differ from the installed ones.
 - A challenger (a saved version run in shadow beside CURRENT) is recorded in ``<name>/CHALLENGER``.
+- A version may carry more files than the model (``extra_files``, e.g. an encoder's weights folder), and its
+  metadata may name the flow that must promote it (``promoted_by``: e.g. the encoder's, which first builds
+  the index of its vectors); a plain `promote` then refuses it.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import shutil
 import tempfile
 import uuid
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -187,14 +190,25 @@ def _model_metadata(model: Any) -> dict[str, Any]:
 
 
 def save(
-    model: Any, *, name: str, metadata: dict | None = None, models_dir=None, promote: bool = False
+    model: Any,
+    *,
+    name: str,
+    metadata: dict | None = None,
+    models_dir=None,
+    promote: bool = False,
+    extra_files: Callable[[Path], None] | None = None,
 ) -> str:
-    """Save a model as a new version (never overwriting one) and return the version id."""
+    """Save a model as a new version (never overwriting one) and return the version id.
+
+    ``extra_files(folder)`` writes what else the version holds into its (still temporary) folder.
+    """
     folder = model_dir(name, models_dir)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = _inside(folder, f".tmp-{uuid.uuid4().hex}")
     tmp.mkdir()
     try:
+        if extra_files is not None:
+            extra_files(tmp)
         joblib.dump(model, tmp / MODEL_FILE)
         base = {
             **_model_metadata(model),
@@ -228,7 +242,7 @@ def save(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     if promote:
-        _promote(name, version_id, models_dir)
+        _promote(name, version_id, models_dir, managed=True)
     return version_id
 
 
@@ -277,26 +291,43 @@ def _set_current(folder: Path, version_id: str, action: str, events: list[dict])
     _write_atomic(folder / CURRENT_FILE, version_id + "\n")
 
 
-def promote(name: str, version_id: str, *, models_dir=None) -> None:
-    """Make a saved version the CURRENT one (atomically, recorded in HISTORY)."""
-    _promote(name, version_id, models_dir)
+def promote(name: str, version_id: str, *, models_dir=None, managed: bool = False) -> None:
+    """Make a saved version the CURRENT one (atomically, recorded in HISTORY).
+
+    A version whose metadata names a ``promoted_by`` flow is refused unless ``managed`` (that flow calls).
+    """
+    _promote(name, version_id, models_dir, managed=managed)
 
 
-def _promote(name: str, version_id: str, models_dir) -> None:
+def _promote(name: str, version_id: str, models_dir, *, managed: bool = False) -> None:
     folder = model_dir(name, models_dir)
     check_version(version_id)
     if not (_inside(folder, version_id) / MODEL_FILE).is_file():
         raise RegistryError(f"model {name!r} has no version {version_id!r}")
+    if not managed:
+        flow = read_metadata(name, version_id, models_dir=models_dir).get("promoted_by")
+        if flow:
+            raise RegistryError(f"model {name!r} {version_id} is promoted with {flow} (it prepares it first)")
     with _locked(folder):
         _set_current(folder, version_id, "promote", _history(folder))
 
 
-def rollback(name: str, *, models_dir=None) -> str:
-    """Return CURRENT to the version promoted before it; returns that version."""
+def rollback(name: str, *, models_dir=None, to_none: bool = False) -> str | None:
+    """Return CURRENT to the version promoted before it; returns that version.
+
+    ``to_none``: rolling back the first promoted version removes CURRENT (returns None), for models whose
+    absence has a meaning (no encoder promoted: the stock one serves).
+    """
     folder = model_dir(name, models_dir)
     with _locked(folder):
         events = _history(folder)
         stack = _promoted_stack(events)
+        if len(stack) == 1 and to_none and (folder / CURRENT_FILE).exists():
+            events = [*events, {"action": "rollback", "version": None,
+                                "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}]
+            _write_atomic(folder / HISTORY_FILE, "".join(json.dumps(e) + "\n" for e in events))
+            os.unlink(folder / CURRENT_FILE)
+            return None
         if len(stack) < 2:
             raise RegistryError(f"model {name!r} has no previously promoted version to roll back to")
         previous = stack[-2]

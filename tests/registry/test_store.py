@@ -150,3 +150,42 @@ def test_a_model_adds_its_own_metadata(tmp_path):
     meta = store.read_metadata("described", "v0001", models_dir=tmp_path)
     assert meta["thresholds"] == {"0": 0.5} and meta["classes"] == [0, 1]
     assert meta["name"] == "described"  # what the registry measured is not overridable
+
+
+def test_a_version_holds_extra_files_written_before_it_appears(model, tmp_path):
+    def weights(folder):
+        (folder / "weights").mkdir()
+        (folder / "weights" / "w.bin").write_bytes(b"\x00\x01")
+
+    version = store.save(model, name="encoder", models_dir=tmp_path, extra_files=weights)
+    assert (tmp_path / "encoder" / version / "weights" / "w.bin").read_bytes() == b"\x00\x01"
+
+    def broken(folder):
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        store.save(model, name="encoder", models_dir=tmp_path, extra_files=broken)
+    assert store.list_versions("encoder", models_dir=tmp_path) == [version]
+    assert not [p for p in (tmp_path / "encoder").iterdir() if p.name.startswith(".tmp")]
+
+
+def test_a_version_promoted_by_a_flow_refuses_a_plain_promote(model, tmp_path):
+    version = store.save(model, name="encoder", models_dir=tmp_path, metadata={"promoted_by": "the flow"})
+    with pytest.raises(RegistryError, match="promoted with the flow"):
+        store.promote("encoder", version, models_dir=tmp_path)
+    assert store.current_version("encoder", models_dir=tmp_path) is None
+    store.promote("encoder", version, models_dir=tmp_path, managed=True)
+    assert store.current_version("encoder", models_dir=tmp_path) == version
+
+
+def test_rollback_to_none_removes_current_after_the_first_promotion(model, tmp_path):
+    v1 = store.save(model, name="encoder", models_dir=tmp_path, promote=True)
+    with pytest.raises(RegistryError):
+        store.rollback("encoder", models_dir=tmp_path)
+    assert store.rollback("encoder", models_dir=tmp_path, to_none=True) is None
+    assert store.current_version("encoder", models_dir=tmp_path) is None
+    with pytest.raises(RegistryError):
+        store.rollback("encoder", models_dir=tmp_path, to_none=True)
+    v2 = store.save(model, name="encoder", models_dir=tmp_path, promote=True)
+    store.promote("encoder", v1, models_dir=tmp_path)
+    assert store.rollback("encoder", models_dir=tmp_path, to_none=True) == v2

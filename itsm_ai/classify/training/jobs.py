@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from itsm_ai.classify.enums import JobStatus
 from itsm_ai.classify.models import TrainingJob
-from itsm_ai.classify.training.data import check_target, store_training_data
+from itsm_ai.classify.training.data import TRAINABLE_FIELDS, check_target, store_training_data
 from itsm_ai.classify.training.trainer import FEATURE_CHOICES, train_model
 from itsm_ai.config import get_settings
 from itsm_ai.database import get_session, utcnow
@@ -41,8 +42,19 @@ class LeaseLost(RuntimeError):
     """Another worker claimed the job after this one missed its heartbeats: stop without recording."""
 
 
+# Targets other features train on this table (e.g. "encoder"): target -> start(params=, user=) -> job id.
+_other_targets: dict[str, Callable[..., int]] = {}
+
+
+def register_target(target: str, start: Callable[..., int]) -> None:
+    """Let another feature's model be trained through POST /models/train and polled like triage's."""
+    _other_targets[target] = start
+
+
 def start_training_job(*, params: dict[str, Any], user) -> int:
     """Queue a training job: its row committed at once (so its status can be polled), then the queue task."""
+    if params["target"] in _other_targets:
+        return _other_targets[params["target"]](params=params, user=user)
     check_target(params["target"])
     features = params.get("features")
     if features is not None and features not in FEATURE_CHOICES:
@@ -251,6 +263,8 @@ def recover_job(*, now=None) -> dict[str, list[int]]:
             session.execute(
                 select(TrainingJob.id, TrainingJob.status, TrainingJob.attempts).where(
                     TrainingJob.status.in_((JobStatus.queued, JobStatus.running)),
+                    # Other features' jobs (the encoder's) run their own way: never re-run them as triage.
+                    TrainingJob.target.in_(TRAINABLE_FIELDS),
                     or_(TrainingJob.heartbeat_at.is_(None), TrainingJob.heartbeat_at < stale),
                 )
             )

@@ -41,3 +41,50 @@ def default_encoder() -> Any:
     from itsm_ai.embeddings import get_encoder
 
     return get_encoder()
+
+
+# ------------------------------------------------------------------------- the promoted (fine-tuned) encoder
+
+# Registry name of the retrieval encoder fine-tuned on the desk's pairs; no CURRENT = the configured model.
+ENCODER_MODEL = "encoder"
+# Inside a version folder: the saved sentence-transformers model.
+WEIGHTS_FOLDER = "weights"
+
+_versioned: dict[tuple[str, str], Any] = {}
+
+
+def promoted_encoder_version(models_dir: Any = None) -> str | None:
+    """The encoder version CURRENT in the registry (None: the configured model); read on every call, so
+    every process switches when any one promotes or rolls back."""
+    from itsm_ai.registry import store
+
+    try:
+        return store.current_version(ENCODER_MODEL, models_dir=models_dir)
+    except store.RegistryError:
+        return None
+
+
+def encoder_for_version(version: str | None, models_dir: Any = None) -> Any:
+    """The encoder of a registry version (its saved weights), or the configured one for None."""
+    if version is None:
+        return default_encoder()
+    from itsm_ai.embeddings import Encoder
+    from itsm_ai.registry import store
+
+    folder = store.model_dir(ENCODER_MODEL, models_dir) / store.check_version(version) / WEIGHTS_FOLDER
+    key = (str(folder), version)
+    if key not in _versioned:
+        s = get_settings()
+        _versioned[key] = Encoder(
+            s.embedding_backend, s.embedding_batch_size, model_name=f"{ENCODER_MODEL}/{version}",
+            model_path=folder,
+        )
+    return _versioned[key]
+
+
+def index_directory(base: Any, version: str | None) -> Any:
+    """Where the index of an encoder's vectors lives: the base folder for the configured model, a folder per
+    version beside it otherwise (blue/green: a promotion fills its own, a rollback finds the old one)."""
+    from pathlib import Path
+
+    return Path(base) if version is None else Path(base) / "encoders" / version

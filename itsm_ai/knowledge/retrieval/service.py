@@ -13,6 +13,10 @@ Consistency (the database is the truth):
   is gone. Before a search, rows written behind the service's back are caught up (``reconcile.Watermarks``).
 * Reads: hits are checked against the database rows (``documents.read_hits``); a missing row or a different
   text drops the hit and queues a re-sync, so another process's writes cannot show stale records.
+* Encoders (blue/green): vectors of two encoders never share an index. Each encoder version has its own
+  index folder (``encoders.index_directory``); a promotion fills the new one first (``itsm_ai.encoder``), then
+  moves the registry's CURRENT. Every search reads CURRENT (one small file) and, when it moved, swaps encoder
+  and index under the lock, keeping the one it left in memory, so a rollback swaps back at once.
 """
 
 from __future__ import annotations
@@ -41,7 +45,12 @@ from itsm_ai.knowledge.retrieval.documents import (
     make_key,
     read_hits,
 )
-from itsm_ai.knowledge.retrieval.encoders import default_encoder
+from itsm_ai.knowledge.retrieval.encoders import (
+    default_encoder,
+    encoder_for_version,
+    index_directory,
+    promoted_encoder_version,
+)
 from itsm_ai.knowledge.retrieval.factory import new_hybrid_searcher, new_lexical_index
 from itsm_ai.knowledge.retrieval.vector_index import VectorIndex
 from itsm_ai.knowledge.retrieval.vector_snapshot import IndexCompatibilityError
@@ -62,11 +71,28 @@ LEXICAL_DEFER_MAX = 256
 class RetrievalService:
     """Vector + BM25 index over tickets and published articles, kept in line with the database."""
 
-    def __init__(self, *, encoder: Any = None, directory: str | Path | None = None, settings=None):
+    def __init__(
+        self,
+        *,
+        encoder: Any = None,
+        directory: str | Path | None = None,
+        settings=None,
+        follow_registry: bool | None = None,
+        encoder_resolver: Callable[[str | None], Any] | None = None,
+    ):
         self.settings = settings or get_settings()
         self._encoder = encoder
         root = directory or self.settings.knowledge_index_dir or (Path(self.settings.data_dir) / "index")
+        self.base_directory = Path(root)
         self.directory = Path(root)
+        # A given encoder is used as is; the configured model follows the registry's promoted encoder.
+        if follow_registry is None:
+            follow_registry = encoder is None and self.settings.knowledge_encoder == "model"
+        self.follow_registry = follow_registry
+        self._resolve = encoder_resolver or (lambda v: encoder_for_version(v, self.settings.models_dir))
+        self.encoder_version: str | None = None
+        # The (version, encoder, index, directory) swapped out last: a rollback swaps it back at once.
+        self._standby: tuple[str | None, Any, VectorIndex | None, Path] | None = None
         self.index: VectorIndex | None = None
         self.lexical = new_lexical_index(self.settings)
         # BM25 entries of unresolved tickets, added only when a search could return them (see _defer_lexical).
@@ -84,12 +110,58 @@ class RetrievalService:
         # Set when another process committed indexed rows (PostgreSQL NOTIFY): the next search looks at once.
         self.remote_changes = threading.Event()
 
+    # -------------------------------------------------------------------------------------- encoders
+    def follow_encoder(self, db_session: Session | None = None) -> bool:
+        """Swap to the encoder CURRENT in the registry if it moved; True when a swap happened.
+
+        The new index was built beside the live one by the promotion; what changed since is caught up here
+        (only those documents are embedded). The left index stays in memory for an instant rollback.
+        """
+        if not self.follow_registry:
+            return False
+        wanted = promoted_encoder_version(self.settings.models_dir)
+        if wanted == self.encoder_version:
+            return False
+        with self._lock:
+            if wanted == self.encoder_version:
+                return False
+            left = (self.encoder_version, self._encoder, self.index, self.directory)
+            standby = self._standby
+            if standby is not None and standby[0] == wanted and standby[1] is not None:
+                _, encoder, index, directory = standby
+            else:
+                encoder, index, directory = self._resolve(wanted), None, index_directory(
+                    self.base_directory, wanted
+                )
+            self._encoder, self.index, self.directory = encoder, index, directory
+            self.encoder_version = wanted
+            self._standby = left if left[1] is not None else None
+            log.info("retrieval: switching to encoder %s (%s)", wanted or "configured model", directory)
+            if self.ready or self.index is not None:
+                if self.index is None:
+                    self.index = self.load()
+                if db_session is None:
+                    from itsm_ai.database import get_session
+
+                    with get_session() as session:
+                        self.reconcile(session)
+                else:
+                    self.reconcile(db_session)
+            return True
+
+    def _adopt_promoted(self) -> None:
+        """Before the first load or a rebuild: take the promoted encoder and its index folder."""
+        if self.follow_registry and not self.ready:
+            self.encoder_version = promoted_encoder_version(self.settings.models_dir)
+            self.directory = index_directory(self.base_directory, self.encoder_version)
+            self._encoder = None
+
     # -------------------------------------------------------------------------------------- basics
     @property
     def encoder(self) -> Any:
         """The encoder (loaded lazily: the real model only when something is embedded)."""
         if self._encoder is None:
-            self._encoder = default_encoder()
+            self._encoder = self._resolve(self.encoder_version) if self.follow_registry else default_encoder()
         return self._encoder
 
     @property
@@ -135,12 +207,14 @@ class RetrievalService:
         created should not wait minutes for the start-up reconcile of a big database).
         """
         if self.ready:
+            self.follow_encoder(db_session)
             return True
         if not self._lock.acquire(blocking=wait):
             return False
         try:
             if self.ready:
                 return True
+            self._adopt_promoted()
             self.index = self.load()
             if db_session is None:
                 from itsm_ai.database import get_session
@@ -180,6 +254,7 @@ class RetrievalService:
         return {
             **meta,
             "directory": str(self.directory),
+            "encoder_version": self.encoder_version,
             "ready": self.ready,
             "pending": len(self._pending),
             "lexical_documents": len(self.lexical) + len(self._lexical_deferred),
@@ -312,6 +387,7 @@ class RetrievalService:
     def rebuild(self, db_session: Session, *, progress: Callable[[int, int], None] | None = None) -> dict:
         """Embed every record again into a fresh index and save it."""
         with self._lock:
+            self._adopt_promoted()
             summary = self.reconcile(db_session, full=True, progress=progress)
             self.ready = True
             return summary
@@ -411,9 +487,16 @@ class RetrievalService:
         vector: np.ndarray | None = None,
         min_score: float | None = None,
         mode: str = "hybrid",
+        vector_encoder: Any = None,
     ) -> list[dict[str, Any]]:
-        """Items of the k best records for a text, best first, filtered as asked."""
+        """Items of the k best records for a text, best first, filtered as asked.
+
+        ``vector_encoder``: the encoder that made ``vector``; when the live one is another (swapped since),
+        the text is embedded again rather than searched with another encoder's vector.
+        """
         self.ensure_ready(db_session)
+        if vector is not None and vector_encoder is not None and vector_encoder is not self.encoder:
+            vector = None
         remote = self.remote_changes.is_set()
         if remote:
             self.remote_changes.clear()  # before the look: a commit during it sets the flag for the next

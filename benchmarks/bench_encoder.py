@@ -1,0 +1,233 @@
+"""Fine-tuned encoder vs the stock one on the OpenOffice duplicates, as the service searches.
+
+The pairs are split by a hash of the duplicate's bug id: test = the pairs with crc32 % 10 >= 7 (about 30%,
+all inside bench_similar's test part, so never used to tune the fusion), train = every other pair. The
+encoder is fine-tuned on the training pairs (MultipleNegativesRankingLoss, in-batch negatives, the service's
+`fine_tune` with the settings' batch size, learning rate and sequence length), then every report is
+indexed the way the service indexes a ticket (``build_doc``) and each test duplicate queries it (itself
+excluded): recall@1/5/10 of its master for lexical (BM25), stock dense, fine-tuned dense and the service's
+hybrid with each, side by side. Also: training time per epoch, re-embedding throughput, hybrid query latency
+with each encoder (same dimension), and topic precision@5 on it_tickets_topics.csv (no loss wanted).
+``--curve``: recall@5 after 250, 500, 1,000 and all training pairs.
+
+Run: nice -n 10 .venv/bin/python -m benchmarks.bench_encoder [--max-minutes 20] [--curve]
+CI: ``--tiny``: 60 pairs, two training steps (prints ``skipped: ...`` without ../shared/data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks._knowledge_data import (
+    DATA_DIR,
+    cached_embeddings,
+    load_openoffice,
+    load_topics,
+    print_table,
+    write_results,
+)
+from benchmarks.bench_similar import Corpus, recall_at
+from itsm_ai.config import Settings
+from itsm_ai.embeddings import BUNDLED_MODEL, Encoder, get_encoder, model_folder
+from itsm_ai.encoder.training import Pairs, fine_tune
+from itsm_ai.knowledge.retrieval.documents import INCIDENT, build_doc
+
+KS = (1, 5, 10)
+CURVE = (250, 500, 1000)
+
+
+def is_test_pair(bug_id_dup: int) -> bool:
+    """The fixed test part (~30%): inside bench_similar's test part (crc32 % 10 >= 3), never tuned on."""
+    return zlib.crc32(str(int(bug_id_dup)).encode()) % 10 >= 7
+
+
+def _train(pairs: Pairs, folder: Path, settings: Settings, *, max_seconds: float, epochs: int,
+           max_steps: int | None = None) -> dict[str, Any]:
+    return fine_tune(
+        pairs,
+        base_folder=model_folder(BUNDLED_MODEL),
+        out_folder=folder,
+        epochs=epochs,
+        batch_size=settings.encoder_train_batch_size,
+        learning_rate=settings.encoder_train_learning_rate,
+        max_seq_length=settings.encoder_train_max_seq_length,
+        max_seconds=max_seconds,
+        max_steps=max_steps,
+    )
+
+
+def _embed(encoder: Any, texts: list[str]) -> tuple[np.ndarray, float]:
+    start = time.perf_counter()
+    vectors = encoder.encode(texts)
+    return vectors, len(texts) / max(time.perf_counter() - start, 1e-9)
+
+
+def _evaluate(corpus: Corpus, settings: Settings, rows: list[int], targets: list[int]) -> dict[str, dict]:
+    searcher = corpus.searcher(settings)
+    out = {}
+    for mode in ("lexical", "dense", "hybrid"):
+        out[mode] = recall_at(corpus.rankings(searcher, mode, rows=rows), targets, KS)
+    return out
+
+
+def _latency(corpus: Corpus, settings: Settings, rows: list[int]) -> float:
+    searcher = corpus.searcher(settings)
+    lat = []
+    for r in rows:
+        start = time.perf_counter()
+        searcher.search(corpus.docs[r], 10, mode="hybrid", vector=corpus.vectors[r], exclude={corpus.ids[r]})
+        lat.append(time.perf_counter() - start)
+    return float(np.percentile(lat, 50) * 1e3)
+
+
+def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bool) -> None:
+    """Train on the training pairs, compare the encoders on the test pairs (and topics when not tiny)."""
+    settings = Settings()
+    reports, pairs = load_openoffice()
+    if tiny:
+        pairs = pairs.iloc[:60]
+        keep = set(pairs["bug_id_dup"]) | set(pairs["bug_id_master"])
+        reports = reports[reports["bug_id"].isin(keep)].reset_index(drop=True)
+    ids = reports["bug_id"].astype(int).tolist()
+    row_of = {bug: r for r, bug in enumerate(ids)}
+    docs = [
+        build_doc(INCIDENT, 1, t, d, "new", None, None)
+        for t, d in zip(reports["title"], reports["description"], strict=True)
+    ]
+    texts = [d.text for d in docs]
+    fields = [d.fields for d in docs]
+    dups = pairs["bug_id_dup"].astype(int).tolist()
+    masters = pairs["bug_id_master"].astype(int).tolist()
+    test = [i for i, b in enumerate(dups) if is_test_pair(b)]
+    train = [i for i, b in enumerate(dups) if not is_test_pair(b)]
+    rng = np.random.default_rng(0)
+    # A fixed shuffled order: the learning curve's prefixes are random samples.
+    train = [train[i] for i in rng.permutation(len(train))]
+    train_pairs = Pairs([texts[row_of[dups[i]]] for i in train], [texts[row_of[masters[i]]] for i in train])
+    test_rows = [row_of[dups[i]] for i in test]
+    test_targets = [masters[i] for i in test]
+    overlap = len({masters[i] for i in test} & {masters[i] for i in train})
+    print(f"openoffice: {len(ids)} reports, {len(train)} training pairs, {len(test)} test pairs "
+          f"({overlap} test masters also have a training duplicate)")
+
+    stock = get_encoder()
+    if tiny:
+        stock_vectors, stock_rate = _embed(stock, texts)
+    else:
+        stock_vectors = cached_embeddings(texts, tag="openoffice_service")
+        _, stock_rate = _embed(stock, texts[:300])
+    print(f"  stock vectors ready ({stock_rate:.0f} docs/s)", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-encoder-") as tmp:
+        stats = _train(train_pairs, Path(tmp) / "all", settings, max_seconds=max_minutes * 60, epochs=epochs,
+                       max_steps=2 if tiny else None)
+        print(f"  trained {stats['steps']}/{stats['planned_steps']} steps on {len(train_pairs)} pairs in "
+              f"{stats['seconds']:.0f} s ({stats['stopped']}); {stats['seconds_per_epoch']:.0f} s per epoch",
+              flush=True)
+        tuned = Encoder(model_name="tuned", model_path=Path(tmp) / "all")
+        tuned_vectors, tuned_rate = _embed(tuned, texts)
+        stock_corpus = Corpus(ids, fields, stock_vectors, test_rows)
+        tuned_corpus = Corpus(ids, fields, tuned_vectors, test_rows)
+        stock_m = _evaluate(stock_corpus, settings, test_rows, test_targets)
+        tuned_m = _evaluate(tuned_corpus, settings, test_rows, test_targets)
+        systems = {
+            "lexical BM25": stock_m["lexical"],
+            "stock dense": stock_m["dense"],
+            "fine-tuned dense": tuned_m["dense"],
+            "SERVICE hybrid, stock encoder": stock_m["hybrid"],
+            "SERVICE hybrid, fine-tuned encoder": tuned_m["hybrid"],
+        }
+        print_table(["system", *(f"test R@{k}" for k in KS)],
+                    [[name, *(m[f"R@{k}"] for k in KS)] for name, m in systems.items()],
+                    title=f"openoffice duplicates -> master, {len(test)} test pairs never trained on")
+        lat_stock = _latency(stock_corpus, settings, test_rows[:200])
+        lat_tuned = _latency(tuned_corpus, settings, test_rows[:200])
+        print(f"  re-embedding: fine-tuned {tuned_rate:.0f} docs/s vs stock {stock_rate:.0f} docs/s "
+              f"(x{tuned_rate / max(stock_rate, 1e-9):.2f}); hybrid query p50 {lat_tuned:.1f} ms vs "
+              f"{lat_stock:.1f} ms (x{lat_tuned / max(lat_stock, 1e-9):.2f}, same dimension)")
+        results["openoffice"] = {
+            "reports": len(ids), "train_pairs": len(train), "test_pairs": len(test),
+            "test_masters_with_training_duplicates": overlap, "training": stats, "systems": systems,
+            "reembed_docs_per_s": {"stock": stock_rate, "tuned": tuned_rate},
+            "hybrid_query_ms_p50": {"stock": lat_stock, "tuned": lat_tuned},
+        }
+        before, after = stock_m["hybrid"]["R@5"], tuned_m["hybrid"]["R@5"]
+        ratio = after / max(before, 1e-9)
+        print(f"fine-tuned hybrid R@5 {after:.3f} vs stock hybrid {before:.3f} (x{ratio:.2f})", flush=True)
+        write_results("bench_encoder_tiny" if tiny else "bench_encoder", results)  # kept if a later part dies
+        if not tiny:
+            run_topics(results, settings, stock, tuned)
+        if curve and not tiny:
+            run_curve(results, settings, train_pairs, ids, fields, texts, test_rows, test_targets,
+                      max_minutes=max_minutes, epochs=epochs, full=tuned_m)
+
+
+def run_topics(results: dict, settings: Settings, stock: Any, tuned: Any) -> None:
+    """precision@5 of the same topic among the 5 nearest tickets, service hybrid, each encoder."""
+    docs, topics = load_topics()
+    ids = list(range(len(docs)))
+    out = {}
+    for name, vectors in (("stock", cached_embeddings(docs, tag="topics")), ("tuned", tuned.encode(docs))):
+        corpus = Corpus(ids, docs, vectors, ids)
+        searcher = corpus.searcher(settings)
+        for mode in ("dense", "hybrid"):
+            rankings = corpus.rankings(searcher, mode, k=5)
+            out[f"{name} {mode}"] = float(
+                np.mean([sum(topics[j] == topics[i] for j in r[:5]) / 5 for i, r in enumerate(rankings)])
+            )
+    title = f"it_tickets_topics: {len(docs)} tickets"
+    print_table(["system", "P@5 same topic"], list(out.items()), title=title)
+    results["topics_precision_at_5"] = out
+
+
+def run_curve(results, settings, train_pairs, ids, fields, texts, test_rows, test_targets, *, max_minutes,
+              epochs, full) -> None:
+    """recall@5 (dense, hybrid) after the first 250, 500, 1,000 training pairs, and all."""
+    rows = []
+    out = {}
+    for n in CURVE:
+        if n >= len(train_pairs):
+            continue
+        with tempfile.TemporaryDirectory(prefix="bench-encoder-curve-") as tmp:
+            stats = _train(train_pairs.subset(range(n)), Path(tmp), settings, max_seconds=max_minutes * 60,
+                           epochs=epochs)
+            vectors = Encoder(model_name=f"tuned-{n}", model_path=tmp).encode(texts)
+        metrics = _evaluate(Corpus(ids, fields, vectors, test_rows), settings, test_rows, test_targets)
+        out[n] = {
+            "dense": metrics["dense"]["R@5"], "hybrid": metrics["hybrid"]["R@5"], "seconds": stats["seconds"]
+        }
+        rows.append([n, out[n]["dense"], out[n]["hybrid"], stats["seconds"]])
+    out[len(train_pairs)] = {"dense": full["dense"]["R@5"], "hybrid": full["hybrid"]["R@5"]}
+    rows.append([len(train_pairs), full["dense"]["R@5"], full["hybrid"]["R@5"], "-"])
+    print_table(["training pairs", "dense R@5", "hybrid R@5", "train s"], rows, title="learning curve")
+    results["learning_curve"] = out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the comparison and write benchmarks/results/bench_encoder[_tiny].json."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tiny", action="store_true", help="CI size: 60 pairs, 2 training steps")
+    parser.add_argument("--max-minutes", type=float, default=20.0, help="time box of each training run")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--curve", action="store_true", help="also the learning curve (3 more trainings)")
+    args = parser.parse_args(argv)
+    if not (DATA_DIR / "openoffice_duplicates.csv").is_file():
+        print(f"skipped: openoffice_duplicates.csv not found in {DATA_DIR}")
+        return 0
+    results: dict = {"args": vars(args)}
+    start = time.perf_counter()
+    run(results, tiny=args.tiny, max_minutes=args.max_minutes, epochs=args.epochs, curve=args.curve)
+    results["seconds"] = time.perf_counter() - start
+    write_results("bench_encoder_tiny" if args.tiny else "bench_encoder", results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""Contrastive fine-tuning of a sentence encoder on (query, match) pairs, and recall@k on held-out pairs.
+
+Pure: texts and folders in, weights and numbers out (no sessions). MultipleNegativesRankingLoss uses the
+other matches of a batch as each query's negatives, so only positive pairs are needed, which is what a desk
+confirms. torch and sentence-transformers are imported lazily.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+KS = (1, 5, 10)
+
+
+@dataclass
+class Pairs:
+    """Positive pairs: a[i] (a new ticket, a chat question) matches b[i] (its master, fix, article)."""
+
+    a: list[str]
+    b: list[str]
+    sources: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def subset(self, rows: Sequence[int]) -> Pairs:
+        """The pairs at the given rows."""
+        return Pairs(
+            [self.a[i] for i in rows],
+            [self.b[i] for i in rows],
+            [self.sources[i] for i in rows] if self.sources else [],
+        )
+
+    def keys(self) -> list[str]:
+        """A digest per pair, so later evaluations can leave out what a version trained on."""
+        return [pair_key(a, b) for a, b in zip(self.a, self.b, strict=True)]
+
+
+def pair_key(a: str, b: str) -> str:
+    """Digest of one pair (order matters: query, match)."""
+    data = a.encode("utf-8", "surrogatepass") + b"\x1f" + b.encode("utf-8", "surrogatepass")
+    return hashlib.sha1(data).hexdigest()[:16]
+
+
+def is_holdout(a: str, b: str, share: float) -> bool:
+    """Fixed held-out part of the pairs (by a hash of the pair): evaluation only, never trained on."""
+    return share > 0 and zlib.crc32(pair_key(a, b).encode()) % 1000 < int(share * 1000)
+
+
+def split_holdout(pairs: Pairs, share: float) -> tuple[Pairs, Pairs]:
+    """(training pairs, held-out pairs) by `is_holdout`."""
+    held = [i for i in range(len(pairs)) if is_holdout(pairs.a[i], pairs.b[i], share)]
+    held_set = set(held)
+    return pairs.subset([i for i in range(len(pairs)) if i not in held_set]), pairs.subset(held)
+
+
+class EncoderArtifact:
+    """What the registry keeps as an encoder version's model file; the weights sit beside it."""
+
+    def __init__(self, base_model: str = "", base_version: str = "", dimension: int = 0):
+        self.base_model = base_model
+        self.base_version = base_version
+        self.dimension = dimension
+
+    def registry_metadata(self) -> dict[str, Any]:
+        """Metadata the registry records with the version."""
+        return {"kind": "sentence-encoder", "base_model": self.base_model, "base_version": self.base_version,
+                "dimension": self.dimension}
+
+
+def fine_tune(
+    pairs: Pairs,
+    *,
+    base_folder: str | Path,
+    out_folder: str | Path,
+    epochs: int = 1,
+    batch_size: int = 16,
+    learning_rate: float = 2e-5,
+    max_seq_length: int = 128,
+    max_seconds: float = 1800.0,
+    max_steps: int | None = None,
+    random_state: int = 0,
+    progress: Callable[[float, str], None] | None = None,
+) -> dict[str, Any]:
+    """Fine-tune the model in base_folder on the pairs (in-batch negatives); save it to out_folder.
+
+    Stops at max_seconds or max_steps (the steps done are kept). Returns what happened (steps, seconds,
+    seconds per epoch, final loss).
+    """
+    if len(pairs) < 2:
+        raise ValueError("pairs: at least 2 pairs are needed (each batch's other pairs are the negatives)")
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    torch.manual_seed(random_state)
+    rng = np.random.default_rng(random_state)
+    model = SentenceTransformer(str(base_folder), device="cpu")
+    saved_length = model.max_seq_length
+    model.max_seq_length = min(max_seq_length, saved_length or max_seq_length)
+    loss_fn = MultipleNegativesRankingLoss(model)
+    prepare = getattr(model, "preprocess", None) or model.tokenize  # tokenize is deprecated in 6.x
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
+    batch_size = max(2, min(batch_size, len(pairs)))
+    per_epoch = math.ceil(len(pairs) / batch_size)
+    total = per_epoch * epochs if max_steps is None else min(per_epoch * epochs, max_steps)
+    warmup = max(1, total // 10)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, (total - step) / total)
+    )
+    started = time.monotonic()
+    steps, last_loss, stopped = 0, float("nan"), "done"
+    epoch_seconds: list[float] = []
+    model.train()
+    for _ in range(epochs):
+        epoch_start = time.monotonic()
+        for batch in _batches(pairs, batch_size, rng):
+            if steps >= total:
+                stopped = "max_steps"
+                break
+            if time.monotonic() - started > max_seconds:
+                stopped = "time limit"
+                break
+            features = [prepare([pairs.a[i] for i in batch]), prepare([pairs.b[i] for i in batch])]
+            value = loss_fn(features, torch.empty(0))
+            value.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            steps += 1
+            last_loss = float(value.detach())
+            if progress is not None:
+                progress(steps / total, f"step {steps}/{total}, loss {last_loss:.3f}")
+        epoch_seconds.append(time.monotonic() - epoch_start)
+        if stopped != "done":
+            break
+    model.eval()
+    model.max_seq_length = saved_length
+    Path(out_folder).mkdir(parents=True, exist_ok=True)
+    model.save(str(out_folder))
+    seconds = time.monotonic() - started
+    return {
+        "pairs": len(pairs),
+        "steps": steps,
+        "planned_steps": total,
+        "epochs_planned": epochs,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "max_seq_length": max_seq_length,
+        "seconds": round(seconds, 2),
+        "seconds_per_epoch": round(seconds / max(steps, 1) * per_epoch, 2),
+        "stopped": stopped,
+        "final_loss": last_loss,
+    }
+
+
+def _batches(pairs: Pairs, batch_size: int, rng: np.random.Generator):
+    """Shuffled batches in which no match text repeats (a repeat would be its own false negative)."""
+    order = list(rng.permutation(len(pairs)))
+    while order:
+        batch, seen, rest = [], set(), []
+        for i in order:
+            if len(batch) < batch_size and pairs.b[i] not in seen and pairs.a[i] not in seen:
+                batch.append(i)
+                seen.update((pairs.a[i], pairs.b[i]))
+            else:
+                rest.append(i)
+        if len(batch) < 2 and rest:  # only repeats are left: take them with the repeat rather than drop them
+            batch, rest = batch + rest[: batch_size - len(batch)], rest[batch_size - len(batch):]
+        order = rest
+        if len(batch) >= 2:
+            yield batch
+
+
+def recall_at_k(
+    encode: Callable[[Sequence[str]], np.ndarray],
+    pairs: Pairs,
+    *,
+    extra_corpus: Sequence[str] = (),
+    ks: Sequence[int] = KS,
+) -> dict[str, Any]:
+    """recall@k of each pair's match among every distinct match (plus extra_corpus), by cosine."""
+    if not len(pairs):
+        return {"n": 0, **{f"recall@{k}": None for k in ks}}
+    corpus = list(dict.fromkeys([*pairs.b, *extra_corpus]))
+    where = {text: i for i, text in enumerate(corpus)}
+    doc_vectors = np.asarray(encode(corpus), dtype=np.float32)
+    query_vectors = np.asarray(encode(pairs.a), dtype=np.float32)
+    scores = query_vectors @ doc_vectors.T
+    targets = np.array([where[b] for b in pairs.b])
+    target_scores = scores[np.arange(len(targets)), targets]
+    ranks = (scores > target_scores[:, None]).sum(axis=1)  # 0 = the match ranks first
+    return {"n": len(pairs), **{f"recall@{k}": round(float(np.mean(ranks < k)), 4) for k in ks}}
