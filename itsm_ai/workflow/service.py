@@ -15,7 +15,7 @@ from itsm_ai.workflow.models import PriorityMatrixRead, WorkflowSetting
 from itsm_ai.workflow.priority import DEFAULT_MATRIX, PriorityMatrix
 
 PRIORITY_MATRIX_KEY = "priority_matrix"
-_matrix_cache: dict[str, tuple[int, PriorityMatrix]] = {}
+_matrix_cache: dict[str, tuple[int, Any, PriorityMatrix]] = {}
 _matrix_lock = threading.Lock()
 
 WORKFLOW_FIELDS = (
@@ -68,10 +68,12 @@ def priority_matrix(*, db_session: Session) -> tuple[PriorityMatrix, int]:
         return DEFAULT_MATRIX, 0
     with _matrix_lock:
         cached = _matrix_cache.get(PRIORITY_MATRIX_KEY)
-        if cached is None or cached[0] != row.version:
-            cached = (row.version, PriorityMatrix.from_json(row.value))
+        # The stored value is part of the key: another database (a restore, a second store in one process)
+        # can hold a different matrix under the same version number.
+        if cached is None or cached[0] != row.version or cached[1] != row.value:
+            cached = (row.version, row.value, PriorityMatrix.from_json(row.value))
             _matrix_cache[PRIORITY_MATRIX_KEY] = cached
-    return cached[1], row.version
+    return cached[2], row.version
 
 
 def priority_matrix_read(*, db_session: Session) -> PriorityMatrixRead:

@@ -54,3 +54,24 @@ def running(app) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+@contextmanager
+def queue_worker(interval: float = 0.2) -> Iterator[None]:
+    """Run queued tasks (training jobs) in a thread, as a worker would, for a server started without one."""
+    from itsm_ai import taskqueue
+
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            if not taskqueue.run_pending(limit=1):
+                stop.wait(interval)
+
+    thread = threading.Thread(target=loop, name="test-queue-worker", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=60)

@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import PASSWORD
 from tests.ui.axe import serious_violations
-from tests.ui.conftest import running
+from tests.ui.conftest import queue_worker, running
 from tests.ui.test_e2e import _TOPICS, _training_data, browser  # noqa: F401 - a fixture
 from tests.ui.test_queue_layout import BROKEN_WORDS
 
@@ -155,7 +155,7 @@ def server(db, tmp_path, monkeypatch) -> Iterator[str]:
         detector.train(db_session=session)
     reset_detector()
     train_model(_training_data(), target="category", features="tfidf", folder=models, promote=True)
-    with running(create_app(start_worker=False)) as base:
+    with running(create_app(start_worker=False)) as base, queue_worker():
         yield base
     suggestions.CACHE.clear()
     retrieval.reset_service(None)

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import PASSWORD
 from tests.ui.conftest import running
-from tests.ui.test_e2e import SHOTS, _no_horizontal_scroll, _training_data, browser  # noqa: F401 - a fixture
+from tests.ui.test_e2e import _TOPICS, SHOTS, _no_horizontal_scroll, _training_data, browser  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -71,7 +71,8 @@ def _seed(models) -> None:
                     field_name="category",
                     action=FeedbackAction.overridden,
                     user=agent,
-                    value="other",
+                    # an override must name a class the model knows (free text is refused as a label)
+                    value=next(c for c in sorted(_TOPICS) if c != entry.get("value")),
                 )
 
 
