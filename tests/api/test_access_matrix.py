@@ -115,6 +115,7 @@ EXPECTED: dict[tuple[str, str], dict[str, Status]] = {
     ("GET", "/predictions/alerts"): _exp(200, 200, 200, 403),
     ("GET", "/predictions/alerts/{alert_id}"): _exp(404, 404, 404, 403),
     ("PATCH", "/predictions/alerts/{alert_id}"): _exp(422, 422, 403, 403),
+    ("GET", "/predictions/models/{name}/shadow-report"): _exp(NOT_THERE, 403, NOT_THERE, 403),
     # Approvals: staff ask, whoever is named decides; reading follows the record's read access.
     ("GET", "/approvals"): _exp(200, 200, 200, 200),
     ("GET", "/changes/{ref}/approvals"): _exp(200, 200, 200, 403),
@@ -197,6 +198,12 @@ EXPECTED: dict[tuple[str, str], dict[str, Status]] = {
     ("POST", "/models/{name}/rollback"): _exp(404, 403, 404, 403),
     ("PUT", "/models/{name}/challenger"): _exp(422, 403, 422, 403),
     ("GET", "/models/{name}/shadow-report"): _exp(404, 403, 404, 403),
+    ("GET", "/models/encoder"): _exp(200, 403, 200, 403),
+    ("GET", "/models/encoder/shadow-report"): _exp(200, 403, 200, 403),
+    ("POST", "/models/encoder/train"): _exp((202, 409), 403, (202, 409), 403),
+    ("POST", "/models/encoder/promote"): _exp(422, 403, 422, 403),
+    ("POST", "/models/encoder/rollback"): _exp(409, 403, 409, 403),
+    ("PUT", "/models/encoder/challenger"): _exp(422, 403, 422, 403),
     # Virtual agent: every signed-in user chats (the probe's empty body is 422) and lists their own
     # conversations; reading one: its owner, agents and admins (a missing id is 404 for everyone).
     ("POST", "/chat"): _exp(422, 422, 422, 422),
