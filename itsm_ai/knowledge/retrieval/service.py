@@ -140,14 +140,18 @@ class RetrievalService:
             if self.ready or self.index is not None:
                 if self.index is None:
                     self.index = self.load()
-                if db_session is None:
-                    from itsm_ai.database import get_session
-
-                    with get_session() as session:
-                        self.reconcile(session)
-                else:
-                    self.reconcile(db_session)
+                self._reconcile_in(db_session)
             return True
+
+    def _reconcile_in(self, db_session: Session | None) -> None:
+        """Reconcile in the caller's session, or in one of its own when it has none."""
+        if db_session is not None:
+            self.reconcile(db_session)
+            return
+        from itsm_ai.database import get_session
+
+        with get_session() as session:
+            self.reconcile(session)
 
     def _adopt_promoted(self) -> None:
         """Before the first load or a rebuild: take the promoted encoder and its index folder."""
@@ -216,13 +220,7 @@ class RetrievalService:
                 return True
             self._adopt_promoted()
             self.index = self.load()
-            if db_session is None:
-                from itsm_ai.database import get_session
-
-                with get_session() as session:
-                    self.reconcile(session)
-            else:
-                self.reconcile(db_session)
+            self._reconcile_in(db_session)
             self.ready = True
             return True
         finally:
