@@ -21,7 +21,7 @@ LISTENERS: list[str] = [
     # Before the rules, so a rule sees the risk the change gives the ticket (breach_risk > 0.8).
     "itsm_ai.predictions.flows:on_record_event",
     "itsm_ai.automation.engine:on_record_event",
-    "itsm_ai.notification.service:on_record_event",
+    "itsm_ai.notification.recipients:on_record_event",
     "itsm_ai.webhooks.service:on_record_event",
 ]
 

@@ -30,7 +30,7 @@ def _servicenow_or(handler):
     """The handler, except on ServiceNow's paths (/api/now/...), whose errors take ServiceNow's shape.
 
     A handler, not a wrapper around the routes: it runs after the request's session has rolled back."""
-    from itsm_ai.servicenow.views import as_sn_error, is_servicenow_path
+    from itsm_ai.servicenow.responses import as_sn_error, is_servicenow_path
 
     def handle(request: Request, exc: Exception):
         if is_servicenow_path(request.url.path):
@@ -78,7 +78,7 @@ async def _lifespan(app: FastAPI):
 def _openapi_with_errors(app: FastAPI):
     """The OpenAPI document with the error answers declared on every operation in the shape they have."""
     from itsm_ai.servicenow.models import OAuthErrorBody, SnErrorBody
-    from itsm_ai.servicenow.views import is_servicenow_path
+    from itsm_ai.servicenow.responses import is_servicenow_path
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
@@ -284,6 +284,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     from itsm_ai.notification.views import router as notification_router
     from itsm_ai.predictions.views import router as predictions_router
     from itsm_ai.reports.views import router as reports_router
+    from itsm_ai.servicenow.attachment_views import router as servicenow_attachment_router
     from itsm_ai.servicenow.views import router as servicenow_router
     from itsm_ai.sla.views import router as sla_router
     from itsm_ai.ticket.views import router as ticket_router
@@ -337,6 +338,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(servicenow_router)  # ServiceNow's own paths (/api/now/..., /oauth_token.do)
+    app.include_router(servicenow_attachment_router)
 
     @app.get("/health", tags=["meta"])
     def health() -> dict[str, str]:

@@ -6,7 +6,7 @@
   its category and CI. It runs in a savepoint: a failing prediction is logged and never costs the write.
 - A challenger set in the registry (`PUT /models/{name}/challenger`) is scored beside CURRENT on each
   incident's first prediction after it was set (`suggestions["predictions"]["shadow"]`), and
-  `service.shadow_report` compares both once the incidents end.
+  `shadow.report` compares both once the incidents end.
 - `refresh_job` (a worker job) recomputes open incidents whose predictions have aged, since the risk rises
   with the time a ticket sits without an event.
 """
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from itsm_ai.database import get_session, utcnow
-from itsm_ai.predictions import service
+from itsm_ai.predictions import service, shadow
 from itsm_ai.predictions.enums import AlertStatus, Dimension, ModelName
 from itsm_ai.predictions.models import TicketPrediction, VolumeAlert
 from itsm_ai.records.events import RecordEvent
@@ -57,7 +57,7 @@ def refresh(*, db_session: Session, obj: Incident, at: datetime | None = None) -
     summary = service.summary(row)
     if summary is not None:
         recorded = ((obj.suggestions or {}).get("predictions") or {}).get("shadow") or {}
-        scored = service.shadow(db_session=db_session, obj=obj, at=at, skip=recorded)
+        scored = shadow.score(db_session=db_session, obj=obj, at=at, skip=recorded)
         if scored:
             summary = {**summary, "shadow": {**recorded, **scored}}
         _mirror(db_session, obj, summary)

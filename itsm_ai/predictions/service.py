@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from itsm_ai.base.states import IncidentState
 from itsm_ai.database import utcnow
 from itsm_ai.errors import ConflictError, InvalidInputError, NotFoundError
 from itsm_ai.predictions import features
@@ -24,7 +23,7 @@ from itsm_ai.predictions.estimators import BreachRiskClassifier, SeasonalRateMod
 from itsm_ai.predictions.models import TicketPrediction, VolumeAlert
 from itsm_ai.registry import store
 from itsm_ai.registry.cache import LoadedModel, ModelCache, ModelUnavailable
-from itsm_ai.sla.models import TicketSla, TicketStateHistory
+from itsm_ai.sla.models import TicketStateHistory
 from itsm_ai.ticket.models import Incident
 
 log = logging.getLogger(__name__)
@@ -81,7 +80,7 @@ def _ci(obj: Incident) -> str | None:
     return items[0].name if items else None
 
 
-def _flag(value: Any) -> str | None:
+def log_flag(value: Any) -> str | None:
     """A flag as the event log spells it ("true"/"false"), whether the import stored a bool or text."""
     return None if value is None else str(value).lower()
 
@@ -108,8 +107,8 @@ def snapshot(*, db_session: Session, obj: Incident, at: datetime | None = None) 
         "group": group,
         "state": obj.state,
         "opened_by": extra.get("opened_by"),
-        "knowledge": _flag(extra.get("knowledge")),
-        "priority_confirmation": _flag(extra.get("u_priority_confirmation")),
+        "knowledge": log_flag(extra.get("knowledge")),
+        "priority_confirmation": log_flag(extra.get("u_priority_confirmation")),
         "reassignment_count": obj.reassignment_count,
         "reopen_count": obj.reopen_count,
         "updates": obj.version,
@@ -177,142 +176,6 @@ def predict(*, db_session: Session, obj: Incident, at: datetime | None = None) -
         low, mid, high = (round(float(v), 2) for v in ttr.model.predict_quantiles(frame)[0])
         values.update(ttr_hours=mid, ttr_low_hours=low, ttr_high_hours=high, ttr_version=ttr.version)
     return _upsert(db_session, obj.id, values)
-
-
-# ------------------------------------------------------------------------------------------------ shadow
-
-# The kinds a challenger can shadow, and the figure each compares.
-SHADOW_VALUES = {ModelName.breach: "breach_risk", ModelName.ttr: "ttr_hours"}
-
-
-def _value(name: ModelName, model: Any, frame: Any) -> float:
-    if name == ModelName.breach:
-        return round(float(model.predict_proba(frame)[0, 1]), 4)
-    return round(float(model.predict(frame)[0]), 2)
-
-
-def shadow(
-    *, db_session: Session, obj: Incident, at: datetime | None = None, skip: Any = ()
-) -> dict[str, Any]:
-    """CURRENT's and the challenger's figures on the same snapshot, per kind that has a challenger.
-
-    `skip` names kinds already recorded for the ticket: each ticket is scored once per kind, at its first
-    prediction after the challenger was set, so both sides are judged on the same point of its life.
-    """
-    pairs = {}
-    for name in SHADOW_VALUES:
-        if str(name) in skip:
-            continue
-        champion, rival = served(name), challenger(name)
-        if champion is not None and rival is not None:
-            pairs[name] = (champion, rival)
-    if not pairs:
-        return {}
-    at = at or utcnow()
-    frame = features.frame([snapshot(db_session=db_session, obj=obj, at=at)])
-    return {
-        str(name): {
-            "at": at.isoformat(),
-            "champion": {"version": champion.version, "value": _value(name, champion.model, frame)},
-            "challenger": {"version": rival.version, "value": _value(name, rival.model, frame)},
-        }
-        for name, (champion, rival) in pairs.items()
-    }
-
-
-def _outcomes(db_session: Session, incidents: list[Incident]) -> dict[int, bool]:
-    """Whether each ended incident breached: its resolution clock's verdict, else the source's made_sla."""
-    stages = dict(
-        db_session.execute(
-            select(TicketSla.record_id, TicketSla.stage).where(
-                TicketSla.record_type == RECORD_TYPE,
-                TicketSla.kind == "resolution",
-                TicketSla.record_id.in_([obj.id for obj in incidents]),
-            )
-        ).all()
-    )
-    out = {}
-    for obj in incidents:
-        stage = stages.get(obj.id)
-        made = _flag((obj.extra or {}).get("made_sla"))
-        if stage in ("met", "breached"):
-            out[obj.id] = stage == "breached"
-        elif made in ("true", "false"):
-            out[obj.id] = made == "false"
-    return out
-
-
-def _actual_hours(obj: Incident, at: str) -> float | None:
-    if obj.resolved_at is None:
-        return None
-    hours = (obj.resolved_at - datetime.fromisoformat(at)).total_seconds() / features.HOUR
-    return max(0.0, hours)
-
-
-def _side_figures(name: ModelName, actual: list[float], predicted: list[float]) -> dict[str, Any]:
-    import numpy as np
-
-    y, p = np.asarray(actual, float), np.asarray(predicted, float)
-    if len(y) == 0:
-        return {"tickets": 0}
-    if name == ModelName.breach:
-        from sklearn.metrics import roc_auc_score
-
-        return {
-            "tickets": len(y),
-            "mean_risk": float(p.mean()),
-            "breach_rate": float(y.mean()),
-            "brier": float(np.mean((p - y) ** 2)),
-            # AUC needs breached and met tickets both.
-            "auc": float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None,
-        }
-    errors = np.abs(p - y)
-    return {"tickets": len(y), "mae_hours": float(errors.mean()), "median_ae_hours": float(np.median(errors))}
-
-
-def shadow_report(*, db_session: Session, name: ModelName, limit: int = 20_000) -> dict[str, Any]:
-    """CURRENT vs the challenger on ended incidents both scored: Brier and AUC of the breach risk against
-    the SLA verdict, or the absolute error of the time to resolve against the actual hours."""
-    if name not in SHADOW_VALUES:
-        raise InvalidInputError(
-            f"name: shadow runs compare {', '.join(map(str, SHADOW_VALUES))}, not {name}", field="name"
-        )
-    ended = (str(IncidentState.resolved), str(IncidentState.closed))
-    incidents = list(
-        db_session.scalars(
-            select(Incident)
-            .where(Incident.state.in_(ended), Incident.suggestions.isnot(None))
-            .order_by(Incident.id.desc())
-            .limit(limit)
-        )
-    )
-    scored = []
-    for obj in incidents:
-        entry = (((obj.suggestions or {}).get("predictions") or {}).get("shadow") or {}).get(str(name))
-        if isinstance(entry, dict) and entry.get("champion") and entry.get("challenger"):
-            scored.append((obj, entry))
-    outcomes = _outcomes(db_session, [obj for obj, _ in scored]) if name == ModelName.breach else {}
-    actual: list[float] = []
-    sides: dict[str, list[float]] = {"champion": [], "challenger": []}
-    versions: dict[str, dict[str, int]] = {"champion": {}, "challenger": {}}
-    for obj, entry in scored:
-        truth = outcomes.get(obj.id) if name == ModelName.breach else _actual_hours(obj, entry["at"])
-        if truth is None:
-            continue
-        actual.append(float(truth))
-        for side in sides:
-            sides[side].append(float(entry[side]["value"]))
-            version = str(entry[side]["version"])
-            versions[side][version] = versions[side].get(version, 0) + 1
-    out: dict[str, Any] = {"name": str(name), "current_version": None, "challenger_version": None}
-    try:
-        out["current_version"] = store.current_version(str(name))
-        out["challenger_version"] = store.get_challenger(str(name))
-    except store.RegistryError:
-        pass
-    for side, predicted in sides.items():
-        out[side] = {"versions": versions[side], **_side_figures(name, actual, predicted)}
-    return out
 
 
 def _upsert(db_session: Session, record_id: int, values: dict[str, Any]) -> TicketPrediction:

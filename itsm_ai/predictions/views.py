@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Query
 
 from itsm_ai.auth.dependencies import DataUser, ReaderUser, StaffUser
 from itsm_ai.database import DbSession
-from itsm_ai.predictions import flows, service
+from itsm_ai.predictions import flows, service, shadow
 from itsm_ai.predictions.enums import AlertStatus, ModelName
 from itsm_ai.predictions.models import AlertRead, AlertUpdate, PredictionRead, TicketPrediction
 
@@ -119,4 +119,4 @@ def shadow_report(
     limit: Annotated[int, Query(ge=1, le=100_000)] = 20_000,
 ) -> dict[str, Any]:
     """Per side: its versions, tickets, and Brier/AUC (sla_breach) or MAE hours (time_to_resolve)."""
-    return service.shadow_report(db_session=db_session, name=name, limit=limit)
+    return shadow.report(db_session=db_session, name=name, limit=limit)

@@ -8,6 +8,10 @@ import pytest
 
 from itsm_ai.predictions.features import FEATURES
 
+# The API tests' app (no background worker), client (a 500 comes back as a response) and factory; `users` is
+# the root one, since the page tests sign in with a password.
+from tests.api.conftest import app, client, make  # noqa: F401
+
 GROUPS = ("Network", "Desktop", "Database")
 
 

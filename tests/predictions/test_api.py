@@ -4,32 +4,9 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
 from itsm_ai import database
 from itsm_ai.predictions.models import TicketPrediction, VolumeAlert
-from tests.api.conftest import API, Factory, assert_error
-from tests.api.conftest import users as api_users  # noqa: F401 - registers the `users` fixture
-
-
-@pytest.fixture
-def app(db):
-    from itsm_ai.main import create_app
-
-    return create_app(start_worker=False)
-
-
-@pytest.fixture
-def client(app):
-    from fastapi.testclient import TestClient
-
-    with TestClient(app, raise_server_exceptions=False) as c:
-        yield c
-
-
-@pytest.fixture
-def make(client, users) -> Factory:
-    return Factory(client, users)
+from tests.api.conftest import API, assert_error
 
 
 def _prediction(client, users, number, as_="agent"):

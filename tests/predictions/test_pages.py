@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 
-from tests.api.conftest import users as api_users  # noqa: F401 - registers the `users` fixture
-from tests.ui.conftest import login, make  # noqa: F401 - `make` is a fixture
+from tests.ui.conftest import login
 
 
-def test_queue_and_ticket_page_show_the_predictions(client, users, make, trained):  # noqa: F811
+def test_queue_and_ticket_page_show_the_predictions(client, users, make, trained):
     make.group("Network")
     inc = make.incident(short_description="VPN down", category="network", assignment_group="Network")
     prediction = make.get(f"predictions/incidents/{inc['number']}")
@@ -27,7 +26,7 @@ def test_queue_and_ticket_page_show_the_predictions(client, users, make, trained
     assert f"model {prediction['ttr_version']}" in block
 
 
-def test_pages_without_models_show_no_risk(client, users, make, models_dir):  # noqa: F811
+def test_pages_without_models_show_no_risk(client, users, make, models_dir):
     inc = make.incident(short_description="Printer offline")
     login(client, "agent")
     assert client.get("/console").status_code == 200

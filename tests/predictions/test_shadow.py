@@ -6,29 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.api.conftest import API, Factory, assert_error
-from tests.api.conftest import users as api_users  # noqa: F401 - registers the `users` fixture
+from tests.api.conftest import API, assert_error
 from tests.predictions.conftest import synthetic_snapshots
-
-
-@pytest.fixture
-def app(db):
-    from itsm_ai.main import create_app
-
-    return create_app(start_worker=False)
-
-
-@pytest.fixture
-def client(app):
-    from fastapi.testclient import TestClient
-
-    with TestClient(app, raise_server_exceptions=False) as c:
-        yield c
-
-
-@pytest.fixture
-def make(client, users) -> Factory:
-    return Factory(client, users)
 
 
 @pytest.fixture

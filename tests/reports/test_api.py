@@ -12,33 +12,13 @@ import pytest
 from sqlalchemy import text
 
 from itsm_ai.reports.enums import Metric
-from tests.api.conftest import API, Factory, assert_error, users  # noqa: F401 - `users` is a fixture
+from tests.api.conftest import API, assert_error
 from tests.sla.conftest import T0, FakeClock, at_utc, iso
 
 METRICS = tuple(m.value for m in Metric)
 # From the fake SLA clock's start to after the real now: the store stamps resolutions with the real time.
 RANGE = f"from={T0.date().isoformat()}&to={(datetime.now(UTC) + timedelta(days=1)).date().isoformat()}"
 CANCELLED_AT = T0 + timedelta(days=3, hours=1)
-
-
-@pytest.fixture
-def app(db):
-    from itsm_ai.main import create_app
-
-    return create_app(start_worker=False)
-
-
-@pytest.fixture
-def client(app):
-    from fastapi.testclient import TestClient
-
-    with TestClient(app, raise_server_exceptions=False) as c:
-        yield c
-
-
-@pytest.fixture
-def make(client, users) -> Factory:  # noqa: F811
-    return Factory(client, users)
 
 
 @pytest.fixture
@@ -50,7 +30,7 @@ def clock(monkeypatch) -> FakeClock:
     return fake
 
 
-def report(client, users, metric: str, query: str = "", as_: str = "agent"):  # noqa: F811
+def report(client, users, metric: str, query: str = "", as_: str = "agent"):
     response = client.get(f"{API}/reports/{metric}?{RANGE}&tz=UTC&{query}", headers=users[as_].headers)
     assert response.status_code == 200, response.text
     return response.json()
@@ -64,7 +44,7 @@ def rows_by(body, key="period"):
 
 
 @pytest.mark.parametrize("role", ["agent", "admin", "data_scientist"])
-def test_staff_and_data_scientists_read_every_report(client, users, role):  # noqa: F811
+def test_staff_and_data_scientists_read_every_report(client, users, role):
     listing = client.get(f"{API}/reports", headers=users[role].headers)
     assert listing.status_code == 200
     assert [m["metric"] for m in listing.json()] == list(METRICS)
@@ -74,7 +54,7 @@ def test_staff_and_data_scientists_read_every_report(client, users, role):  # no
 
 
 @pytest.mark.parametrize("path", ["/reports", "/reports/volume", "/reports/sla-compliance?format=csv"])
-def test_requesters_get_403_and_anonymous_401(client, users, path):  # noqa: F811
+def test_requesters_get_403_and_anonymous_401(client, users, path):
     for requester in ("requester", "requester2"):
         assert_error(client.get(f"{API}{path}", headers=users[requester].headers), 403)
     assert_error(client.get(f"{API}{path}"), 401)
@@ -110,7 +90,7 @@ def test_requesters_get_403_and_anonymous_401(client, users, path):  # noqa: F81
         ("category=" + "x" * 121, "category"),
     ],
 )
-def test_bad_input_is_422_naming_the_field(client, users, query, field):  # noqa: F811
+def test_bad_input_is_422_naming_the_field(client, users, query, field):
     response = client.get(f"{API}/reports/volume?{query}", headers=users["agent"].headers)
     if field is None:
         assert response.status_code == 200
@@ -118,7 +98,7 @@ def test_bad_input_is_422_naming_the_field(client, users, query, field):  # noqa
     assert_error(response, 422, field)
 
 
-def test_bad_metric_and_filters_a_report_does_not_take(client, users):  # noqa: F811
+def test_bad_metric_and_filters_a_report_does_not_take(client, users):
     headers = users["agent"].headers
     assert_error(client.get(f"{API}/reports/mttr", headers=headers), 422, "metric")
     assert_error(client.get(f"{API}/reports/reopen?type=service_request", headers=headers), 422, "type")
@@ -129,7 +109,7 @@ def test_bad_metric_and_filters_a_report_does_not_take(client, users):  # noqa: 
     assert client.get(f"{API}/reports/knowledge?group_by=article", headers=headers).status_code == 200
 
 
-def test_bad_input_stores_nothing(client, users, make):  # noqa: F811
+def test_bad_input_stores_nothing(client, users, make):
     make.incident(opened_at=iso(T0))
     before = client.get(f"{API}/reports/volume?{RANGE}&interval=all", headers=users["agent"].headers).json()
     client.get(f"{API}/reports/volume?{RANGE}&group=nope", headers=users["agent"].headers)
@@ -178,7 +158,7 @@ def _lifecycle(make, clock) -> dict[str, dict]:
     return made
 
 
-def test_lifecycle_figures(client, users, make, clock):  # noqa: F811
+def test_lifecycle_figures(client, users, make, clock):
     made = _lifecycle(make, clock)
     volume = report(client, users, "volume", "interval=all")["items"][0]
     resolved = [m for m in made.values() if m["resolved_at"]]
@@ -217,7 +197,7 @@ def test_lifecycle_figures(client, users, make, clock):  # noqa: F811
     assert (first["first_contact"], first["first_contact_rate"]) == (1, pytest.approx(1 / 3))
 
 
-def test_backlog_by_day(client, users, make, clock):  # noqa: F811
+def test_backlog_by_day(client, users, make, clock):
     made = _lifecycle(make, clock)
     days = report(client, users, "backlog", "interval=day")["items"]
     assert len(days) > 600
@@ -244,7 +224,7 @@ def test_backlog_by_day(client, users, make, clock):  # noqa: F811
     assert by_day[(T0 + timedelta(days=3)).date().isoformat()]["ended"] == 1  # the cancelled one
 
 
-def test_sla_compliance_uses_the_engine_stages(client, users, make, clock):  # noqa: F811
+def test_sla_compliance_uses_the_engine_stages(client, users, make, clock):
     make.post("sla/policies", {"name": "Tight", "response_target": 60, "resolution_target": 120}, "admin")
     met = make.incident(opened_at=iso(T0))
     late = make.incident(opened_at=iso(T0))
@@ -279,7 +259,7 @@ def test_sla_compliance_uses_the_engine_stages(client, users, make, clock):  # n
     assert (row["met"], row["breached"]) == (1, 2)
 
 
-def test_facts_follow_updates_and_deletes(client, users, make, clock):  # noqa: F811
+def test_facts_follow_updates_and_deletes(client, users, make, clock):
     incident = make.incident(opened_at=iso(T0), category="old")
     assert (
         rows_by(report(client, users, "volume", "interval=all&group_by=category"))[("all", "old")]["opened"]
@@ -294,7 +274,7 @@ def test_facts_follow_updates_and_deletes(client, users, make, clock):  # noqa: 
     assert row["opened"] == 0
 
 
-def test_filters_and_types(client, users, make, clock):  # noqa: F811
+def test_filters_and_types(client, users, make, clock):
     net = make.group("Network")["name"]
     make.incident(opened_at=iso(T0), assignment_group=net, impact=1, urgency=1)
     make.incident(opened_at=iso(T0), impact=3, urgency=3, category="=SUM(A1)")
@@ -314,7 +294,7 @@ def test_filters_and_types(client, users, make, clock):  # noqa: F811
     assert {g for _, g in labels} == {"1 - Critical", "4 - Low"}
 
 
-def test_csv_export(client, users, make, clock):  # noqa: F811
+def test_csv_export(client, users, make, clock):
     make.incident(opened_at=iso(T0), category='=HYPERLINK("http://x")')
     make.incident(opened_at=iso(T0), category="+cmd")
     response = client.get(
@@ -331,7 +311,7 @@ def test_csv_export(client, users, make, clock):  # noqa: F811
     assert sum(int(r["opened"]) for r in rows) == 2
 
 
-def test_months_in_a_time_zone(client, users, make, clock):  # noqa: F811
+def test_months_in_a_time_zone(client, users, make, clock):
     # 23:30 UTC on the last day of March is already April in Berlin.
     make.incident(opened_at=iso(datetime(2025, 3, 31, 23, 30, tzinfo=UTC)))
     query = "from=2025-03-01&to=2025-04-30"
@@ -344,7 +324,7 @@ def test_months_in_a_time_zone(client, users, make, clock):  # noqa: F811
     assert berlin["items"][1]["start"] == "2025-04-01T00:00:00+02:00"
 
 
-def test_ai_report(client, users, make, db):  # noqa: F811
+def test_ai_report(client, users, make, db):
     from itsm_ai import database
     from itsm_ai.reports import flows
 
@@ -380,7 +360,7 @@ def test_ai_report(client, users, make, db):  # noqa: F811
     assert (v2["tickets"], v2["applied"], v2["coverage"], v2["accept_rate"]) == (1, 1, 1.0, 0.0)
 
 
-def test_deflection_and_knowledge(client, users, make, db):  # noqa: F811
+def test_deflection_and_knowledge(client, users, make, db):
     from itsm_ai import database
     from itsm_ai.auth.models import User
     from itsm_ai.chat.models import Conversation
@@ -426,7 +406,7 @@ def test_deflection_and_knowledge(client, users, make, db):  # noqa: F811
     )
 
 
-def test_parallel_reports_while_tickets_are_written(client, users, make):  # noqa: F811
+def test_parallel_reports_while_tickets_are_written(client, users, make):
     for i in range(5):
         make.incident(opened_at=iso(T0 + timedelta(hours=i)))
 
@@ -451,7 +431,7 @@ def test_parallel_reports_while_tickets_are_written(client, users, make):  # noq
     assert total == 15
 
 
-def test_hourly_ai_counts_follow_every_write_and_match_the_facts(client, users, make, db):  # noqa: F811
+def test_hourly_ai_counts_follow_every_write_and_match_the_facts(client, users, make, db):
     """The AI report over every ticket reads hourly counts; with a filter it reads the facts: same figures."""
     from itsm_ai import database
     from itsm_ai.reports import flows
@@ -504,7 +484,7 @@ def test_hourly_ai_counts_follow_every_write_and_match_the_facts(client, users, 
     assert counted == rebuilt
 
 
-def test_names_with_commas_and_repeated_filters(client, users, make):  # noqa: F811
+def test_names_with_commas_and_repeated_filters(client, users, make):
     emea, desk = make.group("Network, EMEA")["name"], make.group("Desk")["name"]
     make.incident(opened_at=iso(T0), assignment_group=emea, category="mail, calendar")
     make.incident(opened_at=iso(T0), assignment_group=desk, category="vpn")
