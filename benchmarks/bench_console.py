@@ -12,8 +12,8 @@ share of the open tickets assigned to it. Then each page is requested R times th
 Baseline: GET /api/v1/incidents?limit=50 (the JSON list, newest first) in the same run. Target: every console
 page p95 < 150 ms. On a shared machine wall times swing with the load: the in-process CPU column (the app
 plus SQLite; PostgreSQL works in its own processes) is the steadier view. SQLite runs in a temporary
-folder; PostgreSQL uses the database itsm_console_bench on 127.0.0.1 (created when missing; its schema is
-dropped and recreated). Results: benchmarks/results/console.json (not written by --tiny).
+folder; PostgreSQL uses the database itsm_console_bench on 127.0.0.1 (or --pg-database; created when missing,
+its schema dropped and recreated). Results: benchmarks/results/console.json (not written by --tiny).
 """
 
 from __future__ import annotations
@@ -189,10 +189,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--tiny", action="store_true", help="3,000 rows, 3 repeats (CI)")
+    parser.add_argument(
+        "--pg-database", default="itsm_console_bench", help="PostgreSQL database (its schema is recreated)"
+    )
     args = parser.parse_args(argv)
     if args.tiny:
         args.rows, args.repeats = 3_000, 3
-    bench_store.PG_DB = "itsm_console_bench"
+    bench_store.PG_DB = args.pg_database
     url = (
         bench_store._sqlite_url("console.db")
         if args.database == "sqlite"

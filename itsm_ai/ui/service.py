@@ -27,6 +27,7 @@ from itsm_ai.knowledge.article.service import ARTICLE
 from itsm_ai.records import fulltext
 from itsm_ai.records import service as record_service
 from itsm_ai.records.listing import like_pattern, search_condition
+from itsm_ai.records.rows import reader_for as rows_reader
 from itsm_ai.records.spec import Action, RecordSpec
 from itsm_ai.sla import service as sla_service
 from itsm_ai.sla.models import TicketSla
@@ -108,8 +109,10 @@ def queue(
     # Only a running clock orders the queue; a stopped one (met, cancelled) sorts with the clockless.
     running = and_(sla.record_type == spec.record_type, sla.kind == "resolution", sla.stopped_at.is_(None))
     conds = [model.state.in_(states or OPEN_STATES[record_type])]
+    # Group ids are looked up first: PostgreSQL estimates "group_id IN (1, 2, 3)" from its statistics, but
+    # "IN (subquery)" blindly, and a bad guess made it join every open ticket instead of walking the clocks.
     if groups:
-        group_ids = select(Group.id).where(Group.name.in_(groups))
+        group_ids = list(db_session.scalars(select(Group.id).where(Group.name.in_(groups))))
         conds.append(model.assignment_group_id.in_(group_ids))
     if priorities:
         conds.append(model.priority.in_(priorities))
@@ -120,11 +123,13 @@ def queue(
         conds.append(model.assigned_to_id == user.id)
     elif view == "my_groups" and user is not None:
         mine = select(group_members.c.group_id).where(group_members.c.user_id == user.id)
-        conds.append(model.assignment_group_id.in_(mine))
+        conds.append(model.assignment_group_id.in_(list(db_session.scalars(mine))))
     elif view == "unassigned":
         # "+ 0" keeps SQLite off the assignee index (thousands of row reads to check the state) and on the
-        # queue index, which answers both conditions by itself (60 ms -> 1 ms at 100,000 tickets).
-        conds.append((model.assigned_to_id + 0).is_(None))
+        # queue index, which answers both conditions by itself (60 ms -> 1 ms at 100,000 tickets); PostgreSQL
+        # would guess the expression's selectivity instead of reading it from its statistics.
+        sqlite = db_session.get_bind().dialect.name == "sqlite"
+        conds.append((model.assigned_to_id + 0 if sqlite else model.assigned_to_id).is_(None))
     elif view == "breaching":
         soon = sla_service.current_time() + BREACHING_SOON
         clock_conds = [sla.stage != "paused", sla.deadline <= soon]
@@ -204,7 +209,14 @@ def _queue_rows(db_session: Session, spec: RecordSpec, ids: list[int]) -> list[Q
     if not ids:
         return []
     model = spec.model
-    objs = {o.id: o for o in db_session.scalars(select(model).where(model.id.in_(ids))).unique()}
+    reader = rows_reader(spec)
+    if reader is not None:
+        # The list endpoints' plain rows: ORM objects loaded every eager relationship (groups with their
+        # members, links) for a page of 50.
+        tickets = {t["id"]: t for t in reader.read(db_session=db_session, ids=ids)}
+    else:
+        objs = db_session.scalars(select(model).where(model.id.in_(ids))).unique()
+        tickets = {o.id: record_service.serialize(spec, o) for o in objs}
     clocks = {
         r.record_id: r
         for r in db_session.execute(
@@ -217,10 +229,12 @@ def _queue_rows(db_session: Session, spec: RecordSpec, ids: list[int]) -> list[Q
     }
     rows = []
     for i in ids:
+        if i not in tickets:
+            continue  # deleted since the page's keys were read
         clock = clocks.get(i)
         rows.append(
             QueueRow(
-                record_service.serialize(spec, objs[i]),
+                tickets[i],
                 clock.deadline if clock else None,
                 clock.stage if clock else None,
                 bool(clock.breached) if clock else False,
