@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from itsm_ai.auth.models import User
 from itsm_ai.base.roles import ADMINS, EVERYONE
 from itsm_ai.catalog.models import CatalogItem, CatalogItemCreate, CatalogItemRead, CatalogItemUpdate
 from itsm_ai.errors import InvalidInputError
@@ -38,7 +39,11 @@ CATALOG_ITEM = RecordSpec(
         requester_visible=lambda item: item.active,
         requester_scope={"active": True},
     ),
-    refs={"fulfilment_group": Ref("fulfilment_group_id", "fulfilment_group_ref", Group, "name", "group")},
+    refs={
+        "fulfilment_group": Ref("fulfilment_group_id", "fulfilment_group_ref", Group, "name", "group"),
+        "approval_group": Ref("approval_group_id", "approval_group_ref", Group, "name", "group"),
+        "approver": Ref("approver_id", "approver_ref", User, "username", "user"),
+    },
     filters={"name": str, "category": str, "active": bool},
     range_field=None,
     sort_fields=("name", "id", "category", "price"),

@@ -78,7 +78,12 @@ def console_queue(
         page=page,
         first=(page - 1) * size + 1,
         prev_url=f"/console?{urlencode({**kept, 'page': page - 1})}" if page > 1 else None,
-        next_url=f"/console?{urlencode({**kept, 'page': page + 1})}" if page * size < total else None,
+        more=total > service.COUNT_CAP,
+        next_url=(
+            f"/console?{urlencode({**kept, 'page': page + 1})}"
+            if page * size < total or (total > service.COUNT_CAP and len(rows) == size)
+            else None
+        ),
         view_urls={v: f"/console?{urlencode({'type': type, 'view': v})}" for v in service.QUEUE_VIEWS},
         api_path="incidents" if type == "incident" else "requests",
         staff=service.staff_usernames(db_session=db_session),

@@ -85,6 +85,8 @@ QUEUE_VIEWS = {
 }
 BREACHING_SOON = timedelta(hours=4)
 PAGE_SIZE = 50
+# The queue counts its matches up to this many; more show as "2,000+" (see `queue`).
+COUNT_CAP = 2_000
 
 
 def queue(
@@ -102,7 +104,8 @@ def queue(
     offset: int = 0,
 ) -> tuple[list[QueueRow], int]:
     """Open (or filtered) tickets of a saved view and a full-text search, with their resolution SLA deadline,
-    soonest due first by default; one page of `limit` rows from `offset`, and the number of matches."""
+    soonest due first by default; one page of `limit` rows from `offset`, and the number of matches (up to
+    COUNT_CAP + 1: more than COUNT_CAP)."""
     spec = QUEUE_TYPES[record_type]
     model = spec.model
     sla = aliased(TicketSla)
@@ -133,10 +136,13 @@ def queue(
     elif view == "breaching":
         soon = sla_service.current_time() + BREACHING_SOON
         clock_conds = [sla.stage != "paused", sla.deadline <= soon]
-    counted = select(func.count()).select_from(model).where(*conds)
+    matching = select(model.id).where(*conds)
     if clock_conds:
-        counted = counted.join(sla, and_(running, sla.record_id == model.id)).where(*clock_conds)
-    total = db_session.scalar(counted) or 0
+        matching = matching.join(sla, and_(running, sla.record_id == model.id)).where(*clock_conds)
+    # Counted up to a cap: past it the page says "2,000+" (an exact count of the 8,000 tickets breaching soon
+    # joined them all with their clocks, 80-120 ms on PostgreSQL; the capped one stops at the cap).
+    capped = matching.limit(COUNT_CAP + 1).subquery()
+    total = db_session.scalar(select(func.count()).select_from(capped)) or 0
     if sort == "sla":
         ids = _sla_page(db_session, model, sla, running, conds, clock_conds, total, limit, offset)
     else:
@@ -151,9 +157,9 @@ def queue(
     return _queue_rows(db_session, spec, ids), total
 
 
-# Below this many matches the queue sorts the matching tickets by their clocks; above, it walks the running
+# Up to this many matches the queue sorts the matching tickets by their clocks; above, it walks the running
 # clocks in deadline order and stops at the page (a sort of 25,000 joined rows is what made it slow).
-SMALL_QUEUE = 2_000
+SMALL_QUEUE = COUNT_CAP
 
 
 def _sla_page(db_session, model, sla, running, conds, clock_conds, total, limit, offset) -> list[int]:
