@@ -1,4 +1,4 @@
-"""Agent console server time with 100,000 incidents stored: the queue (each saved view, a search, a deep page)
+"""Agent console server time with 100,000 incidents stored: the queue (each saved view, a search, deep pages)
 and the ticket page, against the JSON API's list of the same store in the same run.
 
     python -m benchmarks.bench_console [--rows N] [--database sqlite|postgres] [--repeats R] [--tiny]
@@ -35,9 +35,11 @@ BASELINE = ("JSON API list (baseline)", "/api/v1/incidents?limit=50")
 OPEN = ("new", "in_progress", "on_hold")
 
 
-def _pages(tickets: list[str], word: str) -> list[tuple[str, str]]:
+def _pages(tickets: list[str], word: str, open_tickets: int) -> list[tuple[str, str]]:
+    last = max(1, -(-open_tickets // 50))  # the queue's page size
     pages = [
         ("queue: all open, SLA order", "/console"),
+        ("queue: SLA order, last page", f"/console?page={last}"),
         ("queue: assigned to me", "/console?view=mine"),
         ("queue: my groups", "/console?view=my_groups"),
         ("queue: unassigned", "/console?view=unassigned"),
@@ -128,7 +130,7 @@ def bench(url: str, rows: int, repeats: int) -> dict[str, Any]:
         token, _ = auth_service.create_access_token(agent)
         word = "printer"
     headers = {"Authorization": f"Bearer {token}"}
-    pages = [BASELINE, *_pages(extra.pop("sample"), word)]
+    pages = [BASELINE, *_pages(extra.pop("sample"), word, extra["open_tickets"])]
     samples: dict[str, list[float]] = {name: [] for name, _ in pages}
     cpu: dict[str, list[float]] = {name: [] for name, _ in pages}
     with TestClient(create_app(start_worker=False)) as client:

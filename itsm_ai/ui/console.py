@@ -132,6 +132,7 @@ def console_ticket(number: str, request: Request, db_session: DbSession, user: C
         members=service.members_of(db_session=db_session, group=ticket.get("assignment_group")),
         categories=service.known_categories(db_session=db_session, spec=spec),
         approvals=service.approvals(db_session=db_session, spec=spec, obj=obj, user=user),
+        item_needs_approval=bool(getattr(getattr(obj, "catalog_item_ref", None), "requires_approval", False)),
     )
 
 

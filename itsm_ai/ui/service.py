@@ -182,10 +182,18 @@ def _sla_page(db_session, model, sla, running, conds, clock_conds, total, limit,
     ids = list(db_session.scalars(clocked.limit(limit).offset(offset)))
     if len(ids) == limit or clock_conds:
         return ids
+    # Past the running clocks. Usually every match has one (clocks start with the ticket): the exact count
+    # (index only) says so, and spares the anti-join below, which PostgreSQL, guessing that most tickets have
+    # no clock, ran as a walk of every open ticket (350 ms at 26,000 for an empty answer).
+    matches = db_session.scalar(select(func.count()).select_from(model).where(*conds)) or 0
+    if offset >= matches:
+        return ids
     if ids:
         with_clock = offset + len(ids)
     else:
         with_clock = db_session.scalar(select(func.count()).select_from(clocked.order_by(None).subquery()))
+    if with_clock >= matches:
+        return ids
     has_clock = select(sla.id).where(running, sla.record_id == model.id).exists()
     rest = (
         select(model.id)
@@ -463,6 +471,8 @@ class ApprovalRow:
     decided_by: str | None
     decided_at: datetime | None
     can_decide: bool
+    # Asked by nobody: on creation, from the approvers the catalog item names.
+    automatic: bool = False
 
 
 def approvals(*, db_session: Session, spec: RecordSpec, obj: Any, user: User) -> list[ApprovalRow]:
@@ -470,6 +480,8 @@ def approvals(*, db_session: Session, spec: RecordSpec, obj: Any, user: User) ->
     from itsm_ai.approval import service as approval_service
 
     out = []
+    # Separation of duties: an approver who may not decide this record (its caller) gets no buttons.
+    barred = approval_service.owners(db_session, spec.record_type, obj, deciding=True)
     for a in approval_service.list_for_record(
         db_session=db_session, record_type=spec.record_type, record_id=obj.id
     ):
@@ -485,7 +497,9 @@ def approvals(*, db_session: Session, spec: RecordSpec, obj: Any, user: User) ->
                 decided_by=read.decided_by,
                 decided_at=read.decided_at,
                 can_decide=str(read.state) == "requested"
+                and user.id not in barred
                 and approval_service.can_decide(db_session, a, user),
+                automatic=a.requested_by_id is None,
             )
         )
     return out
