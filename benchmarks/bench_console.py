@@ -13,7 +13,7 @@ Baseline: GET /api/v1/incidents?limit=50 (the JSON list, newest first) in the sa
 page p95 < 150 ms. On a shared machine wall times swing with the load: the in-process CPU column (the app
 plus SQLite; PostgreSQL works in its own processes) is the steadier view. SQLite runs in a temporary
 folder; PostgreSQL uses the database itsm_console_bench on 127.0.0.1 (or --pg-database; created when missing,
-its schema dropped and recreated). Results: benchmarks/results/console.json (not written by --tiny).
+its schema dropped and recreated). Results: benchmarks/results/console.json, by engine (not by --tiny).
 """
 
 from __future__ import annotations
@@ -217,7 +217,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     _print(args.database, results[args.database])
     if not args.tiny:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(results, indent=2))
+        # One file for both engines: a run replaces its own engine's figures and keeps the other's.
+        previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        other = {k: v for k, v in previous.items() if k in ("sqlite", "postgres") and k != args.database}
+        RESULTS.write_text(json.dumps({**other, **results}, indent=2))
         print(f"results written to {RESULTS}")
     return results
 
