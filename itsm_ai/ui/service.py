@@ -179,15 +179,20 @@ def _sla_page(db_session, model, sla, running, conds, clock_conds, total, limit,
         .where(running, *clock_conds, *conds)
         .order_by(sla.deadline, sla.record_id)
     )
+    # The exact number of matches, from the queue index alone (2 ms at 26,000 open tickets).
+    matches = None
+    if offset:
+        matches = db_session.scalar(select(func.count()).select_from(model).where(*conds)) or 0
+        if offset >= matches:
+            return []  # a page past the end: the walk would read every running clock to find nothing
     ids = list(db_session.scalars(clocked.limit(limit).offset(offset)))
     if len(ids) == limit or clock_conds:
         return ids
-    # Past the running clocks. Usually every match has one (clocks start with the ticket): the exact count
-    # (index only) says so, and spares the anti-join below, which PostgreSQL, guessing that most tickets have
-    # no clock, ran as a walk of every open ticket (350 ms at 26,000 for an empty answer).
-    matches = db_session.scalar(select(func.count()).select_from(model).where(*conds)) or 0
-    if offset >= matches:
-        return ids
+    # Past the running clocks. Usually every match has one (clocks start with the ticket): the count says so,
+    # and spares the anti-join below, which PostgreSQL, guessing that most tickets have no clock, ran as a
+    # walk of every open ticket (350 ms at 26,000 for an empty answer).
+    if matches is None:
+        matches = db_session.scalar(select(func.count()).select_from(model).where(*conds)) or 0
     if ids:
         with_clock = offset + len(ids)
     else:
