@@ -85,7 +85,7 @@ QUEUE_VIEWS = {
 }
 BREACHING_SOON = timedelta(hours=4)
 PAGE_SIZE = 50
-# The queue counts its matches up to this many; more show as "2,000+" (see `queue`).
+# The queue counts its matches up to this many; more show as "More than 2,000" (see `queue`).
 COUNT_CAP = 2_000
 
 
@@ -139,8 +139,8 @@ def queue(
     matching = select(model.id).where(*conds)
     if clock_conds:
         matching = matching.join(sla, and_(running, sla.record_id == model.id)).where(*clock_conds)
-    # Counted up to a cap: past it the page says "2,000+" (an exact count of the 8,000 tickets breaching soon
-    # joined them all with their clocks, 80-120 ms on PostgreSQL; the capped one stops at the cap).
+    # Counted up to a cap, past which the page says "More than 2,000" (an exact count of the 8,000 tickets
+    # breaching soon joined them all to their clocks, 80-120 ms on PostgreSQL; a capped one stops at the cap).
     capped = matching.limit(COUNT_CAP + 1).subquery()
     total = db_session.scalar(select(func.count()).select_from(capped)) or 0
     if sort == "sla":
