@@ -1,4 +1,4 @@
-"""Agent console server time with 100,000 incidents stored: the queue (each saved view, a search, a deep page)
+"""Agent console server time with 100,000 incidents stored: the queue (each saved view, a search, deep pages)
 and the ticket page, against the JSON API's list of the same store in the same run.
 
     python -m benchmarks.bench_console [--rows N] [--database sqlite|postgres] [--repeats R] [--tiny]
@@ -12,8 +12,8 @@ share of the open tickets assigned to it. Then each page is requested R times th
 Baseline: GET /api/v1/incidents?limit=50 (the JSON list, newest first) in the same run. Target: every console
 page p95 < 150 ms. On a shared machine wall times swing with the load: the in-process CPU column (the app
 plus SQLite; PostgreSQL works in its own processes) is the steadier view. SQLite runs in a temporary
-folder; PostgreSQL uses the database itsm_console_bench on 127.0.0.1 (created when missing; its schema is
-dropped and recreated). Results: benchmarks/results/console.json (not written by --tiny).
+folder; PostgreSQL uses the database itsm_console_bench on 127.0.0.1 (or --pg-database; created when missing,
+its schema dropped and recreated). Results: benchmarks/results/console.json, by engine (not by --tiny).
 """
 
 from __future__ import annotations
@@ -35,9 +35,11 @@ BASELINE = ("JSON API list (baseline)", "/api/v1/incidents?limit=50")
 OPEN = ("new", "in_progress", "on_hold")
 
 
-def _pages(tickets: list[str], word: str) -> list[tuple[str, str]]:
+def _pages(tickets: list[str], word: str, open_tickets: int) -> list[tuple[str, str]]:
+    last = max(1, -(-open_tickets // 50))  # the queue's page size
     pages = [
         ("queue: all open, SLA order", "/console"),
+        ("queue: SLA order, last page", f"/console?page={last}"),
         ("queue: assigned to me", "/console?view=mine"),
         ("queue: my groups", "/console?view=my_groups"),
         ("queue: unassigned", "/console?view=unassigned"),
@@ -128,7 +130,7 @@ def bench(url: str, rows: int, repeats: int) -> dict[str, Any]:
         token, _ = auth_service.create_access_token(agent)
         word = "printer"
     headers = {"Authorization": f"Bearer {token}"}
-    pages = [BASELINE, *_pages(extra.pop("sample"), word)]
+    pages = [BASELINE, *_pages(extra.pop("sample"), word, extra["open_tickets"])]
     samples: dict[str, list[float]] = {name: [] for name, _ in pages}
     cpu: dict[str, list[float]] = {name: [] for name, _ in pages}
     with TestClient(create_app(start_worker=False)) as client:
@@ -189,10 +191,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--tiny", action="store_true", help="3,000 rows, 3 repeats (CI)")
+    parser.add_argument(
+        "--pg-database", default="itsm_console_bench", help="PostgreSQL database (its schema is recreated)"
+    )
     args = parser.parse_args(argv)
     if args.tiny:
         args.rows, args.repeats = 3_000, 3
-    bench_store.PG_DB = "itsm_console_bench"
+    bench_store.PG_DB = args.pg_database
     url = (
         bench_store._sqlite_url("console.db")
         if args.database == "sqlite"
@@ -212,7 +217,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     _print(args.database, results[args.database])
     if not args.tiny:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(results, indent=2))
+        # One file for both engines: a run replaces its own engine's figures and keeps the other's.
+        previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        other = {k: v for k, v in previous.items() if k in ("sqlite", "postgres") and k != args.database}
+        RESULTS.write_text(json.dumps({**other, **results}, indent=2))
         print(f"results written to {RESULTS}")
     return results
 

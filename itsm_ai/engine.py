@@ -23,6 +23,8 @@ LISTENERS: list[str] = [
     "itsm_ai.automation.engine:on_record_event",
     "itsm_ai.notification.recipients:on_record_event",
     "itsm_ai.webhooks.service:on_record_event",
+    # Last: asking approvers moves the new request on (an update event), after every listener saw the create.
+    "itsm_ai.approval.flows:on_record_event",
 ]
 
 # "module:function" of each listener that sees a new record before its INSERT (kind "creating"), in order.

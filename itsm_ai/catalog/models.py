@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from itsm_ai.auth.models import User
 from itsm_ai.database import Base, UTCDateTime, utcnow
 from itsm_ai.group.models import Group
 
@@ -27,13 +28,22 @@ class CatalogItem(Base):
     price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     requires_approval: Mapped[bool] = mapped_column(Boolean, default=False)
     fulfilment_group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"))
+    # Who approves its requests (migration 0019): asked on creation when the item requires approval.
+    approval_group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"))
+    approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     variables: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    fulfilment_group_ref: Mapped[Group | None] = relationship(Group, lazy="joined")
+    fulfilment_group_ref: Mapped[Group | None] = relationship(
+        Group, foreign_keys=[fulfilment_group_id], lazy="joined"
+    )
+    approval_group_ref: Mapped[Group | None] = relationship(
+        Group, foreign_keys=[approval_group_id], lazy="joined"
+    )
+    approver_ref: Mapped[User | None] = relationship(User, foreign_keys=[approver_id], lazy="joined")
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -55,6 +65,10 @@ class CatalogItemBase(BaseModel):
     price: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
     requires_approval: bool = False
     fulfilment_group: str | None = None
+    approval_group: str | None = Field(
+        default=None, description="Group whose members approve its requests (asked on creation)."
+    )
+    approver: str | None = Field(default=None, description="Username who approves its requests.")
     variables: list[CatalogVariable] | None = None
     active: bool = True
 
@@ -76,6 +90,8 @@ class CatalogItemUpdate(BaseModel):
     price: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
     requires_approval: bool | None = None
     fulfilment_group: str | None = None
+    approval_group: str | None = None
+    approver: str | None = None
     variables: list[CatalogVariable] | None = None
     active: bool | None = None
 

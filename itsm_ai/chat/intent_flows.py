@@ -22,7 +22,7 @@ from itsm_ai.chat.tickets import (
     open_ticket,
     ticket_ref,
 )
-from itsm_ai.errors import PermissionDeniedError
+from itsm_ai.errors import InvalidInputError, PermissionDeniedError
 
 MENU = (Intent.report_problem, Intent.request_item, Intent.check_status, Intent.how_to, Intent.talk_to_person)
 YES_WORDS = frozenset({"y", "yes", "yep", "yeah", "yup", "sure", "ok", "okay", "ja"})
@@ -167,6 +167,16 @@ def create_ticket(
     except PermissionDeniedError:
         reply.text = (
             "Your role cannot open tickets, so I cannot do that for you. Please contact the service desk."
+        )
+        _open(conv, reply)
+        return False
+    except InvalidInputError:
+        if catalog_item is None:
+            raise
+        # The item asks questions (required answers are checked on create) that a chat does not ask.
+        reply.text = (
+            f"{catalog_item.name} asks a few questions first: please order it from the service catalog "
+            "(Catalog in the menu)."
         )
         _open(conv, reply)
         return False

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from itsm_ai.database import Base, UTCDateTime, utcnow
@@ -139,6 +139,16 @@ class TicketSla(Base):
         # The console queue walks the running clocks soonest due first (migration 0017).
         Index(
             "ix_ticket_slas_running", "record_type", "kind", "stopped_at", "deadline", "record_id", "stage"
+        ),
+        # ... which PostgreSQL walks in deadline order only from a partial index of the running clocks (0019).
+        Index(
+            "ix_ticket_slas_running_due",
+            "record_type",
+            "kind",
+            "deadline",
+            "record_id",
+            postgresql_where=text("stopped_at IS NULL"),
+            sqlite_where=text("stopped_at IS NULL"),
         ),
     )
 

@@ -117,8 +117,8 @@ class TaskMixin:
             Index(f"ix_{t}_caller_opened", "caller_id", "opened_at"),
             Index(f"ix_{t}_category_opened", "category", "opened_at"),
             Index(f"ix_{t}_updated", "updated_at"),
-            # The console queue's views and counts, from the index alone (migration 0017).
-            Index(f"ix_{t}_queue", "state", "assignment_group_id", "assigned_to_id", "priority"),
+            # The console queue's views and counts, from the index alone (migration 0017; the id since 0019).
+            Index(f"ix_{t}_queue", "state", "assignment_group_id", "assigned_to_id", "priority", "id"),
             Index(
                 f"uq_{t}_correlation_id",
                 "correlation_id",

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from itsm_ai.asset.service import CONFIGURATION_ITEMS
 from itsm_ai.auth.models import User
 from itsm_ai.base.levels import IMPACT_LABELS, PRIORITY_LABELS, URGENCY_LABELS
 from itsm_ai.base.record_types import NUMBER_PREFIXES, RecordType
 from itsm_ai.base.roles import ADMINS, EVERYONE, OPENERS, READERS, STAFF, Actor
 from itsm_ai.base.states import IncidentState
+from itsm_ai.catalog import service as catalog_service
 from itsm_ai.catalog.models import CatalogItem
 from itsm_ai.comment.service import delete_for as delete_comments
 from itsm_ai.config import get_settings
@@ -151,6 +154,22 @@ def _derive_request_on_create(obj: Any, *, db_session, actor) -> None:
     obj.short_description = obj.short_description or "Service request"
 
 
+def _validate_request(values: dict[str, Any], *, db_session, obj) -> dict[str, Any]:
+    """A request's answers (`variables`) checked against its catalog item's questions, on create and on a
+    change of the answers; a request without an item keeps free-form answers."""
+    if obj is None:
+        name = values.get("catalog_item")
+        item = db_session.scalar(select(CatalogItem).where(CatalogItem.name == name)) if name else None
+    elif "variables" in values:
+        item = obj.catalog_item_ref
+    else:
+        return values
+    if item is not None:
+        answers = catalog_service.check_answers(questions=item.variables, answers=values.get("variables"))
+        values["variables"] = answers or None
+    return values
+
+
 def _ticket_spec(
     record_type: RecordType, path: str, noun: str, model, create, update, read, access, **kw
 ) -> RecordSpec:
@@ -239,6 +258,7 @@ SERVICE_REQUEST = _ticket_spec(
     filters={"catalog_item": str},
     requester_create_filter=_requester_creates_for_self,
     on_create=_derive_request_on_create,
+    validate=_validate_request,
 )
 
 TICKET_SPECS = {s.record_type: s for s in (INCIDENT, PROBLEM, CHANGE, SERVICE_REQUEST)}

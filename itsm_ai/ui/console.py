@@ -78,7 +78,12 @@ def console_queue(
         page=page,
         first=(page - 1) * size + 1,
         prev_url=f"/console?{urlencode({**kept, 'page': page - 1})}" if page > 1 else None,
-        next_url=f"/console?{urlencode({**kept, 'page': page + 1})}" if page * size < total else None,
+        more=total > service.COUNT_CAP,
+        next_url=(
+            f"/console?{urlencode({**kept, 'page': page + 1})}"
+            if page * size < total or (total > service.COUNT_CAP and len(rows) == size)
+            else None
+        ),
         view_urls={v: f"/console?{urlencode({'type': type, 'view': v})}" for v in service.QUEUE_VIEWS},
         api_path="incidents" if type == "incident" else "requests",
         staff=service.staff_usernames(db_session=db_session),
@@ -127,6 +132,7 @@ def console_ticket(number: str, request: Request, db_session: DbSession, user: C
         members=service.members_of(db_session=db_session, group=ticket.get("assignment_group")),
         categories=service.known_categories(db_session=db_session, spec=spec),
         approvals=service.approvals(db_session=db_session, spec=spec, obj=obj, user=user),
+        item_needs_approval=bool(getattr(getattr(obj, "catalog_item_ref", None), "requires_approval", False)),
     )
 
 

@@ -233,7 +233,13 @@ def test_changing_configuration_items_bumps_version(make):
 
 def test_service_request_for_catalog_item(client, users, make):
     make.group("Hardware")
-    make.catalog_item("Laptop", price="1200.50", fulfilment_group="Hardware", requires_approval=True)
+    make.catalog_item(
+        "Laptop",
+        price="1200.50",
+        fulfilment_group="Hardware",
+        requires_approval=True,
+        variables=[{"name": "os", "label": "Operating system"}],
+    )
     req = make.request(
         as_="requester", short_description=None, catalog_item="Laptop", quantity=2, variables={"os": "linux"}
     )

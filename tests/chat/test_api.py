@@ -426,3 +426,12 @@ def test_status_counts_every_open_ticket_and_lists_each_once(chat, client, users
     assert len(shown) == len(set(shown)) == 10 and set(shown) <= set(numbers)
     # The text counts; the list carries the tickets, so a page showing both names each ticket once.
     assert not any(n in out["reply"] for n in numbers)
+
+
+def test_item_with_required_questions_is_sent_to_the_catalog_form(chat, client, users):
+    questions = [{"name": "application", "label": "Which application", "required": True}]
+    item = _admin(client, users, "POST", "/catalog-items", json={"name": "Laptop", "variables": questions})
+    assert chat.say("I need a new laptop")["intent"] == "request_item"
+    done = chat.pick(f"item:{item['id']}")
+    assert done.get("ticket") is None and "service catalog" in done["reply"]
+    assert client.get(f"{API}/requests", headers=users["agent"].headers).json()["total"] == 0

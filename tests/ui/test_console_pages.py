@@ -188,7 +188,7 @@ def test_override_picks_from_known_values_and_a_threshold_above_one_reads_never(
 
 
 def test_request_page_shows_item_answers_and_actionable_approvals(client, users, make):
-    item = make.catalog_item("Laptop")
+    item = make.catalog_item("Laptop", variables=[{"name": "model", "label": "Model"}])
     req = make.request(
         short_description="New laptop",
         catalog_item=item["name"],
