@@ -1,0 +1,37 @@
+"""report speed: a partial index of the tickets that stayed open past their first day
+
+The backlog report counts, per period, the tickets that grew into an older age bucket while open; only the
+tickets open for over a day (or still open) ever do, so those walks read this partial covering index of
+them instead of every ticket.
+
+Revision ID: 0018
+Revises: 0017
+Create Date: 2026-12-06 01:50:00
+
+"""
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0018'
+down_revision: str | Sequence[str] | None = '0017'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+DIMENSIONS = ['assignment_group_id', 'category', 'priority', 'assigned_to_id', 'state']
+LINGERED = 'ended_at IS NULL OR ended_at > opened_at + 86400'
+
+
+def upgrade() -> None:
+    op.create_index(
+        'ix_report_tickets_lingered',
+        'report_tickets',
+        ['record_type', 'opened_at', 'ended_at', *DIMENSIONS],
+        sqlite_where=sa.text(LINGERED),
+        postgresql_where=sa.text(LINGERED),
+    )
+
+
+def downgrade() -> None:
+    op.drop_index('ix_report_tickets_lingered', table_name='report_tickets')
