@@ -25,6 +25,16 @@ DIMENSION_COLUMNS = ("assignment_group_id", "category", "priority", "assigned_to
 # Tickets that stayed open past their first day (or are still open): the only ones that grow older in the
 # backlog's age buckets. A query uses the partial index when it repeats this condition word for word.
 LINGERED = "ended_at IS NULL OR ended_at > opened_at + 86400"
+# What the reports by opening time read besides the dimensions (PostgreSQL's covering index of them).
+OPENED_COLUMNS = (
+    *DIMENSION_COLUMNS,
+    "ended_at",
+    "sla_stage",
+    "sla_deadline",
+    "response_stage",
+    "response_deadline",
+    "source_made_sla",
+)
 
 
 class ReportTicket(Base):
@@ -82,6 +92,14 @@ class ReportTicket(Base):
             sqlite_where=text(LINGERED),
             postgresql_where=text(LINGERED),
         ),
+        # PostgreSQL keeps rows in a heap, not in this table's key order as SQLite does: the walks by opening
+        # time (volume, backlog, SLA compliance) read this covering index alone instead of the heap.
+        Index(
+            "ix_report_tickets_opened",
+            "record_type",
+            "opened_at",
+            postgresql_include=[*OPENED_COLUMNS],
+        ).ddl_if(dialect="postgresql"),
         Index(
             "ix_report_tickets_responded",
             "record_type",
