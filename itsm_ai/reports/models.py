@@ -112,6 +112,10 @@ class ReportTicket(Base):
     )
 
 
+# What the AI report reads of a suggestion besides its time (PostgreSQL's covering index of them).
+SUGGESTION_COLUMNS = ("field", "model", "model_version", "status", "feedback", *DIMENSION_COLUMNS)
+
+
 class ReportSuggestion(Base):
     """What triage suggested for one field of one ticket, and what the agent did with it.
 
@@ -139,8 +143,14 @@ class ReportSuggestion(Base):
     __table_args__ = (
         Index("uq_report_suggestions_record", "record_type", "record_id", "field", unique=True),
         # A report filtered by ticket fields walks periods across keys: SQLite walks each key's range of the
-        # clustered table (see queries.run); PostgreSQL groups by the keys and needs the time range itself.
-        Index("ix_report_suggestions_opened", "record_type", "opened_at").ddl_if(dialect="postgresql"),
+        # clustered table (see queries.run); PostgreSQL groups by the keys and needs the time range itself,
+        # covering what the AI report reads (the heap is in key order: one page per row otherwise).
+        Index(
+            "ix_report_suggestions_opened",
+            "record_type",
+            "opened_at",
+            postgresql_include=[*SUGGESTION_COLUMNS],
+        ).ddl_if(dialect="postgresql"),
         {"sqlite_with_rowid": False},
     )
 

@@ -4,7 +4,8 @@ covering index by opening time
 The backlog report counts, per period, the tickets that grew into an older age bucket while open; only the
 tickets open for over a day (or still open) ever do, so those walks read this partial covering index of
 them instead of every ticket. PostgreSQL stores the facts in a heap (SQLite clusters them by opening time):
-the reports by opening time read the covering index alone.
+the reports by opening time read the covering index alone, and the AI report's walk by opening time reads
+the suggestions' index by opening time alone (their heap is in field/model/version order: one page per row).
 
 Revision ID: 0018
 Revises: 0017
@@ -25,6 +26,7 @@ DIMENSIONS = ['assignment_group_id', 'category', 'priority', 'assigned_to_id', '
 LINGERED = 'ended_at IS NULL OR ended_at > opened_at + 86400'
 OPENED = [*DIMENSIONS, 'ended_at', 'sla_stage', 'sla_deadline', 'response_stage', 'response_deadline',
           'source_made_sla']
+SUGGESTED = ['field', 'model', 'model_version', 'status', 'feedback', *DIMENSIONS]
 
 
 def upgrade() -> None:
@@ -39,9 +41,18 @@ def upgrade() -> None:
         op.create_index(
             'ix_report_tickets_opened', 'report_tickets', ['record_type', 'opened_at'], postgresql_include=OPENED
         )
+        op.drop_index('ix_report_suggestions_opened', table_name='report_suggestions')
+        op.create_index(
+            'ix_report_suggestions_opened',
+            'report_suggestions',
+            ['record_type', 'opened_at'],
+            postgresql_include=SUGGESTED,
+        )
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == 'postgresql':
+        op.drop_index('ix_report_suggestions_opened', table_name='report_suggestions')
+        op.create_index('ix_report_suggestions_opened', 'report_suggestions', ['record_type', 'opened_at'])
         op.drop_index('ix_report_tickets_opened', table_name='report_tickets')
     op.drop_index('ix_report_tickets_lingered', table_name='report_tickets')
