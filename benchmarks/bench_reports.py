@@ -18,7 +18,9 @@ API's service layer (with SLA clocks and state history), as tickets per second.
 With --keep DIR the SQLite database lives in DIR and, like the PostgreSQL schema, is reused by the next run
 with --keep when it holds the same number of generated tickets (same seed, so the same data): only the
 migrations and any missing model index are applied, then ANALYZE (for iterating on queries and indexes;
-the data stays as generated, ticket times relative to the generating run's clock).
+the data stays as generated, ticket times relative to the generating run's clock; an index redefined under
+its old name is not rebuilt: drop it first). The back-fill rate is not timed with --keep (it needs an empty
+database).
 SQLite otherwise runs in a temporary folder; PostgreSQL uses ITSM_BENCH_DATABASE_URL (default the itsm_reports
 database on 127.0.0.1, whose public schema is dropped and recreated). Results in
 benchmarks/results/reports.json. On a shared machine wall times swing with the load; the in-process CPU
