@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, and_, func, not_, or_
+from sqlalchemy import ColumnElement, and_, func, not_, or_, text
 
 from itsm_ai.reports import queries, stats
 from itsm_ai.reports.context import (
@@ -43,6 +43,7 @@ from itsm_ai.reports.enums import (
     RESOLVED_STATES,
     SLA_RUNNING,
 )
+from itsm_ai.reports.models import LINGERED
 from itsm_ai.reports.queries import Values, Walk, count_where, null_or_after
 
 
@@ -78,9 +79,12 @@ def backlog(ctx: Context) -> dict[tuple, list[Figures]]:
     # A ticket moves up one age bucket when it reaches each bound while still open: those crossings are the
     # tickets whose opened_at + bound falls in the period (an index range shifted by the bound). One walk per
     # bound: folding them into one walk over a widened range measured slower (more rows, more conditions).
+    # Only tickets open for over a day cross any bound: those walks read the partial index of them (the
+    # condition is repeated as its text so that the planners match it; the first bound is that day).
+    lingered = text(f"({LINGERED})")
     for k, bound in enumerate(AGE_BOUNDS):
         sums = {f"crossed_{k}": func.count()}
-        where = [null_or_after(ended, opened + bound)]
+        where = [lingered, null_or_after(ended, opened + bound)]
         walks.append(ctx.tickets(Walk(t, "opened_at", sums, where=where, shift=bound)))
     initial = _open_at(ctx, ctx.periods[0].start)
     merged = merge([*walks, {(0, key): figures for key, figures in initial.items()}], len(ctx.periods))

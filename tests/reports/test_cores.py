@@ -89,6 +89,15 @@ def test_quantiles_of_nothing_and_parsed_lists():
     assert stats.quantiles(stats.parse_numbers("4,1,3,2"), [0.5]) == [2.5]
 
 
+def test_parsed_lists_of_whole_seconds_and_of_reals_agree():
+    # Whole seconds take the integer path, anything SQLite writes as a real the float path.
+    assert stats.parse_numbers("86400,-5,0,31536000000").tolist() == [86400.0, -5.0, 0.0, 31536000000.0]
+    assert stats.parse_numbers("1.0e+20,3").tolist() == [1e20, 3.0]
+    assert stats.parse_numbers("2.0,-1.5").tolist() == [2.0, -1.5]
+    values = np.random.default_rng(3).integers(-10, 10**9, 5000)
+    assert stats.parse_numbers(",".join(map(str, values))).tolist() == values.astype(float).tolist()
+
+
 def test_rates_hours_and_running_totals():
     assert stats.rate(1, 4) == 0.25 and stats.rate(1, 0) is None and stats.rate(None, 3) is None
     assert stats.hours(5400) == 1.5 and stats.hours(None) is None
