@@ -4,17 +4,13 @@ feature.
 
 Everything is looked up by its natural key first (username, group, item or asset name, article or ticket
 correlation id, the demo's chat conversation), so a second `load_demo()` adds nothing. What the data is and
-where it comes from: `data.py` and README.md beside this file.
+where it comes from: `data.py` and README.md beside this file; the ticket history is imported by `history`,
+the showcase tickets are opened by `showcase`.
 """
 
 from __future__ import annotations
 
-import csv
-import logging
-import tempfile
 from collections import Counter
-from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -22,19 +18,13 @@ from sqlalchemy.orm import Session
 
 from itsm_ai.base.roles import Role
 from itsm_ai.demo.data import (
-    ALICE_RESOLVED,
-    CHAT_KEY,
-    CHAT_MESSAGES,
-    DRAFT_CLUSTER,
-    DRAFT_CLUSTER_CATEGORY,
     QA_ARTICLES,
     REQUESTERS,
-    SHOWCASE,
     attribution,
     qa_items,
 )
-
-log = logging.getLogger(__name__)
+from itsm_ai.demo.history import history_loaded, import_history
+from itsm_ai.demo.showcase import open_showcase, showcase_pending
 
 # Demo passwords, documented in README.md and the project README; admin's comes from the settings.
 USERS: tuple[tuple[str, Role, str | None, str], ...] = (
@@ -269,201 +259,6 @@ def _articles(session: Session, counts: Counter[str], agent) -> None:
         counts["knowledge_articles"] += 1
 
 
-def _history_rows(now) -> tuple[list[str], list[list[str]]]:
-    """Resolved and closed tickets: the shipped Stack Exchange questions with their accepted answers as
-    resolution notes, and the written cluster the drafting flow turns into an article; deterministic."""
-    columns = [
-        "correlation_id",
-        "short_description",
-        "description",
-        "resolution_notes",
-        "category",
-        "group",
-        "caller",
-        "assignee",
-        "state",
-        "opened_at",
-        "resolved_at",
-        "closed_at",
-        "extra.source_url",
-        "extra.licence",
-    ]
-    callers = [username for username, _ in REQUESTERS]
-    rows = []
-    for i, item in enumerate(qa_items()):
-        opened = now - timedelta(hours=11 * i + 30)
-        resolved = opened + timedelta(hours=2 + i % 30)
-        closed = resolved + timedelta(days=3)
-        state = "closed" if closed < now else "resolved"
-        credit = attribution(item)
-        rows.append(
-            [
-                f"demo-se-{item['id']}",
-                item["question"],
-                f"{item['question']}\n\n{credit}",
-                f"{item['answer']}\n\n{credit}",
-                item["category"],
-                item["group"],
-                "alice" if i in ALICE_RESOLVED else callers[i % len(callers)],
-                "agent",
-                state,
-                opened.isoformat(),
-                resolved.isoformat(),
-                closed.isoformat() if state == "closed" else "",
-                item["url"],
-                item["licence"],
-            ]
-        )
-    for i, (key, title, text, fix) in enumerate(DRAFT_CLUSTER):
-        opened = now - timedelta(days=6 - i, hours=3)
-        resolved = opened + timedelta(hours=4)
-        rows.append(
-            [
-                key,
-                title,
-                text,
-                fix,
-                DRAFT_CLUSTER_CATEGORY,
-                "Web and Collaboration",
-                callers[(i + 2) % len(callers)],
-                "agent",
-                "resolved",
-                opened.isoformat(),
-                resolved.isoformat(),
-                "",
-                "",
-                "",
-            ]
-        )
-    return columns, rows
-
-
-def _import_history(counts: Counter[str], actor) -> None:
-    from itsm_ai.data.importer import import_csv
-    from itsm_ai.database import utcnow
-
-    columns, rows = _history_rows(utcnow().replace(microsecond=0))
-    with tempfile.TemporaryDirectory(prefix="itsm-demo-") as folder:
-        path = Path(folder) / "stackexchange_demo.csv"
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(columns)
-            writer.writerows(rows)
-        mapping = {"assignment_group": "group", "assigned_to": "assignee"}
-        report = import_csv(path=path, mapping=mapping, constants={"resolution_code": "solved"}, actor=actor)
-    if report.bad:
-        problems = "; ".join(str(p) for p in report.bad[:5])
-        raise RuntimeError(f"demo data {report.path} has bad rows: {problems}")
-    counts["incidents"] += report.imported
-
-
-def _history_loaded(session: Session) -> bool:
-    """True when the last history row is stored (the import is one transaction: all rows or none)."""
-    from itsm_ai.ticket.models import Incident
-
-    last = DRAFT_CLUSTER[-1][0]
-    return session.scalar(select(Incident.id).where(Incident.correlation_id == last)) is not None
-
-
-def _showcase_opened(session: Session, key: str) -> bool:
-    """True when the showcase ticket `key` exists (the chat one: alice's demo conversation has its ticket)."""
-    from itsm_ai.chat.models import Conversation, Message
-    from itsm_ai.ticket.models import Incident
-
-    if key != CHAT_KEY:
-        return session.scalar(select(Incident.id).where(Incident.correlation_id == key)) is not None
-    stmt = (
-        select(Conversation.id)
-        .join(Message, Message.conversation_id == Conversation.id)
-        # The demo's written offer is in no real conversation.
-        .where(Conversation.ticket_number.isnot(None), Message.text == CHAT_MESSAGES[1][1])
-    )
-    return session.scalar(stmt.limit(1)) is not None
-
-
-def _open_from_chat(session: Session, user, title: str) -> Any:
-    """The duplicate showcase ticket, opened as the chat opens one (its transcript in the description)."""
-    from itsm_ai.chat.conversations import finish
-    from itsm_ai.chat.enums import Outcome
-    from itsm_ai.chat.models import Conversation, Message
-    from itsm_ai.chat.tickets import open_ticket
-
-    conversation = Conversation(user_id=user.id)
-    session.add(conversation)
-    for role, text in CHAT_MESSAGES:
-        conversation.messages.append(Message(role=role, text=text))
-    session.flush()
-    obj = open_ticket(
-        db_session=session,
-        user=user,
-        conversation=conversation,
-        record_type="incident",
-        short_description=title,
-        description=title,
-    )
-    finish(conversation=conversation, outcome=Outcome.ticket_created)
-    return obj
-
-
-def _showcase_pending() -> bool:
-    from itsm_ai.database import get_session
-
-    with get_session() as session:
-        return not all(_showcase_opened(session, key) for key, *_ in SHOWCASE)
-
-
-def _showcase(counts: Counter[str]) -> None:
-    """Open the tickets that show each AI feature through the normal create path (engine listeners on, the
-    demo models trained), then draft the article of the written cluster.
-
-    One transaction per ticket, as when people open them: the index takes a ticket in after its commit, so
-    the duplicate and major-incident checks of the next ones see it.
-    """
-    from itsm_ai.auth import service as user_service
-    from itsm_ai.database import get_session, utcnow
-    from itsm_ai.engine import install
-    from itsm_ai.knowledge.drafting.flows import generate
-    from itsm_ai.knowledge.drafting.schemas import DraftRequest
-    from itsm_ai.knowledge.retrieval import service as retrieval
-    from itsm_ai.records import service as records
-    from itsm_ai.ticket.service import INCIDENT
-
-    install()
-    with get_session() as session:
-        # The history was bulk-imported (no events): the index takes it in from the database first.
-        service = retrieval.get_service()
-        service.ensure_ready(session)
-        service.catch_up(session, force=True)
-    now = utcnow().replace(microsecond=0)
-    for key, caller, title, text, minutes, _ in SHOWCASE:
-        with get_session() as session:
-            if _showcase_opened(session, key):
-                continue
-            user = user_service.get_by_username(db_session=session, username=caller)
-            if key == CHAT_KEY:
-                obj = _open_from_chat(session, user, title)
-            else:
-                data = INCIDENT.create_schema(
-                    short_description=title,
-                    description=text,
-                    caller=caller,
-                    correlation_id=key,
-                    opened_at=now - timedelta(minutes=minutes),
-                ).model_dump()
-                obj = records.create(db_session=session, spec=INCIDENT, data=data, actor=user)
-            counts["incidents"] += 1
-            log.debug("demo showcase %s: %s", obj.number, key)
-    with get_session() as session:
-        agent = user_service.get_by_username(db_session=session, username="agent")
-        # Tickets a draft already came from are covered: a second load drafts nothing.
-        drafted = generate(
-            db_session=session,
-            actor=agent,
-            request=DraftRequest(category=DRAFT_CLUSTER_CATEGORY, max_drafts=1),
-        )
-        counts["knowledge_drafts"] += len(drafted["drafts"])
-
-
 COUNTED = (
     "users",
     "groups",
@@ -493,10 +288,10 @@ def load_demo(progress: bool = False, *, showcase: bool = True) -> dict[str, int
         _catalog(session, counts, users["admin"])
         _assets(session, counts, users["admin"])
         _articles(session, counts, users["agent"])
-        history_loaded = _history_loaded(session)
+        has_history = history_loaded(session)
     # Sessions do not expire on commit, so the admin's id and username stay readable for the audit rows.
-    if not history_loaded:
-        _import_history(counts, users["admin"])
+    if not has_history:
+        import_history(counts, users["admin"])
     console = None
     if progress:
         from rich.console import Console
@@ -504,9 +299,9 @@ def load_demo(progress: bool = False, *, showcase: bool = True) -> dict[str, int
         console = Console(stderr=True, soft_wrap=True)
     if showcase:
         ensure_demo_models(progress=console.print if console else None)
-        if console and _showcase_pending():
+        if console and showcase_pending():
             console.print("demo data: opening the showcase tickets (embeds the knowledge index once) ...")
-        _showcase(counts)
+        open_showcase(counts)
     result = {key: counts[key] for key in COUNTED}
     if console:
         added = ", ".join(f"{n} {key.replace('_', ' ')}" for key, n in result.items())
