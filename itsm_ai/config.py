@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     access_token_minutes: int = 8 * 60
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536
+    password_hash_concurrency: int = Field(
+        default=0,
+        ge=0,
+        description="Password hashes (argon2: CPU and password_hash_memory_kib each) computed at once per "
+        "process; more wait their turn. 0: the number of CPU cores.",
+    )
     login_window_seconds: float = Field(
         default=900, gt=0, description="Sliding window of the login throttle (and the longest lock)."
     )
