@@ -138,9 +138,9 @@ class Settings(BaseSettings):
     )
     task_queue_url: str | None = Field(
         default=None,
-        description="Where the task queue (huey) keeps its tasks: a sqlite:/// or postgresql:// URL; "
-        "default: the database itself (PostgreSQL: huey's tables in it; SQLite: a `<database>.tasks` file "
-        "beside it).",
+        description="Where the task queue (huey) keeps its tasks: a sqlite:///, postgresql:// or redis:// "
+        "URL (Redis needs the `redis` extra); default: the database itself (PostgreSQL: huey's tables in it; "
+        "SQLite: a `<database>.tasks` file beside it).",
     )
     worker_threads: int = Field(default=2, ge=1, le=64, description="Task threads of each worker process.")
     training_lease_seconds: float = Field(
