@@ -51,6 +51,13 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="A request waiting longer than this for a slot is answered 503."
     )
     api_retry_after_seconds: int = Field(default=2, ge=1, description="Retry-After of a 503 under overload.")
+    api_keep_alive_seconds: float = Field(
+        default=75.0,
+        gt=0,
+        description="How long `itsm-ai serve` keeps an idle HTTP connection open (uvicorn's default is 5 s). "
+        "Longer than a client's pause between requests or a proxy's idle timeout (often 60 s): a server "
+        "closing the connection just as the client reuses it resets that request.",
+    )
     secret_key: str = Field(
         default="",
         description="Signs bearer tokens. Empty: a random key is generated once and kept in var/secret.key.",

@@ -95,6 +95,8 @@ def _at_commit(db_session: Session, record_type: str, *, rows: int = 0) -> None:
 
 
 def _apply_pending(db_session: Session) -> None:
+    if db_session.in_nested_transaction():
+        return  # a savepoint's release (a listener's begin_nested): the transaction goes on
     pending = db_session.info.pop(_PENDING, None) or {}
     # In a fixed order, so two sessions bumping the same types never wait on each other's rows in a cycle.
     for record_type, rows in sorted(pending.items()):
@@ -107,7 +109,8 @@ def _apply_pending(db_session: Session) -> None:
 
 
 def _drop_pending(db_session: Session) -> None:
-    db_session.info.pop(_PENDING, None)
+    if not db_session.in_nested_transaction():  # a savepoint's rollback leaves the transaction's writes
+        db_session.info.pop(_PENDING, None)
 
 
 def bump_generation_at_commit(*, db_session: Session, record_type: str) -> None:

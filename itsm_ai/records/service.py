@@ -276,7 +276,9 @@ def _claim(db_session: Session, spec: RecordSpec, obj: Any, version: Any) -> Non
     version_col = sa_inspect(spec.model).version_id_col
     if version_col is None or db_session.get_bind().dialect.name != "postgresql":
         return
-    locked = select(version_col).where(spec.model.id == obj.id).with_for_update(nowait=True)
+    # FOR NO KEY UPDATE: the lock an UPDATE of non-key columns takes, so a transaction inserting a row that
+    # references this one (a comment, an SLA clock: FOR KEY SHARE) does not count as a writer.
+    locked = select(version_col).where(spec.model.id == obj.id).with_for_update(nowait=True, key_share=True)
     try:
         with db_session.begin_nested():
             current = db_session.execute(locked).scalar_one_or_none()

@@ -125,3 +125,29 @@ def test_a_patch_of_a_row_another_writer_holds_answers_409_at_once_with_the_curr
         headers=headers,
     )
     assert again.status_code == 200, again.text
+
+
+@pytest.mark.skipif(ON_SQLITE, reason="PostgreSQL row locks")
+def test_a_row_referenced_by_an_open_insert_is_not_a_writer(client, users):
+    """A transaction inserting a row that references the ticket (its foreign key check takes FOR KEY SHARE)
+    does not make a PATCH of the ticket answer 409."""
+    from sqlalchemy import text
+
+    from itsm_ai import database
+
+    headers = users["agent"].headers
+    created = client.post(
+        f"{API}/incidents", json={"short_description": "Referenced"}, headers=headers
+    ).json()
+    holder = database.get_engine().connect()
+    try:
+        holder.execute(text("SELECT id FROM incidents WHERE id = :id FOR KEY SHARE"), {"id": created["id"]})
+        r = client.patch(
+            f"{API}/incidents/{created['number']}",
+            json={"version": created["version"], "description": "mine"},
+            headers=headers,
+        )
+    finally:
+        holder.rollback()
+        holder.close()
+    assert r.status_code == 200, r.text

@@ -82,3 +82,22 @@ def test_a_create_does_not_wait_for_an_open_update_of_another_incident(db):
     assert created.number == "INC0000002"
     with database.get_session() as session:
         assert counters.read(db_session=session, record_type="incident")[0] == 2
+
+
+def test_a_savepoint_inside_the_transaction_neither_applies_nor_drops_the_pending_counts(db):
+    with database.get_session() as session:
+        _create(session, "first")
+    with database.get_session() as session:
+        before = counters.read(db_session=session, record_type="incident")
+    with database.get_session() as session:
+        counters.bump_generation_at_commit(db_session=session, record_type="incident")
+        with session.begin_nested():  # released: not the commit yet
+            pass
+        assert counters.read(db_session=session, record_type="incident") == before
+        try:
+            with session.begin_nested():
+                raise ValueError
+        except ValueError:
+            pass
+    with database.get_session() as session:
+        assert counters.read(db_session=session, record_type="incident") == (before[0], before[1] + 1)
