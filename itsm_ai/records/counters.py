@@ -91,7 +91,8 @@ def _at_commit(db_session: Session, record_type: str, *, rows: int = 0) -> None:
         event.listen(db_session, "before_commit", _apply_pending)
         event.listen(db_session, "after_rollback", _drop_pending)
     pending = db_session.info.setdefault(_PENDING, {})
-    pending[record_type] = pending.get(record_type, 0) + rows
+    counted, bumps = pending.get(record_type, (0, 0))
+    pending[record_type] = (counted + rows, bumps + 1)
 
 
 def _apply_pending(db_session: Session) -> None:
@@ -99,12 +100,12 @@ def _apply_pending(db_session: Session) -> None:
         return  # a savepoint's release (a listener's begin_nested): the transaction goes on
     pending = db_session.info.pop(_PENDING, None) or {}
     # In a fixed order, so two sessions bumping the same types never wait on each other's rows in a cycle.
-    for record_type, rows in sorted(pending.items()):
+    for record_type, (rows, bumps) in sorted(pending.items()):
         _ensure(db_session, record_type)
         db_session.execute(
             update(RecordCounter)
             .where(RecordCounter.record_type == record_type)
-            .values(row_count=RecordCounter.row_count + rows, generation=RecordCounter.generation + 1)
+            .values(row_count=RecordCounter.row_count + rows, generation=RecordCounter.generation + bumps)
         )
 
 
@@ -140,13 +141,16 @@ def bump_generation(*, db_session: Session, record_type: str) -> None:
 
 
 def read(*, db_session: Session, record_type: str) -> tuple[int, int]:
-    """(row_count, generation) for a record type."""
+    """(row_count, generation) for a record type, as this session will commit them."""
     row = db_session.execute(
         select(RecordCounter.row_count, RecordCounter.generation).where(
             RecordCounter.record_type == record_type
         )
     ).first()
-    return (row[0], row[1]) if row else (0, 0)
+    rows, generation = (row[0], row[1]) if row else (0, 0)
+    # This session's own writes, counted at commit: a list in the same transaction sees them.
+    counted, bumps = (db_session.info.get(_PENDING) or {}).get(record_type, (0, 0))
+    return rows + counted, generation + bumps
 
 
 def recount(*, db_session: Session, record_type: str, model) -> int:

@@ -93,7 +93,10 @@ def test_a_savepoint_inside_the_transaction_neither_applies_nor_drops_the_pendin
         counters.bump_generation_at_commit(db_session=session, record_type="incident")
         with session.begin_nested():  # released: not the commit yet
             pass
-        assert counters.read(db_session=session, record_type="incident") == before
+        with database.get_session() as other:
+            assert counters.read(db_session=other, record_type="incident") == before
+        # The session itself reads what it will commit (a list in the same transaction sees its own write).
+        assert counters.read(db_session=session, record_type="incident") == (before[0], before[1] + 1)
         try:
             with session.begin_nested():
                 raise ValueError
