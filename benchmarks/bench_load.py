@@ -16,7 +16,10 @@ The users keep a service desk's pace (the locustfile's docstring: an agent acts 
 every 10-30 s; `--think 0` for back-to-back requests, a stress test) and start over 50 s (people sign in over
 time; 100 argon2 logins inside 10 s are a burst of CPU no desk produces). The chat intent detector is trained
 once into the cluster's models folder before the API processes start, as in a deployment (without it each
-process trains its own copy while being measured; skipped for --tiny, where training outlasts the run).
+process trains its own copy while being measured). Runs shorter than 2 minutes (--tiny, the kill test's 40 s)
+keep the first runs' quick pace (think x0.2: agents every 1-3 s, requesters every 2-6 s), so a few users still
+write enough to check, and skip the training, which would outlast them.
+
 PostgreSQL database `bench_load` on 127.0.0.1:5432 (user postgres; created when missing, its public schema
 dropped and recreated). Results: benchmarks/results/load.json (load_tiny.json for --tiny).
 """
@@ -43,6 +46,8 @@ REPO = Path(__file__).resolve().parents[1]
 PG_HOST = "127.0.0.1:5432"
 PASSWORD = "load-test-password-1"
 WORK = Path(tempfile.mkdtemp(prefix="itsm-load-"))
+# Runs shorter than this keep a quick pace and skip the chat training (see the docstring).
+SHORT_RUN_SECONDS = 120
 
 
 class Receiver:
@@ -292,7 +297,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--think",
         type=float,
         default=None,
-        help="Scale of the users' think times (default 1: a service desk's pace; 0.2 for --tiny; "
+        help="Scale of the users' think times (default 1: a service desk's pace; 0.2 under 120 s; "
         "0: back to back, a stress test).",
     )
     parser.add_argument("--results", type=Path, default=None, help="Where to write the results (JSON).")
@@ -319,9 +324,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     extra = {"ITSM_WEBHOOKS_ALLOW_PRIVATE": "true", "ITSM_TRAINING_LEASE_SECONDS": "5"}
     results: dict[str, Any] = {"users": users, "seconds": seconds, "kill": args.kill}
     results["spawn_rate"] = args.spawn_rate or (users if args.tiny else max(1.0, users / 50))
-    results["think"] = args.think if args.think is not None else (0.2 if args.tiny else 1.0)
+    short = seconds < SHORT_RUN_SECONDS
+    results["think"] = args.think if args.think is not None else (0.2 if short else 1.0)
     with Cluster(database_url=url, root=WORK / "cluster", extra_env=extra) as cluster:
-        if not args.tiny:  # CI's size runs without it (the training alone is longer than the run)
+        if not short:  # the training alone would be longer than a short run
             train_chat(cluster)
         apis = [cluster.start_api("api-1"), cluster.start_api("api-2")]
         cluster.start_worker("worker")
