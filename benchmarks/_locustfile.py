@@ -3,8 +3,13 @@
 Run by locust (`locust -f benchmarks/_locustfile.py --headless ...`) with these environment variables:
 ITSM_LOAD_HOSTS (API base URLs, comma-separated: each user picks one), ITSM_LOAD_AGENTS / ITSM_LOAD_REQUESTERS
 (usernames, comma-separated), ITSM_LOAD_PASSWORD, ITSM_LOAD_ACKS (a file: one JSON line per acknowledged
-write, checked against the database afterwards). A 409 on an update (someone changed the ticket first) is a
-correct answer, not an error; anything else but 2xx is an error.
+write, checked against the database afterwards), ITSM_LOAD_THINK (scale of the think times, default 1).
+
+Think times are a service desk's pace, not back to back: an agent acts every 5-15 s (list, open, note), a
+requester every 10-30 s (describe a problem, read the answer). The first runs (1-3 s for everyone) had each of
+the 100 users fire about 30 requests a minute, which is a stress test of 2 cores, not a desk of 100 people.
+A 409 on an update (someone changed the ticket first) is a correct answer, not an error; anything else but
+2xx is an error.
 """
 
 from __future__ import annotations
@@ -49,9 +54,11 @@ def _close(**_kwargs: object) -> None:
     _acks.close()
 
 
+THINK = float(os.environ.get("ITSM_LOAD_THINK", "1"))
+
+
 class _ItsmUser(HttpUser):
     abstract = True
-    wait_time = between(1, 3)
     username = ""
 
     def on_start(self) -> None:
@@ -67,6 +74,8 @@ class Agent(_ItsmUser):
     """An agent working the queue: lists, filters, reads and updates incidents."""
 
     weight = 1
+    # Scanning the queue, reading a ticket, typing a work note: 5-15 s between an agent's actions.
+    wait_time = between(5 * THINK, 15 * THINK)
 
     def on_start(self) -> None:
         self.username = next(_agent_names)
@@ -111,6 +120,8 @@ class Requester(_ItsmUser):
     """A requester opening incidents and asking the virtual agent."""
 
     weight = 1
+    # Describing a problem, reading the virtual agent's answer: 10-30 s between a requester's actions.
+    wait_time = between(10 * THINK, 30 * THINK)
 
     def on_start(self) -> None:
         self.username = next(_requester_names)

@@ -106,6 +106,7 @@ def serve(
         raise typer.Exit(2)
     import uvicorn
 
+    from itsm_ai.config import get_settings
     from itsm_ai.database import get_engine
     from itsm_ai.migrate import upgrade
 
@@ -137,6 +138,7 @@ def serve(
         log_level="info",
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
+        timeout_keep_alive=get_settings().api_keep_alive_seconds,
     )
 
 

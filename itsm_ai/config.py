@@ -51,6 +51,13 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="A request waiting longer than this for a slot is answered 503."
     )
     api_retry_after_seconds: int = Field(default=2, ge=1, description="Retry-After of a 503 under overload.")
+    api_keep_alive_seconds: float = Field(
+        default=75.0,
+        gt=0,
+        description="How long `itsm-ai serve` keeps an idle HTTP connection open (uvicorn's default is 5 s). "
+        "Longer than a client's pause between requests or a proxy's idle timeout (often 60 s): a server "
+        "closing the connection just as the client reuses it resets that request.",
+    )
     secret_key: str = Field(
         default="",
         description="Signs bearer tokens. Empty: a random key is generated once and kept in var/secret.key.",
@@ -58,6 +65,12 @@ class Settings(BaseSettings):
     access_token_minutes: int = 8 * 60
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536
+    password_hash_concurrency: int = Field(
+        default=0,
+        ge=0,
+        description="Password hashes (argon2: CPU and password_hash_memory_kib each) computed at once per "
+        "process; more wait their turn. 0: the number of CPU cores.",
+    )
     login_window_seconds: float = Field(
         default=900, gt=0, description="Sliding window of the login throttle (and the longest lock)."
     )
@@ -132,9 +145,9 @@ class Settings(BaseSettings):
     )
     task_queue_url: str | None = Field(
         default=None,
-        description="Where the task queue (huey) keeps its tasks: a sqlite:/// or postgresql:// URL; "
-        "default: the database itself (PostgreSQL: huey's tables in it; SQLite: a `<database>.tasks` file "
-        "beside it).",
+        description="Where the task queue (huey) keeps its tasks: a sqlite:///, postgresql:// or redis:// "
+        "URL (Redis needs the `redis` extra); default: the database itself (PostgreSQL: huey's tables in it; "
+        "SQLite: a `<database>.tasks` file beside it).",
     )
     worker_threads: int = Field(default=2, ge=1, le=64, description="Task threads of each worker process.")
     training_lease_seconds: float = Field(

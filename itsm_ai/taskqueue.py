@@ -3,6 +3,7 @@
 The queue lives where the store does, so there is no broker to run: on PostgreSQL huey's tables in the same
 database (claimed with FOR UPDATE SKIP LOCKED, workers woken by LISTEN/NOTIFY) serve every API and worker
 process; on the SQLite default a `<database>.tasks` file beside the store, consumed by threads in the server.
+A deployment that runs Redis can put the queue there instead (`task_queue_url = redis://host:6379/0`).
 Work is named "module:function" and resolved when it runs, so this module knows no feature.
 """
 
@@ -64,8 +65,13 @@ def _build() -> Huey:
     elif backend == "postgresql":
         dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         huey = PostgresHuey(QUEUE_NAME, dsn=dsn, utc=True, results=False)
+    elif backend in ("redis", "rediss"):
+        # A Redis broker for scale-out (many workers, no polling of the store); needs the `redis` package.
+        from huey import RedisHuey
+
+        huey = RedisHuey(QUEUE_NAME, url=url.render_as_string(hide_password=False), utc=True, results=False)
     else:
-        raise ValueError(f"task_queue_url: {backend} is not supported (sqlite or postgresql)")
+        raise ValueError(f"task_queue_url: {backend} is not supported (sqlite, postgresql or redis)")
     huey.itsm_run_target = huey.task(name="run_target")(run_target)
     return huey
 

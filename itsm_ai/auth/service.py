@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import os
 import secrets
 import threading
 from datetime import timedelta
@@ -40,9 +41,22 @@ def _hasher() -> PasswordHasher:
     return _hasher_for(settings.password_hash_time_cost, settings.password_hash_memory_kib)
 
 
+@lru_cache
+def _hash_slots_for(slots: int) -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(slots)
+
+
+def _hash_slots() -> threading.BoundedSemaphore:
+    # argon2 is CPU- and memory-bound: with as many hashes at once as request threads, a burst of logins
+    # (100 users signing in) took every core, and every other request waited (issue 13: login p50 35 s).
+    # Hashes beyond the cores queue here instead, and the rest of the service keeps a share of the CPU.
+    return _hash_slots_for(get_settings().password_hash_concurrency or os.cpu_count() or 1)
+
+
 def hash_password(password: str) -> str:
-    """Hash a password with argon2id."""
-    return _hasher().hash(password)
+    """Hash a password with argon2id (at most `password_hash_concurrency` at once)."""
+    with _hash_slots():
+        return _hasher().hash(password)
 
 
 @lru_cache
@@ -59,8 +73,10 @@ def verify_password(hashed: str | None, password: str) -> bool:
     """True when the password matches the stored hash (False for users without a password).
 
     Without a hash a dummy one is verified all the same, so an unknown user takes as long as a known one."""
+    target = hashed or _dummy_hash()
     try:
-        return _hasher().verify(hashed or _dummy_hash(), password) and bool(hashed)
+        with _hash_slots():
+            return _hasher().verify(target, password) and bool(hashed)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -175,6 +191,9 @@ def authenticate(*, db_session: Session, username: str, password: str, address: 
     now = utcnow()
     throttle.check(db_session=db_session, username=username, address=address, now=now)
     user = get_by_username(db_session=db_session, username=username)
+    # End the read transaction before hashing: it would hold a pooled connection (on SQLite the write lock,
+    # taken at a write request's first read) through the hash and the wait for a hashing slot.
+    db_session.commit()
     ok = verify_password(user.hashed_password if user else None, password)
     if user is None or not user.active or not ok:
         throttle.record(

@@ -53,7 +53,7 @@ def add(*, db_session: Session, spec, obj: Any, comment_in: CommentCreate, actor
         new=comment_in.body,
         internal=internal,
     )
-    counters.bump_generation(db_session=db_session, record_type=spec.record_type)
+    counters.bump_generation_at_commit(db_session=db_session, record_type=spec.record_type)
     # Listeners (notifications, webhooks) learn of the reply in the same transaction.
     publish(
         db_session,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -51,6 +51,75 @@ def allocate_numbers(*, db_session: Session, record_type: str, count: int = 1) -
     return first - count
 
 
+def reserve_numbers(*, db_session: Session, record_type: str, count: int = 1) -> int:
+    """Reserve `count` numbers for records this session creates; returns the first, and counts the rows and
+    bumps the generation when the session commits (`allocate_numbers` in one step on SQLite).
+
+    On PostgreSQL the numbers come from a short transaction of their own, so concurrent creators do not queue
+    on the counter row for the whole of each other's create (issue 13: the listeners after the INSERT ran
+    with the row locked); a create that rolls back leaves a gap in the numbers, as ServiceNow's do.
+    """
+    bind = db_session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return allocate_numbers(db_session=db_session, record_type=record_type, count=count)
+    stmt = (
+        update(RecordCounter)
+        .where(RecordCounter.record_type == record_type)
+        .values(next_number=RecordCounter.next_number + count)
+        .returning(RecordCounter.next_number)
+    )
+    with bind.connect() as conn:
+        first = conn.execute(stmt).scalar_one_or_none()
+        if first is None:
+            conn.execute(
+                pg_insert(RecordCounter)
+                .values(record_type=record_type, next_number=1, row_count=0, generation=0)
+                .on_conflict_do_nothing(index_elements=["record_type"])
+            )
+            first = conn.execute(stmt).scalar_one()
+        conn.commit()
+    _at_commit(db_session, record_type, rows=count)
+    return first - count
+
+
+_PENDING, _LISTENING = "itsm_counters_at_commit", "itsm_counters_listening"
+
+
+def _at_commit(db_session: Session, record_type: str, *, rows: int = 0) -> None:
+    if not db_session.info.get(_LISTENING):
+        db_session.info[_LISTENING] = True
+        event.listen(db_session, "before_commit", _apply_pending)
+        event.listen(db_session, "after_rollback", _drop_pending)
+    pending = db_session.info.setdefault(_PENDING, {})
+    counted, bumps = pending.get(record_type, (0, 0))
+    pending[record_type] = (counted + rows, bumps + 1)
+
+
+def _apply_pending(db_session: Session) -> None:
+    if db_session.in_nested_transaction():
+        return  # a savepoint's release (a listener's begin_nested): the transaction goes on
+    pending = db_session.info.pop(_PENDING, None) or {}
+    # In a fixed order, so two sessions bumping the same types never wait on each other's rows in a cycle.
+    for record_type, (rows, bumps) in sorted(pending.items()):
+        _ensure(db_session, record_type)
+        db_session.execute(
+            update(RecordCounter)
+            .where(RecordCounter.record_type == record_type)
+            .values(row_count=RecordCounter.row_count + rows, generation=RecordCounter.generation + bumps)
+        )
+
+
+def _drop_pending(db_session: Session) -> None:
+    if not db_session.in_nested_transaction():  # a savepoint's rollback leaves the transaction's writes
+        db_session.info.pop(_PENDING, None)
+
+
+def bump_generation_at_commit(*, db_session: Session, record_type: str) -> None:
+    """Mark the table as changed when this session commits: the counter row is locked only for the commit,
+    not from the write to the end of the transaction (every writer of the type queues on that row)."""
+    _at_commit(db_session, record_type)
+
+
 def record_deleted(*, db_session: Session, record_type: str, count: int = 1) -> None:
     """Count a deletion and bump the generation."""
     _ensure(db_session, record_type)
@@ -72,13 +141,16 @@ def bump_generation(*, db_session: Session, record_type: str) -> None:
 
 
 def read(*, db_session: Session, record_type: str) -> tuple[int, int]:
-    """(row_count, generation) for a record type."""
+    """(row_count, generation) for a record type, as this session will commit them."""
     row = db_session.execute(
         select(RecordCounter.row_count, RecordCounter.generation).where(
             RecordCounter.record_type == record_type
         )
     ).first()
-    return (row[0], row[1]) if row else (0, 0)
+    rows, generation = (row[0], row[1]) if row else (0, 0)
+    # This session's own writes, counted at commit: a list in the same transaction sees them.
+    counted, bumps = (db_session.info.get(_PENDING) or {}).get(record_type, (0, 0))
+    return rows + counted, generation + bumps
 
 
 def recount(*, db_session: Session, record_type: str, model) -> int:
