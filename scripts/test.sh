@@ -25,6 +25,11 @@ start_postgres() {
     || psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE itsm_test"
 }
 
+# Redis for the task-queue-on-Redis tests (they skip when it cannot be reached): started when installed and down.
+if command -v redis-server >/dev/null 2>&1 && ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
+  redis-server --daemonize yes --port 6379 --bind 127.0.0.1 --save '' >/dev/null || true
+fi
+
 .venv/bin/ruff check .
 # The import contracts in .importlinter (layers, forbidden imports, independent features).
 .venv/bin/lint-imports
