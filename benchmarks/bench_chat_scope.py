@@ -104,6 +104,17 @@ def history_examples(rows: list[dict], max_tickets: int, seed: int = 0) -> list[
     ]
 
 
+def prime_cached(train_texts: list[str], eval_texts: list[str]) -> int:
+    """Load (or encode and save) the MiniLM vectors of the training and the evaluated texts, cached apart so
+    that the development and the held-out runs share the training set's; returns how many texts."""
+    train_every = sorted(set(train_texts))
+    eval_every = sorted(set(eval_texts) - set(train_every))
+    for every, tag in ((train_every, "chat_scope_train"), (eval_every, "chat_scope_eval")):
+        if every:
+            prime_embeddings(every, cached_embeddings(every, tag=tag, encode=embed))
+    return len(train_every) + len(eval_every)
+
+
 def _key(text: str) -> str:
     return " ".join(text.lower().split())
 
@@ -193,10 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     if embeddings:
-        every = sorted({*base_texts, *fresh_texts, *hist_texts, *(t for v in eval_sets.values() for t in v)})
         start = time.perf_counter()
-        prime_embeddings(every, cached_embeddings(every, tag="chat_scope", encode=embed))
-        print(f"MiniLM vectors of {len(every)} texts ready in {time.perf_counter() - start:.0f}s", flush=True)
+        n = prime_cached([*base_texts, *fresh_texts, *hist_texts], [t for v in eval_sets.values() for t in v])
+        print(f"MiniLM vectors of {n} texts ready in {time.perf_counter() - start:.0f}s", flush=True)
 
     def new_detector() -> IntentDetector:
         return chat_detector.make_detector().set_params(embeddings=embeddings)
