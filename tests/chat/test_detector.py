@@ -82,7 +82,7 @@ def test_confirmed_messages_win_over_the_seed_and_tickets(db_session, users):
     matches = [lab for t, lab in zip(texts, labels, strict=True) if t.lower() == seed_text.lower()]
     assert matches == ["how_to"]
     assert counts["confirmed"] == 1 and counts["bundled_out_of_scope"] == 100
-    assert counts["bundled_clinc_domains"] > 10_000
+    assert ("bundled_clinc_domains" in counts) == (detector.CLINC_PER_INTENT > 0)
     assert counts["bundled_tickets"] > 0 and "oos" in labels
 
 
