@@ -15,7 +15,8 @@ from them) and are never held out. A held-out title is an incident's short descr
 the first 80 characters of the document (it_tickets_topics: subject first; its publisher removed stop
 words); titles equal, case and spacing aside, to a training text of the detector scored are dropped.
 CLINC150: oos_train and the in-domain ``train`` queries of its non-IT intents ship with the project and may
-be trained on (the ``val`` and ``test`` splits never are), oos_test is scored once, oos_val only with ``--dev``.
+be trained on (the ``val`` and ``test`` splits never are), oos_test is scored once, oos_val only with
+``--dev``.
 MiniLM vectors are cached in ``results/`` apart for the training texts and for the evaluated ones.
 
 Detectors:
