@@ -14,17 +14,25 @@ rest is the imported history. it_tickets_topics' first 400 rows ship as demo dat
 from them) and are never held out. A held-out title is an incident's short description (ticket_assignment) or
 the first 80 characters of the document (it_tickets_topics: subject first; its publisher removed stop
 words); titles equal, case and spacing aside, to a training text of the detector scored are dropped.
-CLINC150: oos_train ships with the project and is trained on, oos_test is scored once, oos_val only with
+CLINC150: oos_train and the in-domain ``train`` queries of its non-IT intents ship with the project and may
+be trained on (the ``val`` and ``test`` splits never are), oos_test is scored once, oos_val only with
 ``--dev``.
+MiniLM vectors are cached in ``results/`` apart for the training texts and for the evaluated ones.
 
 Detectors:
 - today: the detector before issue 18 (the issue-6 seed kept in ``benchmarks/data``; out of scope = calibrated
   confidence mixed with nearest-example similarity, threshold keeping 95% of validation in-scope examples). It
   learned only from the seed and confirmed chat messages, so it is the same on both instances.
-- new, fresh: what ``itsm_ai.chat.detector.train`` learns from an empty store (seed, CLINC150's oos_train, the
-  demo tickets; ``shipped_examples``).
+- new, fresh: what ``itsm_ai.chat.detector.train`` learns from an empty store (seed, CLINC150's oos_train,
+  the demo tickets, and the training queries of its 111 non-IT in-domain intents when
+  ``detector.CLINC_PER_INTENT`` > 0; ``shipped_examples``).
 - new, history: the same plus the history part's incidents, as ``ticket_texts`` makes them (title and the
   opening of the description), at most ``ITSM_CHAT_TRAIN_MAX_TICKETS`` (a seeded sample).
+Measured 2026-12-06 (held-out part, MiniLM, shared 2-core machine under heavy load, so decide() p95 ratios are
+noisy): titles refused today 59.0%, new fresh 0.2% (asked 1.2%), new history 0.2% (asked 1.0%); CLINC150
+oos_test refused today 94.1%, new fresh 79.7% (asked 10.0%), new history 80.2% (asked 11.7%): the >= 85%
+target is not met. On ``--dev`` (oos_val) the fresh detector refuses 90%; adding CLINC's non-IT in-domain
+queries as out-of-scope examples lowered that to 78-84% (``detector.CLINC_PER_INTENT``, off).
 "Refused" is the polite decline; "asked" is "Is this a problem you want help with?"; "language" counts
 messages sent to the problem flow because the models do not cover their language.
 """
@@ -104,6 +112,17 @@ def history_examples(rows: list[dict], max_tickets: int, seed: int = 0) -> list[
     ]
 
 
+def prime_cached(train_texts: list[str], eval_texts: list[str]) -> int:
+    """Load (or encode and save) the MiniLM vectors of the training and the evaluated texts, cached apart so
+    that the development and the held-out runs share the training set's; returns how many texts."""
+    train_every = sorted(set(train_texts))
+    eval_every = sorted(set(eval_texts) - set(train_every))
+    for every, tag in ((train_every, "chat_scope_train"), (eval_every, "chat_scope_eval")):
+        if every:
+            prime_embeddings(every, cached_embeddings(every, tag=tag, encode=embed))
+    return len(train_every) + len(eval_every)
+
+
 def _key(text: str) -> str:
     return " ".join(text.lower().split())
 
@@ -153,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="small slices, TF-IDF only (CI)")
     parser.add_argument("--dev", action="store_true", help="score the development part and oos_val")
     parser.add_argument("--no-embeddings", action="store_true", help="TF-IDF-only detectors")
+    parser.add_argument(
+        "--no-history", action="store_true", help="skip the imported-history detector (its fit and vectors)"
+    )
     args = parser.parse_args(argv)
     clinc_path = DATA_DIR / "clinc150_intents_oos.json"
     if not (DATA_DIR / "ticket_assignment.csv").exists() or not clinc_path.exists():
@@ -193,10 +215,10 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     if embeddings:
-        every = sorted({*base_texts, *fresh_texts, *hist_texts, *(t for v in eval_sets.values() for t in v)})
         start = time.perf_counter()
-        prime_embeddings(every, cached_embeddings(every, tag="chat_scope", encode=embed))
-        print(f"MiniLM vectors of {len(every)} texts ready in {time.perf_counter() - start:.0f}s", flush=True)
+        trained = [*base_texts, *fresh_texts, *([] if args.no_history else hist_texts)]
+        n = prime_cached(trained, [t for v in eval_sets.values() for t in v])
+        print(f"MiniLM vectors of {n} texts ready in {time.perf_counter() - start:.0f}s", flush=True)
 
     def new_detector() -> IntentDetector:
         return chat_detector.make_detector().set_params(embeddings=embeddings)
@@ -217,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         ),
         ("new, fresh instance", new_detector(), fresh_texts, fresh_labels),
     ]
-    if not args.tiny:  # the CI run fits the new detector once: the fit is most of its time
+    # The CI run fits the new detector once: the fit is most of its time.
+    if not (args.tiny or args.no_history):
         variants.append(("new, imported history", new_detector(), hist_texts, hist_labels))
     rows = []
     for name, det, texts, labels in variants:

@@ -82,7 +82,26 @@ def test_confirmed_messages_win_over_the_seed_and_tickets(db_session, users):
     matches = [lab for t, lab in zip(texts, labels, strict=True) if t.lower() == seed_text.lower()]
     assert matches == ["how_to"]
     assert counts["confirmed"] == 1 and counts["bundled_out_of_scope"] == 100
+    assert ("bundled_clinc_domains" in counts) == (detector.CLINC_PER_INTENT > 0)
     assert counts["bundled_tickets"] > 0 and "oos" in labels
+
+
+def test_bundled_clinc_domains_leave_out_what_a_service_desk_handles():
+    """CLINC150's non-IT intents teach what is out of scope; PINs, blocked accounts, time off, calendars,
+    orders and the chat's own turns (hello, yes, no) are not among them."""
+    import gzip
+    import json
+
+    with gzip.open(detector.CLINC_DOMAINS_PATH, "rt", encoding="utf-8") as handle:
+        data = json.load(handle)
+    intents = {intent for _, intent in data["train"]}
+    excluded = {i for reason in data["excluded_intents"].values() for i in reason}
+    assert len(intents) == 111 and not intents & excluded
+    assert {"pin_change", "account_blocked", "pto_request", "greeting", "yes", "order_status"} <= excluded
+    assert {"weather", "recipe", "book_flight", "tell_joke"} <= intents
+    texts = detector.bundled_domains()
+    assert len(texts) == 11_100 and len(set(texts)) > 11_000
+    assert len(detector.bundled_domains(per_intent=10)) == 1_110
 
 
 def test_bundled_tickets_can_be_left_out(db_session, chat_settings, monkeypatch):
