@@ -164,6 +164,11 @@ class Settings(BaseSettings):
     triage_features: str = Field(
         default="auto", description="Training features: tfidf, embedding, both, or auto (compare by CV)."
     )
+    triage_selection_metric: dict[str, str] = Field(
+        default={"assignment_group": "accuracy"},
+        description="Per field: what the CV comparison of pipelines ranks by (macro_f1 or accuracy); unlisted "
+        "fields use macro_f1. Routing is judged on accuracy, categories on macro-F1.",
+    )
     triage_target_precision: float = 0.95
     triage_min_class_count: int = 30
     triage_evidence: int = 3

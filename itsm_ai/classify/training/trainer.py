@@ -112,6 +112,7 @@ def train_model(
             candidates=DEFAULT_CANDIDATES,
             base_params={**base, "min_class_count": min(base["min_class_count"], 10)},
             random_state=random_state,
+            metric=settings.triage_selection_metric.get(target, "macro_f1"),
         )
         params = {**base, **DEFAULT_CANDIDATES[selection["selected"]]}
         report(0.5, selection["reason"])
