@@ -166,8 +166,8 @@ class Settings(BaseSettings):
     )
     triage_selection_metric: dict[str, str] = Field(
         default={"assignment_group": "accuracy"},
-        description="Per field: what the CV comparison of pipelines ranks by (macro_f1 or accuracy); unlisted "
-        "fields use macro_f1. Routing is judged on accuracy, categories on macro-F1.",
+        description="Per field: what the CV comparison of pipelines ranks by (macro_f1 or accuracy); "
+        "unlisted fields use macro_f1. Routing is judged on accuracy, categories on macro-F1.",
     )
     triage_target_precision: float = 0.95
     triage_min_class_count: int = 30
@@ -335,18 +335,51 @@ class Settings(BaseSettings):
     )
     attachment_denied_extensions: list[str] = Field(
         default=[
-            "exe", "dll", "com", "scr", "pif", "cpl", "msi", "msp", "bat", "cmd", "ps1", "psm1", "vbs",
-            "vbe", "js", "jse", "wsf", "wsh", "hta", "jar", "lnk", "reg", "sh", "app", "elf", "so", "dylib",
+            "exe",
+            "dll",
+            "com",
+            "scr",
+            "pif",
+            "cpl",
+            "msi",
+            "msp",
+            "bat",
+            "cmd",
+            "ps1",
+            "psm1",
+            "vbs",
+            "vbe",
+            "js",
+            "jse",
+            "wsf",
+            "wsh",
+            "hta",
+            "jar",
+            "lnk",
+            "reg",
+            "sh",
+            "app",
+            "elf",
+            "so",
+            "dylib",
         ],
         description="File name endings refused on upload (lower case, no dot).",
     )
     attachment_denied_types: list[str] = Field(
         default=[
-            "application/x-dosexec", "application/x-msdownload",
-            "application/vnd.microsoft.portable-executable", "application/x-executable", "application/x-elf",
-            "application/x-sharedlib", "application/x-mach-binary", "application/x-msi",
-            "application/x-ms-installer", "text/x-shellscript", "application/java-archive",
-            "application/x-ms-shortcut", "application/hta",
+            "application/x-dosexec",
+            "application/x-msdownload",
+            "application/vnd.microsoft.portable-executable",
+            "application/x-executable",
+            "application/x-elf",
+            "application/x-sharedlib",
+            "application/x-mach-binary",
+            "application/x-msi",
+            "application/x-ms-installer",
+            "text/x-shellscript",
+            "application/java-archive",
+            "application/x-ms-shortcut",
+            "application/hta",
         ],
         description="Content types (sniffed from the bytes) refused on upload.",
     )
