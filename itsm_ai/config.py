@@ -170,7 +170,7 @@ class Settings(BaseSettings):
         "unlisted fields use macro_f1. Routing is judged on accuracy, categories on macro-F1.",
     )
     triage_target_precision: float = 0.95
-    triage_min_class_count: int = 30
+    triage_min_class_count: int = 10
     triage_evidence: int = 3
     triage_train_params: dict[str, Any] = Field(
         default={},

@@ -76,7 +76,7 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         class_weight: str | dict | None = "balanced",
         calibration: str = "sigmoid",
         calibration_cv: int = 3,
-        calibration_ensemble: bool = True,
+        calibration_ensemble: bool = False,
         word_ngram_range: tuple[int, int] = (1, 2),
         char_ngram_range: tuple[int, int] | None = (2, 5),
         min_df: int = 2,
