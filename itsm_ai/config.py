@@ -170,7 +170,12 @@ class Settings(BaseSettings):
         "unlisted fields use macro_f1. Routing is judged on accuracy, categories on macro-F1.",
     )
     triage_target_precision: float = 0.95
-    triage_min_class_count: int = 10
+    triage_min_class_count: int = Field(
+        default=5,
+        description="Values with fewer labelled tickets are not learnt. Smaller ones are ranked (top-3) but "
+        "abstain until their own out-of-fold precision reaches the target; 5 is the least the threshold and "
+        "calibration folds allow.",
+    )
     triage_evidence: int = 3
     triage_train_params: dict[str, Any] = Field(
         default={},
