@@ -172,9 +172,9 @@ class Settings(BaseSettings):
     triage_target_precision: float = 0.95
     triage_min_class_count: int = Field(
         default=5,
-        description="Values with fewer labelled tickets are not learnt. Smaller ones are ranked (top-3) but "
-        "abstain until their own out-of-fold precision reaches the target; 5 is the least the threshold and "
-        "calibration folds allow.",
+        description="Values with fewer labelled tickets are not learnt. Small learnt ones are ranked (top-3) "
+        "but abstain until their own out-of-fold precision reaches the target; 5 is the least the threshold "
+        "and calibration folds allow.",
     )
     triage_evidence: int = 3
     triage_train_params: dict[str, Any] = Field(
