@@ -2,12 +2,12 @@
 
 (``metric="accuracy"`` ranks by accuracy instead, for targets judged on accuracy.)
 
-The candidates are parameter sets of `TriageClassifier` (by default the three feature kinds: TF-IDF,
-embeddings, both). Each is scored by k-fold stratified CV on the data it is given (the training part only:
-never pass the evaluation split). The winner is the candidate with the best mean macro-F1, except that a
-candidate listed earlier (the cheaper ones come first) within `tolerance` of the best is preferred: a
-difference that small is within fold noise and not worth the extra cost. The returned record goes into the
-model's metadata.
+The candidates are parameter sets of `TriageClassifier` (by default `DEFAULT_CANDIDATES`: the three
+feature kinds, the strongest simple baseline calibrated, and "both" without class weights). Each is scored
+by k-fold stratified CV on the data it is given (the training part only: never pass the evaluation split).
+The winner is the candidate with the best mean macro-F1, except that a candidate listed earlier (the
+cheaper ones come first) within `tolerance` of the best is preferred: a difference that small is within
+fold noise and not worth the extra cost. The returned record goes into the model's metadata.
 """
 
 from __future__ import annotations

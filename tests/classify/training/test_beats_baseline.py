@@ -59,7 +59,11 @@ def _shipped_vs_baseline(texts, labels, target, tmp_path) -> tuple[dict, dict, i
     )
     result = train_model(data, target=target, folder=tmp_path)
     model = store.load(target, result.version, models_dir=tmp_path)
-    return evaluate(model, te_texts, te_labels), _baseline(tr_texts, tr_labels, te_texts, te_labels), len(test)
+    return (
+        evaluate(model, te_texts, te_labels),
+        _baseline(tr_texts, tr_labels, te_texts, te_labels),
+        len(test),
+    )
 
 
 def _noise(score: float, n: int) -> float:
