@@ -177,8 +177,18 @@ class Settings(BaseSettings):
     triage_features: str = Field(
         default="auto", description="Training features: tfidf, embedding, both, or auto (compare by CV)."
     )
+    triage_selection_metric: dict[str, str] = Field(
+        default={"assignment_group": "accuracy"},
+        description="Per field: what the CV comparison of pipelines ranks by (macro_f1 or accuracy); "
+        "unlisted fields use macro_f1. Routing is judged on accuracy, categories on macro-F1.",
+    )
     triage_target_precision: float = 0.95
-    triage_min_class_count: int = 30
+    triage_min_class_count: int = Field(
+        default=5,
+        description="Values with fewer labelled tickets are not learnt. Small learnt ones are ranked (top-3) "
+        "but abstain until their own out-of-fold precision reaches the target; 5 is the least the threshold "
+        "and calibration folds allow.",
+    )
     triage_evidence: int = 3
     triage_train_params: dict[str, Any] = Field(
         default={},

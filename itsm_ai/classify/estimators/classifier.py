@@ -11,7 +11,10 @@ How `fit` works (all inside one scikit-learn estimator):
    threshold selection, which small classes need; the thresholds come from models trained on
    (k-1)/k of the data, so they are slightly conservative for the final model.
 3. The final pipeline is refitted on all labelled rows. Probabilities are calibrated by
-   `CalibratedClassifierCV` (`calibration`, `calibration_cv` folds, ensembled).
+   `CalibratedClassifierCV` (`calibration`, `calibration_cv` folds). With ``calibration_ensemble=True`` the
+   probabilities average `calibration_cv` models each fitted on (k-1)/k of the rows; with ``False`` one
+   model is fitted on all rows (its ranking is that of the plain linear model) and the calibrator learns
+   from its out-of-fold decision scores.
 
 `clean_text=True` strips mail headers, sender addresses and greeting/closing lines (and repairs mojibake)
 from training and query texts alike before any features are computed (`text.clean_ticket_text`).
@@ -73,6 +76,7 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         class_weight: str | dict | None = "balanced",
         calibration: str = "sigmoid",
         calibration_cv: int = 3,
+        calibration_ensemble: bool = False,
         word_ngram_range: tuple[int, int] = (1, 2),
         char_ngram_range: tuple[int, int] | None = (2, 5),
         min_df: int = 2,
@@ -96,6 +100,7 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.calibration = calibration
         self.calibration_cv = calibration_cv
+        self.calibration_ensemble = calibration_ensemble
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
         self.min_df = min_df
@@ -137,6 +142,8 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"knn_k must be an int >= 1, got {self.knn_k!r}")
         if not isinstance(self.calibration_cv, int) or self.calibration_cv < 2:
             raise ValueError(f"calibration_cv must be an int >= 2, got {self.calibration_cv!r}")
+        if not isinstance(self.calibration_ensemble, bool | np.bool_):
+            raise ValueError(f"calibration_ensemble must be a bool, got {self.calibration_ensemble!r}")
         if self.threshold_cv is not None and (
             not isinstance(self.threshold_cv, int) or self.threshold_cv < 2
         ):
@@ -176,7 +183,9 @@ class TriageClassifier(ClassifierMixin, BaseEstimator):
                 C=self.C, class_weight=self.class_weight, max_iter=2000, random_state=seed
             )
         folds = StratifiedKFold(self.calibration_cv, shuffle=True, random_state=seed)
-        return CalibratedClassifierCV(base, method=self.calibration, cv=folds, ensemble=True)
+        return CalibratedClassifierCV(
+            base, method=self.calibration, cv=folds, ensemble=bool(self.calibration_ensemble)
+        )
 
     @staticmethod
     def _proba(model, matrix, n_classes: int) -> np.ndarray:

@@ -65,8 +65,13 @@ def train_model(
     progress: ProgressFn | None = None,
     extra_params: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
+    candidates: dict[str, dict[str, Any]] | None = None,
 ) -> TrainResult:
-    """Select the pipeline, evaluate it on a held-out part, refit on all labelled rows and save a version."""
+    """Select the pipeline, evaluate it on a held-out part, refit on all labelled rows and save a version.
+
+    With features "auto" the pipeline is the CV winner among `candidates` (default `DEFAULT_CANDIDATES`)
+    on the rows left after the held-out part, ranked by the field's `triage_selection_metric`.
+    """
     from itsm_ai.classify.estimators.classifier import TriageClassifier
     from itsm_ai.classify.estimators.evaluation import evaluate
     from itsm_ai.classify.estimators.selection import DEFAULT_CANDIDATES, compare_pipelines
@@ -104,16 +109,18 @@ def train_model(
     fit_idx = split[0] if split else list(range(len(labels)))
 
     selection = None
+    candidates = dict(candidates or DEFAULT_CANDIDATES)
     if features == "auto":
         report(0.1, "comparing pipelines by cross-validation")
         selection = compare_pipelines(
             [texts[i] for i in fit_idx],
             [labels[i] for i in fit_idx],
-            candidates=DEFAULT_CANDIDATES,
+            candidates=candidates,
             base_params={**base, "min_class_count": min(base["min_class_count"], 10)},
             random_state=random_state,
+            metric=settings.triage_selection_metric.get(target, "macro_f1"),
         )
-        params = {**base, **DEFAULT_CANDIDATES[selection["selected"]]}
+        params = {**base, **candidates[selection["selected"]]}
         report(0.5, selection["reason"])
     else:
         params = {**base, "features": features}

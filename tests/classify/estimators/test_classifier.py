@@ -203,7 +203,8 @@ def _two_topics(topics):
 
 
 @pytest.mark.parametrize(
-    "case", ["multiclass", "binary", "logreg", "both_features", "isotonic", "temperature"]
+    "case",
+    ["multiclass", "binary", "logreg", "both_features", "isotonic", "temperature", "not_ensembled"],
 )
 def test_fast_calibrated_probabilities_equal_scikit_learns_exactly(case, fitted, topics, fake_encoder):
     texts, labels = _two_topics(topics) if case == "binary" else topics
@@ -214,6 +215,7 @@ def test_fast_calibrated_probabilities_equal_scikit_learns_exactly(case, fitted,
         "both_features": {"features": "both", "char_ngram_range": None, "random_state": 0},
         "isotonic": {**FAST, "calibration": "isotonic"},
         "temperature": {**FAST, "calibration": "temperature"},
+        "not_ensembled": {**FAST, "calibration_ensemble": False},
     }[case]
     model = fitted if params is None else TriageClassifier(**params).fit(texts, labels)
     queries = [*texts[:30], "", "printer on the third floor is offline again"]
@@ -293,3 +295,28 @@ def test_a_triage_model_round_trips_with_its_thresholds(topics, tmp_path):
     assert meta["data"]["size"] == len(texts) and meta["version"] == version
     again = store.load("category", models_dir=tmp_path)
     assert again.predict_with_evidence(texts[:2]) == model.predict_with_evidence(texts[:2])
+
+
+def test_calibration_without_ensemble_ranks_like_one_model_fitted_on_every_row(topics):
+    from sklearn.svm import LinearSVC
+
+    texts, labels = topics
+    model = TriageClassifier(**FAST, calibration_ensemble=False, threshold_cv=None, knn_weight=0.0)
+    assert model.fit(texts, labels) is model
+    (pair,) = model.estimator_.calibrated_classifiers_
+    matrix = model._transform(texts)[0]
+    keep = [i for i, y in enumerate(labels) if isinstance(y, str)]
+    alone = LinearSVC(C=model.C, class_weight=model.class_weight, random_state=0)
+    alone.fit(matrix[keep], model.classes_.searchsorted(np.array(labels, dtype=object)[keep]))
+    # One linear model fitted on all labelled rows: the same weights as fitting it by hand.
+    assert pair.estimator.coef_.shape == alone.coef_.shape
+    assert np.abs(pair.estimator.coef_ - alone.coef_).max() < 1e-2
+    proba = model.predict_proba(texts[:20])
+    assert np.allclose(proba.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("bad", ["yes", 1, None])
+def test_calibration_ensemble_must_be_a_bool(topics, bad):
+    texts, labels = topics
+    with pytest.raises(ValueError, match="calibration_ensemble"):
+        TriageClassifier(**FAST, calibration_ensemble=bad).fit(texts, labels)
