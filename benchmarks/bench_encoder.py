@@ -9,8 +9,12 @@ excluded): recall@1/5/10 of its master for lexical (BM25), stock dense, fine-tun
 hybrid with each, side by side. Also: training time per epoch, re-embedding throughput, hybrid query latency
 with each encoder (same dimension), and topic precision@5 on it_tickets_topics.csv (no loss wanted).
 ``--curve``: recall@5 after 250, 500, 1,000 and all training pairs.
+``--dev``: choose on the training pairs only: the dev pairs (crc32 % 10 < 2, inside the training part) play
+the test pairs and the encoder trains on the other training pairs; also the fusion grid of bench_similar on
+the dev queries with the tuned encoder. Epochs, learning rate and fusion weights are picked this way.
 
-Run: nice -n 10 .venv/bin/python -m benchmarks.bench_encoder [--max-minutes 20] [--curve]
+Run: nice -n 10 .venv/bin/python -m benchmarks.bench_encoder [--max-minutes 20] [--epochs N]
+     [--learning-rate X] [--curve] [--dev]
 CI: ``--tiny``: 60 pairs, two training steps (prints ``skipped: ...`` without ../shared/data).
 """
 
@@ -34,7 +38,7 @@ from benchmarks._knowledge_data import (
     print_table,
     write_results,
 )
-from benchmarks.bench_similar import Corpus, recall_at
+from benchmarks.bench_similar import FUSION_GRID, Corpus, _short, dev_score, recall_at
 from itsm_ai.config import Settings
 from itsm_ai.embeddings import BUNDLED_MODEL, Encoder, get_encoder, model_folder
 from itsm_ai.encoder.training import Pairs, fine_tune
@@ -42,6 +46,7 @@ from itsm_ai.knowledge.retrieval.documents import INCIDENT, build_doc
 
 KS = (1, 5, 10)
 CURVE = (250, 500, 1000)
+TINY_CURVE = (10, 20)
 
 
 def is_test_pair(bug_id_dup: int) -> bool:
@@ -49,15 +54,20 @@ def is_test_pair(bug_id_dup: int) -> bool:
     return zlib.crc32(str(int(bug_id_dup)).encode()) % 10 >= 7
 
 
+def is_dev_pair(bug_id_dup: int) -> bool:
+    """The dev part (~20%, inside the training part): what epochs, learning rate and fusion are chosen on."""
+    return zlib.crc32(str(int(bug_id_dup)).encode()) % 10 < 2
+
+
 def _train(pairs: Pairs, folder: Path, settings: Settings, *, max_seconds: float, epochs: int,
-           max_steps: int | None = None) -> dict[str, Any]:
+           max_steps: int | None = None, learning_rate: float | None = None) -> dict[str, Any]:
     return fine_tune(
         pairs,
         base_folder=model_folder(BUNDLED_MODEL),
         out_folder=folder,
         epochs=epochs,
         batch_size=settings.encoder_train_batch_size,
-        learning_rate=settings.encoder_train_learning_rate,
+        learning_rate=learning_rate or settings.encoder_train_learning_rate,
         max_seq_length=settings.encoder_train_max_seq_length,
         max_seconds=max_seconds,
         max_steps=max_steps,
@@ -88,8 +98,11 @@ def _latency(corpus: Corpus, settings: Settings, rows: list[int]) -> float:
     return float(np.percentile(lat, 50) * 1e3)
 
 
-def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bool) -> None:
-    """Train on the training pairs, compare the encoders on the test pairs (and topics when not tiny)."""
+def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bool, dev: bool = False,
+        learning_rate: float | None = None) -> None:
+    """Train on the training pairs, compare the encoders on the test pairs (and topics when not tiny).
+
+    With `dev` the dev pairs are evaluated instead and the test pairs are not used at all."""
     settings = Settings()
     reports, pairs = load_openoffice()
     if tiny:
@@ -108,6 +121,10 @@ def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bo
     masters = pairs["bug_id_master"].astype(int).tolist()
     test = [i for i, b in enumerate(dups) if is_test_pair(b)]
     train = [i for i, b in enumerate(dups) if not is_test_pair(b)]
+    if dev:
+        test = [i for i in train if is_dev_pair(dups[i])]
+        train = [i for i in train if not is_dev_pair(dups[i])]
+    split = "dev" if dev else "test"
     rng = np.random.default_rng(0)
     # A fixed shuffled order: the learning curve's prefixes are random samples.
     train = [train[i] for i in rng.permutation(len(train))]
@@ -115,8 +132,8 @@ def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bo
     test_rows = [row_of[dups[i]] for i in test]
     test_targets = [masters[i] for i in test]
     overlap = len({masters[i] for i in test} & {masters[i] for i in train})
-    print(f"openoffice: {len(ids)} reports, {len(train)} training pairs, {len(test)} test pairs "
-          f"({overlap} test masters also have a training duplicate)")
+    print(f"openoffice: {len(ids)} reports, {len(train)} training pairs, {len(test)} {split} pairs "
+          f"({overlap} {split} masters also have a training duplicate)")
 
     stock = get_encoder()
     if tiny:
@@ -127,7 +144,7 @@ def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bo
     print(f"  stock vectors ready ({stock_rate:.0f} docs/s)", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-encoder-") as tmp:
         stats = _train(train_pairs, Path(tmp) / "all", settings, max_seconds=max_minutes * 60, epochs=epochs,
-                       max_steps=2 if tiny else None)
+                       max_steps=2 if tiny else None, learning_rate=learning_rate)
         print(f"  trained {stats['steps']}/{stats['planned_steps']} steps on {len(train_pairs)} pairs in "
               f"{stats['seconds']:.0f} s ({stats['stopped']}); {stats['seconds_per_epoch']:.0f} s per epoch",
               flush=True)
@@ -146,14 +163,14 @@ def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bo
         }
         print_table(["system", *(f"test R@{k}" for k in KS)],
                     [[name, *(m[f"R@{k}"] for k in KS)] for name, m in systems.items()],
-                    title=f"openoffice duplicates -> master, {len(test)} test pairs never trained on")
+                    title=f"openoffice duplicates -> master, {len(test)} {split} pairs never trained on")
         lat_stock = _latency(stock_corpus, settings, test_rows[:200])
         lat_tuned = _latency(tuned_corpus, settings, test_rows[:200])
         print(f"  re-embedding: fine-tuned {tuned_rate:.0f} docs/s vs stock {stock_rate:.0f} docs/s "
               f"(x{tuned_rate / max(stock_rate, 1e-9):.2f}); hybrid query p50 {lat_tuned:.1f} ms vs "
               f"{lat_stock:.1f} ms (x{lat_tuned / max(lat_stock, 1e-9):.2f}, same dimension)")
         results["openoffice"] = {
-            "reports": len(ids), "train_pairs": len(train), "test_pairs": len(test),
+            "split": split, "reports": len(ids), "train_pairs": len(train), "test_pairs": len(test),
             "test_masters_with_training_duplicates": overlap, "training": stats, "systems": systems,
             "reembed_docs_per_s": {"stock": stock_rate, "tuned": tuned_rate},
             "hybrid_query_ms_p50": {"stock": lat_stock, "tuned": lat_tuned},
@@ -161,12 +178,37 @@ def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bo
         before, after = stock_m["hybrid"]["R@5"], tuned_m["hybrid"]["R@5"]
         ratio = after / max(before, 1e-9)
         print(f"fine-tuned hybrid R@5 {after:.3f} vs stock hybrid {before:.3f} (x{ratio:.2f})", flush=True)
-        write_results("bench_encoder_tiny" if tiny else "bench_encoder", results)  # kept if a later part dies
-        if not tiny:
+        write_results(_name(tiny, dev), results)  # kept if a later part dies
+        if dev:
+            run_fusion_grid(results, settings, tuned_corpus, test_rows, test_targets)
+        elif not tiny:
             run_topics(results, settings, stock, tuned)
-        if curve and not tiny:
+        if curve:
             run_curve(results, settings, train_pairs, ids, fields, texts, test_rows, test_targets,
-                      max_minutes=max_minutes, epochs=epochs, full=tuned_m)
+                      max_minutes=max_minutes, epochs=epochs, full=tuned_m, tiny=tiny,
+                      learning_rate=learning_rate)
+
+
+def _name(tiny: bool, dev: bool) -> str:
+    return "bench_encoder" + ("_dev" if dev else "") + ("_tiny" if tiny else "")
+
+
+def run_fusion_grid(
+    results: dict, settings: Settings, corpus: Corpus, rows: list[int], targets: list[int]
+) -> None:
+    """bench_similar's fusion grid on the dev queries with the tuned encoder (BM25 settings as configured)."""
+    base = settings.model_dump()
+    scored = []
+    for params in FUSION_GRID:
+        searcher = corpus.searcher(Settings(**{**base, **params}))
+        scored.append((params, recall_at(corpus.rankings(searcher, "hybrid", rows=rows), targets, KS)))
+    current = recall_at(corpus.rankings(corpus.searcher(settings), "hybrid", rows=rows), targets, KS)
+    top = sorted(scored, key=lambda pm: -dev_score(pm[1]))[:5]
+    print_table(["fusion (dev)", "R@1", "R@5", "R@10"],
+                [["configured", *(current[f"R@{k}"] for k in KS)]]
+                + [[_short(p), *(m[f"R@{k}"] for k in KS)] for p, m in top],
+                title=f"fusion grid on {len(rows)} dev queries, tuned encoder")
+    results["fusion_dev"] = {"configured": current, "top": [{"params": p, "metrics": m} for p, m in top]}
 
 
 def run_topics(results: dict, settings: Settings, stock: Any, tuned: Any) -> None:
@@ -188,16 +230,16 @@ def run_topics(results: dict, settings: Settings, stock: Any, tuned: Any) -> Non
 
 
 def run_curve(results, settings, train_pairs, ids, fields, texts, test_rows, test_targets, *, max_minutes,
-              epochs, full) -> None:
+              epochs, full, tiny=False, learning_rate=None) -> None:
     """recall@5 (dense, hybrid) after the first 250, 500, 1,000 training pairs, and all."""
     rows = []
     out = {}
-    for n in CURVE:
+    for n in TINY_CURVE if tiny else CURVE:
         if n >= len(train_pairs):
             continue
         with tempfile.TemporaryDirectory(prefix="bench-encoder-curve-") as tmp:
             stats = _train(train_pairs.subset(range(n)), Path(tmp), settings, max_seconds=max_minutes * 60,
-                           epochs=epochs)
+                           epochs=epochs, max_steps=2 if tiny else None, learning_rate=learning_rate)
             vectors = Encoder(model_name=f"tuned-{n}", model_path=tmp).encode(texts)
         metrics = _evaluate(Corpus(ids, fields, vectors, test_rows), settings, test_rows, test_targets)
         out[n] = {
@@ -207,6 +249,9 @@ def run_curve(results, settings, train_pairs, ids, fields, texts, test_rows, tes
     out[len(train_pairs)] = {"dense": full["dense"]["R@5"], "hybrid": full["hybrid"]["R@5"]}
     rows.append([len(train_pairs), full["dense"]["R@5"], full["hybrid"]["R@5"], "-"])
     print_table(["training pairs", "dense R@5", "hybrid R@5", "train s"], rows, title="learning curve")
+    smallest = min(out)
+    print(f"learning curve: hybrid R@5 {out[smallest]['hybrid']:.3f} after {smallest} pairs, "
+          f"{full['hybrid']['R@5']:.3f} after all {len(train_pairs)}")
     results["learning_curve"] = out
 
 
@@ -216,16 +261,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="CI size: 60 pairs, 2 training steps")
     parser.add_argument("--max-minutes", type=float, default=20.0, help="time box of each training run")
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--learning-rate", type=float, default=None, help="default: the settings'")
     parser.add_argument("--curve", action="store_true", help="also the learning curve (3 more trainings)")
+    parser.add_argument("--dev", action="store_true", help="evaluate on dev pairs (no test pairs)")
     args = parser.parse_args(argv)
     if not (DATA_DIR / "openoffice_duplicates.csv").is_file():
         print(f"skipped: openoffice_duplicates.csv not found in {DATA_DIR}")
         return 0
     results: dict = {"args": vars(args)}
     start = time.perf_counter()
-    run(results, tiny=args.tiny, max_minutes=args.max_minutes, epochs=args.epochs, curve=args.curve)
+    run(results, tiny=args.tiny, max_minutes=args.max_minutes, epochs=args.epochs, curve=args.curve,
+        dev=args.dev, learning_rate=args.learning_rate)
     results["seconds"] = time.perf_counter() - start
-    write_results("bench_encoder_tiny" if args.tiny else "bench_encoder", results)
+    write_results(_name(args.tiny, args.dev), results)
     return 0
 
 

@@ -1,38 +1,39 @@
-"""Encoder jobs on the training-jobs table (same rows, same polling as triage's): train from the store's
-pairs and/or a pairs file, or promote a version (its index is built first). `run_encoder_job(job_id)` is a
-plain function of the job id, so it can run in a thread here or from a task queue.
+"""Encoder jobs on the training-jobs table and the task queue, like triage's: train from the store's pairs
+and/or a pairs file, or promote a version (its index is built first).
+
+The row is committed, then `run_encoder_job` is queued; a worker claims it and keeps the lease alive
+(`run_claimed`), and the row's `task` lets `recover_job` re-run a job whose worker died as an encoder job.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any
 
 from sqlalchemy import select
 
 from itsm_ai.classify.enums import JobStatus
 from itsm_ai.classify.models import TrainingJob
-from itsm_ai.classify.training.jobs import register_target
+from itsm_ai.classify.training.jobs import register_target, run_claimed
 from itsm_ai.database import get_session, utcnow
 from itsm_ai.encoder import service
 from itsm_ai.encoder.training import Pairs
 from itsm_ai.errors import ConflictError, InvalidInputError
+from itsm_ai.taskqueue import enqueue
 
 log = logging.getLogger(__name__)
 
 TARGET = "encoder"
+TASK = "itsm_ai.encoder.jobs:run_encoder_job"
 ACTIONS = ("train", "promote")
 
-_threads: dict[int, threading.Thread] = {}
-_threads_lock = threading.Lock()
 # One encoder job at a time in this process; the row check below covers other processes.
 _start_lock = threading.Lock()
 
 
 def start_encoder_job(*, params: dict[str, Any], user, run: bool = True) -> int:
-    """Queue an encoder job (409 while another one is queued or running) and run it in a thread."""
+    """Queue an encoder job (409 while another one is queued or running) on the task queue."""
     action = params.get("action", "train")
     if action not in ACTIONS:
         raise InvalidInputError(f"action: one of {', '.join(ACTIONS)}", field="action")
@@ -48,78 +49,37 @@ def start_encoder_job(*, params: dict[str, Any], user, run: bool = True) -> int:
             target=TARGET,
             status=JobStatus.queued,
             progress=0.0,
-            params={**params, "target": TARGET, "action": action},
+            params={**params, "target": TARGET, "action": action, "task": TASK},
             created_by_id=getattr(user, "id", None),
             created_by=getattr(user, "username", None),
             created_at=utcnow(),
+            heartbeat_at=utcnow(),
         )
         session.add(job)
         session.flush()
         job_id = job.id
+    # Committed before it is queued (a worker never finds the task before the row); should this enqueue
+    # fail, the job stays queued and recover_job queues it again after the lease.
     if run:
-        thread = threading.Thread(
-            target=run_encoder_job, args=(job_id,), name=f"encoder-{job_id}", daemon=True
-        )
-        with _threads_lock:
-            _threads[job_id] = thread
-        thread.start()
+        enqueue(TASK, job_id)
     return job_id
 
 
-def wait_for_job(job_id: int, timeout: float = 600.0) -> bool:
-    """Wait for an encoder job started in this process; True when it finished in time."""
-    with _threads_lock:
-        thread = _threads.get(job_id)
-    if thread is None:
-        return True
-    thread.join(timeout)
-    return not thread.is_alive()
-
-
-def _update(job_id: int, **values: Any) -> None:
-    with get_session() as session:
-        job = session.get(TrainingJob, job_id)
-        if job is not None:
-            for key, value in values.items():
-                setattr(job, key, value)
-
-
 def run_encoder_job(job_id: int) -> None:
-    """Run an encoder job as its row describes, recording progress and the outcome on the row."""
-    try:
+    """Queue task: claim the encoder job, run it as its row describes, record progress and the outcome."""
+    run_claimed(job_id, _work)
+
+
+run_encoder_job.training_task = True
+
+
+def _work(job_id: int, params: dict[str, Any], progress) -> tuple[str, str]:
+    if params["action"] == "promote":
         with get_session() as session:
-            job = session.get(TrainingJob, job_id)
-            if job is None:
-                return
-            params = dict(job.params or {})
-            job.status, job.started_at, job.message = JobStatus.running, utcnow(), "starting"
-        last = [0.0]
-
-        def progress(fraction: float, message: str) -> None:
-            now = time.monotonic()
-            if now - last[0] >= 0.5 or fraction >= 0.95:
-                last[0] = now
-                _update(job_id, progress=round(min(fraction, 0.99), 3), message=message[:4000])
-
-        if params["action"] == "promote":
-            with get_session() as session:
-                result = service.promote(db_session=session, version=params["version"], progress=progress)
-            version = params["version"]
-            documents = result["index"].get("indexed", "?")
-            summary = f"promoted encoder {version}: {documents} documents in its index"
-        else:
-            version, summary = _train({**params, "job_id": job_id}, progress)
-        _update(job_id, status=JobStatus.succeeded, progress=1.0, version=version, message=summary,
-                finished_at=utcnow())
-    except Exception as exc:  # noqa: BLE001 - the job row must say why it failed
-        log.exception("encoder job %s failed", job_id)
-        try:
-            _update(job_id, status=JobStatus.failed, message=str(exc)[:4000], finished_at=utcnow())
-        except Exception:  # noqa: BLE001
-            log.exception("could not record the failure of encoder job %s", job_id)
-    finally:
-        with _threads_lock:
-            _threads.pop(job_id, None)
+            result = service.promote(db_session=session, version=params["version"], progress=progress)
+        documents = result["index"].get("indexed", "?")
+        return params["version"], f"promoted encoder {params['version']}: {documents} documents in its index"
+    return _train({**params, "job_id": job_id}, progress)
 
 
 def _train(params: dict[str, Any], progress) -> tuple[str, str]:

@@ -7,6 +7,7 @@ confirms. torch and sentence-transformers are imported lazily.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import time
@@ -107,70 +108,108 @@ def fine_tune(
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
     torch.manual_seed(random_state)
-    rng = np.random.default_rng(random_state)
-    model = SentenceTransformer(str(base_folder), device="cpu")
-    saved_length = model.max_seq_length
-    model.max_seq_length = min(max_seq_length, saved_length or max_seq_length)
-    loss_fn = MultipleNegativesRankingLoss(model)
-    prepare = getattr(model, "preprocess", None) or model.tokenize  # tokenize is deprecated in 6.x
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
-    batch_size = max(2, min(batch_size, len(pairs)))
-    per_epoch = math.ceil(len(pairs) / batch_size)
-    total = per_epoch * epochs if max_steps is None else min(per_epoch * epochs, max_steps)
-    warmup = max(1, total // 10)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, (total - step) / total)
-    )
-    started = time.monotonic()
-    steps, last_loss, stopped = 0, float("nan"), "done"
-    epoch_seconds: list[float] = []
-    model.train()
-    for _ in range(epochs):
-        epoch_start = time.monotonic()
-        for batch in _batches(pairs, batch_size, rng):
-            if steps >= total:
-                stopped = "max_steps"
+    # Every core while training (torch may start with fewer); the process's own setting is restored after.
+    with _torch_threads(torch, os.cpu_count() or 1):
+        rng = np.random.default_rng(random_state)
+        model = SentenceTransformer(str(base_folder), device="cpu")
+        saved_length = model.max_seq_length
+        model.max_seq_length = min(max_seq_length, saved_length or max_seq_length)
+        lengths = _token_lengths(model.tokenizer, pairs, model.max_seq_length)
+        loss_fn = MultipleNegativesRankingLoss(model)
+        prepare = getattr(model, "preprocess", None) or model.tokenize  # tokenize is deprecated in 6.x
+        optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
+        batch_size = max(2, min(batch_size, len(pairs)))
+        per_epoch = math.ceil(len(pairs) / batch_size)
+        total = per_epoch * epochs if max_steps is None else min(per_epoch * epochs, max_steps)
+        warmup = max(1, total // 10)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, (total - step) / total)
+        )
+        started = time.monotonic()
+        steps, last_loss, stopped = 0, float("nan"), "done"
+        epoch_seconds: list[float] = []
+        model.train()
+        for _ in range(epochs):
+            epoch_start = time.monotonic()
+            for batch in _batches(pairs, batch_size, rng, lengths=lengths):
+                if steps >= total:
+                    stopped = "max_steps"
+                    break
+                if time.monotonic() - started > max_seconds:
+                    stopped = "time limit"
+                    break
+                features = [prepare([pairs.a[i] for i in batch]), prepare([pairs.b[i] for i in batch])]
+                value = loss_fn(features, torch.empty(0))
+                value.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+                steps += 1
+                last_loss = float(value.detach())
+                if progress is not None:
+                    progress(steps / total, f"step {steps}/{total}, loss {last_loss:.3f}")
+            epoch_seconds.append(time.monotonic() - epoch_start)
+            if stopped != "done":
                 break
-            if time.monotonic() - started > max_seconds:
-                stopped = "time limit"
-                break
-            features = [prepare([pairs.a[i] for i in batch]), prepare([pairs.b[i] for i in batch])]
-            value = loss_fn(features, torch.empty(0))
-            value.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-            steps += 1
-            last_loss = float(value.detach())
-            if progress is not None:
-                progress(steps / total, f"step {steps}/{total}, loss {last_loss:.3f}")
-        epoch_seconds.append(time.monotonic() - epoch_start)
-        if stopped != "done":
-            break
-    model.eval()
-    model.max_seq_length = saved_length
-    Path(out_folder).mkdir(parents=True, exist_ok=True)
-    model.save(str(out_folder))
-    seconds = time.monotonic() - started
-    return {
-        "pairs": len(pairs),
-        "steps": steps,
-        "planned_steps": total,
-        "epochs_planned": epochs,
-        "batch_size": batch_size,
-        "learning_rate": learning_rate,
-        "max_seq_length": max_seq_length,
-        "seconds": round(seconds, 2),
-        "seconds_per_epoch": round(seconds / max(steps, 1) * per_epoch, 2),
-        "stopped": stopped,
-        "final_loss": last_loss,
-    }
+        model.eval()
+        model.max_seq_length = saved_length
+        Path(out_folder).mkdir(parents=True, exist_ok=True)
+        model.save(str(out_folder))
+        seconds = time.monotonic() - started
+        return {
+            "pairs": len(pairs),
+            "steps": steps,
+            "planned_steps": total,
+            "epochs_planned": epochs,
+            "batch_size": batch_size,
+            "learning_rate": learning_rate,
+            "max_seq_length": max_seq_length,
+            "seconds": round(seconds, 2),
+            "seconds_per_epoch": round(seconds / max(steps, 1) * per_epoch, 2),
+            "stopped": stopped,
+            "final_loss": last_loss,
+        }
 
 
-def _batches(pairs: Pairs, batch_size: int, rng: np.random.Generator):
-    """Shuffled batches in which no match text repeats (a repeat would be its own false negative)."""
+@contextlib.contextmanager
+def _torch_threads(torch: Any, threads: int):
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
+def _token_lengths(tokenizer: Any, pairs: Pairs, cap: int) -> np.ndarray:
+    """Per pair, the longer side's token count (capped): a batch is padded to its longest text."""
+    def count(texts: list[str]) -> np.ndarray:
+        ids = tokenizer(texts, add_special_tokens=True, truncation=True, max_length=cap)["input_ids"]
+        return np.array([len(x) for x in ids])
+
+    return np.maximum(count(pairs.a), count(pairs.b))
+
+
+def _batches(pairs: Pairs, batch_size: int, rng: np.random.Generator, *, lengths: np.ndarray | None = None,
+             bucket: int = 8):
+    """Shuffled batches in which no match text repeats (a repeat would be its own false negative).
+
+    With `lengths`, each window of `bucket` batches is sorted by length before it is cut (and the batches
+    are shuffled again): pairs of a batch are of similar length, so little of a step is padding.
+    """
     order = list(rng.permutation(len(pairs)))
+    if lengths is not None:
+        window = batch_size * bucket
+        order = [i for start in range(0, len(order), window)
+                 for i in sorted(order[start:start + window], key=lambda i: lengths[i])]
+        batches = list(_cut(pairs, batch_size, order))
+        yield from (batches[i] for i in rng.permutation(len(batches)))
+        return
+    yield from _cut(pairs, batch_size, order)
+
+
+def _cut(pairs: Pairs, batch_size: int, order: list[int]):
     while order:
         batch, seen, rest = [], set(), []
         for i in order:

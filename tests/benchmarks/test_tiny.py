@@ -24,7 +24,11 @@ TINY = {
     "bench_console": ([], rf"console worst p95: {FLOAT} ms = {FLOAT}x the JSON API list"),
     "bench_classify": ([], rf"^topics: macro-F1 ratio vs baseline {FLOAT}$"),
     "bench_classify_study": ([], rf"^chosen\s+{FLOAT}\s+{FLOAT}"),
-    "bench_encoder": ([], rf"^fine-tuned hybrid R@5 {FLOAT} vs stock hybrid {FLOAT} \(x{FLOAT}\)$"),
+    "bench_encoder": (
+        ["--curve"],
+        rf"^fine-tuned hybrid R@5 {FLOAT} vs stock hybrid {FLOAT} \(x{FLOAT}\)$(?s:.*)"
+        rf"^learning curve: hybrid R@5 {FLOAT} after \d+ pairs",
+    ),
     "bench_drafting": ([], rf"^webapps: top-1 ratio drafted / raw answers {FLOAT}$"),
     "bench_incremental": ([], rf"first search after a change / baseline search: {FLOAT}x"),
     "bench_index_scale": ([], rf"^random\s+3,000\s+exact\s+{FLOAT}\s+{FLOAT}\s+{FLOAT}"),

@@ -54,6 +54,25 @@ def test_batches_never_repeat_a_text_and_cover_every_pair():
         assert len({pairs.b[i] for i in batch}) == len(batch)
 
 
+def test_length_buckets_pad_less_and_keep_every_pair_and_the_no_repeat_rule():
+    rng = np.random.default_rng(1)
+    lengths = rng.integers(10, 128, size=200)
+    pairs = Pairs([f"q{i}" for i in range(200)], ["same"] * 4 + [f"d{i}" for i in range(196)])
+
+    def padded(batches) -> int:  # tokens a step computes: every text padded to its batch's longest
+        return sum(len(b) * max(lengths[i] for i in b) for b in batches)
+
+    plain = list(_batches(pairs, 16, np.random.default_rng(0)))
+    bucketed = list(_batches(pairs, 16, np.random.default_rng(0), lengths=lengths))
+    assert sorted(i for b in bucketed for i in b) == list(range(200))
+    for batch in bucketed:
+        assert len({pairs.b[i] for i in batch}) == len(batch)
+    assert padded(bucketed) < 0.8 * padded(plain)
+    again = list(_batches(pairs, 16, np.random.default_rng(0), lengths=lengths))
+    assert again == bucketed  # fixed by the seed
+    assert list(_batches(pairs, 16, np.random.default_rng(5), lengths=lengths)) != bucketed  # reshuffled
+
+
 def test_recall_at_k_ranks_each_match_among_all_matches():
     vectors = {"a1": [1, 0, 0], "a2": [0, 1, 0], "b1": [1, 0, 0], "b2": [0.6, 0.8, 0], "x": [0, 0.9, 0.1]}
 

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from itsm_ai.classify.training.jobs import get_job
+from itsm_ai.classify.training.jobs import get_job, wait_for_job
 from itsm_ai.database import get_session
 from itsm_ai.encoder import jobs
 from itsm_ai.encoder.training import pair_key
@@ -22,7 +22,7 @@ def ds(users):
 
 
 def _wait(client, headers, job_id: int) -> dict:
-    assert jobs.wait_for_job(job_id, timeout=60)
+    assert wait_for_job(job_id, timeout=60)  # runs the queued task here (no worker in tests)
     return client.get(f"/api/v1/models/jobs/{job_id}", headers=headers).json()
 
 

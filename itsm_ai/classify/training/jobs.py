@@ -30,7 +30,7 @@ from itsm_ai.classify.training.trainer import FEATURE_CHOICES, train_model
 from itsm_ai.config import get_settings
 from itsm_ai.database import get_session, utcnow
 from itsm_ai.errors import InvalidInputError, NotFoundError
-from itsm_ai.taskqueue import enqueue, run_pending
+from itsm_ai.taskqueue import enqueue, resolve, run_pending
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:120]
 
 
-def claim(*, job_id: int, worker: str) -> bool:
+def claim(*, job_id: int, worker: str, message: str = "loading tickets") -> bool:
     """Take a queued job for `worker` (one conditional UPDATE); False when it is not queued or used up."""
     now = utcnow()
     with get_session() as session:
@@ -130,7 +130,7 @@ def claim(*, job_id: int, worker: str) -> bool:
                 heartbeat_at=now,
                 attempts=TrainingJob.attempts + 1,
                 started_at=now,
-                message="loading tickets",
+                message=message,
             )
             .execution_options(synchronize_session=False)
         )
@@ -181,8 +181,51 @@ class _Heartbeat:
 
 def run_training_job(job_id: int) -> None:
     """Queue task: claim the job, train as it describes, record progress and the outcome on its row."""
+    run_claimed(job_id, _train_triage, first_message="loading tickets")
+
+
+run_training_job.training_task = True
+
+
+Progress = Callable[[float, str], None]
+
+
+def _train_triage(job_id: int, params: dict[str, Any], progress: Progress) -> tuple[str, str]:
+    with get_session() as session:
+        data = store_training_data(db_session=session, target=params["target"])
+    result = train_model(
+        data,
+        target=params["target"],
+        features=params.get("features"),
+        target_precision=params.get("target_precision"),
+        min_class_count=params.get("min_class_count"),
+        promote=bool(params.get("promote")),
+        progress=progress,
+        metadata={"trained_by": params.get("created_by") or None, "training_job": job_id},
+    )
+    evaluation = result.metadata.get("evaluation") or {}
+    summary = f"saved {result.name} {result.version}" + (" and promoted it" if result.promoted else "")
+    if evaluation:
+        summary += (
+            f"; held-out macro-F1 {evaluation['macro_f1']:.3f}, "
+            f"accuracy {evaluation['accuracy']:.3f}, coverage {evaluation['coverage']:.2f}"
+        )
+    return result.version, summary
+
+
+def run_claimed(
+    job_id: int,
+    work: Callable[[int, dict[str, Any], Progress], tuple[str, str]],
+    *,
+    first_message: str = "starting",
+) -> None:
+    """Claim a queued job, run `work(job_id, params, progress) -> (version, summary)` under the lease.
+
+    The heartbeat renews the lease meanwhile; `progress` raises LeaseLost once another worker took the job,
+    so a job that lost its lease stops and records nothing. Any feature's training task runs through here.
+    """
     worker = worker_name()
-    if not claim(job_id=job_id, worker=worker):
+    if not claim(job_id=job_id, worker=worker, message=first_message):
         log.info("training job %s is not queued (claimed elsewhere or finished): skipped", job_id)
         return
     lease = get_settings().training_lease_seconds
@@ -190,8 +233,6 @@ def run_training_job(job_id: int) -> None:
         try:
             with get_session() as session:
                 params = dict(session.get(TrainingJob, job_id).params or {})
-            with get_session() as session:
-                data = store_training_data(db_session=session, target=params["target"])
             last = [0.0]
 
             def progress(fraction: float, message: str) -> None:
@@ -201,37 +242,19 @@ def run_training_job(job_id: int) -> None:
                 if now - last[0] >= 0.5 or fraction >= 0.95:
                     last[0] = now
                     if not _update_job(
-                        job_id, worker, progress=round(min(fraction, 0.99), 3), message=message
+                        job_id, worker, progress=round(min(fraction, 0.99), 3), message=message[:4000]
                     ):
                         raise LeaseLost(f"training job {job_id} was claimed by another worker")
 
             if heartbeat.lost.is_set():
                 raise LeaseLost(f"training job {job_id} was claimed by another worker")
-            result = train_model(
-                data,
-                target=params["target"],
-                features=params.get("features"),
-                target_precision=params.get("target_precision"),
-                min_class_count=params.get("min_class_count"),
-                promote=bool(params.get("promote")),
-                progress=progress,
-                metadata={"trained_by": params.get("created_by") or None, "training_job": job_id},
-            )
-            evaluation = result.metadata.get("evaluation") or {}
-            summary = f"saved {result.name} {result.version}" + (
-                " and promoted it" if result.promoted else ""
-            )
-            if evaluation:
-                summary += (
-                    f"; held-out macro-F1 {evaluation['macro_f1']:.3f}, "
-                    f"accuracy {evaluation['accuracy']:.3f}, coverage {evaluation['coverage']:.2f}"
-                )
+            version, summary = work(job_id, params, progress)
             _update_job(
                 job_id,
                 worker,
                 status=JobStatus.succeeded,
                 progress=1.0,
-                version=result.version,
+                version=version,
                 message=summary,
                 finished_at=utcnow(),
             )
@@ -245,6 +268,23 @@ def run_training_job(job_id: int) -> None:
                 )
             except Exception:  # noqa: BLE001
                 log.exception("could not record the failure of training job %s", job_id)
+
+
+def task_of(target: str, params: dict[str, Any] | None) -> str | None:
+    """The queue task that runs a job row: triage's, or the one another feature recorded in its params.
+
+    Only an itsm_ai function marked `training_task` is accepted, so a row cannot name arbitrary code.
+    """
+    if target in TRAINABLE_FIELDS:
+        return TARGET
+    task = (params or {}).get("task")
+    if not isinstance(task, str) or not task.startswith("itsm_ai.") or task.count(":") != 1:
+        return None
+    try:
+        func = resolve(task)
+    except (ImportError, AttributeError):
+        return None
+    return task if getattr(func, "training_task", False) else None
 
 
 def recover_job(*, now=None) -> dict[str, list[int]]:
@@ -261,15 +301,24 @@ def recover_job(*, now=None) -> dict[str, list[int]]:
     with get_session() as session:
         candidates = list(
             session.execute(
-                select(TrainingJob.id, TrainingJob.status, TrainingJob.attempts).where(
+                select(
+                    TrainingJob.id,
+                    TrainingJob.status,
+                    TrainingJob.attempts,
+                    TrainingJob.target,
+                    TrainingJob.params,
+                ).where(
                     TrainingJob.status.in_((JobStatus.queued, JobStatus.running)),
-                    # Other features' jobs (the encoder's) run their own way: never re-run them as triage.
-                    TrainingJob.target.in_(TRAINABLE_FIELDS),
                     or_(TrainingJob.heartbeat_at.is_(None), TrainingJob.heartbeat_at < stale),
                 )
             )
         )
-    for job_id, status, attempts in candidates:
+    for job_id, status, attempts, target, params in candidates:
+        # Each job is re-run by its own feature's task (an encoder job as an encoder job); a row naming none
+        # (made before jobs were queued) is left alone.
+        task = task_of(target, params)
+        if task is None:
+            continue
         was_stale = and_(
             TrainingJob.id == job_id,
             TrainingJob.status == status,
@@ -299,6 +348,6 @@ def recover_job(*, now=None) -> dict[str, list[int]]:
         if taken:
             outcome.append(job_id)
             if outcome is requeued:
-                enqueue(TARGET, job_id)
+                enqueue(task, job_id)
             log.warning("training job %s was %s with a stale lease: %s", job_id, status, values["status"])
     return {"requeued": requeued, "failed": failed}
