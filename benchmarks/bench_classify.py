@@ -534,30 +534,15 @@ def print_table(results: dict) -> None:
         if name not in results:
             continue
         r = results[name]
-        b = r["baseline"]
-        rows.append(
-            (
-                f"{name}: baseline word+char tfidf+LinearSVC",
-                _fmt(b["accuracy"]),
-                _fmt(b["macro_f1"]),
-                _fmt(b["top3_accuracy"]),
-                "-",
-                "-",
-                "-",
+        for key, label in (
+            ("baseline", "baseline word+char tfidf+LinearSVC"),
+            ("baseline_word", "word tfidf+LinearSVC"),
+        ):
+            b = r[key]
+            rows.append(
+                (f"{name}: {label}", _fmt(b["accuracy"]), _fmt(b["macro_f1"]), _fmt(b["top3_accuracy"]))
+                + ("-",) * 3
             )
-        )
-        w = r["baseline_word"]
-        rows.append(
-            (
-                f"{name}: word tfidf+LinearSVC",
-                _fmt(w["accuracy"]),
-                _fmt(w["macro_f1"]),
-                _fmt(w["top3_accuracy"]),
-                "-",
-                "-",
-                "-",
-            )
-        )
         m = r["shipped"]
         rows.append(
             (

@@ -25,6 +25,12 @@ def _create(session, title: str):
     )
 
 
+def _edit(session, ref: int = 1):
+    obj = record_service.get(db_session=session, spec=INCIDENT, ref=ref)
+    data = {"version": obj.version, "description": "x"}
+    return record_service.update(db_session=session, spec=INCIDENT, obj=obj, data=data, actor=None)
+
+
 def test_counts_and_generation_move_at_commit_and_not_on_rollback(db):
     with database.get_session() as session:
         _create(session, "first")
@@ -32,14 +38,7 @@ def test_counts_and_generation_move_at_commit_and_not_on_rollback(db):
         rows, generation = counters.read(db_session=session, record_type="incident")
     assert rows == 1
     with database.get_session() as session:
-        obj = record_service.get(db_session=session, spec=INCIDENT, ref=1)
-        record_service.update(
-            db_session=session,
-            spec=INCIDENT,
-            obj=obj,
-            data={"version": obj.version, "description": "x"},
-            actor=None,
-        )
+        _edit(session)
     with database.get_session() as session:
         assert counters.read(db_session=session, record_type="incident") == (1, generation + 1)
     session = database.session_factory()()
@@ -63,15 +62,8 @@ def test_a_create_does_not_wait_for_an_open_update_of_another_incident(db):
         _create(session, "being edited")
     editing = database.session_factory()()
     try:
-        obj = record_service.get(db_session=editing, spec=INCIDENT, ref=1)
         # The update has run its listeners and is not committed yet (a slow response, a slow listener).
-        record_service.update(
-            db_session=editing,
-            spec=INCIDENT,
-            obj=obj,
-            data={"version": obj.version, "description": "x"},
-            actor=None,
-        )
+        _edit(editing)
         with database.get_session() as other:
             other.execute(text("SET LOCAL lock_timeout = '2s'"))
             created = _create(other, "meanwhile")
