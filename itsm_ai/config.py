@@ -293,8 +293,12 @@ class Settings(BaseSettings):
     chat_intent_threshold: float | None = Field(
         default=None, description="Scope-gate score below which a message is refused (unset: calibrated)."
     )
+    # Chosen on the development split only (bench_chat_scope --dev: real titles like the held-out ones, and
+    # CLINC150's oos_val), keeping the ask band below `chat_scope_ask_quantile` (at 0.05 a status question
+    # like "what's the status of my ticket" reaches its intent; at 0.09 the chat asked about it): refused
+    # dev titles / oos_val at 0.01: 0.3% / 90%, 0.03: 0.5% / 92%, 0.05: 1.5% / 93% (and no ask band left).
     chat_scope_refuse_quantile: float = Field(
-        default=0.01,
+        default=0.03,
         ge=0,
         lt=1,
         description="Share of in-scope training examples (out of fold: the store's tickets, confirmed "
