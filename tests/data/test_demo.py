@@ -63,7 +63,11 @@ def test_demo_loads_once_and_shows_each_ai_feature(client):
     assert upgrade["fields"]["assignment_group"]["value"] == "Desktop Support"
     assert any(s["suggested_fix"] for s in upgrade["similar"])
     payslip = _by_title(client, agent, SHOWN["demo-open-payslip"])["suggestions"]["fields"]["category"]
-    assert payslip["status"] == "abstained" and "below the threshold" in payslip["reason"]
+    # Either reason is an abstention the agent can read: a confidence under the class's threshold, or a top
+    # class whose threshold no held-out confidence reached (the class is always left to a person).
+    assert payslip["status"] == "abstained", payslip
+    reason = payslip["reason"]
+    assert "below the threshold" in reason or "never reached precision" in reason, payslip
     vpn = _by_title(client, agent, SHOWN["demo-open-vpn"])
     chat = _by_title(client, agent, SHOWN["demo-open-vpn-chat"])
     assert "Virtual agent:" in chat["description"]

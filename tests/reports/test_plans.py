@@ -19,9 +19,13 @@ def statements(engine):
     def record(conn, cursor, statement, parameters, context, executemany):
         seen.append((statement, parameters))
 
-    event.listen(engine, "before_cursor_execute", record)
+    from itsm_ai import database
+
+    # The engine the sessions use now: a test before this one may have replaced the session-wide one.
+    current = database.get_engine()
+    event.listen(current, "before_cursor_execute", record)
     yield seen
-    event.remove(engine, "before_cursor_execute", record)
+    event.remove(current, "before_cursor_execute", record)
 
 
 def test_backlog_age_crossings_walk_the_partial_index_of_lingering_tickets(engine, statements):
