@@ -279,13 +279,19 @@ def _claim(db_session: Session, spec: RecordSpec, obj: Any, version: Any) -> Non
     # FOR NO KEY UPDATE: the lock an UPDATE of non-key columns takes, so a transaction inserting a row that
     # references this one (a comment, an SLA clock: FOR KEY SHARE) does not count as a writer.
     locked = select(version_col).where(spec.model.id == obj.id).with_for_update(nowait=True, key_share=True)
+    # A savepoint on the connection, not the session's: Session.begin_nested() (and its execute) would flush
+    # this session's pending changes first, bumping the row's version before the check (a suggestion's
+    # feedback sets the suggestions column before its update), and 409 against itself.
+    connection = db_session.connection()
+    savepoint = connection.begin_nested()
     try:
-        with db_session.begin_nested():
-            current = db_session.execute(locked).scalar_one_or_none()
+        current = connection.execute(locked).scalar_one_or_none()
     except OperationalError as exc:
+        savepoint.rollback()
         if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
             raise
         raise _stale(spec, obj, version, obj.version, busy=True) from None
+    savepoint.commit()
     if current is None:
         raise NotFoundError(f"{spec.noun} {_label(obj)} not found")
     if current != version:  # committed by another writer between our read and the lock
