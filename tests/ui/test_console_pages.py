@@ -328,3 +328,42 @@ def test_queue_sla_order_pages_running_clocks_first_then_the_rest(client, users,
     for page in (1, 2, 3):
         seen += _numbers(client.get("/console", params={"page": page}).text)
     assert seen == [tickets[1], tickets[2], tickets[0], tickets[3], tickets[4]]
+
+
+@pytest.mark.parametrize("size", [2, 3, 4])
+def test_queue_sla_pages_read_from_the_end_match_the_sorted_order(client, users, make, monkeypatch, size):
+    """Back-half pages of a big queue are read from the end (latest due first, reversed): every page equals
+    the small queue's sorted page, with equal deadlines ordered by id and stopped clocks after the running."""
+    from datetime import timedelta
+
+    from itsm_ai.sla.models import TicketSla
+    from itsm_ai.sla.service import current_time
+    from itsm_ai.ui import service
+
+    monkeypatch.setattr(service, "PAGE_SIZE", size)
+    tickets = [make.incident(short_description=f"Ticket {i}")["number"] for i in range(9)]
+    due_in = [7, 3, None, 3, 12, None, 1, 3, None]  # hours; None: clock stopped
+    base = current_time()
+    with database.get_session() as session:
+        for number, hours in zip(tickets, due_in, strict=True):
+            values = (
+                {"stopped_at": base}
+                if hours is None
+                else {"deadline": base + timedelta(hours=hours), "stopped_at": None}
+            )
+            session.execute(
+                update(TicketSla)
+                .where(TicketSla.record_id == _incident_id(session, number), TicketSla.kind == "resolution")
+                .values(**values)
+            )
+    login(client, "agent")
+    pages = -(-len(tickets) // size) + 1  # one page past the end too
+
+    def read(small: bool) -> list[list[str]]:
+        monkeypatch.setattr(service, "SMALL_QUEUE", 10_000 if small else 0)
+        return [_numbers(client.get("/console", params={"page": p}).text) for p in range(1, pages + 1)]
+
+    expected = [tickets[i] for i in (6, 1, 3, 7, 0, 4, 2, 5, 8)]
+    sorted_pages = read(small=True)
+    assert sum(sorted_pages, []) == expected
+    assert read(small=False) == sorted_pages
