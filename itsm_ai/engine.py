@@ -39,6 +39,11 @@ PREPARE: list[str] = [
     "itsm_ai.knowledge.flows:prepare_create",
 ]
 
+# effect kind -> "module:function" carrying out that kind of automation effect (records.events.carry_out).
+EFFECT_HANDLERS: dict[str, str] = {
+    "approval": "itsm_ai.approval.flows:ask_for_rule",
+}
+
 _installed = False
 _lock = threading.Lock()
 
@@ -58,4 +63,7 @@ def install() -> None:
         for target in PREPARE:
             module_name, func_name = target.split(":")
             events.subscribe_prepare(getattr(importlib.import_module(module_name), func_name))
+        for kind, target in EFFECT_HANDLERS.items():
+            module_name, func_name = target.split(":")
+            events.handle_effect(kind, getattr(importlib.import_module(module_name), func_name))
         _installed = True

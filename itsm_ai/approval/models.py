@@ -34,6 +34,8 @@ class Approval(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Why it was asked when nobody asked by hand: "catalog item", "caller's manager", "rule 3: VIP changes".
+    reason: Mapped[str | None] = mapped_column(String(160))
 
     approver: Mapped[User | None] = relationship(User, foreign_keys=[approver_id], lazy="joined")
     approver_group: Mapped[Group | None] = relationship(
@@ -80,3 +82,4 @@ class ApprovalRead(BaseModel):
     decided_by: str | None
     decided_at: datetime | None
     created_at: datetime
+    reason: str | None = None

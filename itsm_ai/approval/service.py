@@ -25,6 +25,8 @@ from itsm_ai.workflow import transitions
 ON_REQUEST = {"change": "authorize", "service_request": "approval"}
 ON_APPROVED = {"change": "scheduled", "service_request": "fulfilment"}
 ON_REJECTED = {"change": "draft", "service_request": "rejected"}
+# The reason an automation rule's approvals carry starts with this ("rule 3: VIP changes").
+RULE_REASON = "rule "
 
 
 def record_number(*, db_session: Session, approval: Approval) -> str | None:
@@ -49,6 +51,7 @@ def to_read(approval: Approval, number: str | None = None) -> ApprovalRead:
         decided_by=approval.decided_by.username if approval.decided_by else None,
         decided_at=approval.decided_at,
         created_at=approval.created_at,
+        reason=approval.reason,
     )
 
 
@@ -105,10 +108,8 @@ def owners(db_session: Session, record_type: str, obj: Any, *, deciding: bool) -
     return out
 
 
-def request(
-    *, db_session: Session, spec: RecordSpec, obj: Any, request_in: ApprovalRequest, actor
-) -> list[Approval]:
-    """Ask the named users and groups to approve; earlier open requests are cancelled (a new round)."""
+def _approvers(db_session: Session, spec: RecordSpec, obj: Any, request_in: ApprovalRequest):
+    """The named users and groups, checked: they exist, and no user is barred from this record (422)."""
     if spec.record_type not in ON_REQUEST:
         raise InvalidInputError(f"{spec.noun} records do not take approvals", field="record_type")
     if obj.state in {"closed", "cancelled", "rejected"}:
@@ -134,22 +135,20 @@ def request(
         if group is None:
             raise InvalidInputError(f"groups: no group {name!r}", field="groups")
         groups.append(group)
-    last_round = db_session.scalar(
-        select(func.max(Approval.round)).where(
-            Approval.record_type == spec.record_type, Approval.record_id == obj.id
-        )
-    )
-    for old in _open(db_session, spec.record_type, obj.id):
-        old.state = ApprovalState.cancelled
-    rnd = (last_round or 0) + 1
+    return users, groups
+
+
+def _ask(db_session, spec, obj, users, groups, *, rnd: int, policy: str, actor, reason, joined: bool):
+    """Insert one approval per user and group in round `rnd`, audit it, and move the record on."""
     created = [
         Approval(
             record_type=spec.record_type,
             record_id=obj.id,
             round=rnd,
-            policy=request_in.policy,
+            policy=policy,
             approver_id=u.id,
             requested_by_id=actor.id if actor else None,
+            reason=reason,
         )
         for u in users
     ] + [
@@ -157,9 +156,10 @@ def request(
             record_type=spec.record_type,
             record_id=obj.id,
             round=rnd,
-            policy=request_in.policy,
+            policy=policy,
             approver_group_id=g.id,
             requested_by_id=actor.id if actor else None,
+            reason=reason,
         )
         for g in groups
     ]
@@ -173,12 +173,87 @@ def request(
         actor=actor,
         action="approval_requested",
         field="approval",
-        new=f"round {rnd}, policy {request_in.policy}: {', '.join(who)}",
+        new=(
+            f"round {rnd}{' (added)' if joined else ''}, policy {policy}: {', '.join(who)}"
+            + (f" ({reason})" if reason else "")
+        ),
     )
-    _move_if_allowed(
-        db_session, spec, obj, ON_REQUEST[spec.record_type], actor, approval=RecordApproval.requested
-    )
+    if obj.approval != RecordApproval.requested or obj.state != ON_REQUEST[spec.record_type]:
+        _move_if_allowed(
+            db_session, spec, obj, ON_REQUEST[spec.record_type], actor, approval=RecordApproval.requested
+        )
     return created
+
+
+def request(
+    *,
+    db_session: Session,
+    spec: RecordSpec,
+    obj: Any,
+    request_in: ApprovalRequest,
+    actor,
+    reason: str | None = None,
+) -> list[Approval]:
+    """Ask the named users and groups to approve; earlier open requests are cancelled (a new round)."""
+    users, groups = _approvers(db_session, spec, obj, request_in)
+    last_round = db_session.scalar(
+        select(func.max(Approval.round)).where(
+            Approval.record_type == spec.record_type, Approval.record_id == obj.id
+        )
+    )
+    for old in _open(db_session, spec.record_type, obj.id):
+        old.state = ApprovalState.cancelled
+    rnd = (last_round or 0) + 1
+    return _ask(
+        db_session,
+        spec,
+        obj,
+        users,
+        groups,
+        rnd=rnd,
+        policy=request_in.policy,
+        actor=actor,
+        reason=reason,
+        joined=False,
+    )
+
+
+def add_approvers(
+    *,
+    db_session: Session,
+    spec: RecordSpec,
+    obj: Any,
+    request_in: ApprovalRequest,
+    actor,
+    reason: str | None = None,
+) -> list[Approval]:
+    """Ask more approvers without cancelling anyone: they join the open round (its policy kept), or start a
+    new round when none is open. Whoever the open round already asks is not asked twice ([] then)."""
+    users, groups = _approvers(db_session, spec, obj, request_in)
+    current = _open(db_session, spec.record_type, obj.id)
+    if not current:
+        return request(
+            db_session=db_session, spec=spec, obj=obj, request_in=request_in, actor=actor, reason=reason
+        )
+    asked_users = {a.approver_id for a in current}
+    asked_groups = {a.approver_group_id for a in current}
+    users = [u for u in users if u.id not in asked_users]
+    groups = [g for g in groups if g.id not in asked_groups]
+    if not users and not groups:
+        return []
+    first = current[0]
+    return _ask(
+        db_session,
+        spec,
+        obj,
+        users,
+        groups,
+        rnd=first.round,
+        policy=first.policy,
+        actor=actor,
+        reason=reason,
+        joined=True,
+    )
 
 
 def _open(db_session: Session, record_type: str, record_id: int) -> list[Approval]:

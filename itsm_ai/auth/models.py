@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
-from sqlalchemy import Boolean, Enum, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from itsm_ai.base.roles import Role
 from itsm_ai.database import Base, UTCDateTime, utcnow
@@ -33,8 +33,17 @@ class User(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     # Signed into every token; raised on logout and on a password change, which revokes every older token.
     token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Who approves what the user orders when a catalog item asks for the caller's manager (migration 0021).
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+
+    manager_ref: Mapped[User | None] = relationship("User", remote_side=[id], foreign_keys=[manager_id])
 
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def manager(self) -> str | None:
+        """The manager's username (what the API shows and takes)."""
+        return self.manager_ref.username if self.manager_ref is not None else None
 
 
 class LoginAttempt(Base):
@@ -61,6 +70,11 @@ class UserBase(BaseModel):
     role: Role = Role.requester
     organisation: str | None = Field(default=None, max_length=120)
     active: bool = True
+    manager: str | None = Field(
+        default=None,
+        max_length=80,
+        description="Username of the user's manager: an active user, not the user, no cycle of managers.",
+    )
 
 
 class UserCreate(UserBase):
@@ -80,6 +94,7 @@ class UserUpdate(BaseModel):
     organisation: str | None = Field(default=None, max_length=120)
     active: bool | None = None
     password: str | None = Field(default=None, min_length=8, max_length=256)
+    manager: str | None = Field(default=None, max_length=80, description="null removes the manager.")
 
     @field_validator("role", "active")
     @classmethod

@@ -16,7 +16,8 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, selectinload
 
 from itsm_ai.auth import throttle
 from itsm_ai.auth.enums import LoginOutcome
@@ -24,7 +25,13 @@ from itsm_ai.auth.models import PasswordChange, User, UserCreate, UserRead, User
 from itsm_ai.base.roles import Role
 from itsm_ai.config import get_settings
 from itsm_ai.database import utcnow
-from itsm_ai.errors import AuthenticationError, ConflictError, NotFoundError, PermissionDeniedError
+from itsm_ai.errors import (
+    AuthenticationError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from itsm_ai.inputs import parse_id
 from itsm_ai.records.listing import like_pattern
 
@@ -295,7 +302,11 @@ def create(*, db_session: Session, user_in: UserCreate, actor: User | None = Non
     if get_by_username(db_session=db_session, username=user_in.username):
         raise ConflictError(f"username {user_in.username!r} already exists", field="username")
     data = user_in.model_dump(exclude={"password"})
+    manager = data.pop("manager")
     user = User(**data, hashed_password=hash_password(user_in.password) if user_in.password else None)
+    if manager is not None:
+        user.manager_ref = _manager_for(db_session, user, manager)
+        data["manager"] = manager
     db_session.add(user)
     db_session.flush()
     audit_service.record_create(
@@ -316,6 +327,12 @@ def update(*, db_session: Session, user: User, user_in: UserUpdate, actor: User 
         )
     changes = user_in.model_dump(exclude_unset=True, exclude={"version", "password"})
     diffs = []
+    if "manager" in changes:
+        name = changes.pop("manager")
+        old = user.manager
+        if name != old:
+            user.manager_ref = _manager_for(db_session, user, name) if name is not None else None
+            diffs.append(("manager", old, name))
     for field, value in changes.items():
         old = getattr(user, field)
         if old != value:
@@ -333,6 +350,64 @@ def update(*, db_session: Session, user: User, user_in: UserUpdate, actor: User 
     return user
 
 
+# A chain of managers longer than this is refused (and no real one is): the walk that looks for a cycle stops.
+MAX_MANAGER_CHAIN = 100
+# PostgreSQL's SQLSTATE for "could not obtain lock on row" (SELECT ... FOR UPDATE NOWAIT).
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _manager_for(db_session: Session, user: User, name: str) -> User:
+    """The user named as `user`'s manager, checked: exists, active, not the user, no cycle (else 422).
+
+    On PostgreSQL the chain above is locked FOR SHARE and the user FOR NO KEY UPDATE, without waiting: two
+    writers closing a cycle from both ends (a -> b while b -> a) conflict, and one answers 409 instead of both
+    committing a loop. SQLite serialises writers at BEGIN IMMEDIATE.
+    """
+    manager = get_by_username(db_session=db_session, username=name)
+    if manager is None:
+        raise InvalidInputError(f"manager: no user {name!r}", field="manager")
+    if not manager.active:
+        raise InvalidInputError(f"manager: {name} is deactivated", field="manager")
+    if manager.username == user.username:
+        raise InvalidInputError("manager: a user cannot be their own manager", field="manager")
+    postgres = db_session.get_bind().dialect.name == "postgresql"
+    if postgres and user.id is not None:
+        _lock(db_session, user.id, share=False)
+    chain, current = [manager.username], manager
+    while current is not None:
+        if postgres:
+            _lock(db_session, current.id, share=True)
+        if user.id is not None and current.manager_id == user.id:
+            path = " -> ".join([user.username, *chain, user.username])
+            raise InvalidInputError(f"manager: a cycle of managers ({path})", field="manager")
+        if len(chain) > MAX_MANAGER_CHAIN:
+            raise InvalidInputError(
+                f"manager: a chain of more than {MAX_MANAGER_CHAIN} managers", field="manager"
+            )
+        current = current.manager_ref
+        if current is not None:
+            chain.append(current.username)
+    return manager
+
+
+def _lock(db_session: Session, user_id: int, *, share: bool) -> None:
+    """Lock one user row without waiting (PostgreSQL): held by another writer -> 409."""
+    stmt = select(User.id).where(User.id == user_id)
+    stmt = stmt.with_for_update(nowait=True, read=share, key_share=not share)
+    connection = db_session.connection()
+    savepoint = connection.begin_nested()
+    try:
+        connection.execute(stmt)
+    except OperationalError as exc:
+        savepoint.rollback()
+        if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        raise ConflictError(
+            "manager: another change of these users' managers is under way; retry", field="manager"
+        ) from None
+    savepoint.commit()
+
+
 def list_users(
     *, db_session: Session, q: str | None, role: Role | None, limit: int, offset: int
 ) -> dict[str, Any]:
@@ -346,7 +421,8 @@ def list_users(
     if role:
         stmt = stmt.where(User.role == role)
     total = db_session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = db_session.scalars(stmt.order_by(User.username).limit(limit).offset(offset))
+    page = stmt.options(selectinload(User.manager_ref)).order_by(User.username).limit(limit).offset(offset)
+    rows = db_session.scalars(page)
     return {
         "items": [UserRead.model_validate(u).model_dump() for u in rows],
         "total": total,

@@ -40,13 +40,20 @@ from itsm_ai.comment.models import CommentCreate
 from itsm_ai.database import get_session, utcnow
 from itsm_ai.errors import AppError
 from itsm_ai.records import service as record_service
-from itsm_ai.records.events import RecordEvent
+from itsm_ai.records.events import RecordEvent, carry_out
 from itsm_ai.ticket.models import ProblemCreate
 from itsm_ai.ticket.service import PROBLEM, TICKET_SPECS
 from itsm_ai.webhooks import service as webhook_service
 from itsm_ai.workflow.actions import parse_action, plan_actions
 from itsm_ai.workflow.conditions import evaluate
-from itsm_ai.workflow.effects import CommentToAdd, Effect, FieldChange, RecordToCreate, WebhookToSend
+from itsm_ai.workflow.effects import (
+    ApprovalToAsk,
+    CommentToAdd,
+    Effect,
+    FieldChange,
+    RecordToCreate,
+    WebhookToSend,
+)
 
 log = logging.getLogger(__name__)
 MAX_DEPTH = 4
@@ -149,6 +156,9 @@ def apply_effects(db_session: Session, spec, obj: Any, rule: Rule, effects: list
                 record_id=obj.id,
                 rule_id=rule.id,
             )
+        elif isinstance(effect, ApprovalToAsk):
+            # The approvals feature asks (records.events.carry_out): rules and approvals meet only there.
+            carry_out(db_session, spec.record_type, obj, effect, reason=f"rule {rule.id}: {rule.name}"[:160])
 
 
 def run_rule(db_session: Session, spec, obj: Any, rule: Rule, effects: list[Effect], trigger: str) -> bool:

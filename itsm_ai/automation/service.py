@@ -7,11 +7,13 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from itsm_ai.auth import service as user_service
 from itsm_ai.automation.enums import Trigger
 from itsm_ai.automation.models import Rule, RuleCreate, RuleRead, RuleUpdate
 from itsm_ai.automation.schedule import ScheduleError, parse_schedule
 from itsm_ai.database import utcnow
 from itsm_ai.errors import InvalidInputError
+from itsm_ai.group import service as group_service
 from itsm_ai.records import service as record_service
 from itsm_ai.records.spec import CONFIGURATION_ACCESS, RecordSpec
 from itsm_ai.ticket.models import ProblemCreate
@@ -24,6 +26,7 @@ from itsm_ai.workflow.actions import (
     AssignUser,
     CreateLinkedProblem,
     NotifyWebhook,
+    RequestApproval,
     SetField,
     parse_action,
 )
@@ -62,6 +65,18 @@ def _check_action(db_session: Session, spec, action: Action, raw: Any, path: str
         _check_ref(db_session, spec, "assignment_group", action.group, f"{path}.group")
     elif isinstance(action, AssignUser):
         _check_ref(db_session, spec, "assigned_to", action.user, f"{path}.user")
+    elif isinstance(action, RequestApproval):
+        if spec.record_type not in RequestApproval.RECORD_TYPES:
+            kinds = " and ".join(t.replace("_", " ") + "s" for t in RequestApproval.RECORD_TYPES)
+            raise _invalid(f"{path}.type", f"only {kinds} take approvals, not {spec.noun} records")
+        if action.user is not None:
+            user = user_service.get_by_username(db_session=db_session, username=action.user)
+            if user is None:
+                raise _invalid(f"{path}.user", f"no user {action.user!r}")
+            if not user.active:
+                raise _invalid(f"{path}.user", f"{action.user} is deactivated and could never decide")
+        elif group_service.get_by_name(db_session=db_session, name=action.group) is None:
+            raise _invalid(f"{path}.group", f"no group {action.group!r}")
     elif isinstance(action, CreateLinkedProblem):
         if spec is not INCIDENT:
             raise _invalid(f"{path}.type", "only incidents can be linked to a problem")

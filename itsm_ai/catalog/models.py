@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, Numeric, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from itsm_ai.auth.models import User
@@ -31,6 +31,8 @@ class CatalogItem(Base):
     # Who approves its requests (migration 0019): asked on creation when the item requires approval.
     approval_group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"))
     approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The caller's manager approves too (migration 0021); without one, the item's named approvers decide.
+    approval_by_manager: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     variables: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -69,6 +71,14 @@ class CatalogItemBase(BaseModel):
         default=None, description="Group whose members approve its requests (asked on creation)."
     )
     approver: str | None = Field(default=None, description="Username who approves its requests.")
+    approval_by_manager: bool = Field(
+        default=False,
+        description=(
+            "The caller's manager approves its requests (asked on creation, with the named approver and "
+            "group if any). A caller without a manager: the named approver or group decides alone, and "
+            "with neither named the request is refused (422 on caller)."
+        ),
+    )
     variables: list[CatalogVariable] | None = None
     active: bool = True
 
@@ -92,6 +102,7 @@ class CatalogItemUpdate(BaseModel):
     fulfilment_group: str | None = None
     approval_group: str | None = None
     approver: str | None = None
+    approval_by_manager: bool | None = None
     variables: list[CatalogVariable] | None = None
     active: bool | None = None
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from itsm_ai.errors import InvalidInputError
+
 
 @dataclass
 class RecordEvent:
@@ -44,8 +46,26 @@ _before_create: list[Listener] = []
 # Each returns values keyed by its own prefix; the listeners find them in `RecordEvent.prepared`.
 Preparer = Callable[[str, dict[str, Any]], dict[str, Any] | None]
 _preparers: list[Preparer] = []
+# Effects of automation rules that another feature carries out (an approval to ask), by effect kind: that
+# feature's handler is wired by the engine like a listener, so the rules never import it.
+EffectHandler = Callable[..., None]
+_effect_handlers: dict[str, EffectHandler] = {}
 _lock = threading.Lock()
 _local = threading.local()
+
+
+def handle_effect(kind: str, handler: EffectHandler) -> None:
+    """Name the handler of one kind of rule effect (db_session, record_type, record, effect, reason=)."""
+    with _lock:
+        _effect_handlers[kind] = handler
+
+
+def carry_out(db_session: Session, record_type: str, record: Any, effect: Any, *, reason: str) -> None:
+    """Carry out a rule effect through the feature that handles its kind (a 422 error when none is wired)."""
+    handler = _effect_handlers.get(effect.kind)
+    if handler is None:
+        raise InvalidInputError(f"actions: nothing carries out {effect.kind} effects here", field="actions")
+    handler(db_session, record_type, record, effect, reason=reason)
 
 
 def subscribe(listener: Listener) -> None:

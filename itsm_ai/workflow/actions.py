@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from itsm_ai.base.record_types import RecordType
 from itsm_ai.workflow.conditions import MISSING, resolve
 from itsm_ai.workflow.effects import (
+    ApprovalToAsk,
     CommentToAdd,
     CommentVisibility,
     Effect,
@@ -355,9 +356,51 @@ class CreateLinkedProblem(Action):
         return [RecordToCreate(RecordType.problem, fields, link_field="problem_id")]
 
 
+@dataclass(frozen=True)
+class RequestApproval(Action):
+    """Ask a user or a group (exactly one of them) to approve a change or service request. They join the
+    record's open round of approvals (its policy kept) or start one; nothing is planned once the record is
+    approved, and an approver the open round already asks is not asked twice."""
+
+    user: str | None = None
+    group: str | None = None
+    type: ClassVar[str] = "request_approval"
+    RECORD_TYPES: ClassVar[tuple[str, ...]] = (RecordType.change, RecordType.service_request)
+
+    @classmethod
+    def from_json(cls, obj: Any, *, path: str = "action") -> "RequestApproval":
+        """Validate stored JSON and build the action."""
+        obj = _require_mapping(obj, path)
+        _check_keys(obj, path, required=set(), optional={"user", "group"})
+        named = [key for key in ("user", "group") if obj.get(key) is not None]
+        if len(named) != 1:
+            raise ActionError(f"{path}.user", "name exactly one approver: a user or a group")
+        key = named[0]
+        value = _non_empty_str(obj, key, path)
+        return cls(user=value) if key == "user" else cls(group=value)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form read by from_json."""
+        return {"type": self.type, "user": self.user, "group": self.group}
+
+    def plan(self, ticket: Mapping[str, Any]) -> list[Effect]:
+        """The effects the action would have on `ticket`, applying nothing."""
+        if _text(ticket.get("approval")) == "approved":
+            return []
+        return [ApprovalToAsk(approver=self.user, group=self.group)]
+
+
 ACTIONS: dict[str, type[Action]] = {
     cls.type: cls
-    for cls in (SetField, AssignGroup, AssignUser, AddComment, NotifyWebhook, CreateLinkedProblem)
+    for cls in (
+        SetField,
+        AssignGroup,
+        AssignUser,
+        AddComment,
+        NotifyWebhook,
+        CreateLinkedProblem,
+        RequestApproval,
+    )
 }
 
 

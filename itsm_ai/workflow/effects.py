@@ -82,3 +82,17 @@ class RecordToCreate(Effect):
         """A one-line human description."""
         link = f" and link it as {self.link_field}" if self.link_field else ""
         return f"create {self.record_type} {self.fields.get('short_description', '')!r}{link}"
+
+
+@dataclass(frozen=True)
+class ApprovalToAsk(Effect):
+    """Ask a user or a group (any member decides) to approve the record; they join an open round."""
+
+    approver: str | None = None
+    group: str | None = None
+    kind: ClassVar[str] = "approval"
+
+    def describe(self) -> str:
+        """A one-line human description."""
+        who = self.approver if self.approver is not None else f"group {self.group}"
+        return f"ask {who} to approve"

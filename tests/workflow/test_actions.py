@@ -48,6 +48,7 @@ def test_registry_holds_every_action_by_type():
         "add_comment",
         "notify_webhook",
         "create_linked_problem",
+        "request_approval",
     }
     for name, cls in ACTIONS.items():
         assert cls.type == name
