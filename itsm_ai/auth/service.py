@@ -431,6 +431,12 @@ def list_users(
     }
 
 
+def active_usernames(*, db_session: Session, limit: int = 500) -> list[str]:
+    """Active users' names in order, for picking one (a manager)."""
+    stmt = select(User.username).where(User.active.is_(True)).order_by(User.username).limit(limit)
+    return list(db_session.scalars(stmt))
+
+
 def ensure_user(*, db_session: Session, username: str, role: Role = Role.requester, cache=None) -> User:
     """Return the user with this username, creating a password-less one (imported callers)."""
     if cache is not None and username in cache:

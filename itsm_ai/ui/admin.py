@@ -63,7 +63,7 @@ def admin_users(
     role: Role | None = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ):
-    """Users: create, change role, deactivate or reactivate (a page of 50, searchable)."""
+    """Users: create, change role and manager, deactivate or reactivate (a page of 50, searchable)."""
     found = auth_service.list_users(db_session=db_session, q=q, role=role, limit=PAGE_SIZE, offset=offset)
     return _page(
         request,
@@ -77,6 +77,7 @@ def admin_users(
         q=q or "",
         role=role.value if role else "",
         roles=[r.value for r in Role],
+        usernames=auth_service.active_usernames(db_session=db_session),
     )
 
 

@@ -528,6 +528,8 @@ class ApprovalRow:
     can_decide: bool
     # Asked by nobody: on creation, from the approvers the catalog item names.
     automatic: bool = False
+    # Why it was asked when nobody asked by hand ("catalog item", "caller's manager", "rule 3: ...").
+    reason: str | None = None
 
 
 def approvals(*, db_session: Session, spec: RecordSpec, obj: Any, user: User) -> list[ApprovalRow]:
@@ -555,6 +557,7 @@ def approvals(*, db_session: Session, spec: RecordSpec, obj: Any, user: User) ->
                 and user.id not in barred
                 and approval_service.can_decide(db_session, a, user),
                 automatic=a.requested_by_id is None,
+                reason=a.reason,
             )
         )
     return out

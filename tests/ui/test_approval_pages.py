@@ -46,3 +46,48 @@ def test_caller_in_the_approving_group_gets_no_buttons(client, users, make):
     assert "Round 1: group Approvers" in page and "/approve" not in page
     login(client, "agent2")
     assert "/approve" in client.get(f"/console/tickets/{req['number']}").text
+
+
+def test_manager_and_rule_approvals_show_why_they_were_asked(client, users, make):
+    current = make.get("users/requester", as_="admin")
+    r = client.patch(
+        "/api/v1/users/requester",
+        json={"version": current["version"], "manager": "agent2"},
+        headers=users["admin"].headers,
+    )
+    assert r.status_code == 200, r.text
+    make.group("CAB", members=["agent"])
+    rule = make.post(
+        "rules",
+        {
+            "name": "CAB for servers",
+            "record_type": "service_request",
+            "trigger": "created",
+            "actions": [{"type": "request_approval", "group": "CAB"}],
+        },
+        as_="admin",
+    )
+    make.catalog_item("Server", requires_approval=True, approval_by_manager=True)
+    req = make.request(as_="requester", catalog_item="Server")
+    login(client, "agent2")
+    page = client.get(f"/console/tickets/{req['number']}").text
+    assert "Round 1: agent2" in page and "(asked on creation: the caller's manager)" in page
+    assert f"(asked by rule {rule['id']}: CAB for servers)" in page and "Round 1: group CAB" in page
+    assert "/approve" in page  # the manager decides
+    login(client, "requester")
+    page = client.get(f"/portal/tickets/{req['number']}").text
+    assert "agent2 (your manager)" in page and "/approve" not in page
+
+
+def test_admin_users_page_sets_and_removes_managers(client, users, make):
+    current = make.get("users/requester", as_="admin")
+    client.patch(
+        "/api/v1/users/requester",
+        json={"version": current["version"], "manager": "agent2"},
+        headers=users["admin"].headers,
+    )
+    login(client, "admin")
+    page = client.get("/console/users").text
+    assert '<th scope="col">Manager</th>' in page and 'list="user-names"' in page
+    assert 'value="agent2"' in page and "Remove manager" in page
+    assert '<datalist id="user-names">' in page and '<option value="requester2">' in page
