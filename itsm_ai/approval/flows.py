@@ -35,11 +35,15 @@ def item_approvers(item, *, caller: User | None) -> list[tuple[ApprovalRequest, 
         if manager is not None and manager.active and manager.id != caller_id:
             out.append((ApprovalRequest(approvers=[manager.username]), MANAGER))
         elif item.approver_ref is None and item.approval_group_ref is None:
-            who = caller.username if caller is not None else "the request"
-            why = "has no manager" if manager is None else f"has a deactivated manager ({manager.username})"
+            if caller is None:
+                why = "the request names no caller"
+            elif manager is None:
+                why = f"{caller.username} has no manager"
+            else:
+                why = f"{caller.username}'s manager {manager.username} is deactivated"
             raise InvalidInputError(
-                f"caller: {item.name} needs approval by the caller's manager and {who} {why}; an admin sets "
-                "the manager (PATCH /api/v1/users/{username} with manager)",
+                f"caller: {item.name} needs approval by the caller's manager and {why}; an admin sets the "
+                "manager (PATCH /api/v1/users/{username} with manager)",
                 field="caller",
             )
     approver = item.approver_ref

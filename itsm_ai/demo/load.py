@@ -71,6 +71,10 @@ CATALOG = (
         "Storage & Backup",
     ),
 )
+# Items approved by the caller's manager, each with the group that decides for a caller without one.
+MANAGER_APPROVAL = {"Standard laptop": "Procurement"}
+# The demo requester's manager: a laptop Alice orders waits for Sam's approval in the console.
+MANAGERS = {"alice": "agent"}
 ASSETS = (
     ("Mail service", "service", "The company e-mail and calendar service.", "Storage & Backup", None),
     ("VPN gateway", "network", "Remote access gateway for staff.", "Access Management", "Data centre 1"),
@@ -167,6 +171,9 @@ def _users(session: Session, counts: Counter[str]) -> dict[str, Any]:
             user = user_service.create(db_session=session, user_in=user_in, actor=None)
             counts["users"] += 1
         users[username] = user
+    for username, manager in MANAGERS.items():
+        if users[username].manager_id is None:
+            users[username].manager_ref = users[manager]
     for username, full_name in REQUESTERS:
         if user_service.get_by_username(db_session=session, username=username) is None:
             user_in = UserCreate(username=username, full_name=full_name, email=f"{username}@demo.example.com")
@@ -201,6 +208,8 @@ def _catalog(session: Session, counts: Counter[str], admin) -> None:
                 price=price,
                 requires_approval=approval,
                 fulfilment_group=group,
+                approval_by_manager=name in MANAGER_APPROVAL,
+                approval_group=MANAGER_APPROVAL.get(name),
             )
             records.create(db_session=session, spec=CATALOG_ITEM, data=item.model_dump(), actor=admin)
             counts["catalog_items"] += 1

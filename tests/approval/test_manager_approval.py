@@ -183,3 +183,24 @@ def test_concurrent_orders_each_ask_the_manager_once(client, users, make):
         approvals = make.get(f"requests/{r.json()['number']}/approvals")
         assert [(a["round"], a["approver"]) for a in approvals] == [(1, "agent2")]
     assert len(make.get("approvals", as_="agent2")) == 6
+
+
+def test_deactivated_manager_is_not_asked(client, users, make):
+    helper = make.user("helper", role="agent")
+    assert _set_manager(client, users, "requester", "helper").status_code == 200
+    r = client.patch(
+        f"{API}/users/helper",
+        json={"version": helper["version"], "active": False},
+        headers=users["admin"].headers,
+    )
+    assert r.status_code == 200, r.text
+    only_manager = make.catalog_item("Phone", requires_approval=True, approval_by_manager=True)
+    r = client.post(
+        f"{API}/requests", json={"catalog_item": only_manager["name"]}, headers=users["requester"].headers
+    )
+    assert "manager helper is deactivated" in assert_error(r, 422, field="caller")["message"]
+    with_approver = make.catalog_item(
+        "Tablet", requires_approval=True, approval_by_manager=True, approver="agent2"
+    )
+    req = make.request(as_="requester", catalog_item=with_approver["name"])
+    assert [a["approver"] for a in make.get(f"requests/{req['number']}/approvals")] == ["agent2"]

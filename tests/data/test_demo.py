@@ -87,3 +87,13 @@ def test_demo_loads_once_and_shows_each_ai_feature(client):
     assert 5 <= own["total"] <= 10 and all(i["caller"] == "alice" for i in own["items"])
     published = client.get(f"{API}/knowledge", headers=alice).json()
     assert published["total"] == 8 and all(a["state"] == "published" for a in published["items"])
+
+    # Alice's manager is Sam (agent): her laptop order asks him and the Procurement group, which decides for
+    # a caller without a manager.
+    order = client.post(f"{API}/requests", json={"catalog_item": "Standard laptop"}, headers=alice)
+    assert order.status_code == 201, order.text
+    asked = client.get(f"{API}/requests/{order.json()['number']}/approvals", headers=agent).json()
+    assert [(a["approver"], a["approver_group"], a["reason"]) for a in asked] == [
+        ("agent", None, "caller's manager"),
+        (None, "Procurement", "catalog item"),
+    ]
