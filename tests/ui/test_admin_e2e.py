@@ -217,6 +217,11 @@ def test_admin_sets_everything_up_in_the_browser(server, browser, shots):  # noq
     with page.expect_navigation():
         row.get_by_role("button", name="Set role").click()
     assert page.locator("#user-bob").get_by_label("Role of bob").input_value() == "agent"
+    # A manager (who approves what bob orders when an item asks the caller's manager).
+    page.locator("#user-bob").get_by_label("Manager of bob").fill("agent")
+    with page.expect_navigation():
+        page.locator("#user-bob").get_by_role("button", name="Set manager").click()
+    assert page.locator("#user-bob").get_by_label("Manager of bob").input_value() == "agent"
     with page.expect_navigation():
         page.locator("#user-bob").get_by_role("button", name="Deactivate").click()
     assert "deactivated" in page.locator("#user-bob").inner_text()
