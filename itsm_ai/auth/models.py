@@ -33,7 +33,7 @@ class User(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     # Signed into every token; raised on logout and on a password change, which revokes every older token.
     token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    # Who approves what the user orders when a catalog item asks for the caller's manager (migration 0021).
+    # Who approves what the user orders when a catalog item asks for the caller's manager (migration 0020).
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
 
     manager_ref: Mapped[User | None] = relationship("User", remote_side=[id], foreign_keys=[manager_id])

@@ -31,7 +31,7 @@ class CatalogItem(Base):
     # Who approves its requests (migration 0019): asked on creation when the item requires approval.
     approval_group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"))
     approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    # The caller's manager approves too (migration 0021); without one, the item's named approvers decide.
+    # The caller's manager approves too (migration 0020); without one, the item's named approvers decide.
     approval_by_manager: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     variables: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)

@@ -4,7 +4,7 @@ Users get an optional manager (users.manager_id). A catalog item can require app
 (catalog_items.approval_by_manager). Each approval says why it was asked (approvals.reason: the catalog item,
 the caller's manager, a rule), which the console and the API show.
 
-Revision ID: 0021
+Revision ID: 0020
 Revises: 0019
 Create Date: 2026-12-06 04:05:00
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0021"
+revision: str = "0020"
 down_revision: str | Sequence[str] | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
