@@ -222,7 +222,6 @@ def test_grouped_reports_agree_with_the_sql_grouping(imported, monkeypatch, grou
             "sla-compliance",
             "reassignment",
             "reopen",
-            "ai",
         ):
             query = service.parse_query(
                 db_session=imported,
