@@ -9,13 +9,14 @@ period come back as one JSON array, which is decoded here; nothing loops over ti
 Quantiles are exact: PostgreSQL computes them with percentile_cont; SQLite has no such aggregate, so it
 returns each group's values as one group_concat string and numpy computes the same linear interpolation.
 
-SQLite grouped by an integer field (a report's group_by: group, assignee, priority) takes another path
-(`RowPlan`): SQLite has no hash aggregation, so its GROUP BY sorts every row of the period, and string lists
-per group cost one numpy call each. There each period's walk returns one group_concat per column of a few
-integers per row (the group key with the tallies' conditions as bits below it, then the summed and the
-summarised values), and numpy aggregates all periods at once: counting for the (period, key) segments,
-np.bincount for counts and sums, one sort for every segment's quantiles. Same figures, same index ranges, no
-sort in SQL and no Python loop over rows or groups.
+A walk grouped by an integer field (a report's group_by: group, assignee, priority) takes another path on
+SQLite, and on PostgreSQL when it has quantiles (`RowPlan`): SQLite has no hash aggregation, so its GROUP BY
+sorts every row of the period, and string lists per group cost one numpy call each; PostgreSQL's
+percentile_cont sorts each group's values. There each period's walk returns one list per column of a few
+integers per row (the condition bits and the group key, then the summed and the summarised values), and
+numpy aggregates all periods at once: counting for the (period, key) segments, np.bincount for counts and
+sums, one int64 sort for every segment's quantiles. Same figures, same index ranges, no sort in SQL and no
+Python loop over rows or groups. (Without a grouping the SQL aggregates measured faster on both.)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from sqlalchemy import (
     Float,
     Integer,
     Table,
+    Text,
     and_,
     bindparam,
     case,
@@ -208,9 +210,12 @@ def run(
 
 
 def _numpy_path(dialect: Dialect, walk: Walk, group: ColumnElement | None) -> bool:
-    """SQLite tallies in numpy what it would sort: a grouping by an integer field. (Without a grouping its
-    one group_concat per value and period measured faster; strings would cost more to encode than to sort.)"""
-    if dialect.postgres or walk.keys or group is None or not isinstance(group.type, Integer):
+    """Numpy tallies what the database would sort: on SQLite a grouping by an integer field, on PostgreSQL
+    (which hashes its groups) such a grouping with quantiles (percentile_cont sorts each group). Without a
+    grouping SQL measured faster; strings would cost more to encode than to sort."""
+    if walk.keys or group is None or not isinstance(group.type, Integer):
+        return False
+    if dialect.postgres and not walk.values:
         return False
     return all(isinstance(v, Tally) for v in walk.sums.values())
 
@@ -220,17 +225,21 @@ class Unpackable(Exception):
 
 
 class RowPlan:
-    """SQLite's numpy path of a walk: per row a few integers out of SQLite (one group_concat per period),
-    aggregated per (period, group key) in numpy.
+    """The numpy path of a walk grouped by an integer field: per row a few integers out of the database (one
+    list per column and period), aggregated per (period, group key) in numpy.
 
-    A row's first integer holds the group key shifted left by B and B bits below it (one per tally condition,
-    per summarised value present, and for a NULL key); then come each summed tally's term and each summarised
-    value (0 when NULL). A key so large that the first integer overflows comes back as a real (SQLite's
-    overflow): the walk then runs in SQL.
+    A row's first integer holds B bits (one per tally condition, per summarised value present, and for a NULL
+    key), on SQLite with the group key shifted left by B above them (one list less to write); on PostgreSQL,
+    where an overflow would be an error, the key comes second. Then come each summed tally's term and each
+    summarised value (0 when NULL). On SQLite a key so large that the first integer overflows comes back as a
+    real (SQLite's overflow): the walk then runs in SQL.
     """
 
-    def __init__(self, tallies: Mapping[str, Tally], values: Mapping[str, ColumnElement], group):
+    def __init__(
+        self, tallies: Mapping[str, Tally], values: Mapping[str, ColumnElement], group, *, postgres: bool
+    ):
         self.tallies, self.values, self.group = dict(tallies), dict(values), group
+        self.postgres = postgres
         self.bits: list[ColumnElement] = []
         self.tally_bits = {
             n: self._bit(and_(*t.conditions)) if t.conditions else None
@@ -238,15 +247,15 @@ class RowPlan:
             if t.expr is None
         }
         self.value_bits = {n: self._bit(v.isnot(None)) for n, v in self.values.items()}
-        self.null_key_bit = self._bit(group.is_(None)) if group is not None else None
+        self.null_key_bit = self._bit(group.is_(None))
         width = len(self.bits)
         if width > 40:
             raise Unpackable("too many conditions for one row's bits")
-        head = sum(case((b, 1 << i), else_=0) for i, b in enumerate(self.bits)) if self.bits else literal(0)
-        if group is not None:
-            head = func.coalesce(group, 0) * (1 << width) + head
+        head = sum(case((b, 1 << i), else_=0) for i, b in enumerate(self.bits))
+        key = func.coalesce(group, 0)
+        self.columns = [head, key] if postgres else [key * (1 << width) + head]
         self.summed = [n for n, t in self.tallies.items() if t.expr is not None]
-        self.columns = [head, *(self.tallies[n].term() for n in self.summed)]
+        self.columns += [self.tallies[n].term() for n in self.summed]
         self.columns += [func.coalesce(v, 0) for v in self.values.values()]
 
     def _bit(self, condition: ColumnElement) -> int:
@@ -255,7 +264,10 @@ class RowPlan:
 
     def row_list(self) -> ColumnElement:
         """Aggregate: per column, every row's integer comma-separated (rows in the same order), the columns
-        separated by ';' (one group_concat each: cheaper than formatting each row)."""
+        separated by ';' (one list each: cheaper than formatting each row)."""
+        if self.postgres:
+            lists = [func.string_agg(cast(column, Text), literal(",")) for column in self.columns]
+            return func.concat_ws(literal(";"), *lists)
         lists = [func.group_concat(column) for column in self.columns]
         if len(lists) == 1:
             return lists[0]
@@ -266,9 +278,9 @@ class RowPlan:
         width = len(self.columns)
         periods, parts = [], [[] for _ in range(width)]
         for k, text in raw:
-            lists = (text or "").split(";") if width > 1 else [text]
+            lists = text.split(";") if text else [""] * width
             columns = [stats.parse_numbers(t, exact=True) for t in lists]
-            if any(len(c) != len(columns[0]) for c in columns):
+            if len(columns) != width or any(len(c) != len(columns[0]) for c in columns):
                 raise Unpackable("column lists of different lengths")
             periods.append(np.full(len(columns[0]), int(k)))
             for part, column in zip(parts, columns, strict=True):
@@ -281,20 +293,19 @@ class RowPlan:
         if head.dtype.kind == "f":  # SQLite's overflow of a large key: a real
             raise Unpackable("a group key too large for the row's integer")
         shift = len(self.bits)
-        bits = head & ((1 << shift) - 1)
+        if self.postgres:
+            bits, key = head, table[1]
+        else:
+            bits, key = head & ((1 << shift) - 1), head >> shift
 
         def bit(i: int) -> np.ndarray:
             return (bits >> i) & 1 == 1
 
-        if self.group is not None:
-            key = head >> shift
-            null = bit(self.null_key_bit)
-            distinct, code = _codes(key[~null])
-            codes = np.full(len(key), len(distinct), dtype=np.int64)
-            codes[~null] = code
-            key_values = [*(int(v) for v in distinct), None]
-        else:
-            codes, key_values = np.zeros(len(period), dtype=np.int64), [None]
+        null = bit(self.null_key_bit)
+        distinct, code = _codes(key[~null])
+        codes = np.full(len(key), len(distinct), dtype=np.int64)
+        codes[~null] = code
+        key_values = [*(int(v) for v in distinct), None]
         segments, segment = _codes(period * len(key_values) + codes)
         n = len(segments)
         figures: dict[str, list] = {}
@@ -302,7 +313,7 @@ class RowPlan:
         for name, i in self.tally_bits.items():
             counted = sizes if i is None else np.bincount(segment[bit(i)], minlength=n)
             figures[name] = [int(v) for v in counted]
-        column = iter(range(1, width))
+        column = iter(range(2 if self.postgres else 1, width))
         for name in self.summed:
             figures[name] = _exact_sums(segment, table[next(column)], n)
         for name in self.values:
@@ -348,7 +359,8 @@ def _run(db_session, dialect, walk, periods, scope, group, prefix) -> dict[tuple
         lo, hi = dialect.datetime(lo), dialect.datetime(hi)
     if _numpy_path(dialect, walk, group):
         try:
-            plan = RowPlan(walk.sums, {n: v.expr for n, v in walk.values.items()}, group)
+            values = {n: v.expr for n, v in walk.values.items()}
+            plan = RowPlan(walk.sums, values, group, postgres=dialect.postgres)
             per_period = (
                 select(plan.row_list())
                 .select_from(walk.table)
