@@ -7,12 +7,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func
-
 from itsm_ai.reports import queries, stats
 from itsm_ai.reports.context import Context, Figures, figure, merge
 from itsm_ai.reports.models import ReportSuggestion, ReportSuggestionHour
-from itsm_ai.reports.queries import Walk, count_where
+from itsm_ai.reports.queries import Walk, count_where, sum_where
 
 SUGGESTIONS = ReportSuggestion.__table__
 HOURS = ReportSuggestionHour.__table__
@@ -35,10 +33,7 @@ def ai(ctx: Context) -> dict[tuple, list[Figures]]:
 
     def count(*conditions):
         # The hourly rows carry how many tickets they stand for; the facts are one ticket each.
-        if not hourly:
-            return count_where(*conditions) if conditions else func.count()
-        total = func.sum(s.c.tickets)
-        return func.coalesce(total.filter(and_(*conditions)) if conditions else total, 0)
+        return sum_where(s.c.tickets, *conditions) if hourly else count_where(*conditions)
 
     walk = Walk(
         s,

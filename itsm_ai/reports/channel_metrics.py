@@ -10,14 +10,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func
-
 from itsm_ai.chat.models import Conversation
 from itsm_ai.knowledge.article.models import ArticleFeedback, KnowledgeArticle
 from itsm_ai.reports import queries, stats
 from itsm_ai.reports.context import Context, Figures, figure, merge
 from itsm_ai.reports.enums import Interval
-from itsm_ai.reports.queries import Walk, count_where
+from itsm_ai.reports.queries import Walk, count_where, sum_where
 
 CONVERSATIONS = Conversation.__table__
 VOTES = ArticleFeedback.__table__
@@ -29,7 +27,7 @@ OUTCOMES = ("deflected", "ticket_created", "handed_off", "abandoned")
 def deflection(ctx: Context) -> dict[tuple, list[Figures]]:
     """Virtual-agent conversations started in the period, by outcome."""
     c = CONVERSATIONS
-    sums = {"conversations": func.count(), **{o: count_where(c.c.outcome == o) for o in OUTCOMES}}
+    sums = {"conversations": count_where(), **{o: count_where(c.c.outcome == o) for o in OUTCOMES}}
     sums["open"] = count_where(c.c.outcome.is_(None))
     group = c.c.intent if ctx.group_by else None
     result = queries.run(ctx.db_session, Walk(c, "started_at", sums, epoch=False), ctx.periods, group=group)
@@ -56,13 +54,11 @@ def knowledge(ctx: Context) -> dict[tuple, list[Figures]]:
         {"helpful": count_where(v.c.helpful.is_(True)), "not_helpful": count_where(v.c.helpful.is_(False))},
         epoch=False,
     )
-    published = Walk(a, "published_at", {"published": func.count()}, epoch=False)
+    published = Walk(a, "published_at", {"published": count_where()}, epoch=False)
     parts = [queries.run(ctx.db_session, votes, ctx.periods, group=group)]
     parts.append(queries.run(ctx.db_session, published, ctx.periods, group=group))
     if ctx.interval == Interval.all:
-        views = queries.scalar_query(
-            ctx.db_session, a, {"views": func.coalesce(func.sum(a.c.view_count), 0)}, [], group
-        )
+        views = queries.scalar_query(ctx.db_session, a, {"views": sum_where(a.c.view_count)}, [], group)
         parts.append({(0, key): figures for key, figures in views.items()})
     merged = merge(parts, len(ctx.periods))
     out = {}

@@ -6,14 +6,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from itsm_ai.reports import queries, stats
 from itsm_ai.reports.enums import Dimension, Interval
 from itsm_ai.reports.models import ReportTicket
 from itsm_ai.reports.periods import Period
-from itsm_ai.reports.queries import Walk, count_where
+from itsm_ai.reports.queries import Tally, Walk, count_where
 
 TICKETS = ReportTicket.__table__
 
@@ -108,7 +108,7 @@ def hours_figures(prefix: str, summary: dict[str, Any]) -> Figures:
     return out
 
 
-def bucket_sums(age: ColumnElement, bounds: Sequence[int], names: Sequence[str]) -> dict[str, ColumnElement]:
+def bucket_sums(age: ColumnElement, bounds: Sequence[int], names: Sequence[str]) -> dict[str, Tally]:
     """count_where per bucket of `age` (upper bounds included; the last bucket is open-ended)."""
     sums = {}
     lower = None
@@ -118,6 +118,6 @@ def bucket_sums(age: ColumnElement, bounds: Sequence[int], names: Sequence[str])
             conditions.append(age > lower)
         if bound is not None:
             conditions.append(age <= bound)
-        sums[name] = count_where(*conditions) if conditions else func.count()
+        sums[name] = count_where(*conditions)
         lower = bound
     return sums

@@ -8,6 +8,15 @@ period come back as one JSON array, which is decoded here; nothing loops over ti
 
 Quantiles are exact: PostgreSQL computes them with percentile_cont; SQLite has no such aggregate, so it
 returns each group's values as one group_concat string and numpy computes the same linear interpolation.
+
+A walk grouped by an integer field (a report's group_by: group, assignee, priority) takes another path on
+SQLite, and on PostgreSQL when it has quantiles (`RowPlan`): SQLite has no hash aggregation, so its GROUP BY
+sorts every row of the period, and string lists per group cost one numpy call each; PostgreSQL's
+percentile_cont sorts each group's values. There each period's walk returns one list per column of a few
+integers per row (the condition bits and the group key, then the summed and the summarised values), and
+numpy aggregates all periods at once: counting for the (period, key) segments, np.bincount for counts and
+sums, one int64 sort for every segment's quantiles. Same figures, same index ranges, no sort in SQL and no
+Python loop over rows or groups. (Without a grouping the SQL aggregates measured faster on both.)
 """
 
 from __future__ import annotations
@@ -17,13 +26,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Float,
+    Integer,
     Table,
+    Text,
     and_,
     bindparam,
+    case,
     cast,
     func,
     literal,
@@ -41,6 +54,33 @@ Key = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
+class Tally:
+    """Aggregate: how many rows meet all the conditions, or (with `expr`) the sum of expr over them (0 for
+    none). Declared rather than written as SQL so that SQLite's numpy path can tally the same rows."""
+
+    conditions: tuple[ColumnElement, ...] = ()
+    expr: ColumnElement | None = None
+
+    def sql(self) -> ColumnElement:
+        """The SQL aggregate (FILTER: cheaper than SUM(CASE ...))."""
+        where = and_(*self.conditions) if self.conditions else None
+        if self.expr is None:
+            return func.count() if where is None else func.count().filter(where)
+        total = func.sum(self.expr)
+        return func.coalesce(total if where is None else total.filter(where), 0)
+
+    def term(self) -> ColumnElement:
+        """Per row: what the row adds to a sum (0 when it does not meet the conditions)."""
+        value = func.coalesce(self.expr, 0)
+        return case((and_(*self.conditions), value), else_=0) if self.conditions else value
+
+
+def aggregate_sql(expr: Tally | ColumnElement) -> ColumnElement:
+    """The SQL of an aggregate given as a Tally or as SQL."""
+    return expr.sql() if isinstance(expr, Tally) else expr
+
+
+@dataclass(frozen=True)
 class Values:
     """Per-row numbers summarised per group: count, mean, quantiles (stats.QUANTILES) and a histogram of
     counts up to each of `bounds` (included) and above the last."""
@@ -53,8 +93,9 @@ class Values:
 class Walk:
     """One aggregation per period over rows of `table` whose `time` column (+ `shift` seconds) is in it.
 
-    `time` is a column name of `table` (or, for a join, the column itself). `sums` are SQL aggregates by
-    label; `values` summaries by label (see `Values`), returned as dicts (n, mean, quantiles, buckets).
+    `time` is a column name of `table` (or, for a join, the column itself). `sums` are aggregates by label
+    (`Tally`, or SQL); `values` summaries by label (see `Values`), returned as dicts (n, mean, quantiles,
+    buckets).
     `keys` are the report's own grouping expressions (such as a triage field), before the user's group_by.
     On SQLite, whose GROUP BY sorts every row, the `keys` are instead enumerated first and each key value gets
     its own walk, an index range that needs no sort (give them an index that leads with them). `epoch` False
@@ -63,7 +104,7 @@ class Walk:
 
     table: Any
     time: str | ColumnElement
-    sums: Mapping[str, ColumnElement]
+    sums: Mapping[str, Tally | ColumnElement]
     where: Sequence[ColumnElement] = ()
     values: Mapping[str, Values] = field(default_factory=dict)
     shift: int = 0
@@ -168,16 +209,176 @@ def run(
     return out
 
 
+def _numpy_path(dialect: Dialect, walk: Walk, group: ColumnElement | None) -> bool:
+    """Numpy tallies what the database would sort: on SQLite a grouping by an integer field, on PostgreSQL
+    (which hashes its groups) such a grouping with quantiles (percentile_cont sorts each group). Without a
+    grouping SQL measured faster; strings would cost more to encode than to sort."""
+    if walk.keys or group is None or not isinstance(group.type, Integer):
+        return False
+    if dialect.postgres and not walk.values:
+        return False
+    return all(isinstance(v, Tally) for v in walk.sums.values())
+
+
+class Unpackable(Exception):
+    """A group key too large to share its row's integer with the condition bits: the walk runs in SQL."""
+
+
+class RowPlan:
+    """The numpy path of a walk grouped by an integer field: per row a few integers out of the database (one
+    list per column and period), aggregated per (period, group key) in numpy.
+
+    A row's first integer holds B bits (one per tally condition, per summarised value present, and for a NULL
+    key), on SQLite with the group key shifted left by B above them (one list less to write); on PostgreSQL,
+    where an overflow would be an error, the key comes second. Then come each summed tally's term and each
+    summarised value (0 when NULL). On SQLite a key so large that the first integer overflows comes back as a
+    real (SQLite's overflow): the walk then runs in SQL.
+    """
+
+    def __init__(
+        self, tallies: Mapping[str, Tally], values: Mapping[str, ColumnElement], group, *, postgres: bool
+    ):
+        self.tallies, self.values, self.group = dict(tallies), dict(values), group
+        self.postgres = postgres
+        self.bits: list[ColumnElement] = []
+        self.tally_bits = {
+            n: self._bit(and_(*t.conditions)) if t.conditions else None
+            for n, t in self.tallies.items()
+            if t.expr is None
+        }
+        self.value_bits = {n: self._bit(v.isnot(None)) for n, v in self.values.items()}
+        self.null_key_bit = self._bit(group.is_(None))
+        width = len(self.bits)
+        if width > 40:
+            raise Unpackable("too many conditions for one row's bits")
+        head = sum(case((b, 1 << i), else_=0) for i, b in enumerate(self.bits))
+        key = func.coalesce(group, 0)
+        self.columns = [head, key] if postgres else [key * (1 << width) + head]
+        self.summed = [n for n, t in self.tallies.items() if t.expr is not None]
+        self.columns += [self.tallies[n].term() for n in self.summed]
+        self.columns += [func.coalesce(v, 0) for v in self.values.values()]
+
+    def _bit(self, condition: ColumnElement) -> int:
+        self.bits.append(condition)
+        return len(self.bits) - 1
+
+    def row_list(self) -> ColumnElement:
+        """Aggregate: per column, every row's integer comma-separated (rows in the same order), the columns
+        separated by ';' (one list each: cheaper than formatting each row)."""
+        if self.postgres:
+            lists = [func.string_agg(cast(column, Text), literal(",")) for column in self.columns]
+            return func.concat_ws(literal(";"), *lists)
+        lists = [func.group_concat(column) for column in self.columns]
+        if len(lists) == 1:
+            return lists[0]
+        return func.printf(literal(";".join(["%s"] * len(lists))), *lists)
+
+    def aggregate(self, raw, bounds, quantiles, prefix: Key) -> dict[tuple[int, Key], dict[str, Any]]:
+        """{(period index, key): figures} from the (period index, column lists) of each period."""
+        width = len(self.columns)
+        periods, parts = [], [[] for _ in range(width)]
+        for k, text in raw:
+            lists = text.split(";") if text else [""] * width
+            columns = [stats.parse_numbers(t, exact=True) for t in lists]
+            if len(columns) != width or any(len(c) != len(columns[0]) for c in columns):
+                raise Unpackable("column lists of different lengths")
+            periods.append(np.full(len(columns[0]), int(k)))
+            for part, column in zip(parts, columns, strict=True):
+                part.append(column)
+        period = np.concatenate(periods) if periods else np.empty(0, dtype=np.int64)
+        if not period.size:
+            return {}
+        table = [np.concatenate(part) for part in parts]
+        head = table[0]
+        if head.dtype.kind == "f":  # SQLite's overflow of a large key: a real
+            raise Unpackable("a group key too large for the row's integer")
+        shift = len(self.bits)
+        if self.postgres:
+            bits, key = head, table[1]
+        else:
+            bits, key = head & ((1 << shift) - 1), head >> shift
+
+        def bit(i: int) -> np.ndarray:
+            return (bits >> i) & 1 == 1
+
+        null = bit(self.null_key_bit)
+        distinct, code = _codes(key[~null])
+        codes = np.full(len(key), len(distinct), dtype=np.int64)
+        codes[~null] = code
+        key_values = [*(int(v) for v in distinct), None]
+        segments, segment = _codes(period * len(key_values) + codes)
+        n = len(segments)
+        figures: dict[str, list] = {}
+        sizes = np.bincount(segment, minlength=n)
+        for name, i in self.tally_bits.items():
+            counted = sizes if i is None else np.bincount(segment[bit(i)], minlength=n)
+            figures[name] = [int(v) for v in counted]
+        column = iter(range(2 if self.postgres else 1, width))
+        for name in self.summed:
+            figures[name] = _exact_sums(segment, table[next(column)], n)
+        for name in self.values:
+            values = table[next(column)].astype(float)
+            present = bit(self.value_bits[name])
+            figures[name] = stats.segment_summaries(
+                segment[present], values[present], n, list(quantiles), bounds.get(name, ())
+            )
+        out = {}
+        for s, joined in enumerate(segments.tolist()):
+            p, c = divmod(joined, len(key_values))
+            out[(p, (*prefix, key_values[c]))] = {name: figures[name][s] for name in figures}
+        return out
+
+
+def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(values, return_inverse=True), by counting instead of sorting when the range is small."""
+    if not values.size:
+        return values, values
+    low, high = int(values.min()), int(values.max())
+    if high - low > 4 * len(values) + 1_000_000:
+        return np.unique(values, return_inverse=True)
+    offset = values - low
+    present = np.bincount(offset, minlength=high - low + 1) > 0
+    rank = np.cumsum(present) - 1
+    return np.flatnonzero(present) + low, rank[offset]
+
+
+def _exact_sums(segment: np.ndarray, terms: np.ndarray, n: int) -> list:
+    """Per segment, the sum of the terms (integers stay exact integers)."""
+    if terms.dtype.kind == "f":
+        return [float(v) for v in np.bincount(segment, weights=terms, minlength=n)]
+    totals = np.zeros(n, dtype=np.int64)
+    np.add.at(totals, segment, terms)
+    return [int(v) for v in totals]
+
+
 def _run(db_session, dialect, walk, periods, scope, group, prefix) -> dict[tuple[int, Key], dict[str, Any]]:
     source, index, start, end, params = dialect.periods(periods)
     time = walk.table.c[walk.time] if isinstance(walk.time, str) else walk.time
     lo, hi = start - walk.shift, end - walk.shift
     if not walk.epoch:
         lo, hi = dialect.datetime(lo), dialect.datetime(hi)
+    if _numpy_path(dialect, walk, group):
+        try:
+            values = {n: v.expr for n, v in walk.values.items()}
+            plan = RowPlan(walk.sums, values, group, postgres=dialect.postgres)
+            per_period = (
+                select(plan.row_list())
+                .select_from(walk.table)
+                .where(time >= lo, time < hi, *walk.where, *scope)
+                .correlate(source)
+                .scalar_subquery()
+            )
+            stmt = select(index.label("k"), per_period.label("rows")).select_from(source)
+            raw = db_session.execute(stmt, params).all()
+            bounds = {name: v.bounds for name, v in walk.values.items()}
+            return plan.aggregate(raw, bounds, stats.QUANTILES.values(), prefix)
+        except Unpackable:
+            pass  # the SQL below answers
     grouping = [*walk.keys, *([group] if group is not None else [])]
     keys = [*walk.keys, group if group is not None else null()]
     labels = [f"k{i}" for i in range(len(keys))]
-    aggregates = {**walk.sums, **{name: dialect.values(v) for name, v in walk.values.items()}}
+    sums = {name: aggregate_sql(expr) for name, expr in walk.sums.items()}
+    aggregates = {**sums, **{name: dialect.values(v) for name, v in walk.values.items()}}
     inner = (
         select(
             *(k.label(n) for k, n in zip(keys, labels, strict=True)),
@@ -206,9 +407,14 @@ def _run(db_session, dialect, walk, periods, scope, group, prefix) -> dict[tuple
     return out
 
 
-def count_where(*conditions: ColumnElement) -> ColumnElement:
-    """Aggregate: how many rows meet all the conditions (SQL FILTER: cheaper than SUM(CASE ...))."""
-    return func.count().filter(and_(*conditions))
+def count_where(*conditions: ColumnElement) -> Tally:
+    """Aggregate: how many rows meet all the conditions (every row without any)."""
+    return Tally(tuple(conditions))
+
+
+def sum_where(expr: ColumnElement, *conditions: ColumnElement) -> Tally:
+    """Aggregate: the sum of expr over the rows that meet all the conditions (0 when none does)."""
+    return Tally(tuple(conditions), expr)
 
 
 def null_or_after(column: ColumnElement, bound: ColumnElement) -> ColumnElement:
@@ -216,10 +422,13 @@ def null_or_after(column: ColumnElement, bound: ColumnElement) -> ColumnElement:
     return or_(column.is_(None), column > bound)
 
 
-def scalar_query(db_session: Session, table: Table, aggregates: Mapping[str, ColumnElement], where, group):
+def scalar_query(
+    db_session: Session, table: Table, aggregates: Mapping[str, Tally | ColumnElement], where, group
+):
     """{key: {label: value}} of one grouped aggregate query (no periods)."""
     key = group if group is not None else null()
-    stmt = select(key.label("g"), *(e.label(n) for n, e in aggregates.items())).where(*where)
+    columns = (aggregate_sql(e).label(n) for n, e in aggregates.items())
+    stmt = select(key.label("g"), *columns).where(*where)
     if group is not None:
         stmt = stmt.group_by(key)
     out: dict[Key, dict[str, Any]] = {}

@@ -25,6 +25,17 @@ def safe_cell(value: Any, float_digits: int | None = 6) -> Any:
     """The cell as written: None empty, floats rounded, containers as JSON, formula-like text neutralised."""
     if value is None:
         return ""
+    # The common cells first, by exact type (the isinstance checks below against the abstract number types
+    # cost more than the write itself on a report of many rows).
+    kind = type(value)
+    if kind is int:
+        return value
+    if kind is float:
+        if math.isnan(value):
+            return ""
+        return value if float_digits is None else round(value, float_digits)
+    if kind is str:
+        return "'" + value if value.startswith(FORMULA_STARTS) else value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, numbers.Integral):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, and_, func, not_, or_, text
+from sqlalchemy import ColumnElement, and_, not_, or_, text
 
 from itsm_ai.reports import queries, stats
 from itsm_ai.reports.context import (
@@ -44,16 +44,16 @@ from itsm_ai.reports.enums import (
     SLA_RUNNING,
 )
 from itsm_ai.reports.models import LINGERED
-from itsm_ai.reports.queries import Values, Walk, count_where, null_or_after
+from itsm_ai.reports.queries import Tally, Values, Walk, count_where, null_or_after, sum_where
 
 
 def volume(ctx: Context) -> dict[tuple, list[Figures]]:
     """Opened, resolved and closed per period."""
     t = TICKETS
     parts = [
-        ctx.tickets(Walk(t, "opened_at", {"opened": func.count()})),
-        ctx.tickets(Walk(t, "resolved_at", {"resolved": func.count()})),
-        ctx.tickets(Walk(t, "closed_at", {"closed": func.count()})),
+        ctx.tickets(Walk(t, "opened_at", {"opened": count_where()})),
+        ctx.tickets(Walk(t, "resolved_at", {"resolved": count_where()})),
+        ctx.tickets(Walk(t, "closed_at", {"closed": count_where()})),
     ]
     merged = merge(parts, len(ctx.periods))
     return {
@@ -67,12 +67,12 @@ def backlog(ctx: Context) -> dict[tuple, list[Figures]]:
     t = TICKETS
     opened, ended = t.c.opened_at, t.c.ended_at
     walks = [
-        ctx.tickets(Walk(t, "opened_at", {"opened": func.count()})),
+        ctx.tickets(Walk(t, "opened_at", {"opened": count_where()})),
         ctx.tickets(
             Walk(
                 t,
                 "ended_at",
-                {"ended": func.count(), **bucket_sums(ended - opened, AGE_BOUNDS, _ended(AGE_COLUMNS))},
+                {"ended": count_where(), **bucket_sums(ended - opened, AGE_BOUNDS, _ended(AGE_COLUMNS))},
             )
         ),
     ]
@@ -83,7 +83,7 @@ def backlog(ctx: Context) -> dict[tuple, list[Figures]]:
     # condition is repeated as its text so that the planners match it; the first bound is that day).
     lingered = text(f"({LINGERED})")
     for k, bound in enumerate(AGE_BOUNDS):
-        sums = {f"crossed_{k}": func.count()}
+        sums = {f"crossed_{k}": count_where()}
         where = [lingered, null_or_after(ended, opened + bound)]
         walks.append(ctx.tickets(Walk(t, "opened_at", sums, where=where, shift=bound)))
     initial = _open_at(ctx, ctx.periods[0].start)
@@ -206,7 +206,7 @@ def sla_compliance(ctx: Context) -> dict[tuple, list[Figures]]:
     """Tickets opened in the period by the outcome of their resolution and response clocks."""
     t = TICKETS
     sums = {
-        "tickets": func.count(),
+        "tickets": count_where(),
         **_clock_sums("", t.c.sla_stage, t.c.sla_deadline, ctx.now, t.c.source_made_sla),
         **_clock_sums("response_", t.c.response_stage, t.c.response_deadline, ctx.now),
     }
@@ -229,10 +229,10 @@ def sla_compliance(ctx: Context) -> dict[tuple, list[Figures]]:
     return out
 
 
-def _resolved_walk(ctx: Context, sums: dict[str, ColumnElement]) -> dict[tuple, list[Figures]]:
+def _resolved_walk(ctx: Context, sums: dict[str, Tally]) -> dict[tuple, list[Figures]]:
     t = TICKETS
     walk = Walk(
-        t, "resolved_at", {"resolved": func.count(), **sums}, where=[t.c.reassignment_count.isnot(None)]
+        t, "resolved_at", {"resolved": count_where(), **sums}, where=[t.c.reassignment_count.isnot(None)]
     )
     return merge([ctx.tickets(walk)], len(ctx.periods))
 
@@ -244,7 +244,7 @@ def reassignment(ctx: Context) -> dict[tuple, list[Figures]]:
         ctx,
         {
             "without": count_where(t.c.reassignment_count == 0),
-            "reassignments": func.coalesce(func.sum(t.c.reassignment_count), 0),
+            "reassignments": sum_where(t.c.reassignment_count),
         },
     )
     return {
@@ -269,7 +269,7 @@ def reopen(ctx: Context) -> dict[tuple, list[Figures]]:
         ctx,
         {
             "reopened": count_where(t.c.reopen_count > 0),
-            "reopens": func.coalesce(func.sum(t.c.reopen_count), 0),
+            "reopens": sum_where(t.c.reopen_count),
         },
     )
     return {

@@ -96,6 +96,34 @@ def test_parsed_lists_of_whole_seconds_and_of_reals_agree():
     assert stats.parse_numbers("2.0,-1.5").tolist() == [2.0, -1.5]
     values = np.random.default_rng(3).integers(-10, 10**9, 5000)
     assert stats.parse_numbers(",".join(map(str, values))).tolist() == values.astype(float).tolist()
+    exact = stats.parse_numbers("9007199254740993,-2", exact=True)
+    assert exact.dtype == np.int64 and exact.tolist() == [9007199254740993, -2]
+    assert stats.parse_numbers(None, exact=True).dtype == np.int64
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_segment_summaries_equal_one_summary_per_segment(whole):
+    # SQLite's grouped walks summarise every (period, group) segment at once; each must be what the summary
+    # of that segment's values alone is (empty segments included), bit for bit for whole seconds (a mean of
+    # reals may differ in its last digit: another order of summation).
+    rng = np.random.default_rng(7)
+    segment = rng.integers(0, 40, 3000)
+    segment = segment[segment != 13]  # segment 13 has no value
+    values = rng.integers(-100, 10**7, segment.size).astype(float)
+    if not whole:
+        values += rng.random(segment.size)
+    bounds = (3600, 86_400, 604_800)
+    got = stats.segment_summaries(segment, values, 41, [0.5, 0.9], bounds)
+    for s in range(41):
+        expected = stats.summary(values[segment == s], [0.5, 0.9], bounds)
+        if not whole and expected["n"]:
+            assert got[s].pop("mean") == pytest.approx(expected.pop("mean"), rel=1e-15)
+        assert got[s] == expected, s
+    assert got[13] == {"n": 0, "mean": None, "quantiles": [None, None], "buckets": [0, 0, 0, 0]}
+    assert (
+        stats.segment_summaries(np.empty(0, dtype=np.int64), np.empty(0), 2, [0.5])
+        == [{"n": 0, "mean": None, "quantiles": [None], "buckets": []}] * 2
+    )
 
 
 def test_rates_hours_and_running_totals():
