@@ -53,6 +53,7 @@ CLINC_DOMAINS_PATH = Path(__file__).with_name("data") / "clinc150_domains_train.
 CLINC_PER_INTENT = 0
 DEMO_TICKETS_PATH = Path(__file__).parents[1] / "demo" / "it_tickets_topics.csv"
 OOS_LABEL = "oos"
+DOMAINS_LABEL = f"{OOS_LABEL}:clinc_domains"  # out of scope, weighed as a source of its own
 TICKET_INTENTS = ((Incident, Intent.report_problem), (ServiceRequest, Intent.request_item))
 DESCRIPTION_SCAN = 2000  # characters of a description read from the database (the opening is kept)
 SHORT_OPENING = 80  # a demo ticket also gives its first words, as short as a chat message
@@ -149,7 +150,7 @@ def shipped_examples() -> list[tuple[str, list[tuple[str, str]]]]:
     ]
     if CLINC_PER_INTENT > 0:
         domains = bundled_domains(per_intent=CLINC_PER_INTENT)
-        sources.append(("bundled_clinc_domains", [(t, OOS_LABEL) for t in domains]))
+        sources.append(("bundled_clinc_domains", [(t, DOMAINS_LABEL) for t in domains]))
     if get_settings().chat_train_bundled_tickets:
         sources.append(("bundled_tickets", [(t, str(Intent.report_problem)) for t in bundled_tickets()]))
     return sources
