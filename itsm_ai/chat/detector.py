@@ -221,6 +221,7 @@ def training_snapshot(*, db_session: Session) -> dict[str, Any]:
         "params": {
             "refuse_quantile": settings.chat_scope_refuse_quantile,
             "ask_quantile": settings.chat_scope_ask_quantile,
+            "knn_weight": settings.chat_scope_knn_weight,
             "threshold": settings.chat_intent_threshold,
             "margin": settings.chat_intent_margin,
             "languages": list(settings.chat_languages),
@@ -279,6 +280,7 @@ def make_detector() -> IntentDetector:
         embeddings=settings.chat_intent_embeddings and _embeddings_available(),
         refuse_quantile=settings.chat_scope_refuse_quantile,
         ask_quantile=settings.chat_scope_ask_quantile,
+        knn_weight=settings.chat_scope_knn_weight,
         margin=settings.chat_intent_margin,
         threshold=settings.chat_intent_threshold,
         languages=tuple(settings.chat_languages),
