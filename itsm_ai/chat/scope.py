@@ -49,6 +49,9 @@ def balanced_weights(
     return weights * len(labels)
 
 
+FEW_QUERIES = 8
+
+
 def _keys(texts: list[str]) -> np.ndarray:
     return np.array([" ".join(t.lower().split()) for t in texts], dtype=object)
 
@@ -67,8 +70,15 @@ def nearest_similarity(
     if reference.shape[0] == 0:
         return out
     for start in range(0, query.shape[0], block):
-        sims = query[start : start + block] @ reference.T
-        sims = sims.toarray() if sp.issparse(sims) else np.array(sims, dtype=np.float64)
+        part = query[start : start + block]
+        if sp.issparse(part):
+            sims = (part @ reference.T).toarray()
+        elif part.shape[0] <= FEW_QUERIES:
+            # A chat turn: einsum's own loop, as waking BLAS threads for one small product costs ~15 ms on a
+            # busy machine (0.2 ms this way for 1,500 examples).
+            sims = np.vstack([np.einsum("ij,j->i", reference, row) for row in part]).astype(np.float64)
+        else:
+            sims = np.asarray(part @ reference.T, dtype=np.float64)
         if query_keys is not None and reference_keys is not None:
             sims[query_keys[start : start + block, None] == reference_keys[None, :]] = -1.0
         out[start : start + block] = np.clip(sims.max(axis=1), 0.0, 1.0)
