@@ -418,7 +418,9 @@ class IntentDetector(ClassifierMixin, BaseEstimator):
             return probs, (1 - w) * probs.max(axis=1) + w * sims
         features = self.core_.features.transform(texts)
         probs = _softmax(self.core_.margins(features), self.temperature_)
-        return probs, self.gate_.decision_function(self.core_.features, texts, features)
+        if isinstance(self.gate_, scope.ScopeGate):
+            return probs, self.gate_.decision_function(self.core_.features, texts, features)
+        return probs, self.gate_.decision_function(features)  # a plain logistic regression, saved earlier
 
     def in_scope_probability(self, scores: np.ndarray) -> np.ndarray:
         """Class-balanced probability that messages with these gate scores are in scope."""

@@ -197,3 +197,11 @@ def test_gate_with_nearest_example_inputs_refuses_outside_and_keeps_inside():
     assert det.decide(["will it rain in rome tomorrow"])[0].kind == DecisionKind.out_of_scope
     with pytest.raises(ValueError, match="knn_weight"):
         IntentDetector(knn_weight=-1.0).fit(X, y)
+
+
+def test_a_detector_saved_with_a_plain_logistic_gate_still_decides():
+    X, y = _data()
+    det = IntentDetector(cv=3, random_state=0).fit(X, y)
+    expected = det.score_samples(["printer jammed", "will it rain in rome tomorrow"])
+    det.gate_ = det.gate_.model_  # what releases before the ScopeGate saved
+    assert det.score_samples(["printer jammed", "will it rain in rome tomorrow"]) == pytest.approx(expected)
