@@ -33,8 +33,9 @@ weight 0.5 and the refuse / ask quantiles at 1.5% / 4% (chosen on ``--dev``, bel
 59.0%, new fresh 0.6% (asked 3.0%), new history 0.6% (asked 1.4%); CLINC150 oos_test refused today 94.1%, new
 fresh 89.7% (asked 4.4%), new history 91.1% (asked 4.8%). Before (no nearest-example inputs, 3% / 5%): titles
 0.7% / 0.7%, oos_test 84.9% fresh / 87.8% history; at the earlier 1% quantile 79.7% / 80.2%. decide() p95 on a
-busy machine: v0004 vs v0003 interleaved in one process 5.6 vs 5.3 ms (x1.06); this run's own line, against
-the issue-6 detector: x1.25 fresh, x1.37 history (load 8-10 on 2 cores).
+busy machine, new vs old settings interleaved in one process: fresh (v0004 vs v0003) 5.6 vs 5.3 ms (x1.06);
+with history 13.5 vs 10.5 ms (x1.29: the nearest-example search over ~9,000 examples; not yet within 1.2x);
+this run's own line, against the issue-6 detector: x1.25 fresh, x1.37 history (load 8-10 on 2 cores).
 How it was chosen (``--dev``, plus the out-of-fold gate scores of CLINC's oos_train, which the detector trains
 on: 200 out-of-scope queries; refused dev titles / out-of-scope queries, fresh instance): without
 nearest-example inputs, quantile 1% 0.3% / 91.5%, 3% 0.6% / 93.5%, 5% 1.6-1.8% / 95.5%, 7% 2.9% / 96.5%; with
