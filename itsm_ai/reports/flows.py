@@ -16,12 +16,18 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import String, cast, delete, func, insert, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from itsm_ai.records.events import RecordEvent
 from itsm_ai.reports import facts as facts_core
-from itsm_ai.reports.models import ReportSuggestion, ReportSuggestionHour, ReportTicket
+from itsm_ai.reports.models import (
+    DAY_DIMENSIONS,
+    ReportSuggestion,
+    ReportSuggestionDay,
+    ReportSuggestionHour,
+    ReportTicket,
+)
 from itsm_ai.sla import policies
 from itsm_ai.sla.models import TicketSla, TicketStateHistory
 from itsm_ai.ticket.service import TICKET_SPECS
@@ -75,17 +81,45 @@ def _hour_key(row) -> tuple:
     )
 
 
+DAY_KEY = (
+    "record_type",
+    "dimension",
+    "field",
+    "model",
+    "model_version",
+    "day",
+    "value",
+    "status",
+    "feedback",
+)
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _day_keys(row) -> list[tuple]:
+    day = row["opened_at"] // 86400 * 86400
+    tail = (row["status"], row["feedback"] or "")
+    head = (row["field"], row["model"], row["model_version"], day)
+    return [(row["record_type"], dim, *head, _text(row[dim]), *tail) for dim in DAY_DIMENSIONS]
+
+
 def _write(
     db_session: Session, record_type: str, ids: Sequence[int], ticket_rows, suggestion_rows, *, hours=True
 ) -> None:
-    """Replace the facts of these tickets; with `hours`, move the hourly suggestion counts by the change."""
+    """Replace the facts of these tickets; with `hours`, move the hourly and daily suggestion counts by the
+    change."""
     table = ReportSuggestion.__table__
     deltas: Counter[tuple] = Counter()
+    day_deltas: Counter[tuple] = Counter()
     for chunk in _chunks(ids, 500):
         where = (table.c.record_type == record_type, table.c.record_id.in_(chunk))
         if hours:
             for old in db_session.execute(select(table).where(*where)).mappings():
                 deltas[_hour_key(old)] -= 1
+                for key in _day_keys(old):
+                    day_deltas[key] -= 1
         db_session.execute(delete(table).where(*where))
         facts = ReportTicket.__table__
         db_session.execute(
@@ -98,27 +132,29 @@ def _write(
         if hours:
             for new in suggestion_rows:
                 deltas[_hour_key(new)] += 1
+                for key in _day_keys(new):
+                    day_deltas[key] += 1
     # Sorted, so two writers touching the same hours lock them in the same order (no deadlock).
     for key, delta in sorted(deltas.items()):
         if delta:
-            _add_hour(db_session, key, delta)
+            _add_count(db_session, ReportSuggestionHour.__table__, HOUR_KEY, key, delta)
+    for key, delta in sorted(day_deltas.items()):
+        if delta:
+            _add_count(db_session, ReportSuggestionDay.__table__, DAY_KEY, key, delta)
 
 
-def _add_hour(db_session: Session, key: tuple, delta: int) -> None:
-    hours = ReportSuggestionHour.__table__
-    values = dict(zip(HOUR_KEY, key, strict=True))
+def _add_count(db_session: Session, table, names: Sequence[str], key: tuple, delta: int) -> None:
+    values = dict(zip(names, key, strict=True))
     if db_session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as upsert
     else:
         from sqlalchemy.dialects.sqlite import insert as upsert
-    stmt = upsert(hours).values(**values, tickets=delta)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(HOUR_KEY), set_={"tickets": hours.c.tickets + delta}
-    )
+    stmt = upsert(table).values(**values, tickets=delta)
+    stmt = stmt.on_conflict_do_update(index_elements=list(names), set_={"tickets": table.c.tickets + delta})
     db_session.execute(stmt)
     if delta < 0:  # an hour whose last ticket of a kind left must not keep a key with nothing behind it
-        match = [hours.c[name] == value for name, value in values.items()]
-        db_session.execute(delete(hours).where(*match, hours.c.tickets <= 0))
+        match = [table.c[name] == value for name, value in values.items()]
+        db_session.execute(delete(table).where(*match, table.c.tickets <= 0))
 
 
 def rebuild_hours(*, db_session: Session, record_types: Sequence[str]) -> None:
@@ -138,6 +174,36 @@ def rebuild_hours(*, db_session: Session, record_types: Sequence[str]) -> None:
     ]
     counted = select(*keys, func.count()).where(facts.c.record_type.in_(record_types)).group_by(*keys)
     db_session.execute(insert(hours).from_select([*HOUR_KEY, "tickets"], counted))
+    rebuild_days(db_session=db_session, record_types=record_types)
+
+
+def rebuild_days(*, db_session: Session, record_types: Sequence[str]) -> None:
+    """Recount the daily suggestion counts per ticket field of these types from the suggestion facts."""
+    days, facts = ReportSuggestionDay.__table__, ReportSuggestion.__table__
+    db_session.execute(delete(days).where(days.c.record_type.in_(record_types)))
+    day = facts.c.opened_at - facts.c.opened_at % 86400
+    feedback = func.coalesce(facts.c.feedback, "")
+    parts = []
+    for dimension in DAY_DIMENSIONS:
+        value = func.coalesce(cast(facts.c[dimension], String), "")
+        keys = [
+            facts.c.record_type,
+            literal(dimension, String).label("dimension"),
+            facts.c.field,
+            facts.c.model,
+            facts.c.model_version,
+            day.label("day"),
+            value.label("value"),
+            facts.c.status,
+            feedback.label("feedback"),
+        ]
+        grouped = [k for i, k in enumerate(keys) if i != 1]
+        parts.append(
+            select(*keys, func.count().label("tickets"))
+            .where(facts.c.record_type.in_(record_types))
+            .group_by(*grouped)
+        )
+    db_session.execute(insert(days).from_select([*DAY_KEY, "tickets"], union_all(*parts)))
 
 
 def _chunks(values: Sequence[int], size: int) -> Iterable[Sequence[int]]:

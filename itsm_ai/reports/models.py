@@ -179,6 +179,39 @@ class ReportSuggestionHour(Base):
     )
 
 
+# The ticket fields the daily suggestion counts are kept per (one set of rows each): few values, so a day's
+# rows per value stay far fewer than its suggestions; not the assignee (hundreds of agents).
+DAY_DIMENSIONS = ("assignment_group_id", "category", "priority", "state")
+
+
+class ReportSuggestionDay(Base):
+    """How many tickets opened in one UTC day with one value of one ticket field (`dimension`, `value`) got
+    each triage outcome: the AI report grouped or filtered by that field reads these rows instead of three
+    per ticket (hourly counts per group would hold about one ticket a row at 1M tickets a year).
+
+    `value` is the field's value as text ('' for none, as for model, version and feedback). Kept by the same
+    writes as the suggestion facts (deltas) and the hourly counts, rebuilt with them.
+    """
+
+    __tablename__ = "report_suggestion_days"
+
+    record_type: Mapped[str] = mapped_column(String(40), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(40), primary_key=True)
+    field: Mapped[str] = mapped_column(String(80), primary_key=True)
+    model: Mapped[str] = mapped_column(String(80), primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(20), primary_key=True)
+    day: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    value: Mapped[str] = mapped_column(String(80), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    feedback: Mapped[str] = mapped_column(String(20), primary_key=True)
+    tickets: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        Index("ix_report_suggestion_days_day", "record_type", "dimension", "day"),
+        {"sqlite_with_rowid": False},
+    )
+
+
 # The deflection report walks conversations by start time, the knowledge report votes by when they were cast
 # and articles by when they were published;
 # declared here (with the migration that adds them) so the chat and knowledge tables stay theirs.

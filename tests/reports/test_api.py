@@ -484,6 +484,92 @@ def test_hourly_ai_counts_follow_every_write_and_match_the_facts(client, users, 
     assert counted == rebuilt
 
 
+def test_daily_ai_counts_per_field_follow_every_write_and_match_the_facts(client, users, make, monkeypatch):
+    """The AI report grouped or filtered by one ticket field reads the daily counts of that field: kept by
+    every write (suggestion, feedback, reassignment, state change, deletion), equal to a rebuild and giving
+    the facts' figures."""
+    from itsm_ai import database
+    from itsm_ai.reports import ai_metrics, flows
+    from itsm_ai.reports.models import ReportSuggestionDay
+
+    desk, net = make.group("Desk")["name"], make.group("Network")["name"]
+    tickets = [
+        make.incident(
+            opened_at=iso(T0 + timedelta(hours=7 * i)),
+            assignment_group=desk if i % 2 else net,
+            category="vpn" if i % 3 else None,
+        )
+        for i in range(8)
+    ]
+
+    def store(i: int, entry: dict) -> None:
+        with database.get_session() as session:
+            session.execute(
+                text("UPDATE incidents SET suggestions = :s WHERE id = :id"),
+                {"s": json.dumps({"fields": {"category": entry, "priority": entry}}), "id": tickets[i]["id"]},
+            )
+            flows.refresh(db_session=session, record_type="incident", ids=[tickets[i]["id"]])
+
+    statuses = [
+        "suggested",
+        "applied",
+        "abstained",
+        "suggested",
+        "unavailable",
+        "suggested",
+        "applied",
+        "off",
+    ]
+    for i, status in enumerate(statuses):
+        fb = {"feedback": {"action": "accepted" if i % 2 else "overridden"}} if i < 4 else {}
+        store(i, {"status": status, "model": "m", "version": f"v{i % 2}", **fb})
+    store(5, {"status": "suggested", "model": "m", "version": "v1", "feedback": {"action": "accepted"}})
+    number = tickets[3]["number"]
+    version = client.get(f"{API}/incidents/{number}", headers=users["agent"].headers).json()["version"]
+    moved = client.patch(
+        f"{API}/incidents/{number}",
+        json={"assignment_group": desk, "state": "in_progress", "version": version},
+        headers=users["agent"].headers,
+    )
+    assert moved.status_code == 200, moved.text
+    deleted = client.delete(f"{API}/incidents/{tickets[6]['number']}", headers=users["admin"].headers)
+    assert deleted.status_code == 204
+
+    def counts() -> dict:
+        with database.get_session() as session:
+            rows = session.query(ReportSuggestionDay).filter(ReportSuggestionDay.tickets != 0)
+            return {
+                (r.dimension, r.field, r.model_version, r.day, r.value, r.status, r.feedback): r.tickets
+                for r in rows
+            }
+
+    kept = counts()
+    assert kept and all(v > 0 for v in kept.values())
+    with database.get_session() as session:
+        flows.rebuild_days(db_session=session, record_types=["incident"])
+    assert counts() == kept
+
+    queries = [
+        "interval=day&group_by=group",
+        "interval=week&group_by=category",
+        "interval=all&group_by=priority",
+        "interval=day&group_by=state",
+        f"interval=day&group={desk}",
+        f"interval=day&group={desk}&group_by=group",
+        "interval=day&group_by=type",
+        "interval=day&category=vpn&group_by=category",
+    ]
+    sources = []
+    real = ai_metrics._source
+    monkeypatch.setattr(ai_metrics, "_source", lambda ctx: sources.append(real(ctx)[0]) or real(ctx))
+    counted = [report(client, users, "ai", q)["items"] for q in queries]
+    assert sources == ["days"] * 6 + ["hours", "days"]
+    monkeypatch.setattr(ai_metrics, "_source", lambda ctx: ("facts", None))
+    facts = [report(client, users, "ai", q)["items"] for q in queries]
+    for query, got, expected in zip(queries, counted, facts, strict=True):
+        assert got == expected and got, query
+
+
 def test_names_with_commas_and_repeated_filters(client, users, make):
     emea, desk = make.group("Network, EMEA")["name"], make.group("Desk")["name"]
     make.incident(opened_at=iso(T0), assignment_group=emea, category="mail, calendar")
