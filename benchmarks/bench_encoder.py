@@ -41,7 +41,7 @@ from benchmarks._knowledge_data import (
 from benchmarks.bench_similar import FUSION_GRID, Corpus, _short, dev_score, recall_at
 from itsm_ai.config import Settings
 from itsm_ai.embeddings import BUNDLED_MODEL, Encoder, get_encoder, model_folder
-from itsm_ai.encoder.training import Pairs, fine_tune
+from itsm_ai.encoder.training import Pairs, fine_tune, mine_hard_negatives
 from itsm_ai.knowledge.retrieval.documents import INCIDENT, build_doc
 
 KS = (1, 5, 10)
@@ -60,7 +60,8 @@ def is_dev_pair(bug_id_dup: int) -> bool:
 
 
 def _train(pairs: Pairs, folder: Path, settings: Settings, *, max_seconds: float, epochs: int,
-           max_steps: int | None = None, learning_rate: float | None = None) -> dict[str, Any]:
+           max_steps: int | None = None, learning_rate: float | None = None,
+           negatives: list[str] | None = None) -> dict[str, Any]:
     return fine_tune(
         pairs,
         base_folder=model_folder(BUNDLED_MODEL),
@@ -71,6 +72,7 @@ def _train(pairs: Pairs, folder: Path, settings: Settings, *, max_seconds: float
         max_seq_length=settings.encoder_train_max_seq_length,
         max_seconds=max_seconds,
         max_steps=max_steps,
+        negatives=negatives,
     )
 
 
@@ -99,7 +101,7 @@ def _latency(corpus: Corpus, settings: Settings, rows: list[int]) -> float:
 
 
 def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bool, dev: bool = False,
-        learning_rate: float | None = None) -> None:
+        learning_rate: float | None = None, hard_negatives: bool = False) -> None:
     """Train on the training pairs, compare the encoders on the test pairs (and topics when not tiny).
 
     With `dev` the dev pairs are evaluated instead and the test pairs are not used at all."""
@@ -142,9 +144,17 @@ def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bo
         stock_vectors = cached_embeddings(texts, tag="openoffice_service")
         _, stock_rate = _embed(stock, texts[:300])
     print(f"  stock vectors ready ({stock_rate:.0f} docs/s)", flush=True)
+    negatives = None
+    if hard_negatives:
+        # Per training duplicate, the stock encoder's nearest report the training pairs do not link to it.
+        a_rows = [row_of[dups[i]] for i in train]
+        b_rows = [row_of[masters[i]] for i in train]
+        negatives = mine_hard_negatives(train_pairs, texts, stock_vectors, stock_vectors[a_rows],
+                                        stock_vectors[b_rows])
+        print(f"  mined {len(negatives)} hard negatives ({len(set(negatives))} distinct)", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-encoder-") as tmp:
         stats = _train(train_pairs, Path(tmp) / "all", settings, max_seconds=max_minutes * 60, epochs=epochs,
-                       max_steps=2 if tiny else None, learning_rate=learning_rate)
+                       max_steps=2 if tiny else None, learning_rate=learning_rate, negatives=negatives)
         print(f"  trained {stats['steps']}/{stats['planned_steps']} steps on {len(train_pairs)} pairs in "
               f"{stats['seconds']:.0f} s ({stats['stopped']}); {stats['seconds_per_epoch']:.0f} s per epoch",
               flush=True)
@@ -186,7 +196,7 @@ def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bo
         if curve:
             run_curve(results, settings, train_pairs, ids, fields, texts, test_rows, test_targets,
                       max_minutes=max_minutes, epochs=epochs, full=tuned_m, tiny=tiny,
-                      learning_rate=learning_rate)
+                      learning_rate=learning_rate, negatives=negatives)
 
 
 def _name(tiny: bool, dev: bool) -> str:
@@ -230,7 +240,7 @@ def run_topics(results: dict, settings: Settings, stock: Any, tuned: Any) -> Non
 
 
 def run_curve(results, settings, train_pairs, ids, fields, texts, test_rows, test_targets, *, max_minutes,
-              epochs, full, tiny=False, learning_rate=None) -> None:
+              epochs, full, tiny=False, learning_rate=None, negatives=None) -> None:
     """recall@5 (dense, hybrid) after the first 250, 500, 1,000 training pairs, and all."""
     rows = []
     out = {}
@@ -239,7 +249,8 @@ def run_curve(results, settings, train_pairs, ids, fields, texts, test_rows, tes
             continue
         with tempfile.TemporaryDirectory(prefix="bench-encoder-curve-") as tmp:
             stats = _train(train_pairs.subset(range(n)), Path(tmp), settings, max_seconds=max_minutes * 60,
-                           epochs=epochs, max_steps=2 if tiny else None, learning_rate=learning_rate)
+                           epochs=epochs, max_steps=2 if tiny else None, learning_rate=learning_rate,
+                           negatives=None if negatives is None else negatives[:n])
             vectors = Encoder(model_name=f"tuned-{n}", model_path=tmp).encode(texts)
         metrics = _evaluate(Corpus(ids, fields, vectors, test_rows), settings, test_rows, test_targets)
         out[n] = {
@@ -264,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, default=None, help="default: the settings'")
     parser.add_argument("--curve", action="store_true", help="also the learning curve (3 more trainings)")
     parser.add_argument("--dev", action="store_true", help="evaluate on dev pairs (no test pairs)")
+    parser.add_argument("--hard-negatives", action="store_true",
+                        help="add each training pair's mined hard negative (stock dense top hit)")
     args = parser.parse_args(argv)
     if not (DATA_DIR / "openoffice_duplicates.csv").is_file():
         print(f"skipped: openoffice_duplicates.csv not found in {DATA_DIR}")
@@ -271,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"args": vars(args)}
     start = time.perf_counter()
     run(results, tiny=args.tiny, max_minutes=args.max_minutes, epochs=args.epochs, curve=args.curve,
-        dev=args.dev, learning_rate=args.learning_rate)
+        dev=args.dev, learning_rate=args.learning_rate, hard_negatives=args.hard_negatives)
     results["seconds"] = time.perf_counter() - start
     write_results(_name(args.tiny, args.dev), results)
     return 0
