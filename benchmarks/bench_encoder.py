@@ -32,6 +32,7 @@ import numpy as np
 
 from benchmarks._knowledge_data import (
     DATA_DIR,
+    RESULTS_DIR,
     cached_embeddings,
     load_openoffice,
     load_topics,
@@ -73,7 +74,17 @@ def _train(pairs: Pairs, folder: Path, settings: Settings, *, max_seconds: float
         max_seconds=max_seconds,
         max_steps=max_steps,
         negatives=negatives,
+        progress=_progress(time.perf_counter()),
     )
+
+
+def _progress(start: float):
+    """Prints every 10th step with the elapsed minutes (a long run on a busy machine shows it is alive)."""
+    def report(fraction: float, message: str) -> None:
+        if message.startswith("step ") and int(message.split()[1].split("/")[0]) % 10 == 0:
+            print(f"    {message} ({(time.perf_counter() - start) / 60:.1f} min)", flush=True)
+
+    return report
 
 
 def _embed(encoder: Any, texts: list[str]) -> tuple[np.ndarray, float]:
@@ -160,6 +171,10 @@ def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bo
               flush=True)
         tuned = Encoder(model_name="tuned", model_path=Path(tmp) / "all")
         tuned_vectors, tuned_rate = _embed(tuned, texts)
+        name = _name(tiny, dev, _recipe(epochs, learning_rate, hard_negatives))
+        if not tiny:  # kept so the fusion chosen on dev can be applied later without training again
+            RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+            np.save(RESULTS_DIR / f"{name}_vectors.npy", tuned_vectors)
         stock_corpus = Corpus(ids, fields, stock_vectors, test_rows)
         tuned_corpus = Corpus(ids, fields, tuned_vectors, test_rows)
         stock_m = _evaluate(stock_corpus, settings, test_rows, test_targets)
@@ -188,7 +203,7 @@ def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bo
         before, after = stock_m["hybrid"]["R@5"], tuned_m["hybrid"]["R@5"]
         ratio = after / max(before, 1e-9)
         print(f"fine-tuned hybrid R@5 {after:.3f} vs stock hybrid {before:.3f} (x{ratio:.2f})", flush=True)
-        write_results(_name(tiny, dev), results)  # kept if a later part dies
+        write_results(name, results)  # kept if a later part dies
         if dev:
             run_fusion_grid(results, settings, tuned_corpus, test_rows, test_targets)
         elif not tiny:
@@ -199,8 +214,14 @@ def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bo
                       learning_rate=learning_rate, negatives=negatives)
 
 
-def _name(tiny: bool, dev: bool) -> str:
-    return "bench_encoder" + ("_dev" if dev else "") + ("_tiny" if tiny else "")
+def _name(tiny: bool, dev: bool, recipe: str = "") -> str:
+    return "bench_encoder" + ("_dev" if dev else "") + recipe + ("_tiny" if tiny else "")
+
+
+def _recipe(epochs: int, learning_rate: float | None, hard_negatives: bool) -> str:
+    """A results-file tag for a recipe other than the settings' (runs of several recipes side by side)."""
+    return (f"_e{epochs}" if epochs != 1 else "") + (f"_lr{learning_rate:g}" if learning_rate else "") \
+        + ("_hn" if hard_negatives else "")
 
 
 def run_fusion_grid(
@@ -286,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     run(results, tiny=args.tiny, max_minutes=args.max_minutes, epochs=args.epochs, curve=args.curve,
         dev=args.dev, learning_rate=args.learning_rate, hard_negatives=args.hard_negatives)
     results["seconds"] = time.perf_counter() - start
-    write_results(_name(args.tiny, args.dev), results)
+    write_results(_name(args.tiny, args.dev, _recipe(args.epochs, args.learning_rate, args.hard_negatives)),
+                  results)
     return 0
 
 

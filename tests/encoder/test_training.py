@@ -215,3 +215,19 @@ def test_mined_negatives_skip_the_pair_its_linked_duplicates_and_near_copies():
     # With no guard the nearest non-positive text is taken.
     unguarded = mine_hard_negatives(pairs, corpus, vectors, vectors[rows_a], vectors[rows_b], max_ratio=10)
     assert unguarded[0] == "near"
+
+
+def test_service_mines_negatives_among_the_pairs_texts():
+    words = ["printer", "paper", "vpn", "tunnel", "mail", "outlook"]
+
+    def encode(texts):  # bag of words: texts sharing a word are near
+        out = np.array([[w in t for w in words] for t in texts], dtype=np.float32) + 0.01
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    pairs = Pairs(["printer jam", "vpn drops", "outlook offline"],
+                  ["paper stuck printer", "tunnel vpn down", "mail down"])
+    negatives = service._hard_negatives(pairs, encode)
+    assert negatives is not None and len(negatives) == 3
+    for a, b, n in zip(pairs.a, pairs.b, negatives, strict=True):
+        assert n not in (a, b)
+    assert service._hard_negatives(Pairs(["a"], ["b"]), encode) is None  # nothing else to pick
