@@ -13,8 +13,22 @@ with each encoder (same dimension), and topic precision@5 on it_tickets_topics.c
 the test pairs and the encoder trains on the other training pairs; also the fusion grid of bench_similar on
 the dev queries with the tuned encoder. Epochs, learning rate and fusion weights are picked this way.
 
+``--hard-negatives``: each training pair also gets its mined hard negative (`mine_hard_negatives`: the stock
+encoder's nearest report that the training pairs do not link to the duplicate, below 0.95x the pair's score).
+
+Measured (2026-12-06, the 2-core machine shared by several sessions, load 7-15):
+- test, settings' recipe, time box hit at 73 of 87 steps: hybrid R@5 0.724 vs stock hybrid 0.668.
+- ``--dev --epochs 1 --max-minutes 40`` (61 of 62 steps, 2,454 s per epoch), 979 pairs, 398 dev pairs:
+  R@1/5/10 BM25 0.379/0.588/0.643, stock dense 0.420/0.618/0.704, fine-tuned dense 0.427/0.656/0.744,
+  hybrid stock 0.450/0.656/0.729, hybrid fine-tuned 0.450/0.678/0.754; the configured fusion (zscore,
+  BM25 x0.33, 100 candidates) is also the dev grid's best with the tuned encoder: kept.
+- ``--dev --epochs 1 --hard-negatives --max-minutes 50`` (62 of 62 steps, 2,939 s per epoch): fine-tuned dense
+  0.435/0.656/0.756, hybrid fine-tuned 0.455/0.676/0.759: one dev query fewer at R@5 than without them, so
+  ``encoder_train_hard_negatives`` stays off (dev's best fusion with it, BM25 x0.43, gains 0.005: noise).
+- Not run yet (no time on the shared machine): the test run of the dev choice (settings' recipe, full epoch,
+  ~45 minutes of training there), ``--curve``, other epochs / learning rates.
 Run: nice -n 10 .venv/bin/python -m benchmarks.bench_encoder [--max-minutes 20] [--epochs N]
-     [--learning-rate X] [--curve] [--dev]
+     [--learning-rate X] [--curve] [--dev] [--hard-negatives]
 CI: ``--tiny``: 60 pairs, two training steps (prints ``skipped: ...`` without ../shared/data).
 """
 
@@ -186,7 +200,7 @@ def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bo
             "SERVICE hybrid, stock encoder": stock_m["hybrid"],
             "SERVICE hybrid, fine-tuned encoder": tuned_m["hybrid"],
         }
-        print_table(["system", *(f"test R@{k}" for k in KS)],
+        print_table(["system", *(f"{split} R@{k}" for k in KS)],
                     [[name, *(m[f"R@{k}"] for k in KS)] for name, m in systems.items()],
                     title=f"openoffice duplicates -> master, {len(test)} {split} pairs never trained on")
         lat_stock = _latency(stock_corpus, settings, test_rows[:200])
