@@ -13,8 +13,22 @@ with each encoder (same dimension), and topic precision@5 on it_tickets_topics.c
 the test pairs and the encoder trains on the other training pairs; also the fusion grid of bench_similar on
 the dev queries with the tuned encoder. Epochs, learning rate and fusion weights are picked this way.
 
+``--hard-negatives``: each training pair also gets its mined hard negative (`mine_hard_negatives`: the stock
+encoder's nearest report that the training pairs do not link to the duplicate, below 0.95x the pair's score).
+
+Measured (2026-12-06, the 2-core machine shared by several sessions, load 7-15):
+- test, settings' recipe, time box hit at 73 of 87 steps: hybrid R@5 0.724 vs stock hybrid 0.668.
+- ``--dev --epochs 1 --max-minutes 40`` (61 of 62 steps, 2,454 s per epoch), 979 pairs, 398 dev pairs:
+  R@1/5/10 BM25 0.379/0.588/0.643, stock dense 0.420/0.618/0.704, fine-tuned dense 0.427/0.656/0.744,
+  hybrid stock 0.450/0.656/0.729, hybrid fine-tuned 0.450/0.678/0.754; the configured fusion (zscore,
+  BM25 x0.33, 100 candidates) is also the dev grid's best with the tuned encoder: kept.
+- ``--dev --epochs 1 --hard-negatives --max-minutes 50`` (62 of 62 steps, 2,939 s per epoch): fine-tuned dense
+  0.435/0.656/0.756, hybrid fine-tuned 0.455/0.676/0.759: one dev query fewer at R@5 than without them, so
+  ``encoder_train_hard_negatives`` stays off (dev's best fusion with it, BM25 x0.43, gains 0.005: noise).
+- Not run yet (no time on the shared machine): the test run of the dev choice (settings' recipe, full epoch,
+  ~45 minutes of training there), ``--curve``, other epochs / learning rates.
 Run: nice -n 10 .venv/bin/python -m benchmarks.bench_encoder [--max-minutes 20] [--epochs N]
-     [--learning-rate X] [--curve] [--dev]
+     [--learning-rate X] [--curve] [--dev] [--hard-negatives]
 CI: ``--tiny``: 60 pairs, two training steps (prints ``skipped: ...`` without ../shared/data).
 """
 
@@ -32,6 +46,7 @@ import numpy as np
 
 from benchmarks._knowledge_data import (
     DATA_DIR,
+    RESULTS_DIR,
     cached_embeddings,
     load_openoffice,
     load_topics,
@@ -41,7 +56,7 @@ from benchmarks._knowledge_data import (
 from benchmarks.bench_similar import FUSION_GRID, Corpus, _short, dev_score, recall_at
 from itsm_ai.config import Settings
 from itsm_ai.embeddings import BUNDLED_MODEL, Encoder, get_encoder, model_folder
-from itsm_ai.encoder.training import Pairs, fine_tune
+from itsm_ai.encoder.training import Pairs, fine_tune, mine_hard_negatives
 from itsm_ai.knowledge.retrieval.documents import INCIDENT, build_doc
 
 KS = (1, 5, 10)
@@ -60,7 +75,8 @@ def is_dev_pair(bug_id_dup: int) -> bool:
 
 
 def _train(pairs: Pairs, folder: Path, settings: Settings, *, max_seconds: float, epochs: int,
-           max_steps: int | None = None, learning_rate: float | None = None) -> dict[str, Any]:
+           max_steps: int | None = None, learning_rate: float | None = None,
+           negatives: list[str] | None = None) -> dict[str, Any]:
     return fine_tune(
         pairs,
         base_folder=model_folder(BUNDLED_MODEL),
@@ -71,7 +87,18 @@ def _train(pairs: Pairs, folder: Path, settings: Settings, *, max_seconds: float
         max_seq_length=settings.encoder_train_max_seq_length,
         max_seconds=max_seconds,
         max_steps=max_steps,
+        negatives=negatives,
+        progress=_progress(time.perf_counter()),
     )
+
+
+def _progress(start: float):
+    """Prints every 10th step with the elapsed minutes (a long run on a busy machine shows it is alive)."""
+    def report(fraction: float, message: str) -> None:
+        if message.startswith("step ") and int(message.split()[1].split("/")[0]) % 10 == 0:
+            print(f"    {message} ({(time.perf_counter() - start) / 60:.1f} min)", flush=True)
+
+    return report
 
 
 def _embed(encoder: Any, texts: list[str]) -> tuple[np.ndarray, float]:
@@ -99,7 +126,7 @@ def _latency(corpus: Corpus, settings: Settings, rows: list[int]) -> float:
 
 
 def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bool, dev: bool = False,
-        learning_rate: float | None = None) -> None:
+        learning_rate: float | None = None, hard_negatives: bool = False) -> None:
     """Train on the training pairs, compare the encoders on the test pairs (and topics when not tiny).
 
     With `dev` the dev pairs are evaluated instead and the test pairs are not used at all."""
@@ -142,14 +169,26 @@ def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bo
         stock_vectors = cached_embeddings(texts, tag="openoffice_service")
         _, stock_rate = _embed(stock, texts[:300])
     print(f"  stock vectors ready ({stock_rate:.0f} docs/s)", flush=True)
+    negatives = None
+    if hard_negatives:
+        # Per training duplicate, the stock encoder's nearest report the training pairs do not link to it.
+        a_rows = [row_of[dups[i]] for i in train]
+        b_rows = [row_of[masters[i]] for i in train]
+        negatives = mine_hard_negatives(train_pairs, texts, stock_vectors, stock_vectors[a_rows],
+                                        stock_vectors[b_rows])
+        print(f"  mined {len(negatives)} hard negatives ({len(set(negatives))} distinct)", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-encoder-") as tmp:
         stats = _train(train_pairs, Path(tmp) / "all", settings, max_seconds=max_minutes * 60, epochs=epochs,
-                       max_steps=2 if tiny else None, learning_rate=learning_rate)
+                       max_steps=2 if tiny else None, learning_rate=learning_rate, negatives=negatives)
         print(f"  trained {stats['steps']}/{stats['planned_steps']} steps on {len(train_pairs)} pairs in "
               f"{stats['seconds']:.0f} s ({stats['stopped']}); {stats['seconds_per_epoch']:.0f} s per epoch",
               flush=True)
         tuned = Encoder(model_name="tuned", model_path=Path(tmp) / "all")
         tuned_vectors, tuned_rate = _embed(tuned, texts)
+        name = _name(tiny, dev, _recipe(epochs, learning_rate, hard_negatives))
+        if not tiny:  # kept so the fusion chosen on dev can be applied later without training again
+            RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+            np.save(RESULTS_DIR / f"{name}_vectors.npy", tuned_vectors)
         stock_corpus = Corpus(ids, fields, stock_vectors, test_rows)
         tuned_corpus = Corpus(ids, fields, tuned_vectors, test_rows)
         stock_m = _evaluate(stock_corpus, settings, test_rows, test_targets)
@@ -161,7 +200,7 @@ def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bo
             "SERVICE hybrid, stock encoder": stock_m["hybrid"],
             "SERVICE hybrid, fine-tuned encoder": tuned_m["hybrid"],
         }
-        print_table(["system", *(f"test R@{k}" for k in KS)],
+        print_table(["system", *(f"{split} R@{k}" for k in KS)],
                     [[name, *(m[f"R@{k}"] for k in KS)] for name, m in systems.items()],
                     title=f"openoffice duplicates -> master, {len(test)} {split} pairs never trained on")
         lat_stock = _latency(stock_corpus, settings, test_rows[:200])
@@ -178,7 +217,7 @@ def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bo
         before, after = stock_m["hybrid"]["R@5"], tuned_m["hybrid"]["R@5"]
         ratio = after / max(before, 1e-9)
         print(f"fine-tuned hybrid R@5 {after:.3f} vs stock hybrid {before:.3f} (x{ratio:.2f})", flush=True)
-        write_results(_name(tiny, dev), results)  # kept if a later part dies
+        write_results(name, results)  # kept if a later part dies
         if dev:
             run_fusion_grid(results, settings, tuned_corpus, test_rows, test_targets)
         elif not tiny:
@@ -186,11 +225,17 @@ def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bo
         if curve:
             run_curve(results, settings, train_pairs, ids, fields, texts, test_rows, test_targets,
                       max_minutes=max_minutes, epochs=epochs, full=tuned_m, tiny=tiny,
-                      learning_rate=learning_rate)
+                      learning_rate=learning_rate, negatives=negatives)
 
 
-def _name(tiny: bool, dev: bool) -> str:
-    return "bench_encoder" + ("_dev" if dev else "") + ("_tiny" if tiny else "")
+def _name(tiny: bool, dev: bool, recipe: str = "") -> str:
+    return "bench_encoder" + ("_dev" if dev else "") + recipe + ("_tiny" if tiny else "")
+
+
+def _recipe(epochs: int, learning_rate: float | None, hard_negatives: bool) -> str:
+    """A results-file tag for a recipe other than the settings' (runs of several recipes side by side)."""
+    return (f"_e{epochs}" if epochs != 1 else "") + (f"_lr{learning_rate:g}" if learning_rate else "") \
+        + ("_hn" if hard_negatives else "")
 
 
 def run_fusion_grid(
@@ -230,7 +275,7 @@ def run_topics(results: dict, settings: Settings, stock: Any, tuned: Any) -> Non
 
 
 def run_curve(results, settings, train_pairs, ids, fields, texts, test_rows, test_targets, *, max_minutes,
-              epochs, full, tiny=False, learning_rate=None) -> None:
+              epochs, full, tiny=False, learning_rate=None, negatives=None) -> None:
     """recall@5 (dense, hybrid) after the first 250, 500, 1,000 training pairs, and all."""
     rows = []
     out = {}
@@ -239,7 +284,8 @@ def run_curve(results, settings, train_pairs, ids, fields, texts, test_rows, tes
             continue
         with tempfile.TemporaryDirectory(prefix="bench-encoder-curve-") as tmp:
             stats = _train(train_pairs.subset(range(n)), Path(tmp), settings, max_seconds=max_minutes * 60,
-                           epochs=epochs, max_steps=2 if tiny else None, learning_rate=learning_rate)
+                           epochs=epochs, max_steps=2 if tiny else None, learning_rate=learning_rate,
+                           negatives=None if negatives is None else negatives[:n])
             vectors = Encoder(model_name=f"tuned-{n}", model_path=tmp).encode(texts)
         metrics = _evaluate(Corpus(ids, fields, vectors, test_rows), settings, test_rows, test_targets)
         out[n] = {
@@ -264,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, default=None, help="default: the settings'")
     parser.add_argument("--curve", action="store_true", help="also the learning curve (3 more trainings)")
     parser.add_argument("--dev", action="store_true", help="evaluate on dev pairs (no test pairs)")
+    parser.add_argument("--hard-negatives", action="store_true",
+                        help="add each training pair's mined hard negative (stock dense top hit)")
     args = parser.parse_args(argv)
     if not (DATA_DIR / "openoffice_duplicates.csv").is_file():
         print(f"skipped: openoffice_duplicates.csv not found in {DATA_DIR}")
@@ -271,9 +319,10 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"args": vars(args)}
     start = time.perf_counter()
     run(results, tiny=args.tiny, max_minutes=args.max_minutes, epochs=args.epochs, curve=args.curve,
-        dev=args.dev, learning_rate=args.learning_rate)
+        dev=args.dev, learning_rate=args.learning_rate, hard_negatives=args.hard_negatives)
     results["seconds"] = time.perf_counter() - start
-    write_results(_name(args.tiny, args.dev), results)
+    write_results(_name(args.tiny, args.dev, _recipe(args.epochs, args.learning_rate, args.hard_negatives)),
+                  results)
     return 0
 
 

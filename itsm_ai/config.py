@@ -216,6 +216,11 @@ class Settings(BaseSettings):
     encoder_train_max_seq_length: int = Field(
         default=128, ge=16, le=512, description="Tokens per text while training (CPU cost grows with it)."
     )
+    encoder_train_hard_negatives: bool = Field(
+        default=False,
+        description="Add each pair's mined hard negative (the base encoder's nearest text the pairs do not "
+        "link to it); about 1.5x the time per step.",
+    )
     encoder_holdout_share: float = Field(
         default=0.2, ge=0, lt=1, description="Share of the pairs kept out of training to evaluate on."
     )

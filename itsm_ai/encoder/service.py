@@ -20,12 +20,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from itsm_ai.chat.models import Conversation
 from itsm_ai.config import get_settings
-from itsm_ai.encoder.training import EncoderArtifact, Pairs, fine_tune, recall_at_k, split_holdout
+from itsm_ai.encoder.training import (
+    EncoderArtifact,
+    Pairs,
+    fine_tune,
+    mine_hard_negatives,
+    recall_at_k,
+    split_holdout,
+)
 from itsm_ai.errors import InvalidInputError, NotFoundError
 from itsm_ai.knowledge.article.models import ArticleTicketLink, KnowledgeArticle
 from itsm_ai.knowledge.retrieval.documents import INCIDENT, PROBLEM
@@ -201,6 +209,18 @@ def _encode_fn(version: str | None) -> Callable[[Sequence[str]], Any]:
     return lambda texts: encoder.encode(list(texts))
 
 
+def _hard_negatives(pairs: Pairs, encode: Callable[[Sequence[str]], Any]) -> list[str] | None:
+    """Each pair's hard negative among the pairs' own texts (`mine_hard_negatives`); None if there is none."""
+    corpus = list(dict.fromkeys([*pairs.a, *pairs.b]))
+    where = {text: i for i, text in enumerate(corpus)}
+    vectors = np.asarray(encode(corpus), dtype=np.float32)
+    try:
+        return mine_hard_negatives(pairs, corpus, vectors, vectors[[where[t] for t in pairs.a]],
+                                   vectors[[where[t] for t in pairs.b]])
+    except ValueError:
+        return None
+
+
 def train(
     pairs: Pairs,
     *,
@@ -223,6 +243,10 @@ def train(
     base = encoder_for_version(None)
     base_folder = model_folder(s.embedding_model, s.embedding_model_path) if s.knowledge_encoder == "model" \
         else model_folder(BUNDLED_MODEL)
+    negatives = None
+    if s.encoder_train_hard_negatives:
+        report(0.01, "mining hard negatives with the base encoder")
+        negatives = _hard_negatives(train_pairs, lambda t: base.encode(list(t)))
     work = Path(tempfile.mkdtemp(prefix="encoder-train-"))
     try:
         stats = fine_tune(
@@ -236,6 +260,7 @@ def train(
             max_seconds=max_seconds or s.encoder_train_max_seconds,
             max_steps=max_steps,
             progress=lambda f, m: report(0.85 * f, m),
+            negatives=negatives,
         )
         report(0.87, "evaluating on held-out pairs")
         from itsm_ai.embeddings import Encoder

@@ -91,14 +91,18 @@ def fine_tune(
     max_steps: int | None = None,
     random_state: int = 0,
     progress: Callable[[float, str], None] | None = None,
+    negatives: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Fine-tune the model in base_folder on the pairs (in-batch negatives); save it to out_folder.
 
-    Stops at max_seconds or max_steps (the steps done are kept). Returns what happened (steps, seconds,
-    seconds per epoch, final loss).
+    With `negatives` (one text per pair, e.g. from `mine_hard_negatives`) each step also scores every query
+    against the batch's hard negatives (about 1.5x the time per step). Stops at max_seconds or max_steps
+    (the steps done are kept). Returns what happened (steps, seconds, seconds per epoch, final loss).
     """
     if len(pairs) < 2:
         raise ValueError("pairs: at least 2 pairs are needed (each batch's other pairs are the negatives)")
+    if negatives is not None and len(negatives) != len(pairs):
+        raise ValueError(f"negatives: {len(negatives)} for {len(pairs)} pairs; one per pair is needed")
     import os
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -114,7 +118,7 @@ def fine_tune(
         model = SentenceTransformer(str(base_folder), device="cpu")
         saved_length = model.max_seq_length
         model.max_seq_length = min(max_seq_length, saved_length or max_seq_length)
-        lengths = _token_lengths(model.tokenizer, pairs, model.max_seq_length)
+        lengths = _token_lengths(model.tokenizer, pairs, model.max_seq_length, negatives)
         loss_fn = MultipleNegativesRankingLoss(model)
         prepare = getattr(model, "preprocess", None) or model.tokenize  # tokenize is deprecated in 6.x
         optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
@@ -131,7 +135,7 @@ def fine_tune(
         model.train()
         for _ in range(epochs):
             epoch_start = time.monotonic()
-            for batch in _batches(pairs, batch_size, rng, lengths=lengths):
+            for batch in _batches(pairs, batch_size, rng, lengths=lengths, negatives=negatives):
                 if steps >= total:
                     stopped = "max_steps"
                     break
@@ -139,6 +143,8 @@ def fine_tune(
                     stopped = "time limit"
                     break
                 features = [prepare([pairs.a[i] for i in batch]), prepare([pairs.b[i] for i in batch])]
+                if negatives is not None:
+                    features.append(prepare([negatives[i] for i in batch]))
                 value = loss_fn(features, torch.empty(0))
                 value.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -165,6 +171,7 @@ def fine_tune(
             "batch_size": batch_size,
             "learning_rate": learning_rate,
             "max_seq_length": max_seq_length,
+            "hard_negatives": negatives is not None,
             "seconds": round(seconds, 2),
             "seconds_per_epoch": round(seconds / max(steps, 1) * per_epoch, 2),
             "stopped": stopped,
@@ -182,18 +189,21 @@ def _torch_threads(torch: Any, threads: int):
         torch.set_num_threads(saved)
 
 
-def _token_lengths(tokenizer: Any, pairs: Pairs, cap: int) -> np.ndarray:
-    """Per pair, the longer side's token count (capped): a batch is padded to its longest text."""
-    def count(texts: list[str]) -> np.ndarray:
-        ids = tokenizer(texts, add_special_tokens=True, truncation=True, max_length=cap)["input_ids"]
+def _token_lengths(tokenizer: Any, pairs: Pairs, cap: int,
+                   negatives: Sequence[str] | None = None) -> np.ndarray:
+    """Per pair, the longest side's token count (capped): a batch is padded to its longest text."""
+    def count(texts: Sequence[str]) -> np.ndarray:
+        ids = tokenizer(list(texts), add_special_tokens=True, truncation=True, max_length=cap)["input_ids"]
         return np.array([len(x) for x in ids])
 
-    return np.maximum(count(pairs.a), count(pairs.b))
+    longest = np.maximum(count(pairs.a), count(pairs.b))
+    return longest if negatives is None else np.maximum(longest, count(negatives))
 
 
 def _batches(pairs: Pairs, batch_size: int, rng: np.random.Generator, *, lengths: np.ndarray | None = None,
-             bucket: int = 8):
-    """Shuffled batches in which no match text repeats (a repeat would be its own false negative).
+             bucket: int = 8, negatives: Sequence[str] | None = None):
+    """Shuffled batches in which no text repeats (a repeated match would be its own false negative; so
+    would a hard negative that is another pair's query or match in the batch).
 
     With `lengths`, each window of `bucket` batches is sorted by length before it is cut (and the batches
     are shuffled again): pairs of a batch are of similar length, so little of a step is padding.
@@ -203,19 +213,20 @@ def _batches(pairs: Pairs, batch_size: int, rng: np.random.Generator, *, lengths
         window = batch_size * bucket
         order = [i for start in range(0, len(order), window)
                  for i in sorted(order[start:start + window], key=lambda i: lengths[i])]
-        batches = list(_cut(pairs, batch_size, order))
+        batches = list(_cut(pairs, batch_size, order, negatives))
         yield from (batches[i] for i in rng.permutation(len(batches)))
         return
-    yield from _cut(pairs, batch_size, order)
+    yield from _cut(pairs, batch_size, order, negatives)
 
 
-def _cut(pairs: Pairs, batch_size: int, order: list[int]):
+def _cut(pairs: Pairs, batch_size: int, order: list[int], negatives: Sequence[str] | None = None):
     while order:
         batch, seen, rest = [], set(), []
         for i in order:
-            if len(batch) < batch_size and pairs.b[i] not in seen and pairs.a[i] not in seen:
+            texts = (pairs.a[i], pairs.b[i]) if negatives is None else (pairs.a[i], pairs.b[i], negatives[i])
+            if len(batch) < batch_size and not seen.intersection(texts):
                 batch.append(i)
-                seen.update((pairs.a[i], pairs.b[i]))
+                seen.update(texts)
             else:
                 rest.append(i)
         if len(batch) < 2 and rest:  # only repeats are left: take them with the repeat rather than drop them
@@ -223,6 +234,50 @@ def _cut(pairs: Pairs, batch_size: int, order: list[int]):
         order = rest
         if len(batch) >= 2:
             yield batch
+
+
+def mine_hard_negatives(
+    pairs: Pairs,
+    corpus: Sequence[str],
+    corpus_vectors: np.ndarray,
+    a_vectors: np.ndarray,
+    b_vectors: np.ndarray,
+    *,
+    max_ratio: float = 0.95,
+) -> list[str]:
+    """Per pair, the corpus text nearest its query (cosine of normalised vectors, e.g. the stock encoder's)
+    that is not a positive: neither side of the pair nor any text the pairs link to it (another duplicate
+    of the same master), and scoring below max_ratio x the pair's own score (an unlabelled duplicate would
+    be a false negative). Falls back to the nearest text that is not a side of the pair."""
+    parent: dict[str, str] = {}
+
+    def root(text: str) -> str:
+        while parent.setdefault(text, text) != text:
+            parent[text] = parent[parent[text]]
+            text = parent[text]
+        return text
+
+    for a, b in zip(pairs.a, pairs.b, strict=True):
+        parent[root(a)] = root(b)
+    groups = [root(t) if t in parent else None for t in corpus]
+    queries = np.asarray(a_vectors, dtype=np.float32)
+    scores = queries @ np.asarray(corpus_vectors, dtype=np.float32).T
+    own = np.einsum("ij,ij->i", queries, np.asarray(b_vectors, dtype=np.float32))
+    out = []
+    for i, (a, b) in enumerate(zip(pairs.a, pairs.b, strict=True)):
+        group, fallback, chosen = root(a), None, None
+        for j in np.argsort(-scores[i], kind="stable"):
+            text = corpus[j]
+            if text in (a, b):
+                continue
+            fallback = text if fallback is None else fallback
+            if groups[j] != group and scores[i, j] < max_ratio * own[i]:
+                chosen = text
+                break
+        if chosen is None and fallback is None:
+            raise ValueError("corpus: no text besides the pair's own to use as its negative")
+        out.append(chosen if chosen is not None else fallback)
+    return out
 
 
 def recall_at_k(

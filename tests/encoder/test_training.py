@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from itsm_ai.encoder import service
-from itsm_ai.encoder.training import Pairs, _batches, recall_at_k, split_holdout
+from itsm_ai.encoder.training import Pairs, _batches, mine_hard_negatives, recall_at_k, split_holdout
 
 PAIRS_CSV = (
     "title_dup,description_dup,title_master,description_master\n"
@@ -186,3 +186,48 @@ def test_cli_trains_a_real_encoder_step_and_promotes_it_with_its_index(db, pairs
     stock = encoder_for_version(None)
     vectors = encoder.encode(["printer jam"]), stock.encode(["printer jam"])
     assert not np.allclose(*vectors)  # the weights moved
+
+
+def test_batches_keep_hard_negatives_apart_from_the_batch_texts():
+    pairs = Pairs([f"q{i}" for i in range(12)], [f"d{i}" for i in range(12)])
+    negatives = [f"d{(i + 1) % 12}" for i in range(12)]  # each negative is another pair's match
+    batches = list(_batches(pairs, 4, np.random.default_rng(0), lengths=np.arange(12), negatives=negatives))
+    assert sorted(i for b in batches for i in b) == list(range(12))
+    for batch in batches:
+        texts = [t for i in batch for t in (pairs.a[i], pairs.b[i], negatives[i])]
+        assert len(set(texts)) == len(texts)
+
+
+def test_mined_negatives_skip_the_pair_its_linked_duplicates_and_near_copies():
+    corpus = ["q1", "m1", "q2", "other", "near", "far"]
+    vectors = np.array(
+        [[1, 0, 0], [0.95, 0.31, 0], [0.98, 0.2, 0], [0.9, 0, 0.44], [0.99, 0.14, 0], [0, 0, 1]],
+        dtype=np.float32,
+    )
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    at = {t: i for i, t in enumerate(corpus)}
+    # q1 and q2 are both duplicates of m1: q2 is no negative of q1; "near" scores above q1's own match.
+    pairs = Pairs(["q1", "q2"], ["m1", "m1"])
+    rows_a, rows_b = [at[t] for t in pairs.a], [at[t] for t in pairs.b]
+    got = mine_hard_negatives(pairs, corpus, vectors, vectors[rows_a], vectors[rows_b], max_ratio=0.95)
+    assert got[0] == "other"
+    assert got[1] not in ("q1", "q2", "m1")
+    # With no guard the nearest non-positive text is taken.
+    unguarded = mine_hard_negatives(pairs, corpus, vectors, vectors[rows_a], vectors[rows_b], max_ratio=10)
+    assert unguarded[0] == "near"
+
+
+def test_service_mines_negatives_among_the_pairs_texts():
+    words = ["printer", "paper", "vpn", "tunnel", "mail", "outlook"]
+
+    def encode(texts):  # bag of words: texts sharing a word are near
+        out = np.array([[w in t for w in words] for t in texts], dtype=np.float32) + 0.01
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    pairs = Pairs(["printer jam", "vpn drops", "outlook offline"],
+                  ["paper stuck printer", "tunnel vpn down", "mail down"])
+    negatives = service._hard_negatives(pairs, encode)
+    assert negatives is not None and len(negatives) == 3
+    for a, b, n in zip(pairs.a, pairs.b, negatives, strict=True):
+        assert n not in (a, b)
+    assert service._hard_negatives(Pairs(["a"], ["b"]), encode) is None  # nothing else to pick
