@@ -1,10 +1,10 @@
 """A request for an item that requires approval asks the item's approvers on creation, never the caller."""
 
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tests.api.conftest import API, assert_error
+from tests.approval.conftest import order_concurrently
 
 
 @pytest.fixture
@@ -78,12 +78,7 @@ def test_concurrent_orders_each_get_one_round(client, users, make, managers):
     item = make.catalog_item("VPN access", requires_approval=True, approval_group=managers["name"])
     h = users["requester"].headers
 
-    def order(_):
-        return client.post(f"{API}/requests", json={"catalog_item": item["name"]}, headers=h)
-
-    with ThreadPoolExecutor(4) as pool:
-        responses = list(pool.map(order, range(6)))
-    assert all(r.status_code == 201 for r in responses), [r.text for r in responses if r.status_code != 201]
+    responses = order_concurrently(client, h, lambda _: {"catalog_item": item["name"]})
     for r in responses:
         number = r.json()["number"]
         approvals = make.get(f"requests/{number}/approvals")

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from itsm_ai import database
 from tests.api.conftest import API, assert_error
+from tests.approval.conftest import order_concurrently
 
 
 def _set_manager(client, users, who: str, manager, as_: str = "admin"):
@@ -173,12 +174,7 @@ def test_concurrent_orders_each_ask_the_manager_once(client, users, make):
     item = make.catalog_item("Team laptop", requires_approval=True, approval_by_manager=True)
     h = users["requester"].headers
 
-    def order(_):
-        return client.post(f"{API}/requests", json={"catalog_item": item["name"]}, headers=h)
-
-    with ThreadPoolExecutor(4) as pool:
-        responses = list(pool.map(order, range(6)))
-    assert all(r.status_code == 201 for r in responses), [r.text for r in responses if r.status_code != 201]
+    responses = order_concurrently(client, h, lambda _: {"catalog_item": item["name"]})
     for r in responses:
         approvals = make.get(f"requests/{r.json()['number']}/approvals")
         assert [(a["round"], a["approver"]) for a in approvals] == [(1, "agent2")]

@@ -1,11 +1,11 @@
 """Automation rules that ask for approval: the "request_approval" action names a user or a group, is
 validated when the rule is saved, previewed by a dry run, and joins the request's open round."""
 
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tests.api.conftest import API, assert_error
+from tests.approval.conftest import order_concurrently
 
 
 def _rule(client, users, actions, record_type="service_request", as_="admin", **fields):
@@ -131,12 +131,7 @@ def test_concurrent_requests_each_get_one_rule_approval(client, users, make):
     assert _rule(client, users, [{"type": "request_approval", "user": "agent2"}]).status_code == 201
     h = users["requester"].headers
 
-    def order(i):
-        return client.post(f"{API}/requests", json={"short_description": f"Order {i}"}, headers=h)
-
-    with ThreadPoolExecutor(4) as pool:
-        responses = list(pool.map(order, range(6)))
-    assert all(r.status_code == 201 for r in responses), [r.text for r in responses if r.status_code != 201]
+    responses = order_concurrently(client, h, lambda i: {"short_description": f"Order {i}"})
     for r in responses:
         approvals = make.get(f"requests/{r.json()['number']}/approvals")
         assert [(a["round"], a["approver"]) for a in approvals] == [(1, "agent2")]
