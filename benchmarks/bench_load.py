@@ -278,6 +278,7 @@ def verify(acks_path: Path, receiver: Receiver, *, settle_seconds: float) -> dic
         "webhook_not_delivered": len([i for i, s in rows if s != "delivered"]),
         "webhook_delivered_not_received": len(delivered - set(received)),
         "webhook_received_twice": sum(1 for n in received.values() if n > 1),
+        "webhook_received_most": max(received.values(), default=0),
         "webhook_received_unknown": len(set(received) - {str(i) for i, _ in rows}),
     }
 

@@ -1,5 +1,6 @@
 """kill -9 of an API process and of the worker in the middle of a locust load (bench_load --kill) on
-PostgreSQL: no acknowledged write lost, every webhook delivery delivered and received exactly once."""
+PostgreSQL: no acknowledged write lost, every webhook delivery delivered and received, twice only for the
+one in flight when the worker died (at least once, deduped by its id)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,11 @@ def test_kill_9_of_an_api_process_and_the_worker_under_load_loses_nothing(pg, tm
     assert v["lost_creates"] == 0 and v["lost_updates"] == 0, v
     assert v["webhook_deliveries"] >= v["acknowledged_creates"], v  # one per incident.created at least
     assert v["webhook_not_delivered"] == 0 and v["webhook_delivered_not_received"] == 0, v
-    assert v["webhook_received_twice"] == 0 and v["webhook_received_unknown"] == 0, v
+    assert v["webhook_received_unknown"] == 0, v
+    # At least once, not exactly once: a delivery the worker had sent but not yet recorded when it was killed
+    # is sent again after its lease, with the same X-ITSM-Delivery id (receivers dedupe on it). One
+    # subscription's deliveries go one at a time, so only that one can arrive twice, and only twice.
+    assert v["webhook_received_twice"] <= 1 and v["webhook_received_most"] <= 2, v
     # The only errors are the refused connections of the killed process, none from a live one.
     for failure in outcome["failures"]:
         assert "Connection" in failure["Error"] or "RemoteDisconnected" in failure["Error"], failure
