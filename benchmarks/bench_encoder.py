@@ -25,8 +25,14 @@ Measured (2026-12-06, the 2-core machine shared by several sessions, load 7-15):
 - ``--dev --epochs 1 --hard-negatives --max-minutes 50`` (62 of 62 steps, 2,939 s per epoch): fine-tuned dense
   0.435/0.656/0.756, hybrid fine-tuned 0.455/0.676/0.759: one dev query fewer at R@5 than without them, so
   ``encoder_train_hard_negatives`` stays off (dev's best fusion with it, BM25 x0.43, gains 0.005: noise).
-- Not run yet (no time on the shared machine): the test run of the dev choice (settings' recipe, full epoch,
-  ~45 minutes of training there), ``--curve``, other epochs / learning rates.
+- quiet machine, ``--dev --epochs 2 --learning-rate 5e-5``: 124 steps, 116 s per epoch: hybrid fine-tuned
+  0.450/0.686/0.774 (fusion grid: zscore BM25 x0.25 0.693 at R@5, 3 queries: noise, kept);
+  ``--dev --epochs 3``: 186 steps, 103 s per epoch: 0.465/0.686/0.759. Chosen: 2 epochs at 5e-5 (settings).
+- test, quiet machine, 620 pairs, R@1/5/10: ``--epochs 1`` (86 steps, 298 s): hybrid fine-tuned
+  0.468/0.721/0.794; ``--epochs 2 --learning-rate 5e-5`` (172 steps, 150 s per epoch): fine-tuned dense
+  0.458/0.700/0.792, hybrid fine-tuned 0.474/0.729/0.803; stock hybrid 0.465/0.687/0.768, BM25
+  0.384/0.598/0.677. Topic P@5 (tuned hybrid vs stock 0.719): 0.716 (2 epochs), 0.719 (1 epoch).
+- Not run yet: ``--curve``.
 Run: nice -n 10 .venv/bin/python -m benchmarks.bench_encoder [--max-minutes 20] [--epochs N]
      [--learning-rate X] [--curve] [--dev] [--hard-negatives]
 CI: ``--tiny``: 60 pairs, two training steps (prints ``skipped: ...`` without ../shared/data).
