@@ -377,6 +377,9 @@ def _manager_for(db_session: Session, user: User, name: str) -> User:
     while current is not None:
         if postgres:
             _lock(db_session, current.id, share=True)
+            # Read the row again under the lock: the copy loaded before it may predate a writer that just
+            # committed the other half of a cycle (CI saw a -> b and b -> a both commit).
+            db_session.refresh(current)
         if user.id is not None and current.manager_id == user.id:
             path = " -> ".join([user.username, *chain, user.username])
             raise InvalidInputError(f"manager: a cycle of managers ({path})", field="manager")
