@@ -229,12 +229,12 @@ def add_approvers(
 ) -> list[Approval]:
     """Ask more approvers without cancelling anyone: they join the open round (its policy kept), or start a
     new round when none is open. Whoever the open round already asks is not asked twice ([] then)."""
-    users, groups = _approvers(db_session, spec, obj, request_in)
     current = _open(db_session, spec.record_type, obj.id)
     if not current:
         return request(
             db_session=db_session, spec=spec, obj=obj, request_in=request_in, actor=actor, reason=reason
         )
+    users, groups = _approvers(db_session, spec, obj, request_in)
     asked_users = {a.approver_id for a in current}
     asked_groups = {a.approver_group_id for a in current}
     users = [u for u in users if u.id not in asked_users]
