@@ -1,11 +1,10 @@
-"""Users, password hashing (argon2) and bearer tokens (signed JWT)."""
+"""Users: accounts, logins and their managers, and bearer tokens (signed JWT); hashing is in `passwords`."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import hashlib
-import os
 import secrets
 import threading
 from datetime import timedelta
@@ -13,13 +12,11 @@ from functools import lru_cache
 from typing import Any
 
 import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload
 
-from itsm_ai.auth import throttle
+from itsm_ai.auth import passwords, throttle
 from itsm_ai.auth.enums import LoginOutcome
 from itsm_ai.auth.models import PasswordChange, User, UserCreate, UserRead, UserUpdate
 from itsm_ai.base.roles import Role
@@ -36,56 +33,6 @@ from itsm_ai.inputs import parse_id
 from itsm_ai.records.listing import like_pattern
 
 ALGORITHM = "HS256"
-
-
-@lru_cache
-def _hasher_for(time_cost: int, memory_kib: int) -> PasswordHasher:
-    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
-
-
-def _hasher() -> PasswordHasher:
-    settings = get_settings()
-    return _hasher_for(settings.password_hash_time_cost, settings.password_hash_memory_kib)
-
-
-@lru_cache
-def _hash_slots_for(slots: int) -> threading.BoundedSemaphore:
-    return threading.BoundedSemaphore(slots)
-
-
-def _hash_slots() -> threading.BoundedSemaphore:
-    # argon2 is CPU- and memory-bound: with as many hashes at once as request threads, a burst of logins
-    # (100 users signing in) took every core, and every other request waited (issue 13: login p50 35 s).
-    # Hashes beyond the cores queue here instead, and the rest of the service keeps a share of the CPU.
-    return _hash_slots_for(get_settings().password_hash_concurrency or os.cpu_count() or 1)
-
-
-def hash_password(password: str) -> str:
-    """Hash a password with argon2id (at most `password_hash_concurrency` at once)."""
-    with _hash_slots():
-        return _hasher().hash(password)
-
-
-@lru_cache
-def _dummy_hash_for(time_cost: int, memory_kib: int) -> str:
-    return _hasher_for(time_cost, memory_kib).hash(secrets.token_urlsafe(16))
-
-
-def _dummy_hash() -> str:
-    settings = get_settings()
-    return _dummy_hash_for(settings.password_hash_time_cost, settings.password_hash_memory_kib)
-
-
-def verify_password(hashed: str | None, password: str) -> bool:
-    """True when the password matches the stored hash (False for users without a password).
-
-    Without a hash a dummy one is verified all the same, so an unknown user takes as long as a known one."""
-    target = hashed or _dummy_hash()
-    try:
-        with _hash_slots():
-            return _hasher().verify(target, password) and bool(hashed)
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 @lru_cache
@@ -201,7 +148,7 @@ def authenticate(*, db_session: Session, username: str, password: str, address: 
     # End the read transaction before hashing: it would hold a pooled connection (on SQLite the write lock,
     # taken at a write request's first read) through the hash and the wait for a hashing slot.
     db_session.commit()
-    ok = verify_password(user.hashed_password if user else None, password)
+    ok = passwords.verify_password(user.hashed_password if user else None, password)
     if user is None or not user.active or not ok:
         throttle.record(
             db_session=db_session, username=username, address=address, outcome=LoginOutcome.failure, now=now
@@ -256,7 +203,7 @@ def change_password(
 
     now = utcnow()
     throttle.check(db_session=db_session, username=user.username, address=address, now=now)
-    if not verify_password(user.hashed_password, change.current_password):
+    if not passwords.verify_password(user.hashed_password, change.current_password):
         throttle.record(
             db_session=db_session,
             username=user.username,
@@ -266,7 +213,7 @@ def change_password(
         )
         db_session.commit()
         raise PermissionDeniedError("current_password: incorrect password", field="current_password")
-    user.hashed_password = hash_password(change.new_password)
+    user.hashed_password = passwords.hash_password(change.new_password)
     user.token_version = (user.token_version or 0) + 1
     db_session.flush()
     audit_service.record_changes(
@@ -303,7 +250,8 @@ def create(*, db_session: Session, user_in: UserCreate, actor: User | None = Non
         raise ConflictError(f"username {user_in.username!r} already exists", field="username")
     data = user_in.model_dump(exclude={"password"})
     manager = data.pop("manager")
-    user = User(**data, hashed_password=hash_password(user_in.password) if user_in.password else None)
+    hashed = passwords.hash_password(user_in.password) if user_in.password else None
+    user = User(**data, hashed_password=hashed)
     if manager is not None:
         user.manager_ref = _manager_for(db_session, user, manager)
         data["manager"] = manager
@@ -339,7 +287,7 @@ def update(*, db_session: Session, user: User, user_in: UserUpdate, actor: User 
             setattr(user, field, value)
             diffs.append((field, old, value))
     if user_in.password is not None:
-        user.hashed_password = hash_password(user_in.password)
+        user.hashed_password = passwords.hash_password(user_in.password)
         user.token_version = (user.token_version or 0) + 1  # a reset password ends every session
         diffs.append(("password", "***", "***"))
     if diffs:

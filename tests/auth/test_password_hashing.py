@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from itsm_ai.auth import service
+from itsm_ai.auth import passwords, service
 from itsm_ai.config import get_settings
 
 
@@ -48,7 +48,7 @@ def slow_hasher(monkeypatch):
     def install(seconds: float, slots: int, during=None) -> _SlowHasher:
         fake = _SlowHasher(seconds, during)
         monkeypatch.setattr(get_settings(), "password_hash_concurrency", slots)
-        monkeypatch.setattr(service, "_hasher", lambda: fake)
+        monkeypatch.setattr(passwords, "_hasher", lambda: fake)
         return fake
 
     return install
@@ -59,9 +59,9 @@ def test_no_more_hashes_at_once_than_the_slots(slow_hasher, slots):
     fake = slow_hasher(0.05, slots)
     with ThreadPoolExecutor(max_workers=12) as pool:
         results = list(
-            pool.map(lambda i: service.verify_password("h", "right" if i % 2 else "wrong"), range(12))
+            pool.map(lambda i: passwords.verify_password("h", "right" if i % 2 else "wrong"), range(12))
         )
-        hashes = list(pool.map(service.hash_password, ["a", "b", "c", "d"]))
+        hashes = list(pool.map(passwords.hash_password, ["a", "b", "c", "d"]))
     assert results == [bool(i % 2) for i in range(12)]
     assert hashes == ["fake$a", "fake$b", "fake$c", "fake$d"]
     assert fake.most == slots
@@ -72,7 +72,7 @@ def test_the_default_slots_are_the_cores(slow_hasher):
 
     fake = slow_hasher(0.05, 0)
     with ThreadPoolExecutor(max_workers=16) as pool:
-        list(pool.map(lambda _i: service.verify_password("h", "x"), range(16)))
+        list(pool.map(lambda _i: passwords.verify_password("h", "x"), range(16)))
     assert fake.most == min(16, os.cpu_count() or 1)
 
 
