@@ -52,7 +52,7 @@ def encoder_env(tmp_path, monkeypatch):
             made[version] = VersionEncoder(version)
         return made[version]
 
-    monkeypatch.setattr("itsm_ai.knowledge.retrieval.service.encoder_for_version", resolve)
+    monkeypatch.setattr("itsm_ai.knowledge.retrieval.encoder_switch.encoder_for_version", resolve)
     monkeypatch.setattr("itsm_ai.encoder.service.encoder_for_version", resolve)
     return made
 

@@ -13,10 +13,9 @@ Consistency (the database is the truth):
   is gone. Before a search, rows written behind the service's back are caught up (``reconcile.Watermarks``).
 * Reads: hits are checked against the database rows (``documents.read_hits``); a missing row or a different
   text drops the hit and queues a re-sync, so another process's writes cannot show stale records.
-* Encoders (blue/green): vectors of two encoders never share an index. Each encoder version has its own
-  index folder (``encoders.index_directory``); a promotion fills the new one first (``itsm_ai.encoder``), then
-  moves the registry's CURRENT. Every search reads CURRENT (one small file) and, when it moved, swaps encoder
-  and index under the lock, keeping the one it left in memory, so a rollback swaps back at once.
+* Encoders (blue/green, ``encoder_switch``): vectors of two encoders never share an index. Every search reads
+  the registry's CURRENT (one small file) and, when it moved, swaps encoder and index under the service's
+  lock, keeping the one it left in memory, so a rollback swaps back at once.
 """
 
 from __future__ import annotations
@@ -45,12 +44,7 @@ from itsm_ai.knowledge.retrieval.documents import (
     make_key,
     read_hits,
 )
-from itsm_ai.knowledge.retrieval.encoders import (
-    default_encoder,
-    encoder_for_version,
-    index_directory,
-    promoted_encoder_version,
-)
+from itsm_ai.knowledge.retrieval.encoder_switch import EncoderSwitch
 from itsm_ai.knowledge.retrieval.factory import new_hybrid_searcher, new_lexical_index
 from itsm_ai.knowledge.retrieval.vector_index import VectorIndex
 from itsm_ai.knowledge.retrieval.vector_snapshot import IndexCompatibilityError
@@ -81,21 +75,20 @@ class RetrievalService:
         encoder_resolver: Callable[[str | None], Any] | None = None,
     ):
         self.settings = settings or get_settings()
-        self._encoder = encoder
         root = directory or self.settings.knowledge_index_dir or (Path(self.settings.data_dir) / "index")
-        self.base_directory = Path(root)
-        self.directory = Path(root)
         # A given encoder is used as is; the configured model follows the registry's promoted encoder.
         if follow_registry is None:
             follow_registry = encoder is None and self.settings.knowledge_encoder == "model"
-        self.follow_registry = follow_registry
-        self._resolve = encoder_resolver or (lambda v: encoder_for_version(v, self.settings.models_dir))
-        self.encoder_version: str | None = None
-        # The (version, encoder, index, directory) swapped out last: a rollback swaps it back at once.
-        self._standby: tuple[str | None, Any, VectorIndex | None, Path] | None = None
+        self.switch = EncoderSwitch(
+            base_directory=root,
+            models_dir=self.settings.models_dir,
+            encoder=encoder,
+            follow_registry=follow_registry,
+            resolve=encoder_resolver,
+        )
         self.index: VectorIndex | None = None
         self.lexical = new_lexical_index(self.settings)
-        # BM25 entries of unresolved tickets, added only when a search could return them (see _defer_lexical).
+        # BM25 entries of unresolved tickets, added only when a search could return them (see _add_lexical).
         self._lexical_deferred: dict[int, dict[str, str]] = {}
         self.vectors = VectorCache(maxsize=VECTOR_CACHE_SIZE)
         self._lock = threading.RLock()
@@ -117,31 +110,15 @@ class RetrievalService:
         The new index was built beside the live one by the promotion; what changed since is caught up here
         (only those documents are embedded). The left index stays in memory for an instant rollback.
         """
-        if not self.follow_registry:
-            return False
-        wanted = promoted_encoder_version(self.settings.models_dir)
-        if wanted == self.encoder_version:
+        if not self.switch.moved():
             return False
         with self._lock:
-            if wanted == self.encoder_version:
-                return False
-            left = (self.encoder_version, self._encoder, self.index, self.directory)
-            standby = self._standby
-            if standby is not None and standby[0] == wanted and standby[1] is not None:
-                _, encoder, index, directory = standby
-            else:
-                encoder, index, directory = self._resolve(wanted), None, index_directory(
-                    self.base_directory, wanted
-                )
-            self._encoder, self.index, self.directory = encoder, index, directory
-            self.encoder_version = wanted
-            self._standby = left if left[1] is not None else None
-            log.info("retrieval: switching to encoder %s (%s)", wanted or "configured model", directory)
-            if self.ready or self.index is not None:
+            swapped, self.index = self.switch.swap(self.index)
+            if swapped and (self.ready or self.index is not None):
                 if self.index is None:
                     self.index = self.load()
                 self._reconcile_in(db_session)
-            return True
+            return swapped
 
     def _reconcile_in(self, db_session: Session | None) -> None:
         """Reconcile in the caller's session, or in one of its own when it has none."""
@@ -153,20 +130,21 @@ class RetrievalService:
         with get_session() as session:
             self.reconcile(session)
 
-    def _adopt_promoted(self) -> None:
-        """Before the first load or a rebuild: take the promoted encoder and its index folder."""
-        if self.follow_registry and not self.ready:
-            self.encoder_version = promoted_encoder_version(self.settings.models_dir)
-            self.directory = index_directory(self.base_directory, self.encoder_version)
-            self._encoder = None
-
     # -------------------------------------------------------------------------------------- basics
     @property
     def encoder(self) -> Any:
-        """The encoder (loaded lazily: the real model only when something is embedded)."""
-        if self._encoder is None:
-            self._encoder = self._resolve(self.encoder_version) if self.follow_registry else default_encoder()
-        return self._encoder
+        """The served encoder (see ``EncoderSwitch.encoder``)."""
+        return self.switch.encoder
+
+    @property
+    def encoder_version(self) -> str | None:
+        """The served encoder's registry version (None: the configured model)."""
+        return self.switch.version
+
+    @property
+    def directory(self) -> Path:
+        """The served encoder's index folder."""
+        return self.switch.directory
 
     @property
     def types(self) -> list[str]:
@@ -218,7 +196,7 @@ class RetrievalService:
         try:
             if self.ready:
                 return True
-            self._adopt_promoted()
+            self.switch.adopt_promoted()
             self.index = self.load()
             self._reconcile_in(db_session)
             self.ready = True
@@ -385,7 +363,8 @@ class RetrievalService:
     def rebuild(self, db_session: Session, *, progress: Callable[[int, int], None] | None = None) -> dict:
         """Embed every record again into a fresh index and save it."""
         with self._lock:
-            self._adopt_promoted()
+            if not self.ready:
+                self.switch.adopt_promoted()
             summary = self.reconcile(db_session, full=True, progress=progress)
             self.ready = True
             return summary

@@ -47,7 +47,7 @@ def test_a_created_ticket_is_embedded_once(svc, db_session, hash_encoder):
     service_resolve(db_session, service_incident(db_session, *PRINTER[:2]), PRINTER[2])
     svc.ensure_ready(db_session)
     svc.flush()
-    svc._encoder = enc = Counting(hash_encoder)
+    svc.switch.encoder = enc = Counting(hash_encoder)
     inc = service_incident(db_session, *VPN[:2])
     text = f"{VPN[0]}\n{VPN[1]}"
     assert enc.texts == [text]  # the on-create similar/duplicate search

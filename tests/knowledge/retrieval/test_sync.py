@@ -136,7 +136,7 @@ def test_a_failed_embedding_keeps_the_change_queued(svc, db_session):
 
     svc.ensure_ready(db_session)
     inc = service_incident(db_session, *PRINTER[:2])
-    real = svc._encoder
+    real = svc.switch.encoder
 
     class Broken:
         model_name, model_version, dimension = real.model_name, real.model_version, real.dimension
@@ -144,11 +144,11 @@ def test_a_failed_embedding_keeps_the_change_queued(svc, db_session):
         def encode(self, texts):
             raise RuntimeError("model crashed")
 
-    svc._encoder = Broken()
+    svc.switch.encoder = Broken()
     with pytest.raises(RuntimeError):
         svc.flush()
     assert make_key("incident", inc.id) in svc._pending
-    svc._encoder = real
+    svc.switch.encoder = real
     assert _numbers(svc, db_session, PRINTER[0]) == [inc.number]
 
 
