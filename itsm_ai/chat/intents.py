@@ -161,13 +161,7 @@ class _Core:
         lexical = self.features.lexical(texts)
         emb = self.features.embeddings(texts)
         margins = self.margins(self.features.join(lexical, emb))
-        query = emb if emb is not None else lexical
-        sims = np.zeros(len(texts))
-        for start in range(0, len(texts), 1024):
-            block = query[start : start + 1024] @ self.reference.T
-            block = block.toarray() if sp.issparse(block) else np.asarray(block)
-            sims[start : start + 1024] = block.max(axis=1)
-        return margins, sims
+        return margins, scope.nearest_similarity(emb if emb is not None else lexical, self.reference)
 
 
 class IntentDetector(ClassifierMixin, BaseEstimator):
