@@ -34,10 +34,10 @@ from sqlalchemy.orm import Session
 from itsm_ai.config import get_settings
 from itsm_ai.embeddings import VectorCache
 from itsm_ai.knowledge.retrieval import reconcile as plans
+from itsm_ai.knowledge.retrieval.deferred_lexical import DeferredLexical
 from itsm_ai.knowledge.retrieval.documents import (
     ARTICLE,
     RESOLVED_STATES,
-    TICKET_TYPES,
     TYPE_CODES,
     Doc,
     make_filter,
@@ -55,8 +55,6 @@ log = logging.getLogger(__name__)
 # Texts whose vectors are kept: a new ticket's text is embedded for its on-create searches and reused when the
 # committed ticket is indexed.
 VECTOR_CACHE_SIZE = 256
-# Unresolved tickets wait at most this many before BM25 takes them in anyway (its statistics stay close).
-LEXICAL_DEFER_MAX = 256
 
 
 # ------------------------------------------------------------------------------------------------ service
@@ -87,9 +85,7 @@ class RetrievalService:
             resolve=encoder_resolver,
         )
         self.index: VectorIndex | None = None
-        self.lexical = new_lexical_index(self.settings)
-        # BM25 entries of unresolved tickets, added only when a search could return them (see _add_lexical).
-        self._lexical_deferred: dict[int, dict[str, str]] = {}
+        self.lexical = DeferredLexical(new_lexical_index(self.settings))
         self.vectors = VectorCache(maxsize=VECTOR_CACHE_SIZE)
         self._lock = threading.RLock()
         self._pending: dict[int, Doc | None] = {}
@@ -233,7 +229,7 @@ class RetrievalService:
             "encoder_version": self.encoder_version,
             "ready": self.ready,
             "pending": len(self._pending),
-            "lexical_documents": len(self.lexical) + len(self._lexical_deferred),
+            "lexical_documents": len(self.lexical),
             "refused": self.load_error,
             "last_reconcile": self.last_reconcile,
         }
@@ -269,7 +265,6 @@ class RetrievalService:
             index.remove_many(removals)
             for key in removals:
                 self.lexical.remove(key)
-                self._lexical_deferred.pop(key, None)
             for doc in docs:
                 stored = index.payload(doc.key)
                 if stored is not None and stored.get("hash") == doc.payload["hash"] and stored != doc.payload:
@@ -277,42 +272,17 @@ class RetrievalService:
             if embed:
                 index.add_many([d.key for d in embed], vectors, [d.payload for d in embed])
                 # Same hash means same text: only re-embedded documents change the BM25 side.
-                self._add_lexical(embed)
+                self.lexical.add(embed)
             self._dirty = True
             return len(pending)
 
-    def _add_lexical(self, docs: Sequence[Doc]) -> None:
-        # Every write would make the next hybrid search rebuild BM25, and a new ticket is unresolved: the
-        # on-create and chat searches (resolved records) cannot return it, so its entry waits until a
-        # search could (see _apply_deferred_lexical).
-        now: list[Doc] = []
-        for doc in docs:
-            if doc.payload["type"] in TICKET_TYPES and doc.payload["state"] not in RESOLVED_STATES:
-                if doc.key in self.lexical:
-                    self.lexical.remove(doc.key)
-                self._lexical_deferred[doc.key] = doc.fields
-            else:
-                self._lexical_deferred.pop(doc.key, None)
-                now.append(doc)
-        if now:
-            self.lexical.add_many([d.key for d in now], [d.fields for d in now])
-        if len(self._lexical_deferred) > LEXICAL_DEFER_MAX:
-            self._apply_deferred_lexical()
-
-    def _apply_deferred_lexical(self, predicate: Callable[[dict[str, Any]], bool] | None = None) -> None:
-        """Add the deferred BM25 entries when the predicate (None: any search) could return one of them."""
-        if not self._lexical_deferred:
+    def _admit_lexical(self, predicate: Callable[[dict[str, Any]], bool] | None) -> None:
+        """Add the waiting BM25 entries when a search with this predicate could return one of them."""
+        if not self.lexical.deferred:
             return
         with self._lock:
-            deferred = self._lexical_deferred
             index = self.index
-            if predicate is not None and index is not None and len(deferred) <= LEXICAL_DEFER_MAX:
-                # The stored payload is current: a state change without a text change only updates it.
-                if not any(predicate(index.payload(key) or {}) for key in deferred):
-                    return
-            self._lexical_deferred = {}
-            self.lexical.add_many(list(deferred), list(deferred.values()))
-
+            self.lexical.admit(predicate, index.payload if index is not None else None)
 
     # ------------------------------------------------------------------------------ reconciliation
     def reconcile(
@@ -349,8 +319,7 @@ class RetrievalService:
                     progress(min(start + batch_size, total), total)
             lexical = new_lexical_index(self.settings)
             lexical.add_many(plan.lexical_ids, plan.lexical_fields)
-            self.lexical = lexical
-            self._lexical_deferred.clear()
+            self.lexical = DeferredLexical(lexical)
             # Queued changes stay queued: applying a change the database read already holds is a no-op
             # (same hash), and one committed while this ran must not be lost.
             summary = plans.summary(plan, index, started, self.load_error)
@@ -403,8 +372,8 @@ class RetrievalService:
         if vector is None:
             vector = self.encode(text)
         if mode != "dense":
-            self._apply_deferred_lexical(predicate)
-        searcher = new_hybrid_searcher(index, self.lexical, self.encoder, self.settings)
+            self._admit_lexical(predicate)
+        searcher = new_hybrid_searcher(index, self.lexical.index, self.encoder, self.settings)
         hits = searcher.search(text, k, predicate, mode=mode, vector=vector, exclude=frozenset(exclude))
         out = []
         for hit in hits:

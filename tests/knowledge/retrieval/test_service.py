@@ -213,16 +213,16 @@ def test_startup_warm_up_and_shutdown_save(svc, db_session):
 def test_service_builds_bm25_and_fusion_from_settings(knowledge_settings, hash_encoder):
     tuned = retrieval.RetrievalService(encoder=hash_encoder, settings=knowledge_settings)
     s = knowledge_settings
-    assert (tuned.lexical.k1, tuned.lexical.b) == (s.knowledge_bm25_k1, s.knowledge_bm25_b)
-    assert tuned.lexical.field_weights["title"] == s.knowledge_bm25_title_weight
+    assert (tuned.lexical.index.k1, tuned.lexical.index.b) == (s.knowledge_bm25_k1, s.knowledge_bm25_b)
+    assert tuned.lexical.index.field_weights["title"] == s.knowledge_bm25_title_weight
     custom = knowledge_settings.model_copy(
         update={"knowledge_bm25_k1": 0.9, "knowledge_hybrid_fusion": "rrf", "knowledge_hybrid_rrf_k": 10,
                 "knowledge_hybrid_candidates": 20, "knowledge_hybrid_lexical_weight": 2.0}
     )
     svc = retrieval.RetrievalService(encoder=hash_encoder, settings=custom)
-    assert svc.lexical.k1 == 0.9
+    assert svc.lexical.index.k1 == 0.9
     index = VectorIndex.for_encoder(hash_encoder)
-    searcher = new_hybrid_searcher(index, svc.lexical, hash_encoder, custom)
+    searcher = new_hybrid_searcher(index, svc.lexical.index, hash_encoder, custom)
     assert (searcher.fusion, searcher.rrf_k, searcher.candidates) == ("rrf", 10, 20)
     assert (searcher.dense_weight, searcher.lexical_weight) == (custom.knowledge_hybrid_dense_weight, 2.0)
 

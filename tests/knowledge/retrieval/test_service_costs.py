@@ -60,10 +60,10 @@ def test_a_created_ticket_is_embedded_once(svc, db_session, hash_encoder):
 def test_an_unresolved_ticket_does_not_rebuild_bm25_for_resolved_searches(svc, db_session):
     service_resolve(db_session, service_incident(db_session, *PRINTER[:2]), PRINTER[2])
     svc.search(db_session, PRINTER[0], states=RESOLVED_STATES)
-    rebuilds = svc.lexical.rebuilds
+    rebuilds = svc.lexical.index.rebuilds
     inc = service_incident(db_session, *VPN[:2])
     assert svc.search(db_session, VPN[0], states=RESOLVED_STATES, mode="lexical") == []
-    assert svc.lexical.rebuilds == rebuilds
+    assert svc.lexical.index.rebuilds == rebuilds
     assert svc.status()["lexical_documents"] == 2
     # A search that can return open tickets takes the waiting entries in first.
     found = svc.search(db_session, VPN[0], states=["new"], mode="lexical")
