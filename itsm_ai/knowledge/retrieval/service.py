@@ -13,6 +13,8 @@ Consistency (the database is the truth):
   is gone. Before a search, rows written behind the service's back are caught up (``reconcile.Watermarks``).
 * Reads: hits are checked against the database rows (``documents.read_hits``); a missing row or a different
   text drops the hit and queues a re-sync, so another process's writes cannot show stale records.
+* BM25 (``deferred_lexical``): an unresolved ticket's entry waits until a search could return it, so the
+  writes of new tickets do not make every resolved-only search rebuild the BM25 statistics.
 * Encoders (blue/green, ``encoder_switch``): vectors of two encoders never share an index. Every search reads
   the registry's CURRENT (one small file) and, when it moved, swaps encoder and index under the service's
   lock, keeping the one it left in memory, so a rollback swaps back at once.
