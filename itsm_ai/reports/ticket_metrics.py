@@ -97,10 +97,12 @@ def _day_dimension(ctx: Context) -> str | None:
     return fields.pop()
 
 
-def _volume_days(ctx: Context, column: str) -> dict:
-    """The volume walk over the daily ticket counts of one field (see `_day_dimension`)."""
+def _volume_days(ctx: Context, column: str, events: Sequence[str] = DAY_EVENTS) -> dict:
+    """The walk over the daily ticket counts of one field (see `_day_dimension`): the count of each of the
+    events per period and group, for the groups with any of them (as the facts' walks of them give)."""
     d = TICKET_DAYS
-    walk = Walk(d, "day", {event: sum_where(d.c[event]) for event in DAY_EVENTS})
+    where = [or_(*(d.c[event] > 0 for event in events))] if len(events) < len(DAY_EVENTS) else []
+    walk = Walk(d, "day", {event: sum_where(d.c[event]) for event in events}, where=where)
     scope = [d.c.record_type.in_(ctx.types), d.c.dimension == column]
     if column in ctx.filters:
         scope.append(d.c.value.in_(["" if v is None else str(v) for v in ctx.filters[column]]))
@@ -115,8 +117,11 @@ def backlog(ctx: Context) -> dict[tuple, list[Figures]]:
     """Open tickets at each period end, by age, from what entered, aged and left in each period."""
     t = TICKETS
     opened, ended = t.c.opened_at, t.c.ended_at
+    column = _day_dimension(ctx)
     walks = [
-        ctx.tickets(Walk(t, "opened_at", {"opened": count_where()})),
+        _volume_days(ctx, column, ["opened"])
+        if column is not None
+        else ctx.tickets(Walk(t, "opened_at", {"opened": count_where()})),
         ctx.tickets(
             Walk(
                 t,
