@@ -13,19 +13,25 @@ default range (the last 12 months: all N tickets), by month, by month and group,
 
 Baseline: SELECT count(*) over the same facts table, in the same run. Target: every report p95 < 1 s.
 
-Last measured (2026-12-06, --keep, one database per run, a shared 2-core machine at load average ~10: wall
-times several times a quiet machine's): 29 of 33 variants under 1 s on SQLite, 27 of 33 on PostgreSQL. Over
-1 s (p95, SQLite / PostgreSQL): resolution-time by month and group 1.10 / 1.60 s, by month and assignee
-1.57 / 1.78 s, ai by month and group 1.54 / 2.43 s (2.55M suggestion rows), volume as CSV by day and group
-1.31 / 1.33 s; PostgreSQL only: backlog by month and group 1.14 s, resolution-time by month 1.03 s. The
-grouped walks' numpy path against the SQL GROUP BY, interleaved on the same load (SQLite, in-process
-CPU): volume by month and group 390 -> 310 ms, resolution-time by month and assignee 790 -> 590 ms, volume
-as CSV by day and group 540 -> 400 ms, backlog by month and group 620 -> 540 ms; PostgreSQL wall:
-resolution-time by month and group 2.0 -> 1.5 s, by month and assignee 2.3 -> 1.5 s.
-The AI report grouped or filtered by group, category, priority or state reads the daily counts per field
-(report_suggestion_days, 0.55M rows for group) instead of the 2.55M suggestion facts: ai by month and group,
-p95 of 7 requests, the facts forced vs the daily counts, two interleaved rounds on the same load: SQLite
-1.58 / 1.76 -> 0.64 / 0.62 s, PostgreSQL 1.98 / 2.37 -> 0.66 / 0.63 s.
+Volume grouped or filtered by group, category, priority or state (and the backlog's tickets opened per
+period) read the daily ticket counts per field (report_ticket_days, migration 0022: about 44k rows for group
+at 1M tickets) instead of walking the facts three times; reports by day and group are written as CSV column
+by column. Interleaved A/B through the app on the same kept load, 5 rounds each, p95 wall (client CPU), the
+facts' walks and the per-cell CSV writer vs the daily counts and the column writer (2026-12-06 08:15, load
+average ~10): SQLite volume as CSV by day and group 9.65 s (759 ms) -> 1.75 s (131 ms), volume by month and
+group 6.40 s (516 ms) -> 0.50 s (27 ms), backlog by month and group 11.0 s (755 ms) -> 8.1 s (592 ms);
+PostgreSQL 8.46 -> 1.90 s, 3.41 -> 0.42 s, 5.17 -> 3.40 s.
+
+Last measured, whole benchmark (2026-12-06 08:00-08:11, --keep; SQLite 7 repeats, PostgreSQL 3; the shared
+2-core machine at load average 10-15 with an un-niced training job: count(*) p95 134 ms on SQLite against
+8 ms at load 2 an hour earlier, so wall times about 15x a quiet machine's): 5 of 33 variants under 1 s on
+SQLite, 9 of 33 on PostgreSQL; ratios to count(*) (the load-independent figure): SQLite volume by month and
+group 3.3, volume as CSV by day and group 14.5, resolution-time by month and group 121 and by assignee 128;
+PostgreSQL 1.4, 5.2, 38.5 and 31.3. At load 2 (07:27, before these changes) SQLite resolution-time by month
+and group took 928 ms p95, by assignee 1019 ms. Grouped quantiles are now summarised from int64 seconds
+(no float copy before the sort: about 1.0 -> 0.88 s of CPU for resolution-time by month and group on
+SQLite); what remains is the transfer of each resolved ticket's group, seconds and business seconds as text
+(packing them into fewer integers measured no faster: the digits cost, not the columns).
 """
 
 from __future__ import annotations

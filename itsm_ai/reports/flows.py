@@ -23,10 +23,12 @@ from itsm_ai.records.events import RecordEvent
 from itsm_ai.reports import facts as facts_core
 from itsm_ai.reports.models import (
     DAY_DIMENSIONS,
+    DAY_EVENTS,
     ReportSuggestion,
     ReportSuggestionDay,
     ReportSuggestionHour,
     ReportTicket,
+    ReportTicketDay,
 )
 from itsm_ai.sla import policies
 from itsm_ai.sla.models import TicketSla, TicketStateHistory
@@ -105,28 +107,56 @@ def _day_keys(row) -> list[tuple]:
     return [(row["record_type"], dim, *head, _text(row[dim]), *tail) for dim in DAY_DIMENSIONS]
 
 
+TICKET_DAY_KEY = ("record_type", "dimension", "day", "value")
+
+
+def _floor_day(seconds: int) -> int:
+    return seconds - seconds % 86400  # Python's % floors: the UTC day's start, before 1970 too
+
+
+def _ticket_day_moves(row, sign: int, moves: dict[tuple, list[int]]) -> None:
+    """Add (sign 1) or take away (-1) a ticket fact's opened, resolved and closed day counts."""
+    for i, event in enumerate(DAY_EVENTS):
+        at = row[f"{event}_at"]
+        if at is None:
+            continue
+        day = _floor_day(at)
+        for dim in DAY_DIMENSIONS:
+            moves.setdefault((row["record_type"], dim, day, _text(row[dim])), [0] * len(DAY_EVENTS))[i] += (
+                sign
+            )
+
+
 def _write(
     db_session: Session, record_type: str, ids: Sequence[int], ticket_rows, suggestion_rows, *, hours=True
 ) -> None:
-    """Replace the facts of these tickets; with `hours`, move the hourly and daily suggestion counts by the
-    change."""
+    """Replace the facts of these tickets; with `hours`, move the hourly and daily suggestion counts and the
+    daily ticket counts by the change."""
     table = ReportSuggestion.__table__
+    facts = ReportTicket.__table__
     deltas: Counter[tuple] = Counter()
     day_deltas: Counter[tuple] = Counter()
+    ticket_days: dict[tuple, list[int]] = {}
     for chunk in _chunks(ids, 500):
         where = (table.c.record_type == record_type, table.c.record_id.in_(chunk))
+        ticket_where = (facts.c.record_type == record_type, facts.c.record_id.in_(chunk))
         if hours:
             for old in db_session.execute(select(table).where(*where)).mappings():
                 deltas[_hour_key(old)] -= 1
                 for key in _day_keys(old):
                     day_deltas[key] -= 1
+            counted = [
+                facts.c[c] for c in ("record_type", "opened_at", "resolved_at", "closed_at", *DAY_DIMENSIONS)
+            ]
+            for old in db_session.execute(select(*counted).where(*ticket_where)).mappings():
+                _ticket_day_moves(old, -1, ticket_days)
         db_session.execute(delete(table).where(*where))
-        facts = ReportTicket.__table__
-        db_session.execute(
-            delete(facts).where(facts.c.record_type == record_type, facts.c.record_id.in_(chunk))
-        )
+        db_session.execute(delete(facts).where(*ticket_where))
     if ticket_rows:
         db_session.execute(insert(ReportTicket.__table__), ticket_rows)
+        if hours:
+            for new in ticket_rows:
+                _ticket_day_moves(new, 1, ticket_days)
     if suggestion_rows:
         db_session.execute(insert(table), suggestion_rows)
         if hours:
@@ -141,6 +171,9 @@ def _write(
     for key, delta in sorted(day_deltas.items()):
         if delta:
             _add_count(db_session, ReportSuggestionDay.__table__, DAY_KEY, key, delta)
+    for key, moved in sorted(ticket_days.items()):
+        if any(moved):
+            _add_ticket_day(db_session, key, moved)
 
 
 def _add_count(db_session: Session, table, names: Sequence[str], key: tuple, delta: int) -> None:
@@ -155,6 +188,24 @@ def _add_count(db_session: Session, table, names: Sequence[str], key: tuple, del
     if delta < 0:  # an hour whose last ticket of a kind left must not keep a key with nothing behind it
         match = [table.c[name] == value for name, value in values.items()]
         db_session.execute(delete(table).where(*match, table.c.tickets <= 0))
+
+
+def _add_ticket_day(db_session: Session, key: tuple, moved: Sequence[int]) -> None:
+    table = ReportTicketDay.__table__
+    values = dict(zip(TICKET_DAY_KEY, key, strict=True))
+    if db_session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    counts = dict(zip(DAY_EVENTS, moved, strict=True))
+    stmt = upsert(table).values(**values, **counts)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(TICKET_DAY_KEY), set_={e: table.c[e] + d for e, d in counts.items()}
+    )
+    db_session.execute(stmt)
+    if min(moved) < 0:  # a day whose last ticket of a value left must not keep a row with nothing behind it
+        match = [table.c[name] == value for name, value in values.items()]
+        db_session.execute(delete(table).where(*match, *(table.c[e] <= 0 for e in DAY_EVENTS)))
 
 
 def rebuild_hours(*, db_session: Session, record_types: Sequence[str]) -> None:
@@ -175,6 +226,7 @@ def rebuild_hours(*, db_session: Session, record_types: Sequence[str]) -> None:
     counted = select(*keys, func.count()).where(facts.c.record_type.in_(record_types)).group_by(*keys)
     db_session.execute(insert(hours).from_select([*HOUR_KEY, "tickets"], counted))
     rebuild_days(db_session=db_session, record_types=record_types)
+    rebuild_ticket_days(db_session=db_session, record_types=record_types)
 
 
 def rebuild_days(*, db_session: Session, record_types: Sequence[str]) -> None:
@@ -204,6 +256,38 @@ def rebuild_days(*, db_session: Session, record_types: Sequence[str]) -> None:
             .group_by(*grouped)
         )
     db_session.execute(insert(days).from_select([*DAY_KEY, "tickets"], union_all(*parts)))
+
+
+def _sql_day(column):
+    # The UTC day's start, floored as in Python (SQL's % truncates towards zero before 1970).
+    return column - (column % 86400 + 86400) % 86400
+
+
+def rebuild_ticket_days(*, db_session: Session, record_types: Sequence[str]) -> None:
+    """Recount the daily ticket counts per ticket field of these types from the ticket facts."""
+    days, facts = ReportTicketDay.__table__, ReportTicket.__table__
+    db_session.execute(delete(days).where(days.c.record_type.in_(record_types)))
+    for dimension in DAY_DIMENSIONS:
+        value = func.coalesce(cast(facts.c[dimension], String), "")
+        events = union_all(
+            *(
+                select(
+                    facts.c.record_type,
+                    _sql_day(facts.c[f"{event}_at"]).label("day"),
+                    value.label("value"),
+                    *(literal(int(e == event)).label(e) for e in DAY_EVENTS),
+                ).where(facts.c.record_type.in_(record_types), facts.c[f"{event}_at"].isnot(None))
+                for event in DAY_EVENTS
+            )
+        ).subquery("e")
+        counted = select(
+            events.c.record_type,
+            literal(dimension, String).label("dimension"),
+            events.c.day,
+            events.c.value,
+            *(func.sum(events.c[e]).label(e) for e in DAY_EVENTS),
+        ).group_by(events.c.record_type, events.c.day, events.c.value)
+        db_session.execute(insert(days).from_select([*TICKET_DAY_KEY, *DAY_EVENTS], counted))
 
 
 def _chunks(values: Sequence[int], size: int) -> Iterable[Sequence[int]]:
@@ -264,7 +348,7 @@ def _ticket_rows(db_session: Session, model, where) -> list[dict[str, Any]]:
 
 def refresh(*, db_session: Session, record_type: str, ids: Sequence[int], hours: bool = True) -> int:
     """Recompute the facts of these tickets of one type (ids of deleted tickets just lose theirs); `hours`
-    False leaves the hourly suggestion counts to a `rebuild_hours` afterwards."""
+    False leaves the hourly and daily counts to a `rebuild_hours` afterwards."""
     spec = TICKET_SPECS[record_type]
     ids = sorted(set(ids))
     written = 0

@@ -317,7 +317,7 @@ class RowPlan:
         for name in self.summed:
             figures[name] = _exact_sums(segment, table[next(column)], n)
         for name in self.values:
-            values = table[next(column)].astype(float)
+            values = table[next(column)]  # whole seconds stay int64: no float copy before the sort
             present = bit(self.value_bits[name])
             figures[name] = stats.segment_summaries(
                 segment[present], values[present], n, list(quantiles), bounds.get(name, ())

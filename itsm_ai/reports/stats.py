@@ -75,7 +75,9 @@ def segment_summaries(
 ) -> list[dict]:
     """`summary` of the values of each segment 0..n_segments-1 (segment[i] is value i's), all at once: one
     sort of (segment, value) pairs and the same interpolation per segment, no loop over segments."""
-    values = np.asarray(values, dtype=float)
+    values = np.asarray(values)
+    if values.dtype.kind not in "iuf":
+        values = values.astype(float)
     counts = np.bincount(segment, minlength=n_segments)
     totals = np.bincount(segment, weights=values, minlength=n_segments)
     filled = counts > 0
@@ -111,15 +113,16 @@ def segment_summaries(
 
 
 def _sorted_by_segment(segment: np.ndarray, values: np.ndarray, n_segments: int) -> np.ndarray:
-    """The values ordered by (segment, value)."""
+    """The values ordered by (segment, value) (integers stay integers)."""
     low, high = values.min(), values.max()
-    span = high - low
-    if span < 2**40 and n_segments < 2**22 and np.array_equal(values, np.floor(values)):
+    span = int(high) - int(low)
+    whole = values.dtype.kind in "iu" or np.array_equal(values, np.floor(values))
+    if span < 2**40 and n_segments < 2**22 and whole:
         # Whole numbers (seconds): one int64 key per value, segment in the high bits, sorts many times faster
         # than lexsort's two keys; the value comes back exactly from the low bits.
         packed = (segment.astype(np.int64) << 40) | (values - low).astype(np.int64)
         packed.sort()
-        return (packed & (2**40 - 1)).astype(float) + low
+        return (packed & (2**40 - 1)) + low
     return values[np.lexsort((values, segment))]
 
 

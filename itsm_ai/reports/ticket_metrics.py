@@ -1,5 +1,9 @@
 """The ticket reports, walks over the report facts (`report_tickets`), and their figures.
 
+Volume, and the tickets opened per period of the backlog, grouped or filtered by one of group, category,
+priority or state over whole UTC days, read the daily ticket counts of that field (`report_ticket_days`)
+instead: the same figures from about 60 rows a day rather than every ticket's three times.
+
 Definitions (all periods in the report's time zone; a ticket counts in the period its own event falls in):
 
 - volume: `opened`, `resolved`, `closed` by their own times.
@@ -22,10 +26,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, and_, not_, or_, text
+from sqlalchemy import ColumnElement, Integer, and_, cast, func, literal, not_, or_, select, text
 
 from itsm_ai.reports import queries, stats
 from itsm_ai.reports.context import (
+    DIMENSION_COLUMNS,
     TICKETS,
     Context,
     Figures,
@@ -38,23 +43,33 @@ from itsm_ai.reports.context import (
 from itsm_ai.reports.enums import (
     AGE_BOUNDS,
     AGE_COLUMNS,
+    DAY,
     RESOLVE_BOUNDS,
     RESOLVE_COLUMNS,
     RESOLVED_STATES,
     SLA_RUNNING,
+    Dimension,
 )
-from itsm_ai.reports.models import LINGERED
+from itsm_ai.reports.models import DAY_DIMENSIONS, DAY_EVENTS, LINGERED, ReportTicketDay
 from itsm_ai.reports.queries import Tally, Values, Walk, count_where, null_or_after, sum_where
+
+TICKET_DAYS = ReportTicketDay.__table__
+# The daily counts' text value back as the facts' column type (group and priority are integers).
+INTEGER_DIMENSIONS = ("assignment_group_id", "priority")
 
 
 def volume(ctx: Context) -> dict[tuple, list[Figures]]:
     """Opened, resolved and closed per period."""
     t = TICKETS
-    parts = [
-        ctx.tickets(Walk(t, "opened_at", {"opened": count_where()})),
-        ctx.tickets(Walk(t, "resolved_at", {"resolved": count_where()})),
-        ctx.tickets(Walk(t, "closed_at", {"closed": count_where()})),
-    ]
+    column = _day_dimension(ctx)
+    if column is not None:
+        parts = [_volume_days(ctx, column)]
+    else:
+        parts = [
+            ctx.tickets(Walk(t, "opened_at", {"opened": count_where()})),
+            ctx.tickets(Walk(t, "resolved_at", {"resolved": count_where()})),
+            ctx.tickets(Walk(t, "closed_at", {"closed": count_where()})),
+        ]
     merged = merge(parts, len(ctx.periods))
     return {
         key: [{name: figure(f, name) for name in ("opened", "resolved", "closed")} for f in rows]
@@ -62,12 +77,55 @@ def volume(ctx: Context) -> dict[tuple, list[Figures]]:
     }
 
 
+def _day_dimension(ctx: Context) -> str | None:
+    """The ticket field whose daily counts answer the volume report exactly, if any: the report is grouped
+    or filtered by that one field (of `DAY_DIMENSIONS`), its periods are whole UTC days, and a last period
+    ending mid-day (at now) has no ticket event after its end that its day's counts would hold."""
+    column = DIMENSION_COLUMNS[Dimension(ctx.group_by)] if ctx.group_by else None
+    fields = set(ctx.filters) | ({column} if column else set())
+    if len(fields) != 1 or not fields <= set(DAY_DIMENSIONS):
+        return None
+    t = TICKETS
+    for period in ctx.periods:
+        if period.start % DAY:
+            return None
+        if period.end % DAY:
+            day_end = period.end - period.end % DAY + DAY
+            for event in DAY_EVENTS:
+                at = t.c[f"{event}_at"]
+                later = select(literal(1)).where(
+                    t.c.record_type.in_(ctx.types), at >= period.end, at < day_end
+                )
+                if ctx.db_session.execute(later.limit(1)).first() is not None:
+                    return None
+    return fields.pop()
+
+
+def _volume_days(ctx: Context, column: str, events: Sequence[str] = DAY_EVENTS) -> dict:
+    """The walk over the daily ticket counts of one field (see `_day_dimension`): the count of each of the
+    events per period and group, for the groups with any of them (as the facts' walks of them give)."""
+    d = TICKET_DAYS
+    where = [or_(*(d.c[event] > 0 for event in events))] if len(events) < len(DAY_EVENTS) else []
+    walk = Walk(d, "day", {event: sum_where(d.c[event]) for event in events}, where=where)
+    scope = [d.c.record_type.in_(ctx.types), d.c.dimension == column]
+    if column in ctx.filters:
+        scope.append(d.c.value.in_(["" if v is None else str(v) for v in ctx.filters[column]]))
+    group = None
+    if ctx.group_by:
+        value = func.nullif(d.c.value, "")
+        group = cast(value, Integer) if column in INTEGER_DIMENSIONS else value
+    return queries.run(ctx.db_session, walk, ctx.periods, scope=scope, group=group)
+
+
 def backlog(ctx: Context) -> dict[tuple, list[Figures]]:
     """Open tickets at each period end, by age, from what entered, aged and left in each period."""
     t = TICKETS
     opened, ended = t.c.opened_at, t.c.ended_at
+    column = _day_dimension(ctx)
     walks = [
-        ctx.tickets(Walk(t, "opened_at", {"opened": count_where()})),
+        _volume_days(ctx, column, ["opened"])
+        if column is not None
+        else ctx.tickets(Walk(t, "opened_at", {"opened": count_where()})),
         ctx.tickets(
             Walk(
                 t,

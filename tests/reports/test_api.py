@@ -579,3 +579,75 @@ def test_names_with_commas_and_repeated_filters(client, users, make):
     both = report(client, users, "volume", "interval=all&group=Network,+EMEA&group=Desk")
     assert both["items"][0]["opened"] == 2
     assert report(client, users, "volume", "interval=all&category=mail,+calendar")["items"][0]["opened"] == 1
+
+
+def test_daily_ticket_counts_follow_every_write_and_give_the_facts_figures(
+    client, users, make, clock, monkeypatch
+):
+    """The volume report grouped or filtered by one ticket field reads the daily ticket counts of that field:
+    kept by every write (opening, reassignment, resolution, closure, deletion), equal to a rebuild and giving
+    the facts' figures; a range ending mid-day with a ticket event after its end walks the facts."""
+    from itsm_ai import database
+    from itsm_ai.reports import flows, ticket_metrics
+    from itsm_ai.reports.models import ReportTicketDay
+
+    made = _lifecycle(make, clock)
+    clock.now = T0 + timedelta(days=4)
+    closed = make.patch(f"incidents/{made['fast']['number']}", {"state": "closed"})
+    assert closed["closed_at"]
+    extra = make.incident(opened_at=iso(T0 + timedelta(days=5)), assignment_group="Desk", category="vpn")
+    deleted = client.delete(f"{API}/incidents/{extra['number']}", headers=users["admin"].headers)
+    assert deleted.status_code == 204
+    make.incident(opened_at=iso(T0 + timedelta(days=2, hours=5)), category="vpn", impact=1, urgency=1)
+
+    def counts() -> dict:
+        with database.get_session() as session:
+            return {
+                (r.dimension, r.day, r.value): (r.opened, r.resolved, r.closed)
+                for r in session.query(ReportTicketDay)
+            }
+
+    kept = counts()
+    assert kept and all(any(v) and min(v) >= 0 for v in kept.values())
+    assert sum(v[0] for (dim, *_), v in kept.items() if dim == "priority") == 6
+    assert sum(v[2] for (dim, *_), v in kept.items() if dim == "state") == 1
+    with database.get_session() as session:
+        flows.rebuild_ticket_days(db_session=session, record_types=["incident"])
+    assert counts() == kept
+
+    queries = [
+        "interval=day&group_by=group",
+        "interval=week&group_by=category",
+        "interval=all&group_by=priority",
+        "interval=day&group_by=state",
+        "interval=day&group=Desk",
+        "interval=day&group=Desk&group_by=group",
+        "interval=day&category=vpn&group_by=category",
+        "interval=day&group_by=type",
+        "interval=day&group_by=group&priority=1",
+    ]
+    used = []
+    real = ticket_metrics._day_dimension
+    monkeypatch.setattr(ticket_metrics, "_day_dimension", lambda ctx: used.append(real(ctx)) or used[-1])
+    # The backlog reads what was opened per period from them too.
+    runs = [(metric, q) for metric in ("volume", "backlog") for q in queries]
+    counted = [report(client, users, metric, q)["items"] for metric, q in runs]
+    dims = ["assignment_group_id", "category", "priority", "state", "assignment_group_id"]
+    assert used == [*dims, "assignment_group_id", "category", None, None] * 2
+    monkeypatch.setattr(ticket_metrics, "_day_dimension", lambda ctx: None)
+    facts = [report(client, users, metric, q)["items"] for metric, q in runs]
+    for run, got, expected in zip(runs, counted, facts, strict=True):
+        assert got == expected and got, run
+
+    # Ending mid-day: the day's counts would also hold the ticket opened after the end on that day (T0 + 2d
+    # 5h), so the facts answer; ending a day later, no event follows the end within its day.
+    ends = [T0 + timedelta(days=2, hours=1), T0 + timedelta(days=3, hours=1)]
+    used.clear()
+    monkeypatch.setattr(ticket_metrics, "_day_dimension", lambda ctx: used.append(real(ctx)) or used[-1])
+    for end in ends:
+        query = f"from={T0.date().isoformat()}&to={iso(end)}&tz=UTC&interval=day&group_by=group"
+        response = client.get(f"{API}/reports/volume?{query}", headers=users["agent"].headers)
+        assert response.status_code == 200, response.text
+        rows = response.json()["items"]
+        assert sum(r["opened"] for r in rows) == (4 if end == ends[0] else 6)
+    assert used == [None, "assignment_group_id"]
