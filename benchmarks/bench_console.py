@@ -109,7 +109,7 @@ def bench(url: str, rows: int, repeats: int) -> dict[str, Any]:
     from sqlalchemy import select
 
     from itsm_ai import database
-    from itsm_ai.auth import service as auth_service
+    from itsm_ai.auth import tokens as auth_tokens
     from itsm_ai.auth.dependencies import SESSION_COOKIE
     from itsm_ai.auth.models import User
     from itsm_ai.main import create_app
@@ -127,7 +127,7 @@ def bench(url: str, rows: int, repeats: int) -> dict[str, Any]:
             connection.execute(text("VACUUM ANALYZE"))
     with database.get_session() as session:
         agent = session.scalar(select(User).where(User.username == "bench-agent"))
-        token, _ = auth_service.create_access_token(agent)
+        token, _ = auth_tokens.create_access_token(agent)
         word = "printer"
     headers = {"Authorization": f"Bearer {token}"}
     pages = [BASELINE, *_pages(extra.pop("sample"), word, extra["open_tickets"])]

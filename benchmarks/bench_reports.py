@@ -494,7 +494,7 @@ def bench_reports(
     from sqlalchemy import select, text
 
     from itsm_ai import database
-    from itsm_ai.auth import service as auth_service
+    from itsm_ai.auth import tokens as auth_tokens
     from itsm_ai.auth.models import User
     from itsm_ai.main import create_app
 
@@ -506,7 +506,7 @@ def bench_reports(
     use_database(url)
     with database.get_session() as session:
         agent = session.scalar(select(User).where(User.username == "bench-agent"))
-        token, _ = auth_service.create_access_token(agent)
+        token, _ = auth_tokens.create_access_token(agent)
     headers = {"Authorization": f"Bearer {token}"}
     baseline = []
     engine = database.get_engine()

@@ -88,7 +88,7 @@ def bench(url: str, rows: int, repeats: int) -> dict[str, Any]:
     from sqlalchemy import func, select
 
     from itsm_ai import database
-    from itsm_ai.auth import service as auth_service
+    from itsm_ai.auth import tokens as auth_tokens
     from itsm_ai.auth.models import User
     from itsm_ai.main import create_app
     from itsm_ai.servicenow.codes import encode_sys_id
@@ -98,7 +98,7 @@ def bench(url: str, rows: int, repeats: int) -> dict[str, Any]:
     bench_store.use_database(url)
     with database.get_session() as session:
         agent = session.scalar(select(User).where(User.username == "bench-agent"))
-        token, _ = auth_service.create_access_token(agent)
+        token, _ = auth_tokens.create_access_token(agent)
         newest = session.scalar(select(func.max(Incident.id)))
     read_one = (
         READ_ONE[0],

@@ -566,7 +566,7 @@ def bench_lists(
     from sqlalchemy import text as sql_text
 
     from itsm_ai import database
-    from itsm_ai.auth import service as auth_service
+    from itsm_ai.auth import tokens as auth_tokens
     from itsm_ai.auth.models import User
     from itsm_ai.main import create_app
     from itsm_ai.records import listing
@@ -587,7 +587,7 @@ def bench_lists(
     engine = database.get_engine()
     with database.get_session() as session:
         agent = session.scalar(select(User).where(User.username == "bench-agent"))
-        token, _ = auth_service.create_access_token(agent)
+        token, _ = auth_tokens.create_access_token(agent)
         deep = session.execute(
             select(Incident.opened_at, Incident.id)
             .order_by(Incident.opened_at.desc(), Incident.id.desc())
@@ -724,7 +724,7 @@ def bench_create(url: str, requests: int = 300, cpu_requests: int = 200) -> dict
     from sqlalchemy import insert, select
 
     from itsm_ai import database
-    from itsm_ai.auth import service as auth_service
+    from itsm_ai.auth import tokens as auth_tokens
     from itsm_ai.auth.models import User
     from itsm_ai.database import utcnow
 
@@ -750,7 +750,7 @@ def bench_create(url: str, requests: int = 300, cpu_requests: int = 200) -> dict
             ],
         )
         agent = session.scalar(select(User).where(User.username == "bench-agent"))
-        token, _ = auth_service.create_access_token(agent)
+        token, _ = auth_tokens.create_access_token(agent)
     database.reset_engine()
     port = _free_port()
     env = dict(os.environ, ITSM_DATABASE_URL=url)

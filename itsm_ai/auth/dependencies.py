@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
-from itsm_ai.auth import service
+from itsm_ai.auth import service, tokens
 from itsm_ai.auth.models import User
 from itsm_ai.base.roles import ADMINS, DATA_ROLES, READERS, STAFF
 from itsm_ai.database import DbSession
@@ -50,7 +50,7 @@ def authorised_user(db_session: Session, *, scheme: str, credentials: str, addre
     with the read ended; AuthenticationError (401) otherwise."""
     scheme = scheme.lower()
     if scheme == "bearer":
-        user = service.user_for_token(db_session=db_session, token=credentials.strip())
+        user = tokens.user_for_token(db_session=db_session, token=credentials.strip())
     elif scheme == "basic":
         user = service.authenticate_basic(
             db_session=db_session, credentials=credentials.strip(), address=address

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from itsm_ai.auth import service
+from itsm_ai.auth import service, tokens
 from itsm_ai.auth.dependencies import AdminUser, CurrentUser, StaffUser, client_address
 from itsm_ai.auth.models import PasswordChange, Token, UserCreate, UserRead, UserUpdate
 from itsm_ai.base.roles import Role
@@ -26,7 +26,7 @@ def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Reques
     user = service.authenticate(
         db_session=db_session, username=form.username, password=form.password, address=client_address(request)
     )
-    token, lifetime = service.create_access_token(user)
+    token, lifetime = tokens.create_access_token(user)
     return Token(access_token=token, expires_in=lifetime, role=user.role, username=user.username)
 
 
@@ -36,7 +36,7 @@ def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Reques
     summary="Log out: revokes every token of the user (all sessions)",
 )
 def logout(db_session: DbSession, user: CurrentUser) -> Response:
-    service.revoke_tokens(db_session=db_session, user=user)
+    tokens.revoke_tokens(db_session=db_session, user=user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -48,7 +48,7 @@ def logout(db_session: DbSession, user: CurrentUser) -> Response:
 )
 def change_password(body: PasswordChange, request: Request, db_session: DbSession, user: CurrentUser):
     service.change_password(db_session=db_session, user=user, change=body, address=client_address(request))
-    token, lifetime = service.create_access_token(user)
+    token, lifetime = tokens.create_access_token(user)
     return Token(access_token=token, expires_in=lifetime, role=user.role, username=user.username)
 
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from itsm_ai.auth import service as auth_service
+from itsm_ai.auth import tokens as auth_tokens
 from itsm_ai.auth.dependencies import client_address
 from itsm_ai.database import DbSession
 from itsm_ai.errors import AuthenticationError, NotFoundError
@@ -60,8 +61,8 @@ def oauth_token(
             if not refresh_token:
                 return _oauth_error(400, "invalid_request", "refresh_token: required for this grant_type")
             # Revoked with the user's access tokens (logout, password change): the token version is the same.
-            user = auth_service.user_for_token(
-                db_session=db_session, token=refresh_token, kind=auth_service.REFRESH
+            user = auth_tokens.user_for_token(
+                db_session=db_session, token=refresh_token, kind=auth_tokens.REFRESH
             )
         else:
             user = auth_service.authenticate(
@@ -72,8 +73,8 @@ def oauth_token(
             )
     except AuthenticationError:
         return _oauth_error(401, "access_denied", "access_denied")
-    token, lifetime = auth_service.create_access_token(user)
-    refresh, _ = auth_service.create_refresh_token(user)
+    token, lifetime = auth_tokens.create_access_token(user)
+    refresh, _ = auth_tokens.create_refresh_token(user)
     return {
         "access_token": token,
         "refresh_token": refresh,

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 
-from itsm_ai.auth import service as auth_service
+from itsm_ai.auth import tokens as auth_tokens
 from itsm_ai.auth.dependencies import SESSION_COOKIE
 from itsm_ai.auth.models import User
 from itsm_ai.base.roles import ADMINS, DATA_ROLES, READERS, REQUESTERS, STAFF, Role
@@ -30,7 +30,7 @@ def _page_user(request: Request, db_session: DbSession) -> User | None:
     if not token:
         return None
     try:
-        user = auth_service.user_for_token(db_session=db_session, token=token)
+        user = auth_tokens.user_for_token(db_session=db_session, token=token)
     except AuthenticationError:
         return None
     request.state.page_identity = PageIdentity(user.username, user.role)

@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from itsm_ai.auth import service as auth_service
+from itsm_ai.auth import tokens as auth_tokens
 from itsm_ai.auth.dependencies import SESSION_COOKIE, client_address
 from itsm_ai.config import get_settings
 from itsm_ai.database import DbSession
@@ -87,7 +88,7 @@ def login(
         )
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    token, lifetime = auth_service.create_access_token(user)
+    token, lifetime = auth_tokens.create_access_token(user)
     target = _safe_next(next) or HOME[user.role]
     response = RedirectResponse(target, status.HTTP_303_SEE_OTHER)
     response.set_cookie(
@@ -111,7 +112,7 @@ def _secure_cookie(request: Request) -> bool:
 def logout(request: Request, db_session: DbSession, user: MaybeUser):
     """Forget the session cookie and revoke the user's tokens (a copied cookie stops working too)."""
     if user is not None:
-        auth_service.revoke_tokens(db_session=db_session, user=user)
+        auth_tokens.revoke_tokens(db_session=db_session, user=user)
     response = RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
     response.delete_cookie(
         SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=_secure_cookie(request)

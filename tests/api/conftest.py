@@ -154,7 +154,7 @@ def users(client) -> dict:
 
 def _sign_in_everyone() -> dict:
     from itsm_ai import database
-    from itsm_ai.auth import service
+    from itsm_ai.auth import service, tokens
     from itsm_ai.auth.models import UserCreate
     from itsm_ai.base.roles import Role
     from tests.conftest import Actor
@@ -175,7 +175,7 @@ def _sign_in_everyone() -> dict:
                 user_in=UserCreate(username=name, role=role),
                 actor=None,
             )
-            token, _ = service.create_access_token(user)
+            token, _ = tokens.create_access_token(user)
             actors[name] = Actor(name, str(role), {"Authorization": f"Bearer {token}"})
     return actors
 

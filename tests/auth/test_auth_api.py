@@ -44,7 +44,7 @@ def _stored_user(username: str) -> User:
 
 
 def _token(claims: dict, key: str | None = None) -> str:
-    from itsm_ai.auth.service import secret_key
+    from itsm_ai.auth.tokens import secret_key
 
     return jwt.encode(claims, key or secret_key(), algorithm="HS256")
 

@@ -8,7 +8,7 @@ import base64
 import pytest
 
 from itsm_ai import database
-from itsm_ai.auth import service
+from itsm_ai.auth import service, tokens
 from itsm_ai.auth.dependencies import authorised_user
 from itsm_ai.auth.models import UserCreate
 from itsm_ai.base.roles import Role
@@ -39,7 +39,7 @@ def _check(scheme: str, credentials: str):
 
 def test_bearer_and_basic_name_the_same_user(agent):
     with database.get_session() as session:
-        token, _ = service.create_access_token(service.get(db_session=session, user_id=agent))
+        token, _ = tokens.create_access_token(service.get(db_session=session, user_id=agent))
     assert _check("Bearer", f" {token} ") == agent
     assert _check("basic", _basic("ann", PASSWORD)) == agent
     assert _check("Basic", _basic("ann", PASSWORD)) == agent  # the second time from the verified cache
@@ -64,16 +64,16 @@ def test_bad_credentials_are_401(agent, scheme, credentials):
 def test_revoked_tokens_and_refresh_tokens_are_refused(agent):
     with database.get_session() as session:
         user = service.get(db_session=session, user_id=agent)
-        access, _ = service.create_access_token(user)
-        refresh, lifetime = service.create_refresh_token(user)
-    assert lifetime == service.REFRESH_TOKEN_SECONDS
+        access, _ = tokens.create_access_token(user)
+        refresh, lifetime = tokens.create_refresh_token(user)
+    assert lifetime == tokens.REFRESH_TOKEN_SECONDS
     with pytest.raises(AuthenticationError):
         _check("bearer", refresh)  # a refresh token is no bearer token
     with database.get_session() as session:
-        assert service.user_for_token(db_session=session, token=refresh, kind=service.REFRESH).id == agent
+        assert tokens.user_for_token(db_session=session, token=refresh, kind=tokens.REFRESH).id == agent
         with pytest.raises(AuthenticationError):
-            service.user_for_token(db_session=session, token=access, kind=service.REFRESH)
-        service.revoke_tokens(db_session=session, user=service.get(db_session=session, user_id=agent))
-    for token, kind in ((access, service.ACCESS), (refresh, service.REFRESH)):
+            tokens.user_for_token(db_session=session, token=access, kind=tokens.REFRESH)
+        tokens.revoke_tokens(db_session=session, user=service.get(db_session=session, user_id=agent))
+    for token, kind in ((access, tokens.ACCESS), (refresh, tokens.REFRESH)):
         with database.get_session() as session, pytest.raises(AuthenticationError):
-            service.user_for_token(db_session=session, token=token, kind=kind)
+            tokens.user_for_token(db_session=session, token=token, kind=kind)

@@ -21,7 +21,7 @@ empty_database = clean_database  # one clean-up for every test package (tests/co
 
 def sign_in_everyone() -> dict:
     """admin, agent, requester and data_scientist with tokens signed directly (login is tested elsewhere)."""
-    from itsm_ai.auth import service
+    from itsm_ai.auth import service, tokens
     from itsm_ai.auth.models import UserCreate
     from itsm_ai.base.roles import Role
     from tests.conftest import PASSWORD, Actor
@@ -40,7 +40,7 @@ def sign_in_everyone() -> dict:
                 user_in=UserCreate(username=name, role=role, password=PASSWORD),
                 actor=None,
             )
-            token, _ = service.create_access_token(user)
+            token, _ = tokens.create_access_token(user)
             actors[name] = Actor(name, str(role), {"Authorization": f"Bearer {token}"})
     return actors
 
