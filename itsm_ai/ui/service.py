@@ -160,6 +160,9 @@ def queue(
 # Up to this many matches the queue sorts the matching tickets by their clocks; above, it walks the running
 # clocks in deadline order and stops at the page (a sort of 25,000 joined rows is what made it slow).
 SMALL_QUEUE = COUNT_CAP
+# From this many rows into a big queue (or past its middle) a page is read by `_sla_page_deep`: its counts
+# (about 15 ms at 26,000 open tickets) cost less than walking this many clocks joined to their tickets.
+DEEP_PAGE = 4_000
 
 
 def _sla_page(db_session, model, sla, running, conds, clock_conds, total, limit, offset) -> list[int]:
@@ -185,8 +188,8 @@ def _sla_page(db_session, model, sla, running, conds, clock_conds, total, limit,
         matches = db_session.scalar(select(func.count()).select_from(model).where(*conds)) or 0
         if offset >= matches:
             return []  # a page past the end: the walk would read every running clock to find nothing
-        if not clock_conds and 2 * offset + limit > matches:
-            return _sla_page_from_end(db_session, model, sla, running, conds, clocked, matches, limit, offset)
+        if not clock_conds and (2 * offset + limit > matches or offset >= DEEP_PAGE):
+            return _sla_page_deep(db_session, model, sla, running, conds, clocked, matches, limit, offset)
     ids = list(db_session.scalars(forward.limit(limit).offset(offset)))
     if len(ids) == limit or clock_conds:
         return ids
@@ -223,10 +226,9 @@ def _clockless(db_session, model, sla, running):
     return ~select(sla.id).where(running, sla.record_id == model.id).exists()
 
 
-def _sla_page_from_end(db_session, model, sla, running, conds, clocked, matches, limit, offset) -> list[int]:
-    """A page in the back half of the SLA order, read from the end: the running clocks walked latest due
-    first stop after the rows behind the page, instead of after every row before it (the last page of
-    26,000: a walk of 18 clocks, not of 25,900)."""
+def _sla_page_deep(db_session, model, sla, running, conds, clocked, matches, limit, offset) -> list[int]:
+    """A page deep in the SLA order, walked from the nearer end of the running clocks (a back-half page
+    latest due first, reversed), and from their index alone when every running clock is a match's."""
     end = min(offset + limit, matches)
     clockless = (
         db_session.scalar(
@@ -237,11 +239,24 @@ def _sla_page_from_end(db_session, model, sla, running, conds, clocked, matches,
     with_clock = matches - clockless
     ids: list[int] = []
     if offset < with_clock:
-        # Positions offset..min(end, with_clock) of the clocks in order are these of the reversed order;
-        # (deadline, record_id) is unique, so the reversal is exact.
+        # A ticket has at most one resolution clock, so as many running clocks as matches with one means that
+        # no running clock belongs to a ticket outside the view (the usual case: clocks stop with the ticket).
+        # Their order is then the matches' order, read from the clocks' index without a row of the tickets
+        # (the middle page of 26,000: 54 -> 18 ms on SQLite).
+        running_clocks = db_session.scalar(select(func.count()).select_from(sla).where(running))
+        if running_clocks == with_clock:
+            walk = select(sla.record_id).where(running)
+        else:
+            walk = clocked
         stop = min(end, with_clock)
-        backward = clocked.order_by(sla.deadline.desc(), sla.record_id.desc())
-        ids = list(db_session.scalars(backward.limit(stop - offset).offset(with_clock - stop)))[::-1]
+        if offset <= with_clock - stop:
+            forward = walk.order_by(sla.deadline, sla.record_id)
+            ids = list(db_session.scalars(forward.limit(stop - offset).offset(offset)))
+        else:
+            # Positions offset..stop of the clocks in order are these of the reversed order; (deadline,
+            # record_id) is unique, so the reversal is exact.
+            backward = walk.order_by(sla.deadline.desc(), sla.record_id.desc())
+            ids = list(db_session.scalars(backward.limit(stop - offset).offset(with_clock - stop)))[::-1]
     if end > with_clock:
         start = max(offset, with_clock)
         rest = (

@@ -367,3 +367,51 @@ def test_queue_sla_pages_read_from_the_end_match_the_sorted_order(client, users,
     sorted_pages = read(small=True)
     assert sum(sorted_pages, []) == expected
     assert read(small=False) == sorted_pages
+
+
+@pytest.mark.parametrize("size", [2, 3])
+@pytest.mark.parametrize("stray", [False, True])
+def test_queue_sla_deep_pages_match_the_sorted_order(client, users, make, monkeypatch, size, stray):
+    """Every page of a big queue read as a deep page (from the nearer end; from the clocks' index alone when
+    each running clock is a match's) equals the small queue's sorted page, also when a running clock belongs
+    to a ticket outside the view (`stray`: a resolved ticket whose clock still runs, due first)."""
+    from datetime import timedelta
+
+    from itsm_ai.sla.models import TicketSla
+    from itsm_ai.sla.service import current_time
+    from itsm_ai.ticket.models import Incident
+    from itsm_ai.ui import service
+
+    monkeypatch.setattr(service, "PAGE_SIZE", size)
+    monkeypatch.setattr(service, "DEEP_PAGE", 0)
+    tickets = [make.incident(short_description=f"Ticket {i}")["number"] for i in range(9)]
+    outside = make.incident(short_description="Resolved with a running clock")["number"]
+    due_in = [7, 3, None, 3, 12, None, 1, 3, 5]  # hours; None: clock stopped
+    base = current_time()
+    with database.get_session() as session:
+        for number, hours in [*zip(tickets, due_in, strict=True), (outside, 2)]:
+            values = (
+                {"stopped_at": base}
+                if hours is None
+                else {"deadline": base + timedelta(hours=hours), "stopped_at": None}
+            )
+            session.execute(
+                update(TicketSla)
+                .where(TicketSla.record_id == _incident_id(session, number), TicketSla.kind == "resolution")
+                .values(**values)
+            )
+        if stray:
+            session.execute(update(Incident).where(Incident.number == outside).values(state="resolved"))
+    login(client, "agent")
+    queue = tickets + ([] if stray else [outside])
+    pages = -(-len(queue) // size) + 1  # one page past the end too
+
+    def read(small: bool) -> list[list[str]]:
+        monkeypatch.setattr(service, "SMALL_QUEUE", 10_000 if small else 0)
+        return [_numbers(client.get("/console", params={"page": p}).text) for p in range(1, pages + 1)]
+
+    first = [] if stray else [outside]
+    expected = [tickets[6], *first] + [tickets[i] for i in (1, 3, 7, 8, 0, 4, 2, 5)]
+    sorted_pages = read(small=True)
+    assert sum(sorted_pages, []) == expected
+    assert read(small=False) == sorted_pages
