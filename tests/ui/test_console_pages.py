@@ -106,9 +106,9 @@ def _incident_id(session, number: str) -> int:
 
 
 def test_queue_pages_through_every_ticket_once(client, users, make, monkeypatch):
-    from itsm_ai.ui import service
+    from itsm_ai.ui import agent_queue
 
-    monkeypatch.setattr(service, "PAGE_SIZE", 3)
+    monkeypatch.setattr(agent_queue, "PAGE_SIZE", 3)
     created = {make.incident(short_description=f"Ticket {i}")["number"] for i in range(7)}
     login(client, "agent")
     seen: list[str] = []
@@ -305,10 +305,10 @@ def test_queue_sla_order_pages_running_clocks_first_then_the_rest(client, users,
 
     from itsm_ai.sla.models import TicketSla
     from itsm_ai.sla.service import current_time
-    from itsm_ai.ui import service
+    from itsm_ai.ui import agent_queue
 
-    monkeypatch.setattr(service, "PAGE_SIZE", 2)
-    monkeypatch.setattr(service, "SMALL_QUEUE", 10_000 if small else 0)
+    monkeypatch.setattr(agent_queue, "PAGE_SIZE", 2)
+    monkeypatch.setattr(agent_queue, "SMALL_QUEUE", 10_000 if small else 0)
     tickets = [make.incident(short_description=f"Ticket {i}")["number"] for i in range(5)]
     due_in = {tickets[0]: 30, tickets[1]: 5, tickets[2]: 12}  # hours; tickets 3 and 4: clock stopped
     with database.get_session() as session:
@@ -338,9 +338,9 @@ def test_queue_sla_pages_read_from_the_end_match_the_sorted_order(client, users,
 
     from itsm_ai.sla.models import TicketSla
     from itsm_ai.sla.service import current_time
-    from itsm_ai.ui import service
+    from itsm_ai.ui import agent_queue
 
-    monkeypatch.setattr(service, "PAGE_SIZE", size)
+    monkeypatch.setattr(agent_queue, "PAGE_SIZE", size)
     tickets = [make.incident(short_description=f"Ticket {i}")["number"] for i in range(9)]
     due_in = [7, 3, None, 3, 12, None, 1, 3, None]  # hours; None: clock stopped
     base = current_time()
@@ -360,7 +360,7 @@ def test_queue_sla_pages_read_from_the_end_match_the_sorted_order(client, users,
     pages = -(-len(tickets) // size) + 1  # one page past the end too
 
     def read(small: bool) -> list[list[str]]:
-        monkeypatch.setattr(service, "SMALL_QUEUE", 10_000 if small else 0)
+        monkeypatch.setattr(agent_queue, "SMALL_QUEUE", 10_000 if small else 0)
         return [_numbers(client.get("/console", params={"page": p}).text) for p in range(1, pages + 1)]
 
     expected = [tickets[i] for i in (6, 1, 3, 7, 0, 4, 2, 5, 8)]
@@ -380,10 +380,10 @@ def test_queue_sla_deep_pages_match_the_sorted_order(client, users, make, monkey
     from itsm_ai.sla.models import TicketSla
     from itsm_ai.sla.service import current_time
     from itsm_ai.ticket.models import Incident
-    from itsm_ai.ui import service
+    from itsm_ai.ui import agent_queue
 
-    monkeypatch.setattr(service, "PAGE_SIZE", size)
-    monkeypatch.setattr(service, "DEEP_PAGE", 0)
+    monkeypatch.setattr(agent_queue, "PAGE_SIZE", size)
+    monkeypatch.setattr(agent_queue, "DEEP_PAGE", 0)
     tickets = [make.incident(short_description=f"Ticket {i}")["number"] for i in range(9)]
     outside = make.incident(short_description="Resolved with a running clock")["number"]
     due_in = [7, 3, None, 3, 12, None, 1, 3, 5]  # hours; None: clock stopped
@@ -407,7 +407,7 @@ def test_queue_sla_deep_pages_match_the_sorted_order(client, users, make, monkey
     pages = -(-len(queue) // size) + 1  # one page past the end too
 
     def read(small: bool) -> list[list[str]]:
-        monkeypatch.setattr(service, "SMALL_QUEUE", 10_000 if small else 0)
+        monkeypatch.setattr(agent_queue, "SMALL_QUEUE", 10_000 if small else 0)
         return [_numbers(client.get("/console", params={"page": p}).text) for p in range(1, pages + 1)]
 
     first = [] if stray else [outside]
