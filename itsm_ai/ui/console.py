@@ -108,6 +108,7 @@ def console_ticket(number: str, request: Request, db_session: DbSession, user: C
         "override": has_route(request, "POST", base + "/suggestions/{field}/override"),
         "duplicate": has_route(request, "POST", base + "/duplicate/confirm"),
         "similar": has_route(request, "GET", base + "/similar"),
+        "major": has_route(request, "POST", base + "/major-incident/problem"),
     }
     return render(
         request,

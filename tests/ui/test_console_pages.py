@@ -415,3 +415,36 @@ def test_queue_sla_deep_pages_match_the_sorted_order(client, users, make, monkey
     sorted_pages = read(small=True)
     assert sum(sorted_pages, []) == expected
     assert read(small=False) == sorted_pages
+
+
+def test_ticket_page_flags_a_major_incident_and_a_duplicate_first(client, users, make):
+    first, second, third = (
+        make.incident(short_description=f"Mail server down {i}")["number"] for i in range(3)
+    )
+    major = {"problem": None, "incidents": [first, second, third], "status": "suggested", "score": 0.81}
+    duplicate = {"number": first, "score": 0.955, "status": "suggested"}
+    _set_suggestions(third, {"major_incident": major, "duplicate": duplicate})
+    login(client, "agent")
+    page = client.get(f"/console/tickets/{third}").text
+    alerts = page[page.index('id="ai-alerts"') :]
+    assert page.index('id="ai-alerts"') < page.index('id="details"')  # above the fold, before the details
+    alerts = alerts[: alerts.index("</section>")]
+    assert "3 similar open incidents" in alerts and "(each at least 81% similar)" in alerts
+    assert f'href="/console/tickets/{second}"' in alerts and "this one" in alerts
+    assert f'data-url="/api/v1/incidents/{third}/major-incident/problem"' in alerts
+    assert f'Possible duplicate of <a href="/console/tickets/{first}">{first}</a> (96% similar)' in alerts
+
+    created = client.post(f"/api/v1/incidents/{third}/major-incident/problem", headers=users["agent"].headers)
+    assert created.status_code in (200, 201), created.text
+    page = client.get(f"/console/tickets/{third}").text
+    problem = make.get(f"incidents/{third}")["problem"]
+    assert problem and f'Problem <a href="/console/tickets/{problem}">{problem}</a> links them.' in page
+    assert "/major-incident/problem" not in page
+    login(client, "requester")  # a requester never sees the console page
+    assert client.get(f"/console/tickets/{third}", follow_redirects=False).status_code in (302, 303, 403, 404)
+
+
+def test_ticket_page_without_flags_has_no_alerts(client, users, make):
+    number = make.incident(short_description="Printer jam")["number"]
+    login(client, "agent")
+    assert 'id="ai-alerts"' not in client.get(f"/console/tickets/{number}").text

@@ -402,3 +402,10 @@ def test_models_page_for_data_scientists_and_admins(client, users, tmp_path, mon
     for name in ("agent", "requester"):
         login(client, name)
         assert client.get("/console/models").status_code == 403
+
+
+def test_pages_name_an_icon_that_is_served(client):
+    # Without one the browser asked for /favicon.ico on every page and logged a 404 in the console.
+    assert '<link rel="icon" href="/static/favicon.svg"' in client.get("/login").text
+    icon = client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
