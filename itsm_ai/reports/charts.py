@@ -68,7 +68,8 @@ NO_DATA = "No data in this range."
 def _no_data() -> str:
     # Said inside the chart: an empty frame looked like a chart that failed to load.
     return (
-        f'<text x="{WIDTH / 2:.0f}" y="{HEIGHT / 2:.0f}" text-anchor="middle" font-size="{FONT + 3}" fill="#4a5561">{NO_DATA}</text>'
+        f'<text x="{WIDTH / 2:.0f}" y="{HEIGHT / 2:.0f}" text-anchor="middle" font-size="{FONT + 3}" '
+        f'fill="#4a5561">{NO_DATA}</text>'
     )
 
 
