@@ -448,3 +448,19 @@ def test_ticket_page_without_flags_has_no_alerts(client, users, make):
     number = make.incident(short_description="Printer jam")["number"]
     login(client, "agent")
     assert 'id="ai-alerts"' not in client.get(f"/console/tickets/{number}").text
+
+
+def test_review_list_links_the_tickets_a_draft_came_from(client, users, make):
+    from itsm_ai.knowledge.article.models import KnowledgeArticle
+
+    source = make.incident(short_description="Outlook asks for the password")["number"]
+    draft = make.article(short_description="Outlook password prompts", text="Clear the credentials")
+    with database.get_session() as session:
+        session.execute(
+            update(KnowledgeArticle)
+            .where(KnowledgeArticle.number == draft["number"])
+            .values(state="review", source_tickets=[source])
+        )
+    login(client, "agent")
+    page = client.get("/console/knowledge").text
+    assert f'from <a href="/console/tickets/{source}">{source}</a>' in page
