@@ -464,3 +464,34 @@ def test_review_list_links_the_tickets_a_draft_came_from(client, users, make):
     login(client, "agent")
     page = client.get("/console/knowledge").text
     assert f'from <a href="/console/tickets/{source}">{source}</a>' in page
+
+
+def test_long_suggested_fixes_open_on_demand(client, users, make):
+    number = make.incident(short_description="Upgrade Ubuntu")["number"]
+    long_fix = "Run sudo do-release-upgrade from a terminal. " * 20
+    similar = [
+        {
+            "number": "INC0000901",
+            "record_type": "incident",
+            "short_description": "Upgrade 22.04",
+            "state": "closed",
+            "score": 0.8,
+            "suggested_fix": long_fix,
+        },
+        {
+            "number": "INC0000902",
+            "record_type": "incident",
+            "short_description": "Upgrade 20.04",
+            "state": "closed",
+            "score": 0.7,
+            "suggested_fix": "Reboot first.",
+        },
+    ]
+    _set_suggestions(number, {"similar": similar})
+    login(client, "agent")
+    page = client.get(f"/console/tickets/{number}").text
+    block = page[page.index('id="similar-list"') :]
+    summary = re.search(r'<details class="fix"><summary>Suggested fix: ([^<]*)</summary>', block)
+    assert summary and len(summary.group(1)) <= 241 and summary.group(1).endswith("…")
+    assert long_fix.strip() in block  # the whole fix is still there, inside the details
+    assert '<p class="fix">Suggested fix: Reboot first.</p>' in block  # a short one is shown as it is
