@@ -39,6 +39,8 @@ def _pages(tickets: list[str], word: str, open_tickets: int) -> list[tuple[str, 
     last = max(1, -(-open_tickets // 50))  # the queue's page size
     pages = [
         ("queue: all open, SLA order", "/console"),
+        ("queue: SLA order, middle page", f"/console?page={max(1, (last + 1) // 2)}"),
+        ("queue: SLA order, a quarter in", f"/console?page={max(1, (last + 3) // 4)}"),
         ("queue: SLA order, last page", f"/console?page={last}"),
         ("queue: assigned to me", "/console?view=mine"),
         ("queue: my groups", "/console?view=my_groups"),

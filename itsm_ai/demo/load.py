@@ -71,6 +71,28 @@ CATALOG = (
         "Storage & Backup",
     ),
 )
+# The questions an item asks when it is ordered (the portal shows them; the API validates the answers).
+QUESTIONS = {
+    "Software licence": [
+        {
+            "name": "application",
+            "label": "Which application",
+            "type": "choice",
+            "required": True,
+            "choices": ["Adobe Acrobat Pro", "Microsoft Visio", "JetBrains IntelliJ IDEA", "Zoom Pro"],
+        },
+    ],
+    "Standard laptop": [
+        {"name": "keyboard", "label": "Keyboard layout", "type": "choice", "choices": ["US", "UK", "German"]},
+    ],
+    "Shared mailbox": [
+        {"name": "address", "label": "Mailbox address", "required": True},
+        {"name": "members", "label": "Members (usernames, comma separated)"},
+    ],
+    "VPN access": [
+        {"name": "personal_device", "label": "I will also connect from a personal device", "type": "boolean"},
+    ],
+}
 # Items approved by the caller's manager, each with the group that decides for a caller without one.
 MANAGER_APPROVAL = {"Standard laptop": "Procurement"}
 # The demo requester's manager: a laptop Alice orders waits for Sam's approval in the console.
@@ -210,6 +232,7 @@ def _catalog(session: Session, counts: Counter[str], admin) -> None:
                 fulfilment_group=group,
                 approval_by_manager=name in MANAGER_APPROVAL,
                 approval_group=MANAGER_APPROVAL.get(name),
+                variables=QUESTIONS.get(name),
             )
             records.create(db_session=session, spec=CATALOG_ITEM, data=item.model_dump(), actor=admin)
             counts["catalog_items"] += 1

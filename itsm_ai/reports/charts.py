@@ -62,6 +62,17 @@ def _label_every(n: int, width: float) -> int:
     return max(1, math.ceil(n * 44 / max(width, 1)))
 
 
+NO_DATA = "No data in this range."
+
+
+def _no_data() -> str:
+    # Said inside the chart: an empty frame looked like a chart that failed to load.
+    return (
+        f'<text x="{WIDTH / 2:.0f}" y="{HEIGHT / 2:.0f}" text-anchor="middle" font-size="{FONT + 3}" '
+        f'fill="#4a5561">{NO_DATA}</text>'
+    )
+
+
 def _frame(title: str, desc: str, body: list[str]) -> str:
     uid = next(_ids)
     return (
@@ -166,7 +177,7 @@ def line_chart(
 ) -> str:
     """Lines over ordered categories (periods); markers on every point, gaps where a value is None."""
     if not categories:
-        return _frame(title, "No data in this range.", [])
+        return _frame(title, NO_DATA, [_no_data()])
     top = 1.0 if percent else _top(series, False, len(categories))
     ticks = nice_ticks(top) if not percent else [0, 0.25, 0.5, 0.75, 1.0]
     top = ticks[-1]
@@ -216,7 +227,7 @@ def bar_chart(
 ) -> str:
     """Vertical bars per category: side by side per series, or stacked."""
     if not categories:
-        return _frame(title, "No data in this range.", [])
+        return _frame(title, NO_DATA, [_no_data()])
     top = 1.0 if percent else _top(series, stacked, len(categories))
     ticks = nice_ticks(top) if not percent else [0, 0.25, 0.5, 0.75, 1.0]
     top = ticks[-1]

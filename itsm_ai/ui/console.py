@@ -13,7 +13,7 @@ from itsm_ai.knowledge.article.service import ARTICLE
 from itsm_ai.records import service as record_service
 from itsm_ai.sla import service as sla_service
 from itsm_ai.ticket.enums import ResolutionCode
-from itsm_ai.ui import service
+from itsm_ai.ui import agent_queue, article_reads, form_choices, ticket_reads
 from itsm_ai.ui.api_routes import has_route
 from itsm_ai.ui.mail_pages import ticket_files
 from itsm_ai.ui.page_auth import ConsoleUser, PageRoute, StaffPageUser
@@ -40,9 +40,9 @@ def console_queue(
 ):
     """The work queue: open tickets of a saved view, searched, filtered by group, state and priority, soonest
     SLA due first, a page at a time."""
-    size = service.PAGE_SIZE
+    size = agent_queue.PAGE_SIZE
     level = int(priority) if priority else None
-    rows, total = service.queue(
+    rows, total = agent_queue.queue(
         db_session=db_session,
         record_type=type,
         groups=[group] if group else None,
@@ -71,22 +71,22 @@ def console_queue(
         user,
         rows=rows,
         total=total,
-        groups=service.group_names(db_session=db_session),
+        groups=form_choices.group_names(db_session=db_session),
         states=transitions.states(type),
         filters=filters,
-        views=service.QUEUE_VIEWS,
+        views=agent_queue.QUEUE_VIEWS,
         page=page,
         first=(page - 1) * size + 1,
         prev_url=f"/console?{urlencode({**kept, 'page': page - 1})}" if page > 1 else None,
-        more=total > service.COUNT_CAP,
+        more=total > agent_queue.COUNT_CAP,
         next_url=(
             f"/console?{urlencode({**kept, 'page': page + 1})}"
-            if page * size < total or (total > service.COUNT_CAP and len(rows) == size)
+            if page * size < total or (total > agent_queue.COUNT_CAP and len(rows) == size)
             else None
         ),
-        view_urls={v: f"/console?{urlencode({'type': type, 'view': v})}" for v in service.QUEUE_VIEWS},
+        view_urls={v: f"/console?{urlencode({'type': type, 'view': v})}" for v in agent_queue.QUEUE_VIEWS},
         api_path="incidents" if type == "incident" else "requests",
-        staff=service.staff_usernames(db_session=db_session),
+        staff=form_choices.staff_usernames(db_session=db_session),
         can_edit=user.role in STAFF,
     )
 
@@ -99,7 +99,7 @@ def _suggestion_fields(suggestions: dict[str, Any] | None) -> list[tuple[str, di
 @router.get("/console/tickets/{number}")
 def console_ticket(number: str, request: Request, db_session: DbSession, user: ConsoleUser):
     """A ticket with its triage suggestions, similar tickets, duplicate flag, SLA clocks and history."""
-    spec, obj = service.load_ticket(db_session=db_session, user=user, number=number)
+    spec, obj = ticket_reads.load_ticket(db_session=db_session, user=user, number=number)
     ticket = record_service.serialize(spec, obj)
     suggestions = ticket.get("suggestions") or {}
     base = f"/api/v1/{spec.path}/{{ref}}"
@@ -108,6 +108,7 @@ def console_ticket(number: str, request: Request, db_session: DbSession, user: C
         "override": has_route(request, "POST", base + "/suggestions/{field}/override"),
         "duplicate": has_route(request, "POST", base + "/duplicate/confirm"),
         "similar": has_route(request, "GET", base + "/similar"),
+        "major": has_route(request, "POST", base + "/major-incident/problem"),
     }
     return render(
         request,
@@ -122,16 +123,16 @@ def console_ticket(number: str, request: Request, db_session: DbSession, user: C
         duplicate=suggestions.get("duplicate"),
         routes=routes,
         clocks=sla_service.clocks_for(db_session=db_session, spec=spec, obj=obj),
-        history=service.history(db_session=db_session, spec=spec, obj=obj, include_internal=True),
+        history=ticket_reads.history(db_session=db_session, spec=spec, obj=obj, include_internal=True),
         next_states=transitions.allowed_next(
             spec.record_type, obj.state, change_type=getattr(obj, "change_type", None)
         ),
         resolution_codes=[str(c) for c in ResolutionCode],
         files=ticket_files(db_session=db_session, spec=spec, obj=obj, user=user),
-        groups=service.group_names(db_session=db_session),
-        members=service.members_of(db_session=db_session, group=ticket.get("assignment_group")),
-        categories=service.known_categories(db_session=db_session, spec=spec),
-        approvals=service.approvals(db_session=db_session, spec=spec, obj=obj, user=user),
+        groups=form_choices.group_names(db_session=db_session),
+        members=form_choices.members_of(db_session=db_session, group=ticket.get("assignment_group")),
+        categories=form_choices.known_categories(db_session=db_session, spec=spec),
+        approvals=ticket_reads.approvals(db_session=db_session, spec=spec, obj=obj, user=user),
         item_needs_approval=bool(getattr(getattr(obj, "catalog_item_ref", None), "requires_approval", False)),
     )
 
@@ -145,7 +146,7 @@ def console_new_ticket(
     caller: Annotated[str | None, Query(max_length=80)] = None,
 ):
     """Open a ticket on behalf of a caller (a phone call, a walk-up)."""
-    spec = service.QUEUE_TYPES[type]
+    spec = ticket_reads.QUEUE_TYPES[type]
     return render(
         request,
         "console/new.html",
@@ -153,9 +154,9 @@ def console_new_ticket(
         type=type,
         api_path=spec.path,
         caller=caller or "",
-        callers=service.requester_usernames(db_session=db_session),
-        groups=service.group_names(db_session=db_session),
-        categories=service.known_categories(db_session=db_session, spec=spec),
+        callers=form_choices.requester_usernames(db_session=db_session),
+        groups=form_choices.group_names(db_session=db_session),
+        categories=form_choices.known_categories(db_session=db_session, spec=spec),
     )
 
 
@@ -170,7 +171,7 @@ def console_knowledge(
 ):
     """Knowledge for agents: articles in every state, searched; the review queue; new articles and drafts."""
     size = 50
-    articles, total = service.list_articles(
+    articles, total = article_reads.list_articles(
         db_session=db_session, state=state, q=q, limit=size, offset=(page - 1) * size
     )
     kept = {k: v for k, v in (("state", state), ("q", q)) if v}
@@ -180,7 +181,7 @@ def console_knowledge(
         user,
         articles=articles,
         total=total,
-        review=service.articles_in_review(db_session=db_session),
+        review=article_reads.articles_in_review(db_session=db_session),
         filters={"state": state or "", "q": q or ""},
         prev_url=f"/console/knowledge?{urlencode({**kept, 'page': page - 1})}" if page > 1 else None,
         next_url=f"/console/knowledge?{urlencode({**kept, 'page': page + 1})}"
@@ -198,7 +199,7 @@ def console_article_new(request: Request, user: StaffPageUser):
 @router.get("/console/knowledge/{number}/edit")
 def console_article_edit(number: str, request: Request, db_session: DbSession, user: StaffPageUser):
     """Edit an article's title, category, keywords and Markdown text."""
-    obj = service.load_article(db_session=db_session, user=user, number=number)
+    obj = article_reads.load_article(db_session=db_session, user=user, number=number)
     return render(request, "console/article_edit.html", user, article=record_service.serialize(ARTICLE, obj))
 
 
@@ -213,9 +214,9 @@ def console_article(
 ):
     """One knowledge article in any state (staff and data scientists), rendered, with a diff between two of
     its text versions (the latest against the one before by default)."""
-    obj = service.load_article(db_session=db_session, user=user, number=number)
+    obj = article_reads.load_article(db_session=db_session, user=user, number=number)
     article = record_service.serialize(ARTICLE, obj)
-    versions = service.article_versions(db_session=db_session, obj=obj)
+    versions = article_reads.article_versions(db_session=db_session, obj=obj)
     last = len(versions)
     new_n = min(new or last, last)
     old_n = min(old or max(new_n - 1, 1), last)

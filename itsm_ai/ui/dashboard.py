@@ -11,7 +11,7 @@ from itsm_ai.database import DbSession
 from itsm_ai.errors import InvalidInputError
 from itsm_ai.reports import dashboard
 from itsm_ai.reports.enums import Interval
-from itsm_ai.ui import service
+from itsm_ai.ui import form_choices
 from itsm_ai.ui.page_auth import ConsoleUser, PageRoute
 from itsm_ai.ui.rendering import render
 
@@ -59,5 +59,5 @@ def console_reports(
             "group": group or "",
         },
         intervals=[i.value for i in Interval if i != Interval.all],
-        groups=service.group_names(db_session=db_session),
+        groups=form_choices.group_names(db_session=db_session),
     )

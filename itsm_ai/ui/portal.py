@@ -10,7 +10,7 @@ from itsm_ai.approval import service as approval_service
 from itsm_ai.database import DbSession
 from itsm_ai.knowledge.article.service import ARTICLE
 from itsm_ai.records import service as record_service
-from itsm_ai.ui import service
+from itsm_ai.ui import article_reads, form_choices, ticket_reads
 from itsm_ai.ui.api_routes import has_route
 from itsm_ai.ui.mail_pages import ticket_files
 from itsm_ai.ui.page_auth import PageRoute, PortalUser
@@ -38,7 +38,7 @@ def portal_tickets(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ):
     """The requester's own tickets: a page of 20, open or closed, searched by number or title."""
-    tickets, total = service.my_tickets(
+    tickets, total = ticket_reads.my_tickets(
         db_session=db_session, user=user, status=status, q=q, offset=offset, limit=PAGE_SIZE
     )
     return render(
@@ -57,10 +57,10 @@ def portal_tickets(
 @router.get("/portal/tickets/{number}")
 def portal_ticket(number: str, request: Request, db_session: DbSession, user: PortalUser):
     """One of the requester's tickets with its public history (never work notes)."""
-    spec, obj = service.load_ticket(db_session=db_session, user=user, number=number)
+    spec, obj = ticket_reads.load_ticket(db_session=db_session, user=user, number=number)
     ticket = record_service.serialize(spec, obj)
     ticket.pop("suggestions", None)
-    entries = service.history(db_session=db_session, spec=spec, obj=obj, include_internal=False)
+    entries = ticket_reads.history(db_session=db_session, spec=spec, obj=obj, include_internal=False)
     files = ticket_files(db_session=db_session, spec=spec, obj=obj, user=user)
     approvals = approval_service.list_for_record(
         db_session=db_session, record_type=spec.record_type, record_id=obj.id
@@ -88,7 +88,7 @@ def portal_knowledge(
     q: Annotated[str | None, Query(max_length=200)] = None,
 ):
     """Search published knowledge articles."""
-    articles = service.search_articles(db_session=db_session, user=user, q=q)
+    articles = article_reads.search_articles(db_session=db_session, user=user, q=q)
     return render(request, "portal/knowledge.html", user, articles=articles, q=q or "")
 
 
@@ -96,7 +96,7 @@ def portal_knowledge(
 def portal_article(number: str, request: Request, db_session: DbSession, user: PortalUser):
     """One published article, with 'was this helpful?' when the API takes feedback."""
     article = record_service.serialize(
-        ARTICLE, service.load_article(db_session=db_session, user=user, number=number)
+        ARTICLE, article_reads.load_article(db_session=db_session, user=user, number=number)
     )
     feedback = has_route(request, "POST", "/api/v1/knowledge/{ref}/feedback")
     return render(request, "portal/article.html", user, article=article, feedback=feedback)
@@ -105,4 +105,4 @@ def portal_article(number: str, request: Request, db_session: DbSession, user: P
 @router.get("/portal/catalog")
 def portal_catalog(request: Request, db_session: DbSession, user: PortalUser):
     """Active catalog items; ordering one creates a service request through the API."""
-    return render(request, "portal/catalog.html", user, items=service.catalog(db_session=db_session))
+    return render(request, "portal/catalog.html", user, items=form_choices.catalog(db_session=db_session))

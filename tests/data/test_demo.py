@@ -10,6 +10,7 @@ import pytest
 from itsm_ai.demo.data import REQUESTERS, SHOWCASE, qa_items
 from itsm_ai.demo.load import load_demo
 from itsm_ai.demo.triage_models import ensure_demo_models
+from tests.api.conftest import assert_error
 
 API = "/api/v1"
 ANONYMISED = re.compile(r"^(Group|Category|Subcategory|Caller|Location) \d+$")
@@ -87,6 +88,16 @@ def test_demo_loads_once_and_shows_each_ai_feature(client):
     assert 5 <= own["total"] <= 10 and all(i["caller"] == "alice" for i in own["items"])
     published = client.get(f"{API}/knowledge", headers=alice).json()
     assert published["total"] == 8 and all(a["state"] == "published" for a in published["items"])
+
+    # Items ask their questions: an order without a required answer is refused naming it.
+    licence = client.post(f"{API}/requests", json={"catalog_item": "Software licence"}, headers=alice)
+    assert_error(licence, 422, field="variables.application")
+    licence = client.post(
+        f"{API}/requests",
+        json={"catalog_item": "Software licence", "variables": {"application": "Microsoft Visio"}},
+        headers=alice,
+    )
+    assert licence.status_code == 201, licence.text
 
     # Alice's manager is Sam (agent): her laptop order asks him and the Procurement group, which decides for
     # a caller without a manager.

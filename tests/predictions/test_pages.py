@@ -23,6 +23,8 @@ def test_queue_and_ticket_page_show_the_predictions(client, users, make, trained
     block = page[page.index('id="predictions"') :]
     assert "Breach risk" in block and percent in block
     assert re.search(r"Time to resolve</strong> about [\d.]+ h more", block)
+    # The time the figure was computed reads like every other time on the page, not as a raw ISO stamp.
+    assert re.search(r"\(as of \d{4}-\d\d-\d\d \d\d:\d\d UTC;", block), block[:600]
     assert f"model {prediction['ttr_version']}" in block
 
 

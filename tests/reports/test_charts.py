@@ -78,7 +78,9 @@ def test_bars_are_to_scale_and_stack():
 
 
 def test_empty_and_crowded_charts():
-    assert "No data" in line_chart("Nothing", [], [])
+    for empty in (line_chart("Nothing", [], []), bar_chart("Nothing", [], [])):
+        # Said where the chart would be (visible text), not only in its description for screen readers.
+        assert [t.text for t in parse(empty).findall("s:text", NS)] == ["No data in this range."]
     many = [f"2016-{d:03d}" for d in range(365)]
     root = parse(line_chart("Daily", many, [Series("opened", list(range(365)))]))
     shown = [t for t in root.findall("s:text", NS) if t.text and t.text.startswith("2016-")]

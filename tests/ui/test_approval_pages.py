@@ -91,3 +91,15 @@ def test_admin_users_page_sets_and_removes_managers(client, users, make):
     assert '<th scope="col">Manager</th>' in page and 'list="user-names"' in page
     assert 'value="agent2"' in page and "Remove manager" in page
     assert '<datalist id="user-names">' in page and '<option value="requester2">' in page
+
+
+def test_catalog_says_an_item_is_approved_by_the_callers_manager(client, users, make):
+    make.group("Procurement")
+    make.catalog_item(
+        "Laptop", requires_approval=True, approval_by_manager=True, approval_group="Procurement"
+    )
+    make.catalog_item("Phone", requires_approval=True, approval_by_manager=True)
+    login(client, "requester")
+    page = client.get("/portal/catalog").text
+    assert "needs approval by your manager or Procurement, asked when you order" in page
+    assert "needs approval by your manager, asked when you order" in page

@@ -235,3 +235,30 @@ def test_knowledge_write_edit_compare_and_publish(app, users, make, browser, sho
         review.get_by_role("button", name="Publish").click()
         page.get_by_text("No article is waiting for review.").wait_for()
         assert make.get(f"knowledge/{number}")["state"] == "published"
+
+
+def test_the_callers_manager_approves_a_request(app, users, make, browser, shots):  # noqa: F811
+    current = make.get("users/requester", as_="admin")
+    make.patch("users/requester", {"version": current["version"], "manager": "agent2"}, as_="admin")
+    make.catalog_item("Laptop", requires_approval=True, approval_by_manager=True)
+    req = make.request(as_="requester", catalog_item="Laptop", short_description="Laptop for the trip")
+    assert (req["state"], req["approval"]) == ("approval", "requested")
+    with running(app) as base:
+        page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+        _login(page, base, "agent2", "/console")
+        # The manager hears of it in the notifications and follows the link to the request.
+        page.goto(f"{base}/console/notifications")
+        page.get_by_role("link", name=re.compile(rf"\[{req['number']}\] Approval requested")).click()
+        page.wait_for_url(re.compile(rf".*/console/tickets/{req['number']}$"))
+        approvals = page.locator("#approvals")
+        assert "Round 1: agent2" in approvals.inner_text()
+        assert "(asked on creation: the caller's manager)" in approvals.inner_text()
+        _check(page, shots, "manager-approval")
+        page.get_by_label("Comment (optional)").fill("Fine for the trip")
+        page.get_by_role("button", name="Approve").click()
+        approvals.locator(".badge", has_text="approved").wait_for()
+        decided = approvals.inner_text()
+        assert "the caller's manager) by agent2" in decided and "Fine for the trip" in decided
+        page.screenshot(path=str(shots / "manager-approved-1280.png"), full_page=True)
+    done = make.get(f"requests/{req['number']}")
+    assert (done["approval"], done["state"]) == ("approved", "fulfilment")

@@ -106,9 +106,9 @@ def _incident_id(session, number: str) -> int:
 
 
 def test_queue_pages_through_every_ticket_once(client, users, make, monkeypatch):
-    from itsm_ai.ui import service
+    from itsm_ai.ui import agent_queue
 
-    monkeypatch.setattr(service, "PAGE_SIZE", 3)
+    monkeypatch.setattr(agent_queue, "PAGE_SIZE", 3)
     created = {make.incident(short_description=f"Ticket {i}")["number"] for i in range(7)}
     login(client, "agent")
     seen: list[str] = []
@@ -305,10 +305,10 @@ def test_queue_sla_order_pages_running_clocks_first_then_the_rest(client, users,
 
     from itsm_ai.sla.models import TicketSla
     from itsm_ai.sla.service import current_time
-    from itsm_ai.ui import service
+    from itsm_ai.ui import agent_queue
 
-    monkeypatch.setattr(service, "PAGE_SIZE", 2)
-    monkeypatch.setattr(service, "SMALL_QUEUE", 10_000 if small else 0)
+    monkeypatch.setattr(agent_queue, "PAGE_SIZE", 2)
+    monkeypatch.setattr(agent_queue, "SMALL_QUEUE", 10_000 if small else 0)
     tickets = [make.incident(short_description=f"Ticket {i}")["number"] for i in range(5)]
     due_in = {tickets[0]: 30, tickets[1]: 5, tickets[2]: 12}  # hours; tickets 3 and 4: clock stopped
     with database.get_session() as session:
@@ -338,9 +338,9 @@ def test_queue_sla_pages_read_from_the_end_match_the_sorted_order(client, users,
 
     from itsm_ai.sla.models import TicketSla
     from itsm_ai.sla.service import current_time
-    from itsm_ai.ui import service
+    from itsm_ai.ui import agent_queue
 
-    monkeypatch.setattr(service, "PAGE_SIZE", size)
+    monkeypatch.setattr(agent_queue, "PAGE_SIZE", size)
     tickets = [make.incident(short_description=f"Ticket {i}")["number"] for i in range(9)]
     due_in = [7, 3, None, 3, 12, None, 1, 3, None]  # hours; None: clock stopped
     base = current_time()
@@ -360,10 +360,138 @@ def test_queue_sla_pages_read_from_the_end_match_the_sorted_order(client, users,
     pages = -(-len(tickets) // size) + 1  # one page past the end too
 
     def read(small: bool) -> list[list[str]]:
-        monkeypatch.setattr(service, "SMALL_QUEUE", 10_000 if small else 0)
+        monkeypatch.setattr(agent_queue, "SMALL_QUEUE", 10_000 if small else 0)
         return [_numbers(client.get("/console", params={"page": p}).text) for p in range(1, pages + 1)]
 
     expected = [tickets[i] for i in (6, 1, 3, 7, 0, 4, 2, 5, 8)]
     sorted_pages = read(small=True)
     assert sum(sorted_pages, []) == expected
     assert read(small=False) == sorted_pages
+
+
+@pytest.mark.parametrize("size", [2, 3])
+@pytest.mark.parametrize("stray", [False, True])
+def test_queue_sla_deep_pages_match_the_sorted_order(client, users, make, monkeypatch, size, stray):
+    """Every page of a big queue read as a deep page (from the nearer end; from the clocks' index alone when
+    each running clock is a match's) equals the small queue's sorted page, also when a running clock belongs
+    to a ticket outside the view (`stray`: a resolved ticket whose clock still runs, due first)."""
+    from datetime import timedelta
+
+    from itsm_ai.sla.models import TicketSla
+    from itsm_ai.sla.service import current_time
+    from itsm_ai.ticket.models import Incident
+    from itsm_ai.ui import agent_queue
+
+    monkeypatch.setattr(agent_queue, "PAGE_SIZE", size)
+    monkeypatch.setattr(agent_queue, "DEEP_PAGE", 0)
+    tickets = [make.incident(short_description=f"Ticket {i}")["number"] for i in range(9)]
+    outside = make.incident(short_description="Resolved with a running clock")["number"]
+    due_in = [7, 3, None, 3, 12, None, 1, 3, 5]  # hours; None: clock stopped
+    base = current_time()
+    with database.get_session() as session:
+        for number, hours in [*zip(tickets, due_in, strict=True), (outside, 2)]:
+            values = (
+                {"stopped_at": base}
+                if hours is None
+                else {"deadline": base + timedelta(hours=hours), "stopped_at": None}
+            )
+            session.execute(
+                update(TicketSla)
+                .where(TicketSla.record_id == _incident_id(session, number), TicketSla.kind == "resolution")
+                .values(**values)
+            )
+        if stray:
+            session.execute(update(Incident).where(Incident.number == outside).values(state="resolved"))
+    login(client, "agent")
+    queue = tickets + ([] if stray else [outside])
+    pages = -(-len(queue) // size) + 1  # one page past the end too
+
+    def read(small: bool) -> list[list[str]]:
+        monkeypatch.setattr(agent_queue, "SMALL_QUEUE", 10_000 if small else 0)
+        return [_numbers(client.get("/console", params={"page": p}).text) for p in range(1, pages + 1)]
+
+    first = [] if stray else [outside]
+    expected = [tickets[6], *first] + [tickets[i] for i in (1, 3, 7, 8, 0, 4, 2, 5)]
+    sorted_pages = read(small=True)
+    assert sum(sorted_pages, []) == expected
+    assert read(small=False) == sorted_pages
+
+
+def test_ticket_page_flags_a_major_incident_and_a_duplicate_first(client, users, make):
+    first, second, third = (
+        make.incident(short_description=f"Mail server down {i}")["number"] for i in range(3)
+    )
+    major = {"problem": None, "incidents": [first, second, third], "status": "suggested", "score": 0.81}
+    duplicate = {"number": first, "score": 0.955, "status": "suggested"}
+    _set_suggestions(third, {"major_incident": major, "duplicate": duplicate})
+    login(client, "agent")
+    page = client.get(f"/console/tickets/{third}").text
+    alerts = page[page.index('id="ai-alerts"') :]
+    assert page.index('id="ai-alerts"') < page.index('id="details"')  # above the fold, before the details
+    alerts = alerts[: alerts.index("</section>")]
+    assert "3 similar open incidents" in alerts and "(each at least 81% similar)" in alerts
+    assert f'href="/console/tickets/{second}"' in alerts and "this one" in alerts
+    assert f'data-url="/api/v1/incidents/{third}/major-incident/problem"' in alerts
+    assert f'Possible duplicate of <a href="/console/tickets/{first}">{first}</a> (96% similar)' in alerts
+
+    created = client.post(f"/api/v1/incidents/{third}/major-incident/problem", headers=users["agent"].headers)
+    assert created.status_code in (200, 201), created.text
+    page = client.get(f"/console/tickets/{third}").text
+    problem = make.get(f"incidents/{third}")["problem"]
+    assert problem and f'Problem <a href="/console/tickets/{problem}">{problem}</a> links them.' in page
+    assert "/major-incident/problem" not in page
+    login(client, "requester")  # a requester never sees the console page
+    assert client.get(f"/console/tickets/{third}", follow_redirects=False).status_code in (302, 303, 403, 404)
+
+
+def test_ticket_page_without_flags_has_no_alerts(client, users, make):
+    number = make.incident(short_description="Printer jam")["number"]
+    login(client, "agent")
+    assert 'id="ai-alerts"' not in client.get(f"/console/tickets/{number}").text
+
+
+def test_review_list_links_the_tickets_a_draft_came_from(client, users, make):
+    from itsm_ai.knowledge.article.models import KnowledgeArticle
+
+    source = make.incident(short_description="Outlook asks for the password")["number"]
+    draft = make.article(short_description="Outlook password prompts", text="Clear the credentials")
+    with database.get_session() as session:
+        session.execute(
+            update(KnowledgeArticle)
+            .where(KnowledgeArticle.number == draft["number"])
+            .values(state="review", source_tickets=[source])
+        )
+    login(client, "agent")
+    page = client.get("/console/knowledge").text
+    assert f'from <a href="/console/tickets/{source}">{source}</a>' in page
+
+
+def test_long_suggested_fixes_open_on_demand(client, users, make):
+    number = make.incident(short_description="Upgrade Ubuntu")["number"]
+    long_fix = "Run sudo do-release-upgrade from a terminal. " * 20
+    similar = [
+        {
+            "number": "INC0000901",
+            "record_type": "incident",
+            "short_description": "Upgrade 22.04",
+            "state": "closed",
+            "score": 0.8,
+            "suggested_fix": long_fix,
+        },
+        {
+            "number": "INC0000902",
+            "record_type": "incident",
+            "short_description": "Upgrade 20.04",
+            "state": "closed",
+            "score": 0.7,
+            "suggested_fix": "Reboot first.",
+        },
+    ]
+    _set_suggestions(number, {"similar": similar})
+    login(client, "agent")
+    page = client.get(f"/console/tickets/{number}").text
+    block = page[page.index('id="similar-list"') :]
+    summary = re.search(r'<details class="fix"><summary>Suggested fix: ([^<]*)</summary>', block)
+    assert summary and len(summary.group(1)) <= 241 and summary.group(1).endswith("…")
+    assert long_fix.strip() in block  # the whole fix is still there, inside the details
+    assert '<p class="fix">Suggested fix: Reboot first.</p>' in block  # a short one is shown as it is

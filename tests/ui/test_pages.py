@@ -402,3 +402,27 @@ def test_models_page_for_data_scientists_and_admins(client, users, tmp_path, mon
     for name in ("agent", "requester"):
         login(client, name)
         assert client.get("/console/models").status_code == 403
+
+
+def test_pages_name_an_icon_that_is_served(client):
+    # Without one the browser asked for /favicon.ico on every page and logged a 404 in the console.
+    assert '<link rel="icon" href="/static/favicon.svg"' in client.get("/login").text
+    icon = client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+
+
+def test_every_sideways_scrolling_box_can_be_scrolled_from_the_keyboard():
+    # axe's scrollable-region-focusable (serious): a table wider than a phone scrolls inside its box, which a
+    # keyboard user reaches only when the box takes focus.
+    from pathlib import Path
+
+    import itsm_ai.ui
+
+    templates = Path(itsm_ai.ui.__file__).parent / "templates"
+    boxes = [
+        (path.name, tag)
+        for path in templates.rglob("*.html")
+        for tag in re.findall(r'<div class="scroll"[^>]*>', path.read_text(encoding="utf-8"))
+    ]
+    assert len(boxes) >= 10
+    assert [b for b in boxes if 'tabindex="0"' not in b[1] or "aria-label=" not in b[1]] == []

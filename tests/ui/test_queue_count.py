@@ -12,10 +12,10 @@ def _numbers(html: str) -> list[str]:
 
 
 def test_count_is_capped_and_paging_goes_on_past_the_cap(client, users, make, monkeypatch):
-    from itsm_ai.ui import service
+    from itsm_ai.ui import agent_queue
 
-    monkeypatch.setattr(service, "PAGE_SIZE", 2)
-    monkeypatch.setattr(service, "COUNT_CAP", 3)
+    monkeypatch.setattr(agent_queue, "PAGE_SIZE", 2)
+    monkeypatch.setattr(agent_queue, "COUNT_CAP", 3)
     tickets = [make.incident(short_description=f"Ticket {i}")["number"] for i in range(5)]
     login(client, "agent")
     seen, page, pages = [], 1, []
@@ -28,5 +28,5 @@ def test_count_is_capped_and_paging_goes_on_past_the_cap(client, users, make, mo
         page += 1
     assert sorted(seen) == sorted(tickets) and len(seen) == 5
     assert "More than 3 tickets" in pages[0]
-    monkeypatch.setattr(service, "COUNT_CAP", 10)
+    monkeypatch.setattr(agent_queue, "COUNT_CAP", 10)
     assert "5 tickets" in client.get("/console").text
