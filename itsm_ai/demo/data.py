@@ -101,8 +101,10 @@ CHAT_MESSAGES: tuple[tuple[str, str], ...] = (
 )
 
 # Open tickets that show each AI feature (written for this project). Fields: key, caller, title, description,
-# minutes before the load when it was opened, what it shows.
-SHOWCASE: tuple[tuple[str, str, str, str, int, str], ...] = (
+# minutes before the load when it was opened, impact, urgency, what it shows. The levels are what the caller
+# and the desk would set, so the queue shows believable priorities (and breach risks) rather than one; the
+# chat sets none (its ticket keeps the defaults).
+SHOWCASE: tuple[tuple[str, str, str, str, int, int, int, str], ...] = (
     (
         "demo-open-printer",
         "alice",
@@ -110,6 +112,8 @@ SHOWCASE: tuple[tuple[str, str, str, str, int, str], ...] = (
         "I moved to Ubuntu last week. The HP printer on the 3rd floor does not show up when I try to add a "
         "printer in Settings. How do I install it?",
         600,
+        3,
+        3,
         "a confident suggestion (Printing, Hardware Support)",
     ),
     (
@@ -119,6 +123,8 @@ SHOWCASE: tuple[tuple[str, str, str, str, int, str], ...] = (
         "The update manager tells me a new Ubuntu release is available. How do I upgrade safely without "
         "losing my files?",
         420,
+        3,
+        3,
         "a confident suggestion (Updates and upgrades, Desktop Support)",
     ),
     (
@@ -128,6 +134,8 @@ SHOWCASE: tuple[tuple[str, str, str, str, int, str], ...] = (
         "The November payslip in the HR portal has last year's tax code. Who can correct it before the "
         "December payroll run?",
         300,
+        3,
+        3,
         "an abstention with its reason: nothing like it was resolved before",
     ),
     (
@@ -136,6 +144,8 @@ SHOWCASE: tuple[tuple[str, str, str, str, int, str], ...] = (
         "VPN drops every 10 minutes",
         "Working from home, the VPN disconnects roughly every 10 minutes and I have to reconnect each time.",
         240,
+        3,
+        2,
         "the open ticket the next one duplicates",
     ),
     (
@@ -144,6 +154,8 @@ SHOWCASE: tuple[tuple[str, str, str, str, int, str], ...] = (
         "my VPN connection drops every 10 minutes",
         "",  # opened from the chat: its description is the chat's (message, then transcript)
         200,
+        3,
+        2,
         "a likely duplicate, opened from the chat with its transcript",
     ),
     (
@@ -152,6 +164,8 @@ SHOWCASE: tuple[tuple[str, str, str, str, int, str], ...] = (
         "Cannot send e-mail: the mail server is not responding",
         "Outlook says the mail server is not responding and nothing leaves my outbox.",
         40,
+        2,
+        1,
         "a major-incident candidate (five similar tickets within the hour)",
     ),
     (
@@ -160,6 +174,8 @@ SHOWCASE: tuple[tuple[str, str, str, str, int, str], ...] = (
         "E-mail not sending, mail server not responding",
         "My e-mails stay in the outbox; Outlook reports that the mail server is not responding.",
         35,
+        2,
+        1,
         "a major-incident candidate",
     ),
     (
@@ -168,6 +184,8 @@ SHOWCASE: tuple[tuple[str, str, str, str, int, str], ...] = (
         "Mail server not responding, cannot send e-mails",
         "Since a few minutes I cannot send any e-mail, the mail server does not respond.",
         30,
+        2,
+        1,
         "a major-incident candidate",
     ),
     (
@@ -176,6 +194,8 @@ SHOWCASE: tuple[tuple[str, str, str, str, int, str], ...] = (
         "Outlook cannot send mail: server not responding",
         "Sending fails in Outlook with 'the mail server is not responding'.",
         25,
+        2,
+        1,
         "a major-incident candidate",
     ),
     (
@@ -184,6 +204,8 @@ SHOWCASE: tuple[tuple[str, str, str, str, int, str], ...] = (
         "E-mails stuck in outbox, mail server not responding",
         "Nothing gets sent from Outlook, it says the mail server is not responding.",
         20,
+        2,
+        1,
         "a major-incident candidate",
     ),
 )

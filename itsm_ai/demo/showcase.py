@@ -87,7 +87,7 @@ def open_showcase(counts: Counter[str]) -> None:
         service.ensure_ready(session)
         service.catch_up(session, force=True)
     now = utcnow().replace(microsecond=0)
-    for key, caller, title, text, minutes, _ in SHOWCASE:
+    for key, caller, title, text, minutes, impact, urgency, _ in SHOWCASE:
         with get_session() as session:
             if showcase_opened(session, key):
                 continue
@@ -101,6 +101,8 @@ def open_showcase(counts: Counter[str]) -> None:
                     caller=caller,
                     correlation_id=key,
                     opened_at=now - timedelta(minutes=minutes),
+                    impact=impact,
+                    urgency=urgency,
                 ).model_dump()
                 obj = records.create(db_session=session, spec=INCIDENT, data=data, actor=user)
             counts["incidents"] += 1
