@@ -62,7 +62,7 @@ from benchmarks._knowledge_data import (
 from benchmarks.bench_similar import FUSION_GRID, Corpus, _short, dev_score, recall_at
 from itsm_ai.config import Settings
 from itsm_ai.embeddings import BUNDLED_MODEL, Encoder, get_encoder, model_folder
-from itsm_ai.encoder.training import Pairs, fine_tune, mine_hard_negatives
+from itsm_ai.encoder.training import Pairs, fine_tune, interpolate_folders, mine_hard_negatives
 from itsm_ai.knowledge.retrieval.documents import INCIDENT, build_doc
 
 KS = (1, 5, 10)
@@ -82,18 +82,22 @@ def is_dev_pair(bug_id_dup: int) -> bool:
 
 def _train(pairs: Pairs, folder: Path, settings: Settings, *, max_seconds: float, epochs: int,
            max_steps: int | None = None, learning_rate: float | None = None,
-           negatives: list[str] | None = None) -> dict[str, Any]:
+           negatives: list[str] | None = None, recipe: dict | None = None,
+           interpolation: float = 1.0) -> dict[str, Any]:
+    recipe = recipe or {}
     return fine_tune(
         pairs,
         base_folder=model_folder(BUNDLED_MODEL),
         out_folder=folder,
         epochs=epochs,
-        batch_size=settings.encoder_train_batch_size,
+        batch_size=recipe.get("batch_size") or settings.encoder_train_batch_size,
         learning_rate=learning_rate or settings.encoder_train_learning_rate,
-        max_seq_length=settings.encoder_train_max_seq_length,
+        max_seq_length=recipe.get("max_seq_length") or settings.encoder_train_max_seq_length,
         max_seconds=max_seconds,
         max_steps=max_steps,
         negatives=negatives,
+        symmetric=recipe.get("symmetric", settings.encoder_train_symmetric_loss),
+        interpolation=interpolation,
         progress=_progress(time.perf_counter()),
     )
 
@@ -132,11 +136,16 @@ def _latency(corpus: Corpus, settings: Settings, rows: list[int]) -> float:
 
 
 def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bool, dev: bool = False,
-        learning_rate: float | None = None, hard_negatives: bool = False) -> None:
+        learning_rate: float | None = None, hard_negatives: bool = False, recipe: dict | None = None,
+        interpolation: float | None = None, alphas: list[float] | None = None, tag: str = "") -> None:
     """Train on the training pairs, compare the encoders on the test pairs (and topics when not tiny).
 
-    With `dev` the dev pairs are evaluated instead and the test pairs are not used at all."""
+    With `dev` the dev pairs are evaluated instead and the test pairs are not used at all. The model is
+    trained once; `interpolation` (default: the settings') and each of `alphas` are WiSE-FT blends of it
+    with the stock weights (`interpolate_folders`), so a sweep costs no retraining."""
     settings = Settings()
+    recipe = recipe or {}
+    alpha = settings.encoder_train_interpolation if interpolation is None else interpolation
     reports, pairs = load_openoffice()
     if tiny:
         pairs = pairs.iloc[:60]
@@ -184,14 +193,21 @@ def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bo
                                         stock_vectors[b_rows])
         print(f"  mined {len(negatives)} hard negatives ({len(set(negatives))} distinct)", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-encoder-") as tmp:
-        stats = _train(train_pairs, Path(tmp) / "all", settings, max_seconds=max_minutes * 60, epochs=epochs,
-                       max_steps=2 if tiny else None, learning_rate=learning_rate, negatives=negatives)
+        stats = _train(train_pairs, Path(tmp) / "raw", settings, max_seconds=max_minutes * 60, epochs=epochs,
+                       max_steps=2 if tiny else None, learning_rate=learning_rate, negatives=negatives,
+                       recipe=recipe)
         print(f"  trained {stats['steps']}/{stats['planned_steps']} steps on {len(train_pairs)} pairs in "
               f"{stats['seconds']:.0f} s ({stats['stopped']}); {stats['seconds_per_epoch']:.0f} s per epoch",
               flush=True)
-        tuned = Encoder(model_name="tuned", model_path=Path(tmp) / "all")
+        folders = {}
+        for a in dict.fromkeys([alpha, *(alphas or [])]):
+            folders[a] = Path(tmp) / "raw" if a == 1 else Path(tmp) / f"alpha{a:g}"
+            if a != 1:
+                interpolate_folders(model_folder(BUNDLED_MODEL), Path(tmp) / "raw", folders[a], a)
+        stats["interpolation"] = alpha
+        tuned = Encoder(model_name="tuned", model_path=folders[alpha])
         tuned_vectors, tuned_rate = _embed(tuned, texts)
-        name = _name(tiny, dev, _recipe(epochs, learning_rate, hard_negatives))
+        name = _name(tiny, dev, tag)
         if not tiny:  # kept so the fusion chosen on dev can be applied later without training again
             RESULTS_DIR.mkdir(parents=True, exist_ok=True)
             np.save(RESULTS_DIR / f"{name}_vectors.npy", tuned_vectors)
@@ -224,6 +240,9 @@ def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bo
         ratio = after / max(before, 1e-9)
         print(f"fine-tuned hybrid R@5 {after:.3f} vs stock hybrid {before:.3f} (x{ratio:.2f})", flush=True)
         write_results(name, results)  # kept if a later part dies
+        if alphas:
+            run_alphas(results, settings, folders, ids, fields, texts, test_rows, test_targets, tiny=tiny)
+            write_results(name, results)
         if dev:
             run_fusion_grid(results, settings, tuned_corpus, test_rows, test_targets)
         elif not tiny:
@@ -231,17 +250,49 @@ def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bo
         if curve:
             run_curve(results, settings, train_pairs, ids, fields, texts, test_rows, test_targets,
                       max_minutes=max_minutes, epochs=epochs, full=tuned_m, tiny=tiny,
-                      learning_rate=learning_rate, negatives=negatives)
+                      learning_rate=learning_rate, negatives=negatives, recipe=recipe, interpolation=alpha)
+
+
+def run_alphas(results: dict, settings: Settings, folders: dict[float, Path], ids: list[int], fields: list,
+               texts: list[str], rows: list[int], targets: list[int], *, tiny: bool) -> None:
+    """The WiSE-FT sweep: R@1/5/10 (dense, hybrid) and topic P@5 (hybrid, not when tiny) per blend."""
+    topic_docs, topics = ([], []) if tiny else load_topics()
+    table, out = [], {}
+    for a in sorted(folders):
+        encoder = Encoder(model_name=f"tuned-a{a:g}", model_path=folders[a])
+        metrics = _evaluate(Corpus(ids, fields, encoder.encode(texts), rows), settings, rows, targets)
+        p5 = None if tiny else _topic_p5(settings, encoder.encode(topic_docs), topic_docs, topics)
+        out[a] = {"dense": metrics["dense"], "hybrid": metrics["hybrid"], "topics_hybrid_p5": p5}
+        table.append([a, *(metrics["dense"][f"R@{k}"] for k in KS),
+                      *(metrics["hybrid"][f"R@{k}"] for k in KS), "-" if p5 is None else round(p5, 4)])
+        print(f"    alpha {a:g}: hybrid R@5 {metrics['hybrid']['R@5']:.3f}", flush=True)
+    print_table(["alpha", "dense R@1", "R@5", "R@10", "hybrid R@1", "R@5", "R@10", "topic P@5"], table,
+                title=f"WiSE-FT blends (1-a)*stock + a*fine-tuned, {len(rows)} queries")
+    results["interpolation_sweep"] = {str(a): m for a, m in out.items()}
+
+
+def _topic_p5(settings: Settings, vectors: np.ndarray, docs: list[str], topics: list) -> float:
+    """Hybrid precision@5 of the same topic among each ticket's 5 nearest tickets."""
+    ids = list(range(len(docs)))
+    corpus = Corpus(ids, docs, vectors, ids)
+    rankings = corpus.rankings(corpus.searcher(settings), "hybrid", k=5)
+    return float(np.mean([sum(topics[j] == topics[i] for j in r[:5]) / 5 for i, r in enumerate(rankings)]))
 
 
 def _name(tiny: bool, dev: bool, recipe: str = "") -> str:
     return "bench_encoder" + ("_dev" if dev else "") + recipe + ("_tiny" if tiny else "")
 
 
-def _recipe(epochs: int, learning_rate: float | None, hard_negatives: bool) -> str:
+def _recipe(epochs: int | None, learning_rate: float | None, hard_negatives: bool, recipe: dict | None = None,
+            interpolation: float | None = None) -> str:
     """A results-file tag for a recipe other than the settings' (runs of several recipes side by side)."""
-    return (f"_e{epochs}" if epochs != 1 else "") + (f"_lr{learning_rate:g}" if learning_rate else "") \
-        + ("_hn" if hard_negatives else "")
+    recipe = recipe or {}
+    return (f"_e{epochs}" if epochs else "") + (f"_lr{learning_rate:g}" if learning_rate else "") \
+        + ("_hn" if hard_negatives else "") \
+        + (f"_b{recipe['batch_size']}" if recipe.get("batch_size") else "") \
+        + (f"_len{recipe['max_seq_length']}" if recipe.get("max_seq_length") else "") \
+        + ({True: "_sym", False: "_asym"}.get(recipe.get("symmetric"), "")) \
+        + (f"_a{interpolation:g}" if interpolation is not None else "")
 
 
 def run_fusion_grid(
@@ -281,7 +332,8 @@ def run_topics(results: dict, settings: Settings, stock: Any, tuned: Any) -> Non
 
 
 def run_curve(results, settings, train_pairs, ids, fields, texts, test_rows, test_targets, *, max_minutes,
-              epochs, full, tiny=False, learning_rate=None, negatives=None) -> None:
+              epochs, full, tiny=False, learning_rate=None, negatives=None, recipe=None,
+              interpolation=1.0) -> None:
     """recall@5 (dense, hybrid) after the first 250, 500, 1,000 training pairs, and all."""
     rows = []
     out = {}
@@ -291,7 +343,8 @@ def run_curve(results, settings, train_pairs, ids, fields, texts, test_rows, tes
         with tempfile.TemporaryDirectory(prefix="bench-encoder-curve-") as tmp:
             stats = _train(train_pairs.subset(range(n)), Path(tmp), settings, max_seconds=max_minutes * 60,
                            epochs=epochs, max_steps=2 if tiny else None, learning_rate=learning_rate,
-                           negatives=None if negatives is None else negatives[:n])
+                           negatives=None if negatives is None else negatives[:n], recipe=recipe,
+                           interpolation=interpolation)
             vectors = Encoder(model_name=f"tuned-{n}", model_path=tmp).encode(texts)
         metrics = _evaluate(Corpus(ids, fields, vectors, test_rows), settings, test_rows, test_targets)
         out[n] = {
@@ -312,7 +365,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tiny", action="store_true", help="CI size: 60 pairs, 2 training steps")
     parser.add_argument("--max-minutes", type=float, default=20.0, help="time box of each training run")
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=None, help="default: the settings'")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the settings'")
+    parser.add_argument("--max-seq-length", type=int, default=None, help="default: the settings'")
+    parser.add_argument("--symmetric", action=argparse.BooleanOptionalAction, default=None,
+                        help="symmetric in-batch loss (default: the settings')")
+    parser.add_argument("--interpolation", type=float, default=None,
+                        help="WiSE-FT blend of the reported fine-tuned model (default: the settings')")
+    parser.add_argument("--alphas", type=str, default="",
+                        help="also evaluate these blends, e.g. 0.5,0.7,0.85,1 (one training)")
     parser.add_argument("--learning-rate", type=float, default=None, help="default: the settings'")
     parser.add_argument("--curve", action="store_true", help="also the learning curve (3 more trainings)")
     parser.add_argument("--dev", action="store_true", help="evaluate on dev pairs (no test pairs)")
@@ -324,11 +385,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results: dict = {"args": vars(args)}
     start = time.perf_counter()
-    run(results, tiny=args.tiny, max_minutes=args.max_minutes, epochs=args.epochs, curve=args.curve,
-        dev=args.dev, learning_rate=args.learning_rate, hard_negatives=args.hard_negatives)
+    recipe = {"batch_size": args.batch_size, "max_seq_length": args.max_seq_length}
+    if args.symmetric is not None:
+        recipe["symmetric"] = args.symmetric
+    alphas = [float(a) for a in args.alphas.split(",") if a.strip()]
+    epochs = args.epochs or Settings().encoder_train_epochs
+    tag = _recipe(args.epochs, args.learning_rate, args.hard_negatives, recipe, args.interpolation)
+    run(results, tiny=args.tiny, max_minutes=args.max_minutes, epochs=epochs, curve=args.curve,
+        dev=args.dev, learning_rate=args.learning_rate, hard_negatives=args.hard_negatives, recipe=recipe,
+        interpolation=args.interpolation, alphas=alphas, tag=tag)
     results["seconds"] = time.perf_counter() - start
-    write_results(_name(args.tiny, args.dev, _recipe(args.epochs, args.learning_rate, args.hard_negatives)),
-                  results)
+    write_results(_name(args.tiny, args.dev, tag), results)
     return 0
 
 

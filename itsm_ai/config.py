@@ -223,6 +223,15 @@ class Settings(BaseSettings):
         description="Add each pair's mined hard negative (the base encoder's nearest text the pairs do not "
         "link to it); about 1.5x the time per step.",
     )
+    encoder_train_symmetric_loss: bool = Field(
+        default=False,
+        description="Rank in both directions (each match's query among the batch's queries too).",
+    )
+    encoder_train_interpolation: float = Field(
+        default=1.0, gt=0, le=1,
+        description="WiSE-FT: the saved weights are (1 - a) * base + a * fine-tuned; below 1 keeps more of "
+        "the base's general-domain quality.",
+    )
     encoder_holdout_share: float = Field(
         default=0.2, ge=0, lt=1, description="Share of the pairs kept out of training to evaluate on."
     )
