@@ -8,8 +8,8 @@ import torch
 from itsm_ai.encoder.training import Pairs, fine_tune, interpolate_state
 
 PAIRS = Pairs(
-    ["printer jam on floor 3", "vpn drops hourly", "outlook offline", "password expired", "laptop slow to boot",
-     "wifi weak in room 2"],
+    ["printer jam on floor 3", "vpn drops hourly", "outlook offline", "password expired",
+     "laptop slow to boot", "wifi weak in room 2"],
     ["paper jam in printer", "vpn disconnects", "mail client disconnected", "reset password", "slow computer",
      "wireless coverage"],
 )
