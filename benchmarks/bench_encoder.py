@@ -3,11 +3,12 @@
 The pairs are split by a hash of the duplicate's bug id: test = the pairs with crc32 % 10 >= 7 (about 30%,
 all inside bench_similar's test part, so never used to tune the fusion), train = every other pair. The
 encoder is fine-tuned on the training pairs (MultipleNegativesRankingLoss, in-batch negatives, the service's
-`fine_tune` with the settings' batch size, learning rate and sequence length), then every report is
-indexed the way the service indexes a ticket (``build_doc``) and each test duplicate queries it (itself
-excluded): recall@1/5/10 of its master for lexical (BM25), stock dense, fine-tuned dense and the service's
-hybrid with each, side by side. Also: training time per epoch, re-embedding throughput, hybrid query latency
-with each encoder (same dimension), and topic precision@5 on it_tickets_topics.csv (no loss wanted).
+`fine_tune` with the settings' epochs, batch size, learning rate, sequence length, loss and WiSE-FT blend),
+then every report is indexed the way the service indexes a ticket (``build_doc``) and each test duplicate
+queries it (itself excluded): recall@1/5/10 of its master for lexical (BM25), stock dense, fine-tuned dense
+and the service's hybrid with each, side by side. Also: training time per epoch, re-embedding throughput,
+hybrid query latency with each encoder (same dimension), and topic precision@5 on it_tickets_topics.csv
+(no loss wanted).
 ``--curve``: recall@5 after 250, 500, 1,000 and all training pairs.
 ``--dev``: choose on the training pairs only: the dev pairs (crc32 % 10 < 2, inside the training part) play
 the test pairs and the encoder trains on the other training pairs; also the fusion grid of bench_similar on
