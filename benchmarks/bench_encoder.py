@@ -33,7 +33,6 @@ Measured (2026-12-06, the 2-core machine shared by several sessions, load 7-15):
   0.468/0.721/0.794; ``--epochs 2 --learning-rate 5e-5`` (172 steps, 150 s per epoch): fine-tuned dense
   0.458/0.700/0.792, hybrid fine-tuned 0.474/0.729/0.803; stock hybrid 0.465/0.687/0.768, BM25
   0.384/0.598/0.677. Topic P@5 (tuned hybrid vs stock 0.719): 0.716 (2 epochs), 0.719 (1 epoch).
-- Not run yet: ``--curve``.
 - 2026-12-06 (second session, load 7-10, training at priority): WiSE-FT sweep (``--alphas``: one training,
   blends (1-a)*stock + a*fine-tuned), dev, R@1/5/10, topic P@5 = hybrid on it_tickets_topics (stock 0.719):
   ``--dev --alphas 0.5,0.7,0.85,1`` (settings' recipe: 2 epochs, 5e-5, batch 16; 124 steps, 209 s per
@@ -53,6 +52,13 @@ Measured (2026-12-06, the 2-core machine shared by several sessions, load 7-15):
   0.450/0.686/0.774 for the previous recipe; topic P@5 0.719 (0.71870 vs stock 0.71890: 3 of 15,425
   neighbours; the previous recipe lost 0.0031). Time did not allow separate runs of batch 64 alone, the
   symmetric loss alone or the sequence length (128 kept).
+- test, chosen recipe, scored once, ``--curve --max-minutes 30`` (66 steps, 678 s, 226 s per epoch at load
+  about 9): R@1/5/10 BM25 0.384/0.598/0.677, stock dense 0.431/0.650/0.721, fine-tuned dense
+  0.450/0.695/0.787, hybrid stock 0.465/0.687/0.768, hybrid fine-tuned 0.484/0.740/0.800 (target R@5 0.75:
+  not reached). Topic P@5 hybrid tuned 0.719 vs stock 0.719 (dense 0.710 vs 0.711). Re-embedding 33 vs 19
+  docs/s, hybrid query p50 1.2 ms with either.
+  Topic P@5 exactly: tuned hybrid 0.71948 vs stock 0.71890. Learning curve (hybrid / dense R@5, train s):
+  250 pairs 0.716/0.682 (128 s), 500 0.718/0.689 (235 s), 1,000 0.734/0.695 (410 s), 1,377 0.740/0.695.
 Run: nice -n 10 .venv/bin/python -m benchmarks.bench_encoder [--max-minutes 20] [--epochs N]
      [--learning-rate X] [--curve] [--dev] [--hard-negatives] [--batch-size N] [--max-seq-length N]
      [--symmetric] [--interpolation A] [--alphas A,B,...]
