@@ -3,11 +3,12 @@
 The pairs are split by a hash of the duplicate's bug id: test = the pairs with crc32 % 10 >= 7 (about 30%,
 all inside bench_similar's test part, so never used to tune the fusion), train = every other pair. The
 encoder is fine-tuned on the training pairs (MultipleNegativesRankingLoss, in-batch negatives, the service's
-`fine_tune` with the settings' batch size, learning rate and sequence length), then every report is
-indexed the way the service indexes a ticket (``build_doc``) and each test duplicate queries it (itself
-excluded): recall@1/5/10 of its master for lexical (BM25), stock dense, fine-tuned dense and the service's
-hybrid with each, side by side. Also: training time per epoch, re-embedding throughput, hybrid query latency
-with each encoder (same dimension), and topic precision@5 on it_tickets_topics.csv (no loss wanted).
+`fine_tune` with the settings' epochs, batch size, learning rate, sequence length, loss and WiSE-FT blend),
+then every report is indexed the way the service indexes a ticket (``build_doc``) and each test duplicate
+queries it (itself excluded): recall@1/5/10 of its master for lexical (BM25), stock dense, fine-tuned dense
+and the service's hybrid with each, side by side. Also: training time per epoch, re-embedding throughput,
+hybrid query latency with each encoder (same dimension), and topic precision@5 on it_tickets_topics.csv
+(no loss wanted).
 ``--curve``: recall@5 after 250, 500, 1,000 and all training pairs.
 ``--dev``: choose on the training pairs only: the dev pairs (crc32 % 10 < 2, inside the training part) play
 the test pairs and the encoder trains on the other training pairs; also the fusion grid of bench_similar on
@@ -32,9 +33,35 @@ Measured (2026-12-06, the 2-core machine shared by several sessions, load 7-15):
   0.468/0.721/0.794; ``--epochs 2 --learning-rate 5e-5`` (172 steps, 150 s per epoch): fine-tuned dense
   0.458/0.700/0.792, hybrid fine-tuned 0.474/0.729/0.803; stock hybrid 0.465/0.687/0.768, BM25
   0.384/0.598/0.677. Topic P@5 (tuned hybrid vs stock 0.719): 0.716 (2 epochs), 0.719 (1 epoch).
-- Not run yet: ``--curve``.
+- 2026-12-06 (second session, load 7-10, training at priority): WiSE-FT sweep (``--alphas``: one training,
+  blends (1-a)*stock + a*fine-tuned), dev, R@1/5/10, topic P@5 = hybrid on it_tickets_topics (stock 0.719):
+  ``--dev --alphas 0.5,0.7,0.85,1`` (settings' recipe: 2 epochs, 5e-5, batch 16; 124 steps, 209 s per
+  epoch; a=1 reproduces 0.450/0.686/0.774): a=0.5 dense 0.430/0.653/0.751, hybrid 0.455/0.676/0.764, P@5
+  0.719; a=0.7 dense 0.430/0.663/0.756, hybrid 0.455/0.681/0.766, P@5 0.717; a=0.85 dense 0.427/0.668/0.744,
+  hybrid 0.450/0.683/0.771, P@5 0.716; a=1 dense 0.432/0.663/0.741, hybrid 0.450/0.686/0.774, P@5 0.716.
+  Fusion grid (a=1): zscore BM25 x0.25 0.457/0.693/0.771 (3 queries at R@5, R@10 lower: noise, kept).
+  Stock topic P@5 exactly 0.71890; a=0.5 0.71896, a=0.7 0.71728, a=0.85 0.71643, a=1 0.71585.
+- ``--dev --batch-size 64 --symmetric --epochs 3 --alphas 0.5,0.7,0.85,1`` (lr 5e-5; 48 steps, 202 s per
+  epoch; 4x the in-batch negatives, loss in both directions): a=0.5 dense 0.437/0.666/0.761, hybrid
+  0.457/0.691/0.766, P@5 0.71851; a=0.7 dense 0.435/0.671/0.761, hybrid 0.457/0.701/0.781, P@5 0.71870;
+  a=0.85 dense 0.432/0.673/0.754, hybrid 0.465/0.696/0.781, P@5 0.71870; a=1 dense 0.440/0.683/0.756,
+  hybrid 0.457/0.696/0.776, P@5 0.71818. Fusion grid (a=1): best zscore BM25 x0.33, 50 candidates, R@5
+  0.698 (1 query): the configured fusion stays.
+- Chosen (rule: best dev hybrid R@5, ties R@10, no topic P@5 loss at the 3 decimals the target is stated
+  in): 3 epochs at 5e-5, batch 64, symmetric loss, a=0.7 (settings): dev hybrid 0.457/0.701/0.781 vs
+  0.450/0.686/0.774 for the previous recipe; topic P@5 0.719 (0.71870 vs stock 0.71890: 3 of 15,425
+  neighbours; the previous recipe lost 0.0031). Time did not allow separate runs of batch 64 alone, the
+  symmetric loss alone or the sequence length (128 kept).
+- test, chosen recipe, scored once, ``--curve --max-minutes 30`` (66 steps, 678 s, 226 s per epoch at load
+  about 9): R@1/5/10 BM25 0.384/0.598/0.677, stock dense 0.431/0.650/0.721, fine-tuned dense
+  0.450/0.695/0.787, hybrid stock 0.465/0.687/0.768, hybrid fine-tuned 0.484/0.740/0.800 (target R@5 0.75:
+  not reached). Topic P@5 hybrid tuned 0.719 vs stock 0.719 (dense 0.710 vs 0.711). Re-embedding 33 vs 19
+  docs/s, hybrid query p50 1.2 ms with either.
+  Topic P@5 exactly: tuned hybrid 0.71948 vs stock 0.71890. Learning curve (hybrid / dense R@5, train s):
+  250 pairs 0.716/0.682 (128 s), 500 0.718/0.689 (235 s), 1,000 0.734/0.695 (410 s), 1,377 0.740/0.695.
 Run: nice -n 10 .venv/bin/python -m benchmarks.bench_encoder [--max-minutes 20] [--epochs N]
-     [--learning-rate X] [--curve] [--dev] [--hard-negatives]
+     [--learning-rate X] [--curve] [--dev] [--hard-negatives] [--batch-size N] [--max-seq-length N]
+     [--symmetric] [--interpolation A] [--alphas A,B,...]
 CI: ``--tiny``: 60 pairs, two training steps (prints ``skipped: ...`` without ../shared/data).
 """
 
@@ -62,7 +89,7 @@ from benchmarks._knowledge_data import (
 from benchmarks.bench_similar import FUSION_GRID, Corpus, _short, dev_score, recall_at
 from itsm_ai.config import Settings
 from itsm_ai.embeddings import BUNDLED_MODEL, Encoder, get_encoder, model_folder
-from itsm_ai.encoder.training import Pairs, fine_tune, mine_hard_negatives
+from itsm_ai.encoder.training import Pairs, fine_tune, interpolate_folders, mine_hard_negatives
 from itsm_ai.knowledge.retrieval.documents import INCIDENT, build_doc
 
 KS = (1, 5, 10)
@@ -82,18 +109,22 @@ def is_dev_pair(bug_id_dup: int) -> bool:
 
 def _train(pairs: Pairs, folder: Path, settings: Settings, *, max_seconds: float, epochs: int,
            max_steps: int | None = None, learning_rate: float | None = None,
-           negatives: list[str] | None = None) -> dict[str, Any]:
+           negatives: list[str] | None = None, recipe: dict | None = None,
+           interpolation: float = 1.0) -> dict[str, Any]:
+    recipe = recipe or {}
     return fine_tune(
         pairs,
         base_folder=model_folder(BUNDLED_MODEL),
         out_folder=folder,
         epochs=epochs,
-        batch_size=settings.encoder_train_batch_size,
+        batch_size=recipe.get("batch_size") or settings.encoder_train_batch_size,
         learning_rate=learning_rate or settings.encoder_train_learning_rate,
-        max_seq_length=settings.encoder_train_max_seq_length,
+        max_seq_length=recipe.get("max_seq_length") or settings.encoder_train_max_seq_length,
         max_seconds=max_seconds,
         max_steps=max_steps,
         negatives=negatives,
+        symmetric=recipe.get("symmetric", settings.encoder_train_symmetric_loss),
+        interpolation=interpolation,
         progress=_progress(time.perf_counter()),
     )
 
@@ -132,11 +163,16 @@ def _latency(corpus: Corpus, settings: Settings, rows: list[int]) -> float:
 
 
 def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bool, dev: bool = False,
-        learning_rate: float | None = None, hard_negatives: bool = False) -> None:
+        learning_rate: float | None = None, hard_negatives: bool = False, recipe: dict | None = None,
+        interpolation: float | None = None, alphas: list[float] | None = None, tag: str = "") -> None:
     """Train on the training pairs, compare the encoders on the test pairs (and topics when not tiny).
 
-    With `dev` the dev pairs are evaluated instead and the test pairs are not used at all."""
+    With `dev` the dev pairs are evaluated instead and the test pairs are not used at all. The model is
+    trained once; `interpolation` (default: the settings') and each of `alphas` are WiSE-FT blends of it
+    with the stock weights (`interpolate_folders`), so a sweep costs no retraining."""
     settings = Settings()
+    recipe = recipe or {}
+    alpha = settings.encoder_train_interpolation if interpolation is None else interpolation
     reports, pairs = load_openoffice()
     if tiny:
         pairs = pairs.iloc[:60]
@@ -184,14 +220,21 @@ def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bo
                                         stock_vectors[b_rows])
         print(f"  mined {len(negatives)} hard negatives ({len(set(negatives))} distinct)", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-encoder-") as tmp:
-        stats = _train(train_pairs, Path(tmp) / "all", settings, max_seconds=max_minutes * 60, epochs=epochs,
-                       max_steps=2 if tiny else None, learning_rate=learning_rate, negatives=negatives)
+        stats = _train(train_pairs, Path(tmp) / "raw", settings, max_seconds=max_minutes * 60, epochs=epochs,
+                       max_steps=2 if tiny else None, learning_rate=learning_rate, negatives=negatives,
+                       recipe=recipe)
         print(f"  trained {stats['steps']}/{stats['planned_steps']} steps on {len(train_pairs)} pairs in "
               f"{stats['seconds']:.0f} s ({stats['stopped']}); {stats['seconds_per_epoch']:.0f} s per epoch",
               flush=True)
-        tuned = Encoder(model_name="tuned", model_path=Path(tmp) / "all")
+        folders = {}
+        for a in dict.fromkeys([alpha, *(alphas or [])]):
+            folders[a] = Path(tmp) / "raw" if a == 1 else Path(tmp) / f"alpha{a:g}"
+            if a != 1:
+                interpolate_folders(model_folder(BUNDLED_MODEL), Path(tmp) / "raw", folders[a], a)
+        stats["interpolation"] = alpha
+        tuned = Encoder(model_name="tuned", model_path=folders[alpha])
         tuned_vectors, tuned_rate = _embed(tuned, texts)
-        name = _name(tiny, dev, _recipe(epochs, learning_rate, hard_negatives))
+        name = _name(tiny, dev, tag)
         if not tiny:  # kept so the fusion chosen on dev can be applied later without training again
             RESULTS_DIR.mkdir(parents=True, exist_ok=True)
             np.save(RESULTS_DIR / f"{name}_vectors.npy", tuned_vectors)
@@ -224,6 +267,10 @@ def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bo
         ratio = after / max(before, 1e-9)
         print(f"fine-tuned hybrid R@5 {after:.3f} vs stock hybrid {before:.3f} (x{ratio:.2f})", flush=True)
         write_results(name, results)  # kept if a later part dies
+        if alphas:
+            run_alphas(results, settings, folders, ids, fields, texts, test_rows, test_targets, tiny=tiny,
+                       known={alpha: tuned_vectors})
+            write_results(name, results)
         if dev:
             run_fusion_grid(results, settings, tuned_corpus, test_rows, test_targets)
         elif not tiny:
@@ -231,17 +278,52 @@ def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bo
         if curve:
             run_curve(results, settings, train_pairs, ids, fields, texts, test_rows, test_targets,
                       max_minutes=max_minutes, epochs=epochs, full=tuned_m, tiny=tiny,
-                      learning_rate=learning_rate, negatives=negatives)
+                      learning_rate=learning_rate, negatives=negatives, recipe=recipe, interpolation=alpha)
+
+
+def run_alphas(results: dict, settings: Settings, folders: dict[float, Path], ids: list[int], fields: list,
+               texts: list[str], rows: list[int], targets: list[int], *, tiny: bool,
+               known: dict[float, np.ndarray] | None = None) -> None:
+    """The WiSE-FT sweep: R@1/5/10 (dense, hybrid) and topic P@5 (hybrid, not when tiny) per blend."""
+    topic_docs, topics = ([], []) if tiny else load_topics()
+    table, out = [], {}
+    for a in sorted(folders):
+        encoder = Encoder(model_name=f"tuned-a{a:g}", model_path=folders[a])
+        vectors = (known or {}).get(a)
+        vectors = encoder.encode(texts) if vectors is None else vectors
+        metrics = _evaluate(Corpus(ids, fields, vectors, rows), settings, rows, targets)
+        p5 = None if tiny else _topic_p5(settings, encoder.encode(topic_docs), topic_docs, topics)
+        out[a] = {"dense": metrics["dense"], "hybrid": metrics["hybrid"], "topics_hybrid_p5": p5}
+        table.append([a, *(metrics["dense"][f"R@{k}"] for k in KS),
+                      *(metrics["hybrid"][f"R@{k}"] for k in KS), "-" if p5 is None else round(p5, 4)])
+        print(f"    alpha {a:g}: hybrid R@5 {metrics['hybrid']['R@5']:.3f}", flush=True)
+    print_table(["alpha", "dense R@1", "R@5", "R@10", "hybrid R@1", "R@5", "R@10", "topic P@5"], table,
+                title=f"WiSE-FT blends (1-a)*stock + a*fine-tuned, {len(rows)} queries")
+    results["interpolation_sweep"] = {str(a): m for a, m in out.items()}
+
+
+def _topic_p5(settings: Settings, vectors: np.ndarray, docs: list[str], topics: list) -> float:
+    """Hybrid precision@5 of the same topic among each ticket's 5 nearest tickets."""
+    ids = list(range(len(docs)))
+    corpus = Corpus(ids, docs, vectors, ids)
+    rankings = corpus.rankings(corpus.searcher(settings), "hybrid", k=5)
+    return float(np.mean([sum(topics[j] == topics[i] for j in r[:5]) / 5 for i, r in enumerate(rankings)]))
 
 
 def _name(tiny: bool, dev: bool, recipe: str = "") -> str:
     return "bench_encoder" + ("_dev" if dev else "") + recipe + ("_tiny" if tiny else "")
 
 
-def _recipe(epochs: int, learning_rate: float | None, hard_negatives: bool) -> str:
+def _recipe(epochs: int | None, learning_rate: float | None, hard_negatives: bool, recipe: dict | None = None,
+            interpolation: float | None = None) -> str:
     """A results-file tag for a recipe other than the settings' (runs of several recipes side by side)."""
-    return (f"_e{epochs}" if epochs != 1 else "") + (f"_lr{learning_rate:g}" if learning_rate else "") \
-        + ("_hn" if hard_negatives else "")
+    recipe = recipe or {}
+    return (f"_e{epochs}" if epochs else "") + (f"_lr{learning_rate:g}" if learning_rate else "") \
+        + ("_hn" if hard_negatives else "") \
+        + (f"_b{recipe['batch_size']}" if recipe.get("batch_size") else "") \
+        + (f"_len{recipe['max_seq_length']}" if recipe.get("max_seq_length") else "") \
+        + ({True: "_sym", False: "_asym"}.get(recipe.get("symmetric"), "")) \
+        + (f"_a{interpolation:g}" if interpolation is not None else "")
 
 
 def run_fusion_grid(
@@ -281,7 +363,8 @@ def run_topics(results: dict, settings: Settings, stock: Any, tuned: Any) -> Non
 
 
 def run_curve(results, settings, train_pairs, ids, fields, texts, test_rows, test_targets, *, max_minutes,
-              epochs, full, tiny=False, learning_rate=None, negatives=None) -> None:
+              epochs, full, tiny=False, learning_rate=None, negatives=None, recipe=None,
+              interpolation=1.0) -> None:
     """recall@5 (dense, hybrid) after the first 250, 500, 1,000 training pairs, and all."""
     rows = []
     out = {}
@@ -291,7 +374,8 @@ def run_curve(results, settings, train_pairs, ids, fields, texts, test_rows, tes
         with tempfile.TemporaryDirectory(prefix="bench-encoder-curve-") as tmp:
             stats = _train(train_pairs.subset(range(n)), Path(tmp), settings, max_seconds=max_minutes * 60,
                            epochs=epochs, max_steps=2 if tiny else None, learning_rate=learning_rate,
-                           negatives=None if negatives is None else negatives[:n])
+                           negatives=None if negatives is None else negatives[:n], recipe=recipe,
+                           interpolation=interpolation)
             vectors = Encoder(model_name=f"tuned-{n}", model_path=tmp).encode(texts)
         metrics = _evaluate(Corpus(ids, fields, vectors, test_rows), settings, test_rows, test_targets)
         out[n] = {
@@ -312,7 +396,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tiny", action="store_true", help="CI size: 60 pairs, 2 training steps")
     parser.add_argument("--max-minutes", type=float, default=20.0, help="time box of each training run")
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=None, help="default: the settings'")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the settings'")
+    parser.add_argument("--max-seq-length", type=int, default=None, help="default: the settings'")
+    parser.add_argument("--symmetric", action=argparse.BooleanOptionalAction, default=None,
+                        help="symmetric in-batch loss (default: the settings')")
+    parser.add_argument("--interpolation", type=float, default=None,
+                        help="WiSE-FT blend of the reported fine-tuned model (default: the settings')")
+    parser.add_argument("--alphas", type=str, default="",
+                        help="also evaluate these blends, e.g. 0.5,0.7,0.85,1 (one training)")
     parser.add_argument("--learning-rate", type=float, default=None, help="default: the settings'")
     parser.add_argument("--curve", action="store_true", help="also the learning curve (3 more trainings)")
     parser.add_argument("--dev", action="store_true", help="evaluate on dev pairs (no test pairs)")
@@ -324,11 +416,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results: dict = {"args": vars(args)}
     start = time.perf_counter()
-    run(results, tiny=args.tiny, max_minutes=args.max_minutes, epochs=args.epochs, curve=args.curve,
-        dev=args.dev, learning_rate=args.learning_rate, hard_negatives=args.hard_negatives)
+    recipe = {"batch_size": args.batch_size, "max_seq_length": args.max_seq_length}
+    if args.symmetric is not None:
+        recipe["symmetric"] = args.symmetric
+    alphas = [float(a) for a in args.alphas.split(",") if a.strip()]
+    epochs = args.epochs or Settings().encoder_train_epochs
+    tag = _recipe(args.epochs, args.learning_rate, args.hard_negatives, recipe, args.interpolation)
+    run(results, tiny=args.tiny, max_minutes=args.max_minutes, epochs=epochs, curve=args.curve,
+        dev=args.dev, learning_rate=args.learning_rate, hard_negatives=args.hard_negatives, recipe=recipe,
+        interpolation=args.interpolation, alphas=alphas, tag=tag)
     results["seconds"] = time.perf_counter() - start
-    write_results(_name(args.tiny, args.dev, _recipe(args.epochs, args.learning_rate, args.hard_negatives)),
-                  results)
+    write_results(_name(args.tiny, args.dev, tag), results)
     return 0
 
 

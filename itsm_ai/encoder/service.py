@@ -261,6 +261,8 @@ def train(
             max_steps=max_steps,
             progress=lambda f, m: report(0.85 * f, m),
             negatives=negatives,
+            symmetric=s.encoder_train_symmetric_loss,
+            interpolation=s.encoder_train_interpolation,
         )
         report(0.87, "evaluating on held-out pairs")
         from itsm_ai.embeddings import Encoder

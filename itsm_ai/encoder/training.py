@@ -92,13 +92,20 @@ def fine_tune(
     random_state: int = 0,
     progress: Callable[[float, str], None] | None = None,
     negatives: Sequence[str] | None = None,
+    symmetric: bool = False,
+    interpolation: float = 1.0,
 ) -> dict[str, Any]:
     """Fine-tune the model in base_folder on the pairs (in-batch negatives); save it to out_folder.
 
     With `negatives` (one text per pair, e.g. from `mine_hard_negatives`) each step also scores every query
-    against the batch's hard negatives (about 1.5x the time per step). Stops at max_seconds or max_steps
-    (the steps done are kept). Returns what happened (steps, seconds, seconds per epoch, final loss).
+    against the batch's hard negatives (about 1.5x the time per step). With `symmetric` the loss also ranks
+    each match's query among the batch's queries (both directions). `interpolation` a < 1 saves
+    (1 - a) * base + a * fine-tuned weights (WiSE-FT: keeps more of the base's general-domain quality).
+    Stops at max_seconds or max_steps (the steps done are kept). Returns what happened (steps, seconds,
+    seconds per epoch, final loss).
     """
+    if not 0 < interpolation <= 1:
+        raise ValueError(f"interpolation: {interpolation} is not in (0, 1]")
     if len(pairs) < 2:
         raise ValueError("pairs: at least 2 pairs are needed (each batch's other pairs are the negatives)")
     if negatives is not None and len(negatives) != len(pairs):
@@ -119,7 +126,11 @@ def fine_tune(
         saved_length = model.max_seq_length
         model.max_seq_length = min(max_seq_length, saved_length or max_seq_length)
         lengths = _token_lengths(model.tokenizer, pairs, model.max_seq_length, negatives)
-        loss_fn = MultipleNegativesRankingLoss(model)
+        base_state = _state_copy(model) if interpolation < 1 else None
+        # Symmetric: each direction's softmax over its own candidates, the two losses averaged.
+        loss_fn = MultipleNegativesRankingLoss(model, directions=("query_to_doc", "doc_to_query"),
+                                               partition_mode="per_direction") if symmetric \
+            else MultipleNegativesRankingLoss(model)
         prepare = getattr(model, "preprocess", None) or model.tokenize  # tokenize is deprecated in 6.x
         optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
         batch_size = max(2, min(batch_size, len(pairs)))
@@ -160,6 +171,8 @@ def fine_tune(
                 break
         model.eval()
         model.max_seq_length = saved_length
+        if base_state is not None:
+            model.load_state_dict(interpolate_state(base_state, model.state_dict(), interpolation))
         Path(out_folder).mkdir(parents=True, exist_ok=True)
         model.save(str(out_folder))
         seconds = time.monotonic() - started
@@ -172,11 +185,44 @@ def fine_tune(
             "learning_rate": learning_rate,
             "max_seq_length": max_seq_length,
             "hard_negatives": negatives is not None,
+            "symmetric_loss": symmetric,
+            "interpolation": interpolation,
             "seconds": round(seconds, 2),
             "seconds_per_epoch": round(seconds / max(steps, 1) * per_epoch, 2),
             "stopped": stopped,
             "final_loss": last_loss,
         }
+
+
+def _state_copy(model: Any) -> dict[str, Any]:
+    return {name: value.detach().clone() for name, value in model.state_dict().items()}
+
+
+def interpolate_state(base: dict[str, Any], tuned: dict[str, Any], alpha: float) -> dict[str, Any]:
+    """(1 - alpha) * base + alpha * tuned for every floating tensor (others, e.g. position ids, as tuned)."""
+    if set(base) != set(tuned):
+        raise ValueError("interpolation: the two models' weights do not match (different architectures)")
+    return {
+        name: (1 - alpha) * base[name].to(value.dtype) + alpha * value if value.is_floating_point() else value
+        for name, value in tuned.items()
+    }
+
+
+def interpolate_folders(base_folder: str | Path, tuned_folder: str | Path, out_folder: str | Path,
+                        alpha: float) -> None:
+    """Save (1 - alpha) * base + alpha * tuned (WiSE-FT) from two saved models of one architecture."""
+    if not 0 < alpha <= 1:
+        raise ValueError(f"interpolation: {alpha} is not in (0, 1]")
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    base = SentenceTransformer(str(base_folder), device="cpu")
+    tuned = SentenceTransformer(str(tuned_folder), device="cpu")
+    tuned.load_state_dict(interpolate_state(base.state_dict(), tuned.state_dict(), alpha))
+    Path(out_folder).mkdir(parents=True, exist_ok=True)
+    tuned.save(str(out_folder))
 
 
 @contextlib.contextmanager

@@ -165,6 +165,8 @@ def test_cli_trains_a_real_encoder_step_and_promotes_it_with_its_index(db, pairs
     monkeypatch.setattr(settings, "knowledge_index_dir", tmp_path / "index")
     monkeypatch.setattr(settings, "knowledge_encoder", "model")
     monkeypatch.setattr(settings, "encoder_holdout_share", 0.34)
+    monkeypatch.setattr(settings, "encoder_train_interpolation", 0.5)
+    monkeypatch.setattr(settings, "encoder_train_symmetric_loss", True)
     result = CliRunner().invoke(
         app,
         ["train", "--target", "encoder", "--pairs", str(pairs_csv), *COLS, "--max-steps", "1", "--promote",
@@ -174,6 +176,7 @@ def test_cli_trains_a_real_encoder_step_and_promotes_it_with_its_index(db, pairs
     meta = json.loads(result.stdout[result.stdout.index("{"):])
     version = meta["version"]
     assert meta["promoted"] and meta["training"]["steps"] == 1
+    assert meta["training"]["interpolation"] == 0.5 and meta["training"]["symmetric_loss"]
     assert meta["data"]["size"] + meta["data"]["holdout"] == 6
     assert meta["kind"] == "sentence-encoder" and meta["base_model"] == "all-MiniLM-L6-v2"
     assert len(meta["data"]["sha256"]) == 64 and meta["evaluation"]["holdout"]["tuned"]["n"] >= 1
