@@ -132,3 +132,15 @@ def test_model_kinds_pure():
     assert {m["label"]: m["value"] for m in mk.measures("chat_intents", mk.INTENTS, old)}[
         "Out-of-scope refused"
     ] == "90.0%"
+
+
+def test_prediction_challenger_shows_the_prediction_shadow_report(client, users, registry):
+    from itsm_ai.registry import store
+
+    store.set_challenger("sla_breach", "v0001", models_dir=registry)
+    login(client, "data_scientist")
+    html = client.get("/console/models/sla_breach").text
+    # The breach model's own shadow figures (AUC, Brier on ended incidents), not the triage precision.
+    table = re.search(r'<table id="shadow">.*?</table>', html, re.S)
+    assert table and "Brier score" in table.group(0) and "Precision" not in table.group(0)
+    assert "Stop shadow" in html
