@@ -11,6 +11,8 @@ from fastapi import APIRouter, Query, Request
 from markupsafe import Markup
 
 from itsm_ai.database import DbSession
+from itsm_ai.errors import AppError
+from itsm_ai.ui import model_kinds
 from itsm_ai.ui.page_auth import ModelsPageUser, PageRoute
 from itsm_ai.ui.rendering import render
 
@@ -96,6 +98,42 @@ def compare(name: str, a: dict[str, Any], b: dict[str, Any] | None) -> dict[str,
     }
 
 
+def _with_measures(model: dict[str, Any]) -> dict[str, Any]:
+    """A model as `list_models` gives it, with its kind and each version's own measures from its metadata."""
+    from itsm_ai.classify import model_catalog
+
+    metas = {}
+    for v in model["versions"]:
+        if not v.get("error"):
+            try:
+                metas[v["version"]] = model_catalog.get_version(model["name"], v["version"])
+            except AppError:
+                metas[v["version"]] = {}
+    newest = metas.get(model["current"] or "") or next(iter(reversed(metas.values())), {})
+    kind = model_kinds.model_kind(model["name"], newest)
+    versions = [
+        {**v, "measures": model_kinds.measures(model["name"], kind, metas.get(v["version"]))}
+        for v in model["versions"]
+    ]
+    return {
+        **model,
+        "versions": versions,
+        "kind": kind,
+        "headings": model_kinds.headings(model["name"], kind),
+        "shadow": model_kinds.runs_shadow(model["name"], kind),
+    }
+
+
+def grouped(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The models by kind, in the page's order; kinds without a model left out."""
+    out = []
+    for kind, title, about in model_kinds.KINDS:
+        members = [m for m in models if m["kind"] == kind]
+        if members:
+            out.append({"kind": kind, "title": title, "about": about, "models": members})
+    return out
+
+
 @router.get("/console/models")
 def models_home(request: Request, db_session: DbSession, user: ModelsPageUser):
     """The registry's models with held-out scores, a form to train a new version and the recent jobs."""
@@ -104,7 +142,7 @@ def models_home(request: Request, db_session: DbSession, user: ModelsPageUser):
         from itsm_ai.classify.training import jobs
         from itsm_ai.classify.training.data import TRAINABLE_FIELDS
 
-        models, problem = list_models(), None
+        models, problem = [_with_measures(m) for m in list_models()], None
         recent = jobs.list_jobs(db_session=db_session, limit=10)
         targets = list(TRAINABLE_FIELDS)
     except ImportError:
@@ -116,6 +154,7 @@ def models_home(request: Request, db_session: DbSession, user: ModelsPageUser):
         user,
         nav="models",
         models=models,
+        groups=grouped(models),
         problem=problem,
         jobs=recent,
         running=running,
@@ -137,7 +176,7 @@ def model_page(
     from itsm_ai.classify import model_catalog
     from itsm_ai.classify.serving import shadow
 
-    model = model_catalog.get_model(name)
+    model = _with_measures(model_catalog.get_model(name))
     versions = [v["version"] for v in model["versions"]]
     first = a or model["current"] or versions[-1]
     # By default CURRENT against the challenger, else against the newest other version.
@@ -147,10 +186,15 @@ def model_page(
         second = None
     meta_a = model_catalog.get_version(name, first)
     meta_b = model_catalog.get_version(name, second) if second else None
-    report = None
-    if model["challenger"]:
+    report = prediction_report = None
+    if model["challenger"] and model["kind"] == model_kinds.TRIAGE:
         with model_catalog.existing_model(name):
             report = shadow.shadow_report(db_session=db_session, name=name)
+    elif model["challenger"] and model["shadow"] and model["kind"] == model_kinds.PREDICTION:
+        from itsm_ai.predictions import shadow as prediction_shadow
+        from itsm_ai.predictions.enums import ModelName
+
+        prediction_report = prediction_shadow.report(db_session=db_session, name=ModelName(name))
     return render(
         request,
         "console/model.html",
@@ -161,5 +205,12 @@ def model_page(
         a=first,
         b=second,
         comparison=compare(name, meta_a, meta_b),
+        side_by_side=[
+            (v, model_kinds.measures(name, model["kind"], meta))
+            for v, meta in ((first, meta_a), (second, meta_b))
+            if meta is not None
+        ],
         shadow=report,
+        prediction_shadow=prediction_report,
+        kind_title=next(title for kind, title, _ in model_kinds.KINDS if kind == model["kind"]),
     )

@@ -361,6 +361,38 @@ def test_data_scientist_trains_compares_promotes_and_rolls_back(server, browser,
     context.close()
 
 
+def test_data_scientist_sees_each_kind_of_model_with_its_own_measures(server, browser, shots):  # noqa: F811
+    import shutil
+
+    from itsm_ai.config import get_settings
+    from tests.ui.test_model_kinds import REGISTRY
+
+    base, folder = server, get_settings().models_dir
+    source = REGISTRY / "sla_breach"
+    if not (source / "CURRENT").is_file():
+        pytest.skip("the shipped registry has no sla_breach model")
+    shutil.copytree(source, folder / "sla_breach")
+    try:
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
+        page = _login(context, base, "dana")
+        page.goto(f"{base}/console/models")
+        predictions = page.locator("section[data-kind=prediction]")
+        assert predictions.get_by_role("heading", name="Prediction models").is_visible()
+        text = predictions.inner_text()
+        assert "AUC, priority-only baseline" in text and "Classes" not in text and "n/a" not in text
+        triage = page.locator("section[data-kind=triage]").inner_text()
+        assert "category" in triage and "sla_breach" not in triage
+        _check(page, shots, "13-models-by-kind")
+        page.get_by_role("link", name="compare and promote of sla_breach").click()
+        page.wait_for_url(f"{base}/console/models/sla_breach")
+        assert "Brier score" in page.locator("#side-by-side").inner_text()
+        assert page.get_by_role("button", name="Roll back to the previous version").is_visible()
+        _check(page, shots, "14-model-prediction")
+        context.close()
+    finally:
+        shutil.rmtree(folder / "sla_breach", ignore_errors=True)
+
+
 def test_requester_portal_journeys(server, browser, shots):  # noqa: F811
     base = server
     context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
