@@ -105,6 +105,28 @@ def _incident_id(session, number: str) -> int:
     return session.scalar(select(Incident.id).where(Incident.number == number))
 
 
+def _set_resolution_clocks(due_in) -> None:
+    """Set each (ticket number, hours) resolution clock: due in that many hours, or stopped when None."""
+    from datetime import timedelta
+
+    from itsm_ai.sla.models import TicketSla
+    from itsm_ai.sla.service import current_time
+
+    base = current_time()
+    with database.get_session() as session:
+        for number, hours in due_in:
+            values = (
+                {"stopped_at": base}
+                if hours is None
+                else {"deadline": base + timedelta(hours=hours), "stopped_at": None}
+            )
+            session.execute(
+                update(TicketSla)
+                .where(TicketSla.record_id == _incident_id(session, number), TicketSla.kind == "resolution")
+                .values(**values)
+            )
+
+
 def test_queue_pages_through_every_ticket_once(client, users, make, monkeypatch):
     from itsm_ai.ui import agent_queue
 
@@ -334,28 +356,13 @@ def test_queue_sla_order_pages_running_clocks_first_then_the_rest(client, users,
 def test_queue_sla_pages_read_from_the_end_match_the_sorted_order(client, users, make, monkeypatch, size):
     """Back-half pages of a big queue are read from the end (latest due first, reversed): every page equals
     the small queue's sorted page, with equal deadlines ordered by id and stopped clocks after the running."""
-    from datetime import timedelta
 
-    from itsm_ai.sla.models import TicketSla
-    from itsm_ai.sla.service import current_time
     from itsm_ai.ui import agent_queue
 
     monkeypatch.setattr(agent_queue, "PAGE_SIZE", size)
     tickets = [make.incident(short_description=f"Ticket {i}")["number"] for i in range(9)]
     due_in = [7, 3, None, 3, 12, None, 1, 3, None]  # hours; None: clock stopped
-    base = current_time()
-    with database.get_session() as session:
-        for number, hours in zip(tickets, due_in, strict=True):
-            values = (
-                {"stopped_at": base}
-                if hours is None
-                else {"deadline": base + timedelta(hours=hours), "stopped_at": None}
-            )
-            session.execute(
-                update(TicketSla)
-                .where(TicketSla.record_id == _incident_id(session, number), TicketSla.kind == "resolution")
-                .values(**values)
-            )
+    _set_resolution_clocks(zip(tickets, due_in, strict=True))
     login(client, "agent")
     pages = -(-len(tickets) // size) + 1  # one page past the end too
 
@@ -375,10 +382,7 @@ def test_queue_sla_deep_pages_match_the_sorted_order(client, users, make, monkey
     """Every page of a big queue read as a deep page (from the nearer end; from the clocks' index alone when
     each running clock is a match's) equals the small queue's sorted page, also when a running clock belongs
     to a ticket outside the view (`stray`: a resolved ticket whose clock still runs, due first)."""
-    from datetime import timedelta
 
-    from itsm_ai.sla.models import TicketSla
-    from itsm_ai.sla.service import current_time
     from itsm_ai.ticket.models import Incident
     from itsm_ai.ui import agent_queue
 
@@ -387,20 +391,9 @@ def test_queue_sla_deep_pages_match_the_sorted_order(client, users, make, monkey
     tickets = [make.incident(short_description=f"Ticket {i}")["number"] for i in range(9)]
     outside = make.incident(short_description="Resolved with a running clock")["number"]
     due_in = [7, 3, None, 3, 12, None, 1, 3, 5]  # hours; None: clock stopped
-    base = current_time()
-    with database.get_session() as session:
-        for number, hours in [*zip(tickets, due_in, strict=True), (outside, 2)]:
-            values = (
-                {"stopped_at": base}
-                if hours is None
-                else {"deadline": base + timedelta(hours=hours), "stopped_at": None}
-            )
-            session.execute(
-                update(TicketSla)
-                .where(TicketSla.record_id == _incident_id(session, number), TicketSla.kind == "resolution")
-                .values(**values)
-            )
-        if stray:
+    _set_resolution_clocks([*zip(tickets, due_in, strict=True), (outside, 2)])
+    if stray:
+        with database.get_session() as session:
             session.execute(update(Incident).where(Incident.number == outside).values(state="resolved"))
     login(client, "agent")
     queue = tickets + ([] if stray else [outside])
