@@ -29,6 +29,11 @@ function writeCondition(box) {
   const hidden = box.querySelector("[data-cond-value]");
   const advanced = box.querySelector("[data-cond-json]").value.trim();
   const rows = Array.from(box.querySelectorAll("[data-cond-row]"));
+  // Labels count rows by position, so removing one renumbers the rest.
+  rows.forEach((row, index) => {
+    for (const label of row.querySelectorAll("label")) label.textContent = label.textContent.replace(/\d+$/, index + 1);
+    row.querySelector("[data-cond-remove]").textContent = `Remove condition ${index + 1}`;
+  });
   for (const row of rows) row.querySelectorAll("select, input").forEach((f) => (f.disabled = advanced !== ""));
   box.querySelector("[data-cond-summary]").textContent = advanced
     ? "The advanced JSON below is used instead of the rows."
