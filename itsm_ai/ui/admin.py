@@ -23,6 +23,7 @@ from itsm_ai.records import service as record_service
 from itsm_ai.records.spec import RecordSpec
 from itsm_ai.sla.calendars import SLA_CALENDAR
 from itsm_ai.sla.policies import SLA_POLICY
+from itsm_ai.ui import condition_fields
 from itsm_ai.ui.page_auth import AdminPageUser, MaybeUser, PageRoute
 from itsm_ai.ui.rendering import render
 from itsm_ai.webhooks import service as webhook_service
@@ -100,7 +101,17 @@ def admin_sla(request: Request, db_session: DbSession, user: AdminPageUser):
     """SLA policies (first match wins, by order) and business-hours calendars."""
     policies = _all(db_session, SLA_POLICY, SLA_POLICY.model.order, SLA_POLICY.model.id)
     calendars = _all(db_session, SLA_CALENDAR, SLA_CALENDAR.model.name)
-    return _page(request, user, "sla.html", "sla", policies=policies, calendars=calendars)
+    return _page(
+        request,
+        user,
+        "sla.html",
+        "sla",
+        policies=policies,
+        calendars=calendars,
+        condition_catalog=condition_fields.catalog(db_session=db_session, for_rules=False),
+        timezones=condition_fields.time_zones(),
+        weekdays=condition_fields.WEEKDAYS,
+    )
 
 
 @router.get("/console/rules")
@@ -115,6 +126,7 @@ def admin_rules(request: Request, db_session: DbSession, user: AdminPageUser):
         rules=rules,
         triggers=[t.value for t in Trigger],
         record_types=RULE_TYPES,
+        condition_catalog=condition_fields.catalog(db_session=db_session, for_rules=True),
     )
 
 

@@ -239,41 +239,75 @@ def test_admin_sets_everything_up_in_the_browser(server, browser, shots):  # noq
     assert "bob" in page.locator("section", has_text="Service Desk").first.inner_text()
     _check(page, shots, "02-groups")
 
-    # SLA: a business-hours calendar, then a policy on it for priority 1.
+    # SLA: a calendar from weekday rows, then a policy on it for priority 1 from builder rows (no JSON).
     page.goto(f"{base}/console/sla")
     page.get_by_label("Calendar name").fill("London office")
-    page.get_by_label("Time zone").fill("Europe/London")
+    page.get_by_label("Time zone").select_option("Europe/London")
+    page.get_by_label("Friday closes").fill("16:00")
+    page.get_by_label("Open on Wednesday").uncheck()
+    assert page.get_by_label("Wednesday opens").is_disabled()
+    page.get_by_label("Public holidays of country (ISO code, e.g. GB)").fill("GB")
     with page.expect_navigation():
         page.get_by_role("button", name="Create calendar").click()
+    calendar = page.locator("li", has_text="London office")
+    assert "Europe/London" in calendar.inner_text() and "fri 09:00-16:00" in calendar.inner_text()
+    assert "wed" not in calendar.inner_text() and "sat" not in calendar.inner_text()
     page.get_by_label("Name", exact=True).fill("Critical incidents")
     page.get_by_label("Order").fill("10")
     page.get_by_label("Response target (business minutes)").fill("30")
     page.get_by_label("Resolution target (business minutes)").fill("240")
     page.get_by_label("Calendar", exact=True).select_option("London office")
-    page.get_by_label("Condition (JSON; empty = every ticket)").fill(
-        '{"field": "priority", "op": "eq", "value": 1}'
-    )
+    assert page.get_by_text("No conditions: any ticket.").is_visible()
+    # Rows added and removed renumber (and none left means "any ticket"); then an incident of priority 1.
+    page.get_by_role("button", name="Add condition").click()
+    page.get_by_role("button", name="Add condition").click()
+    page.get_by_role("button", name="Remove condition 1").click()
+    assert page.get_by_role("button", name="Remove condition 2").count() == 0
+    page.get_by_role("button", name="Remove condition 1").click()
+    assert page.get_by_text("No conditions: any ticket.").is_visible()
+    page.get_by_role("button", name="Add condition").click()
+    page.get_by_label("Field of condition 1").select_option(label="Priority")
+    page.get_by_label("Operator of condition 1").select_option(label="is")
+    page.get_by_label("Value of condition 1").select_option(label="1 - Critical")
+    page.get_by_role("button", name="Add condition").click()
+    page.get_by_label("Field of condition 2").select_option(label="Ticket type")
+    page.get_by_label("Value of condition 2").select_option(label="incident")
+    _check(page, shots, "03-sla-builder")
     with page.expect_navigation():
         page.get_by_role("button", name="Create policy").click()
     policy = page.locator("#policy-table tr", has_text="Critical incidents")
     assert "London office" in policy.inner_text() and "4h 0m" in policy.inner_text()
+    shown = policy.inner_text()
+    assert '{"all": [{"field": "priority", "op": "eq", "value": 1}' in shown
+    assert '"value": "incident"' in shown
+    # A server error names the field next to the form: a closing time before the opening time.
+    page.get_by_label("Calendar name").fill("Backwards")
+    page.get_by_label("Monday closes").fill("08:00")
+    page.get_by_role("button", name="Create calendar").click()
+    page.locator("form", has_text="Create calendar").locator(".status.error").get_by_text("hours").wait_for()
     _check(page, shots, "03-sla")
 
-    # Rules: bad JSON is caught on the page, the preview shows what would happen, then the rule is created.
+    # Rules: builder rows (no JSON typed), a preview of what would happen, then the rule is created.
     page.goto(f"{base}/console/rules")
     page.get_by_label("Name", exact=True).fill("Printers to the service desk")
-    condition = '{"field": "short_description", "op": "icontains", "value": "printer"}'
-    page.get_by_label("Conditions (JSON)").fill(condition[:-1])
+    page.get_by_role("button", name="Add condition").click()
+    page.get_by_label("Field of condition 1").select_option(label="Short description")
+    page.get_by_label("Operator of condition 1").select_option(label="contains (any case)")
+    page.get_by_label("Value of condition 1").fill("printer")
     page.get_by_label("Actions (JSON list)").fill('[{"type": "assign_group", "group": "Service Desk"}]')
+    # Bad advanced JSON is caught on the page; emptied, the rows apply again.
+    page.get_by_text("Advanced: JSON").click()
+    page.get_by_label("Condition JSON").fill('{"any": [')
     page.get_by_role("button", name="Preview (dry run)").click()
     page.get_by_text("not valid JSON").wait_for()
-    page.get_by_label("Conditions (JSON)").fill(condition)
+    page.get_by_label("Condition JSON").fill("")
     page.get_by_role("button", name="Preview (dry run)").click()
     preview = page.locator("#dry-new")
     preview.get_by_text(re.compile(r"Tried on 50 tickets: \d+ would match")).wait_for()
     # The 13 newest tickets are the requester's, 12 of them about printers.
     assert "12 would match" in preview.inner_text() and preview.locator("li").count() == 12
     assert "'Service Desk'" in preview.inner_text()
+    _check(page, shots, "04-rules-builder")
     with page.expect_navigation():
         page.get_by_role("button", name="Create rule").click()
     rule = page.locator("#rule-table tr", has_text="Printers to the service desk")
