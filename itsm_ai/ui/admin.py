@@ -35,9 +35,9 @@ from itsm_ai.workflow.effects import CommentVisibility
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 PAGE_SIZE = 50
 RULE_TYPES = ("incident", "service_request", "problem", "change")
-# Fields the actions builder offers for set_field: the ones a rule commonly sets (state moves are transitions,
-# never a field write); each with its known values where it has them, free text otherwise.
-SET_FIELDS = ("priority", "impact", "urgency", "category", "subcategory", "service", "contact_type")
+# Fields the actions builder offers for set_field: writable on every rule record type (priority follows impact
+# and urgency through the matrix; state moves are transitions); known values where they have them.
+SET_FIELDS = ("impact", "urgency", "category", "subcategory")
 ADMIN_NAV = (
     ("users", "/console/users", "Users"),
     ("groups", "/console/groups", "Groups"),
@@ -127,7 +127,7 @@ def admin_rules(request: Request, db_session: DbSession, user: AdminPageUser):
 
 def _action_choices(db_session: Session) -> dict[str, Any]:
     """Known values for the actions builder: every action type the engine accepts and what each picks from."""
-    levels = {"priority": Priority, "impact": Impact, "urgency": Urgency}
+    levels = {"impact": Impact, "urgency": Urgency}
     hooks = _all(db_session, WEBHOOK, WEBHOOK.model.name)
     return {
         "action_types": list(ACTIONS),

@@ -264,7 +264,7 @@ def test_admin_sets_everything_up_in_the_browser(server, browser, shots):  # noq
     page.get_by_label("Name", exact=True).fill("Printers to the service desk")
     condition = '{"field": "short_description", "op": "icontains", "value": "printer"}'
     page.get_by_label("Conditions (JSON)").fill(condition[:-1])
-    page.get_by_label("Actions (JSON list)").fill('[{"type": "assign_group", "group": "Service Desk"}]')
+    page.locator("#action-rows").get_by_label("Group", exact=True).select_option("Service Desk")
     page.get_by_role("button", name="Preview (dry run)").click()
     page.get_by_text("not valid JSON").wait_for()
     page.get_by_label("Conditions (JSON)").fill(condition)

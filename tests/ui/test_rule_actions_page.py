@@ -74,7 +74,7 @@ def test_builder_offers_every_action_type_with_known_values(client, users, make)
     # Known values: the group (also as an approver), staff to assign, approvers, priority levels, methods.
     assert "Network Ops" in page and "group:Network Ops" in parser.options and "user:admin" in parser.options
     assert '<option>agent</option>' in page
-    assert {"1", "2", "3", "4"} <= set(parser.options)
+    assert {"1", "2", "3"} <= set(parser.options) and 'data-when-field="urgency"' in page
     assert {"internal", "public"} <= set(parser.options)
     assert '<option value="https://hooks.example.com/itsm">' in page
     # The form's one JSON field is what the builder fills; its controls carry no name of their own.
@@ -100,3 +100,11 @@ def test_builder_script_is_served_from_the_app(client, users):
     response = client.get("/static/rule_actions.js")
     assert response.status_code == 200
     assert "nr-actions" in response.text and "JSON.stringify" in response.text
+
+
+def test_set_field_offers_only_fields_every_rule_type_may_write():
+    from itsm_ai.ticket.service import CHANGE, INCIDENT, PROBLEM, SERVICE_REQUEST
+    from itsm_ai.ui.admin import SET_FIELDS
+
+    for spec in (INCIDENT, SERVICE_REQUEST, PROBLEM, CHANGE):
+        assert set(SET_FIELDS) <= set(spec.update_schema.model_fields), spec.noun
