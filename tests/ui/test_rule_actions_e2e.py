@@ -53,10 +53,10 @@ def test_admin_builds_a_rule_with_the_actions_builder(server, browser, shots):  
     _check(page, shots, "20-rule-actions-three")
 
     # Reorder: the approval moves up to second place, then is removed; the focus stays in the builder.
-    page.get_by_role("button", name="Move action 3 up").click()
+    page.get_by_role("button", name="Move up, action 3").click()
     assert [a["type"] for a in _actions(page)] == ["assign_group", "request_approval", "set_field"]
-    assert page.get_by_role("button", name="Move action 1 up").is_disabled()
-    page.get_by_role("button", name="Remove action 2").click()
+    assert page.get_by_role("button", name="Move up, action 1").is_disabled()
+    page.get_by_role("button", name="Remove, action 2").click()
     assert _actions(page) == [
         {"type": "assign_group", "group": "Network", "keep_assignee": False},
         {"type": "set_field", "field": "urgency", "value": 1},

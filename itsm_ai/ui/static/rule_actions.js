@@ -57,7 +57,7 @@
     output.value = JSON.stringify(actions);
   }
 
-  // Positions, and the move/remove buttons' names, follow the order; the ends cannot move further.
+  // Positions, and the move/remove buttons' names (their visible text first, for voice control), follow the order; the ends cannot move further.
   function renumber() {
     const rows = [...list.children];
     rows.forEach((row, i) => {
@@ -65,9 +65,9 @@
       row.querySelector("[data-pos]").textContent = String(n);
       const up = row.querySelector('[data-move="-1"]');
       const down = row.querySelector('[data-move="1"]');
-      up.setAttribute("aria-label", `Move action ${n} up`);
-      down.setAttribute("aria-label", `Move action ${n} down`);
-      row.querySelector("[data-remove]").setAttribute("aria-label", `Remove action ${n}`);
+      up.setAttribute("aria-label", `Move up, action ${n}`);
+      down.setAttribute("aria-label", `Move down, action ${n}`);
+      row.querySelector("[data-remove]").setAttribute("aria-label", `Remove, action ${n}`);
       up.disabled = i === 0;
       down.disabled = i === rows.length - 1;
     });
