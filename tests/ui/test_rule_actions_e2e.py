@@ -1,7 +1,7 @@
-"""The rules page's actions builder in headless Chromium: an admin builds a rule's actions with the builder
-only (assign a group, raise the urgency; a third row added, moved and removed), sees the API's 422 naming the bad
-action next to the form, previews the rule (dry run), saves it and finds it listed. Shot at 1280 and 375 px,
-no sideways scroll, axe-core clean."""
+"""The rules page's actions builder in headless Chromium: an admin builds a rule's actions with the
+builder only (assign a group, raise the urgency; a third row added, moved and removed), sees the API's 422
+naming the bad action next to the form, previews the rule (dry run), saves it and finds it listed. Shot at
+1280 and 375 px, no sideways scroll, axe-core clean."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ CONTROLS = ("input", "select", "textarea")
 
 
 class _Controls(HTMLParser):
-    """Collects the controls and label targets inside <template id="action-row">, and labels' wrapped inputs."""
+    """Collects the controls, label targets and options inside <template id="action-row">."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -53,7 +53,11 @@ def _page(client, users, make) -> str:
     make.group(name="Network Ops", members=["agent"])
     r = client.post(
         f"{API}/webhooks",
-        json={"name": "Chat ops", "url": "https://hooks.example.com/itsm", "event_types": ["incident.created"]},
+        json={
+            "name": "Chat ops",
+            "url": "https://hooks.example.com/itsm",
+            "event_types": ["incident.created"],
+        },
         headers=users["admin"].headers,
     )
     assert r.status_code == 201, r.text
