@@ -77,7 +77,7 @@ def test_builder_offers_every_action_type_with_known_values(client, users, make)
         assert f'data-fields="{action_type}"' in page, action_type
     # Known values: the group (also as an approver), staff to assign, approvers, priority levels, methods.
     assert "Network Ops" in page and "group:Network Ops" in parser.options and "user:admin" in parser.options
-    assert '<option>agent</option>' in page
+    assert "<option>agent</option>" in page
     assert {"1", "2", "3"} <= set(parser.options) and 'data-when-field="urgency"' in page
     assert {"internal", "public"} <= set(parser.options)
     assert '<option value="https://hooks.example.com/itsm">' in page
