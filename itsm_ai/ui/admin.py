@@ -23,16 +23,21 @@ from itsm_ai.records import service as record_service
 from itsm_ai.records.spec import RecordSpec
 from itsm_ai.sla.calendars import SLA_CALENDAR
 from itsm_ai.sla.policies import SLA_POLICY
-from itsm_ai.ui import condition_fields
+from itsm_ai.ui import condition_fields, form_choices
 from itsm_ai.ui.page_auth import AdminPageUser, MaybeUser, PageRoute
 from itsm_ai.ui.rendering import render
 from itsm_ai.webhooks import service as webhook_service
 from itsm_ai.webhooks.service import WEBHOOK
 from itsm_ai.workflow import service as workflow_service
+from itsm_ai.workflow.actions import ACTIONS, DEFAULT_WEBHOOK_FIELDS, WEBHOOK_METHODS
+from itsm_ai.workflow.effects import CommentVisibility
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 PAGE_SIZE = 50
 RULE_TYPES = ("incident", "service_request", "problem", "change")
+# Fields the actions builder offers for set_field: writable on every rule record type (priority follows impact
+# and urgency through the matrix; state moves are transitions); known values where they have them.
+SET_FIELDS = ("impact", "urgency", "category", "subcategory")
 ADMIN_NAV = (
     ("users", "/console/users", "Users"),
     ("groups", "/console/groups", "Groups"),
@@ -127,7 +132,26 @@ def admin_rules(request: Request, db_session: DbSession, user: AdminPageUser):
         triggers=[t.value for t in Trigger],
         record_types=RULE_TYPES,
         condition_catalog=condition_fields.catalog(db_session=db_session, for_rules=True),
+        **_action_choices(db_session),
     )
+
+
+def _action_choices(db_session: Session) -> dict[str, Any]:
+    """Known values for the actions builder: every action type the engine accepts and what each picks from."""
+    levels = {"impact": Impact, "urgency": Urgency}
+    hooks = _all(db_session, WEBHOOK, WEBHOOK.model.name)
+    return {
+        "action_types": list(ACTIONS),
+        "set_fields": SET_FIELDS,
+        "level_values": {name: [(int(v), v.name) for v in enum] for name, enum in levels.items()},
+        "groups": form_choices.group_names(db_session=db_session),
+        "staff": form_choices.staff_usernames(db_session=db_session),
+        "approvers": form_choices.requester_usernames(db_session=db_session),
+        "visibilities": [v.value for v in CommentVisibility],
+        "webhook_methods": sorted(WEBHOOK_METHODS),
+        "webhook_urls": sorted({h["url"] for h in hooks if h.get("url")}),
+        "webhook_fields": ", ".join(DEFAULT_WEBHOOK_FIELDS),
+    }
 
 
 @router.get("/console/webhooks")

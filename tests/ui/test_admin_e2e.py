@@ -294,7 +294,7 @@ def test_admin_sets_everything_up_in_the_browser(server, browser, shots):  # noq
     page.get_by_label("Field of condition 1").select_option(label="Short description")
     page.get_by_label("Operator of condition 1").select_option(label="contains (any case)")
     page.get_by_label("Value of condition 1").fill("printer")
-    page.get_by_label("Actions (JSON list)").fill('[{"type": "assign_group", "group": "Service Desk"}]')
+    page.locator("#action-rows").get_by_label("Group", exact=True).select_option("Service Desk")
     # Bad advanced JSON is caught on the page; emptied, the rows apply again.
     page.get_by_text("Advanced: JSON").click()
     page.get_by_label("Condition JSON").fill('{"any": [')
