@@ -138,12 +138,10 @@ def admin_rules(request: Request, db_session: DbSession, user: AdminPageUser):
 
 def _action_choices(db_session: Session) -> dict[str, Any]:
     """Known values for the actions builder: every action type the engine accepts and what each picks from."""
-    levels = {"impact": Impact, "urgency": Urgency}
     hooks = _all(db_session, WEBHOOK, WEBHOOK.model.name)
     return {
         "action_types": list(ACTIONS),
         "set_fields": SET_FIELDS,
-        "level_values": {name: [(int(v), v.name) for v in enum] for name, enum in levels.items()},
         "groups": form_choices.group_names(db_session=db_session),
         "staff": form_choices.staff_usernames(db_session=db_session),
         "approvers": form_choices.requester_usernames(db_session=db_session),

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from itsm_ai.base.levels import IMPACT_LABELS, PRIORITY_LABELS, URGENCY_LABELS
 from itsm_ai.ticket.service import INCIDENT
 from itsm_ai.ui import form_choices
+from itsm_ai.workflow.conditions import LIST_OPS, NO_VALUE_OPS
 
 RECORD_TYPES = ("incident", "service_request", "problem", "change")
 
@@ -91,8 +92,8 @@ def catalog(*, db_session: Session, for_rules: bool) -> dict[str, Any]:
     return {
         "fields": fields,
         "operators": [[op, text] for op, text in ops.items()],
-        "no_value": sorted(op for op in ops if op in ("is_empty", "is_not_empty", "changed")),
-        "list_ops": ["in", "not_in"],
+        "no_value": sorted(op for op in ops if op in NO_VALUE_OPS),
+        "list_ops": sorted(LIST_OPS),
     }
 
 

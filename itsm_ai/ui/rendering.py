@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 
 from itsm_ai.auth.dependencies import CSRF_HEADER, CSRF_VALUE
 from itsm_ai.auth.models import User
+from itsm_ai.base.levels import IMPACT_LABELS, URGENCY_LABELS
 from itsm_ai.base.roles import Role
 from itsm_ai.sla import service as sla_service
 
@@ -88,7 +89,12 @@ _env = jinja2.Environment(
     lstrip_blocks=True,
 )
 _env.filters.update(dt=_fmt_dt, due=_fmt_due, pct=_fmt_pct, label=_label, span=_fmt_span)
-_env.globals.update(csrf_header=CSRF_HEADER, csrf_value=CSRF_VALUE, ticket_paths=TICKET_PATHS)
+_env.globals.update(
+    csrf_header=CSRF_HEADER,
+    csrf_value=CSRF_VALUE,
+    ticket_paths=TICKET_PATHS,
+    level_labels={"impact": IMPACT_LABELS, "urgency": URGENCY_LABELS},
+)
 templates = Jinja2Templates(env=_env)
 
 
