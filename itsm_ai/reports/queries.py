@@ -21,7 +21,9 @@ Python loop over rows or groups. (Without a grouping the SQL aggregates measured
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +31,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import (
     BigInteger,
+    Column,
     ColumnElement,
     Float,
     Integer,
@@ -46,6 +49,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression, BindParameter
 
 from itsm_ai.reports import stats
 from itsm_ai.reports.periods import Period
@@ -228,15 +233,23 @@ class RowPlan:
     """The numpy path of a walk grouped by an integer field: per row a few integers out of the database (one
     list per column and period), aggregated per (period, group key) in numpy.
 
-    A row's first integer holds B bits (one per tally condition, per summarised value present, and for a NULL
-    key), on SQLite with the group key shifted left by B above them (one list less to write); on PostgreSQL,
-    where an overflow would be an error, the key comes second. Then come each summed tally's term and each
-    summarised value (0 when NULL). On SQLite a key so large that the first integer overflows comes back as a
-    real (SQLite's overflow): the walk then runs in SQL.
+    A row's first integer holds B bits (one per tally condition, per summarised value that can be NULL, and
+    for a key that can be NULL), on SQLite with the group key shifted left by B above them (one list less to
+    write); on PostgreSQL, where an overflow would be an error, the key comes second. Then come each summed
+    tally's term and each summarised value: a value list skips the NULLs (group_concat and string_agg do),
+    so a nullable value's list holds one number per row with its bit set, and a value that cannot be NULL
+    (`never_null`) needs no bit at all. On SQLite a key so large that the first integer overflows comes back
+    as a real (SQLite's overflow): the walk then runs in SQL.
     """
 
     def __init__(
-        self, tallies: Mapping[str, Tally], values: Mapping[str, ColumnElement], group, *, postgres: bool
+        self,
+        tallies: Mapping[str, Tally],
+        values: Mapping[str, ColumnElement],
+        group,
+        *,
+        postgres: bool,
+        known: Sequence[ColumnElement] = (),
     ):
         self.tallies, self.values, self.group = dict(tallies), dict(values), group
         self.postgres = postgres
@@ -246,28 +259,31 @@ class RowPlan:
             for n, t in self.tallies.items()
             if t.expr is None
         }
-        self.value_bits = {n: self._bit(v.isnot(None)) for n, v in self.values.items()}
-        self.null_key_bit = self._bit(group.is_(None))
+        self.value_bits = {
+            n: None if never_null(v, known) else self._bit(v.isnot(None)) for n, v in self.values.items()
+        }
+        self.null_key_bit = None if never_null(group, known) else self._bit(group.is_(None))
         width = len(self.bits)
         if width > 40:
             raise Unpackable("too many conditions for one row's bits")
-        head = sum(case((b, 1 << i), else_=0) for i, b in enumerate(self.bits))
-        key = func.coalesce(group, 0)
-        self.columns = [head, key] if postgres else [key * (1 << width) + head]
+        flags = [case((b, 1 << i), else_=0) for i, b in enumerate(self.bits)]
+        head = functools.reduce(operator.add, flags) if flags else literal(0)
+        key = group if self.null_key_bit is None else func.coalesce(group, 0)
+        self.columns = [head, key] if postgres else [key * (1 << width) + head if width else key]
         self.summed = [n for n, t in self.tallies.items() if t.expr is not None]
         self.columns += [self.tallies[n].term() for n in self.summed]
-        self.columns += [func.coalesce(v, 0) for v in self.values.values()]
+        self.columns += list(self.values.values())
 
     def _bit(self, condition: ColumnElement) -> int:
         self.bits.append(condition)
         return len(self.bits) - 1
 
     def row_list(self) -> ColumnElement:
-        """Aggregate: per column, every row's integer comma-separated (rows in the same order), the columns
-        separated by ';' (one list each: cheaper than formatting each row)."""
+        """Aggregate: per column, every row's integer comma-separated (rows in the same order; a value column
+        skips its NULLs), the columns separated by ';' (one list each: cheaper than formatting each row)."""
         if self.postgres:
             lists = [func.string_agg(cast(column, Text), literal(",")) for column in self.columns]
-            return func.concat_ws(literal(";"), *lists)
+            return func.concat_ws(literal(";"), *(func.coalesce(x, literal("")) for x in lists))
         lists = [func.group_concat(column) for column in self.columns]
         if len(lists) == 1:
             return lists[0]
@@ -278,17 +294,19 @@ class RowPlan:
         width = len(self.columns)
         periods, parts = [], [[] for _ in range(width)]
         for k, text in raw:
-            lists = text.split(";") if text else [""] * width
+            if not text:
+                continue
+            lists = text.split(";")
+            if len(lists) != width:
+                raise Unpackable("not one list per column")
             columns = [stats.parse_numbers(t, exact=True) for t in lists]
-            if len(columns) != width or any(len(c) != len(columns[0]) for c in columns):
-                raise Unpackable("column lists of different lengths")
             periods.append(np.full(len(columns[0]), int(k)))
             for part, column in zip(parts, columns, strict=True):
                 part.append(column)
         period = np.concatenate(periods) if periods else np.empty(0, dtype=np.int64)
         if not period.size:
             return {}
-        table = [np.concatenate(part) for part in parts]
+        table = [np.concatenate(part) if len(part) > 1 else part[0] for part in parts]
         head = table[0]
         if head.dtype.kind == "f":  # SQLite's overflow of a large key: a real
             raise Unpackable("a group key too large for the row's integer")
@@ -301,11 +319,24 @@ class RowPlan:
         def bit(i: int) -> np.ndarray:
             return (bits >> i) & 1 == 1
 
-        null = bit(self.null_key_bit)
-        distinct, code = _codes(key[~null])
-        codes = np.full(len(key), len(distinct), dtype=np.int64)
-        codes[~null] = code
-        key_values = [*(int(v) for v in distinct), None]
+        rows = len(period)
+        column = iter(range(2 if self.postgres else 1, width))
+        summed = {name: table[next(column)] for name in self.summed}
+        values = {name: table[next(column)] for name in self.values}
+        present = {n: None if i is None else bit(i) for n, i in self.value_bits.items()}
+        expected = [rows] * (width - len(values))
+        expected += [rows if present[n] is None else int(np.count_nonzero(present[n])) for n in values]
+        if [len(c) for c in table] != expected:
+            raise Unpackable("column lists of unexpected lengths")
+        if self.null_key_bit is None:
+            distinct, codes = _codes(key)
+            key_values = [int(v) for v in distinct]
+        else:
+            null = bit(self.null_key_bit)
+            distinct, code = _codes(key[~null])
+            codes = np.full(len(key), len(distinct), dtype=np.int64)
+            codes[~null] = code
+            key_values = [*(int(v) for v in distinct), None]
         segments, segment = _codes(period * len(key_values) + codes)
         n = len(segments)
         figures: dict[str, list] = {}
@@ -313,20 +344,36 @@ class RowPlan:
         for name, i in self.tally_bits.items():
             counted = sizes if i is None else np.bincount(segment[bit(i)], minlength=n)
             figures[name] = [int(v) for v in counted]
-        column = iter(range(2 if self.postgres else 1, width))
         for name in self.summed:
-            figures[name] = _exact_sums(segment, table[next(column)], n)
+            figures[name] = _exact_sums(segment, summed[name], n)
         for name in self.values:
-            values = table[next(column)]  # whole seconds stay int64: no float copy before the sort
-            present = bit(self.value_bits[name])
+            # Whole seconds stay int64: no float copy before the sort.
+            rows_of = segment if present[name] is None else segment[present[name]]
             figures[name] = stats.segment_summaries(
-                segment[present], values[present], n, list(quantiles), bounds.get(name, ())
+                rows_of, values[name], n, list(quantiles), bounds.get(name, ())
             )
         out = {}
         for s, joined in enumerate(segments.tolist()):
             p, c = divmod(joined, len(key_values))
             out[(p, (*prefix, key_values[c]))] = {name: figures[name][s] for name in figures}
         return out
+
+
+def never_null(expr: ColumnElement, known: Sequence[ColumnElement] = ()) -> bool:
+    """True when expr cannot be NULL: a NOT NULL column, one of the `known` (such as the walk's time column,
+    bounded by its range), a literal, or arithmetic on such. Anything else may be NULL."""
+    if any(expr is k for k in known):
+        return True
+    if isinstance(expr, Column):
+        return not expr.nullable
+    if isinstance(expr, BindParameter):
+        return expr.value is not None
+    if isinstance(expr, BinaryExpression) and expr.operator in _ARITHMETIC:
+        return never_null(expr.left, known) and never_null(expr.right, known)
+    return False
+
+
+_ARITHMETIC = (operators.add, operators.sub, operators.mul)
 
 
 def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -360,7 +407,7 @@ def _run(db_session, dialect, walk, periods, scope, group, prefix) -> dict[tuple
     if _numpy_path(dialect, walk, group):
         try:
             values = {n: v.expr for n, v in walk.values.items()}
-            plan = RowPlan(walk.sums, values, group, postgres=dialect.postgres)
+            plan = RowPlan(walk.sums, values, group, postgres=dialect.postgres, known=[time])
             per_period = (
                 select(plan.row_list())
                 .select_from(walk.table)
