@@ -102,18 +102,20 @@ def segment_summaries(
             cumulative = np.zeros((n_segments, len(bounds)), dtype=np.int64)
         edges = np.column_stack([np.zeros(n_segments, dtype=np.int64), cumulative, counts])
         histogram = np.diff(edges, axis=1)
-    out = []
-    for s in range(n_segments):
-        n = int(counts[s])
-        out.append(
-            {
-                "n": n,
-                "mean": float(means[s]) if n else None,
-                "quantiles": [float(c[s]) for c in quantile_columns] if n else [None] * len(qs),
-                "buckets": [int(v) for v in histogram[s]] if bounds else [],
-            }
-        )
-    return out
+    # Python lists first: indexing numpy arrays one element at a time costs more than the maths above.
+    sizes, averages = counts.tolist(), means.tolist()
+    columns = [c.tolist() for c in quantile_columns]
+    histograms = histogram.tolist() if bounds else [[] for _ in range(n_segments)]
+    nothing = [None] * len(qs)
+    return [
+        {
+            "n": n,
+            "mean": averages[s] if n else None,
+            "quantiles": [c[s] for c in columns] if n else list(nothing),
+            "buckets": histograms[s],
+        }
+        for s, n in enumerate(sizes)
+    ]
 
 
 _VALUE_BITS = 40
