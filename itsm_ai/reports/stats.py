@@ -2,6 +2,14 @@
 
 Pure: numbers and arrays in, numbers out. Quantiles use linear interpolation between the two nearest ranks
 (numpy's and pandas' default, and PostgreSQL's percentile_cont), so every database and a notebook agree.
+
+`segment_summaries` sorts each value column once, as (segment, value) int64 keys, and reads everything else
+from that order: the quantiles from the few keys they pick (no unpacked copy of the whole array) and the
+histogram from binary searches of (segment, bound) keys instead of a search of every value among the bounds
+and a bincount, and the per-segment dicts built from Python lists, not numpy scalars (2026-12-06: one walk's
+two summaries, 850k values in 720 segments, 55 -> 37 ms). The sort itself is ~8 ms per 700k keys (numpy's
+SIMD quicksort); a stable (radix) sort measured 12x slower, and np.partition per segment would be a Python
+loop over thousands of segments.
 """
 
 from __future__ import annotations
