@@ -21,15 +21,14 @@ Python loop over rows or groups. (Without a grouping the SQL aggregates measured
 What those lists hold was cut to what numpy needs (issue 17, 2026-12-06): a value that cannot be NULL (a
 difference of NOT NULL columns and the walk's own time column, `never_null`) and a key that cannot be NULL
 take no bit, and a value list skips its NULLs instead of writing a 0 for each (the value bit says which rows
-have one). Resolution-time by month and group on SQLite, 1M incidents: the walks' SQL 181/194 -> 153/170
-ms. On
-PostgreSQL the lists come as one int8[] in binary (`fetch_arrays`): the server formats no digits and the
+have one). Resolution-time by month and group on SQLite, 1M incidents: the walks' SQL 181/194 -> 153/170 ms.
+On PostgreSQL the lists come as one int8[] in binary (`fetch_arrays`): the server formats no digits and the
 client parses none (np.frombuffer, ~5 ms a walk instead of ~50 ms of np.fromstring); server time about the
-same (array_agg vs string_agg, 205-250 ms a walk either way). Measured and not kept: packing the key into
-the bits column on PostgreSQL (one list less: 207-253 vs 215-260 ms, noise); an array per column through a
-LATERAL join or a 2-D array of the row's values (no faster on the server than the text); text in fewer
-digits (SQLite's printf per value costs more than group_concat's own formatting; "the digits cost, not the
-columns" still holds). The two walks of resolution-time run at once (`overlap`), which gave the most.
+same (array_agg vs string_agg, 205-250 ms a walk either way). Measured and not kept: packing the key into the
+bits column on PostgreSQL (one list less: 207-253 vs 215-260 ms, noise); an array per column through a LATERAL
+join or a 2-D array of the row's values (no faster on the server than the text); text in fewer digits
+(SQLite's printf per value costs more than group_concat's own formatting; "the digits cost, not the columns"
+still holds). The two walks of resolution-time run at once (`overlap`), which gave the most.
 """
 
 from __future__ import annotations
