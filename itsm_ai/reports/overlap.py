@@ -10,7 +10,8 @@ one. Every walk's figures are exactly what it gives alone.
 
 The walks run one after the other on the request's session instead when overlapping could change what they
 see or could not be afforded:
-- the session has written in its open transaction (another connection would not see those rows);
+- the session has written in its open transaction (another connection would not see those rows), or reads
+  in one snapshot (PostgreSQL REPEATABLE READ or SERIALIZABLE; SQLite in an explicit transaction);
 - an in-memory SQLite database (a second connection is another, empty database);
 - no helper connection is free: at most `reports_overlap_connections` (settings, taken from
   `database_pool_reserve`) are in use at once in the process, so a request still holds one pooled connection
@@ -72,8 +73,10 @@ def overlappable(db_session: Session) -> bool:
         raw = db_session.connection().connection.driver_connection
         return not raw.in_transaction  # the driver opens a transaction only to write
     if bind.dialect.name == "postgresql":
-        # A transaction that has written holds a transaction id; one that only read has none.
-        return db_session.connection().exec_driver_sql("SELECT txid_current_if_assigned()").scalar() is None
+        # A transaction that has written holds a transaction id; one that only read has none. Under REPEATABLE
+        # READ or SERIALIZABLE the session's statements share one snapshot, which a helper would not see.
+        check = "SELECT txid_current_if_assigned() IS NULL AND current_setting('transaction_isolation') = %s"
+        return bool(db_session.connection().exec_driver_sql(check, ("read committed",)).scalar())
     return False
 
 

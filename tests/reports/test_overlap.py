@@ -156,3 +156,24 @@ def test_concurrent_report_requests_answer_the_same_figures(client, users, facts
         answers = list(pool.map(get, [paths[i % 3] for i in range(24)]))
     assert all(answer == expected[i % 3] for i, answer in enumerate(answers))
     assert len(helpers) > 3 and overlap.slots_in_use() == 0
+
+
+def test_only_a_read_committed_session_that_has_not_written_overlaps(db):
+    from itsm_ai import database
+    from itsm_ai.reports import overlap
+
+    with database.get_session() as session:
+        session.execute(text("SELECT 1"))
+        assert overlap.overlappable(session)  # a file or a server, reads only
+    session = database.session_factory()()
+    try:
+        if session.get_bind().dialect.name == "postgresql":
+            # One snapshot for every statement: a helper's own would differ.
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        else:
+            session.connection().exec_driver_sql("BEGIN")  # an explicit read transaction: one snapshot
+        session.execute(text("SELECT 1"))
+        assert not overlap.overlappable(session)
+    finally:
+        session.rollback()
+        session.close()
