@@ -110,3 +110,46 @@ def test_only_values_and_keys_that_can_be_null_take_a_bit():
     assert len(by_group.bits) == 2 and by_group.value_bits["wall"] is None  # business, NULL key
     by_priority = RowPlan({}, values, t.c.priority, postgres=True, known=[t.c.resolved_at])
     assert len(by_priority.bits) == 1 and by_priority.null_key_bit is None
+
+
+def test_a_64_bit_key_gives_the_same_figures(facts, monkeypatch):
+    # On PostgreSQL a bigint key does not share the bits' integer (it could overflow): it rides in a list of
+    # its own; on SQLite it is shifted above the bits as any key.
+    from sqlalchemy import BigInteger, cast
+
+    from itsm_ai import database
+    from itsm_ai.reports import queries
+    from itsm_ai.reports.enums import RESOLVE_BOUNDS
+    from itsm_ai.reports.periods import periods
+    from itsm_ai.reports.queries import Values, Walk
+
+    t = FACTS
+    walk = Walk(
+        t,
+        "resolved_at",
+        {"resolved": queries.count_where()},
+        values={
+            "wall": Values(t.c.resolved_at - t.c.opened_at, RESOLVE_BOUNDS),
+            "business": Values(t.c.resolve_business_seconds),
+        },
+    )
+    group = cast(t.c.assignment_group_id, BigInteger) + 2**40
+    buckets = periods(NOW.replace(month=1), NOW, "month", "UTC")
+
+    def run():
+        with database.get_session() as session:
+            return queries.run(session, walk, buckets, group=group)
+
+    postgres = database.get_engine().dialect.name == "postgresql"
+    assert not queries.RowPlan({}, {}, group, postgres=True).packed
+    numpy_figures = run()
+    monkeypatch.setattr(queries, "_numpy_path", lambda *args: False)
+    sql_figures = run()
+    assert numpy_figures.keys() == sql_figures.keys() and len(sql_figures) > 4
+    for key, figures in sql_figures.items():
+        for name in ("wall", "business"):
+            got, expected = numpy_figures[key][name], figures[name]
+            if postgres and expected["mean"] is not None:
+                assert got.pop("mean") == pytest.approx(expected.pop("mean"), rel=1e-12)
+            assert got == expected, (key, name)
+        assert numpy_figures[key]["resolved"] == figures["resolved"]
