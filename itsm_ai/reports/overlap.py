@@ -106,16 +106,22 @@ def _start(db_session: Session, task: Callable[[Session], T]) -> Future:
     future: Future = Future()
 
     def work() -> None:
+        result, error = None, None
         try:
             with (
                 engine.connect().execution_options(**{WRITE_OPTION: False}) as connection,
                 Session(bind=connection) as session,
             ):
-                future.set_result(task(session))
+                result = task(session)
         except BaseException as exc:  # handed to the request's thread, which raises it
-            future.set_exception(exc)
+            error = exc
         finally:
             _give_slot()
+        # Only now, with the connection back in the pool and the slot free, may the request go on.
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
 
     threading.Thread(target=work, name="report-walk", daemon=True).start()
     return future
