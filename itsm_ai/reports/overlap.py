@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import TypeVar
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from itsm_ai.config import get_settings
@@ -66,6 +67,8 @@ def overlappable(db_session: Session) -> bool:
     if db_session.new or db_session.dirty or db_session.deleted:
         return False
     bind = db_session.get_bind()
+    if not isinstance(bind, Engine):
+        return False  # bound to one connection (perhaps inside an outer transaction): keep to it
     url = bind.url
     if url.get_backend_name() == "sqlite":
         if url.database in (None, "", ":memory:") or "mode=memory" in str(url):

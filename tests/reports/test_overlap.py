@@ -177,3 +177,8 @@ def test_only_a_read_committed_session_that_has_not_written_overlaps(db):
     finally:
         session.rollback()
         session.close()
+    # A session bound to one connection (perhaps inside an outer transaction) keeps to it.
+    from sqlalchemy.orm import Session
+
+    with database.get_engine().connect() as connection, Session(bind=connection) as bound:
+        assert not overlap.overlappable(bound)
