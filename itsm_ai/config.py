@@ -377,7 +377,8 @@ class Settings(BaseSettings):
         default=2,
         ge=0,
         description="Helper connections (of database_pool_reserve) that reports may hold at once in the "
-        "process to run their independent walks together; 0 runs every walk on the request's connection.",
+        "process to run their independent walks together; 0 runs every walk on the request's connection. "
+        "The default is cut to the reserve when that is smaller; a larger value given is an error.",
     )
 
     # Attachments (issue 20): bytes in a folder (or another storage), metadata in the database.
@@ -534,13 +535,17 @@ class Settings(BaseSettings):
                 f"holds for requests ({room} = database_pool_size + database_max_overflow - "
                 "database_pool_reserve): requests would wait on the pool"
             )
-        if self.reports_overlap_connections > self.database_pool_reserve:
+        given = "reports_overlap_connections" in self.model_fields_set
+        if given and self.reports_overlap_connections > self.database_pool_reserve:
             raise ValueError(
                 "reports_overlap_connections: may not exceed database_pool_reserve (the helper connections "
                 "come from the reserve, not from the requests' share of the pool)"
             )
         if self.api_max_concurrent_requests > self.api_threads:
             raise ValueError("api_max_concurrent_requests: may not exceed api_threads")
+        if not given:
+            reserve = self.database_pool_reserve
+            self.reports_overlap_connections = min(self.reports_overlap_connections, reserve)
         return self
 
 

@@ -134,6 +134,9 @@ def test_settings_keep_helpers_within_the_pool_reserve():
 
     with pytest.raises(ValidationError, match="reports_overlap_connections"):
         Settings(database_pool_reserve=1, reports_overlap_connections=2)
+    # A configuration that left it alone still starts: the default is cut to a smaller reserve.
+    assert Settings(database_pool_reserve=1).reports_overlap_connections == 1
+    assert Settings(database_pool_reserve=0).reports_overlap_connections == 0
 
 
 def test_concurrent_report_requests_answer_the_same_figures(client, users, facts, helpers):
