@@ -32,6 +32,23 @@ and group took 928 ms p95, by assignee 1019 ms. Grouped quantiles are now summar
 (no float copy before the sort: about 1.0 -> 0.88 s of CPU for resolution-time by month and group on
 SQLite); what remains is the transfer of each resolved ticket's group, seconds and business seconds as text
 (packing them into fewer integers measured no faster: the digits cost, not the columns).
+
+Resolution-time by month and group / assignee (issue 17, 2026-12-06): the grouped walks fetch less (no bit for
+a value or key that cannot be NULL, value lists without their NULLs; on PostgreSQL one int8[] in binary, a
+32-bit key sharing the bits' integer), summaries read the sorted keys for histograms, and the report's two
+walks (resolved, responded) run at once on the request's connection and a helper (`reports.overlap`).
+Interleaved A/B on the same kept 1M load, the commit before vs after, two rounds each, 7 repeats, through the
+app. Quiet machine (11:23-11:25, load average 0.5-1.1): SQLite p95 by group 776/737 -> 479/481 ms, by assignee
+800/803 -> 497/502 ms (p50 606/601 -> 306/315 and 654/637 -> 336/348); PostgreSQL p95 by group 866/848 ->
+469/530 ms, by assignee 958/923 -> 541/542 ms (p50 731/719 -> 361/451 and 784/756 -> 462/387): 37-42% less at
+p95. At load 6.9 (11:06-11:09, a training job and other engineers' tests running): SQLite p95 793/820 ->
+535/550 and 806/844 -> 573/552 ms, PostgreSQL 1219/969 -> 844/908 and 1070/1238 -> 786/815 ms. Process CPU
+moves less (SQLite ~780 -> ~720 ms, PostgreSQL client ~400-490 -> ~320-380 ms): most of the gain is the second
+core, so a loaded machine gains less. Tried and not kept: parsing each period's row as SQLite steps to the
+next (no difference at load 6); see reports/queries.py for the transfer formats measured. Left: a full (gen 2)
+garbage collection lands in about every other report and costs ~45 ms (160k objects; gc.freeze() after
+start-up would make it cheap, an application-wide choice), and the two walks' parsing and numpy share one GIL
+after their SQL ran side by side.
 """
 
 from __future__ import annotations

@@ -229,7 +229,9 @@ class Settings(BaseSettings):
         description="Rank in both directions (each match's query among the batch's queries too).",
     )
     encoder_train_interpolation: float = Field(
-        default=0.7, gt=0, le=1,
+        default=0.7,
+        gt=0,
+        le=1,
         description="WiSE-FT: the saved weights are (1 - a) * base + a * fine-tuned; below 1 keeps more of "
         "the base's general-domain quality.",
     )
@@ -371,6 +373,13 @@ class Settings(BaseSettings):
     reports_timezone: str = Field(
         default="UTC", description="IANA time zone whose days, weeks and months reports count in by default."
     )
+    reports_overlap_connections: int = Field(
+        default=2,
+        ge=0,
+        description="Helper connections (of database_pool_reserve) that reports may hold at once in the "
+        "process to run their independent walks together; 0 runs every walk on the request's connection. "
+        "The default is cut to the reserve when that is smaller; a larger value given is an error.",
+    )
 
     # Attachments (issue 20): bytes in a folder (or another storage), metadata in the database.
     attachment_dir: Path | None = Field(
@@ -382,18 +391,51 @@ class Settings(BaseSettings):
     )
     attachment_denied_extensions: list[str] = Field(
         default=[
-            "exe", "dll", "com", "scr", "pif", "cpl", "msi", "msp", "bat", "cmd", "ps1", "psm1", "vbs",
-            "vbe", "js", "jse", "wsf", "wsh", "hta", "jar", "lnk", "reg", "sh", "app", "elf", "so", "dylib",
+            "exe",
+            "dll",
+            "com",
+            "scr",
+            "pif",
+            "cpl",
+            "msi",
+            "msp",
+            "bat",
+            "cmd",
+            "ps1",
+            "psm1",
+            "vbs",
+            "vbe",
+            "js",
+            "jse",
+            "wsf",
+            "wsh",
+            "hta",
+            "jar",
+            "lnk",
+            "reg",
+            "sh",
+            "app",
+            "elf",
+            "so",
+            "dylib",
         ],
         description="File name endings refused on upload (lower case, no dot).",
     )
     attachment_denied_types: list[str] = Field(
         default=[
-            "application/x-dosexec", "application/x-msdownload",
-            "application/vnd.microsoft.portable-executable", "application/x-executable", "application/x-elf",
-            "application/x-sharedlib", "application/x-mach-binary", "application/x-msi",
-            "application/x-ms-installer", "text/x-shellscript", "application/java-archive",
-            "application/x-ms-shortcut", "application/hta",
+            "application/x-dosexec",
+            "application/x-msdownload",
+            "application/vnd.microsoft.portable-executable",
+            "application/x-executable",
+            "application/x-elf",
+            "application/x-sharedlib",
+            "application/x-mach-binary",
+            "application/x-msi",
+            "application/x-ms-installer",
+            "text/x-shellscript",
+            "application/java-archive",
+            "application/x-ms-shortcut",
+            "application/hta",
         ],
         description="Content types (sniffed from the bytes) refused on upload.",
     )
@@ -493,8 +535,17 @@ class Settings(BaseSettings):
                 f"holds for requests ({room} = database_pool_size + database_max_overflow - "
                 "database_pool_reserve): requests would wait on the pool"
             )
+        given = "reports_overlap_connections" in self.model_fields_set
+        if given and self.reports_overlap_connections > self.database_pool_reserve:
+            raise ValueError(
+                "reports_overlap_connections: may not exceed database_pool_reserve (the helper connections "
+                "come from the reserve, not from the requests' share of the pool)"
+            )
         if self.api_max_concurrent_requests > self.api_threads:
             raise ValueError("api_max_concurrent_requests: may not exceed api_threads")
+        if not given:
+            reserve = self.database_pool_reserve
+            self.reports_overlap_connections = min(self.reports_overlap_connections, reserve)
         return self
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
-from itsm_ai.reports import queries, stats
+from itsm_ai.reports import overlap, queries, stats
 from itsm_ai.reports.enums import Dimension, Interval
 from itsm_ai.reports.models import ReportTicket
 from itsm_ai.reports.periods import Period
@@ -54,9 +55,15 @@ class Context:
 
     def tickets(self, walk: Walk, table=TICKETS) -> dict:
         """Run a walk over a fact table with the ticket scope and grouping."""
-        return queries.run(
-            self.db_session, walk, self.periods, scope=self.scope(table), group=self.group(table)
-        )
+        return self._walk(walk, table, self.db_session)
+
+    def tickets_together(self, *walks: Walk, table=TICKETS) -> list[dict]:
+        """`tickets` of each walk, the walks overlapped on helper connections when they may (`overlap`)."""
+        tasks = [functools.partial(self._walk, walk, table) for walk in walks]
+        return overlap.run_together(self.db_session, tasks)
+
+    def _walk(self, walk: Walk, table, db_session: Session) -> dict:
+        return queries.run(db_session, walk, self.periods, scope=self.scope(table), group=self.group(table))
 
 
 Figures = dict[str, Any]

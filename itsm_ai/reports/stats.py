@@ -2,6 +2,14 @@
 
 Pure: numbers and arrays in, numbers out. Quantiles use linear interpolation between the two nearest ranks
 (numpy's and pandas' default, and PostgreSQL's percentile_cont), so every database and a notebook agree.
+
+`segment_summaries` sorts each value column once, as (segment, value) int64 keys, and reads everything else
+from that order: the quantiles from the few keys they pick (no unpacked copy of the whole array) and the
+histogram from binary searches of (segment, bound) keys instead of a search of every value among the bounds
+and a bincount, and the per-segment dicts built from Python lists, not numpy scalars (2026-12-06: one walk's
+two summaries, 850k values in 720 segments, 55 -> 37 ms). The sort itself is ~8 ms per 700k keys (numpy's
+SIMD quicksort); a stable (radix) sort measured 12x slower, and np.partition per segment would be a Python
+loop over thousands of segments.
 """
 
 from __future__ import annotations
@@ -84,46 +92,85 @@ def segment_summaries(
     with np.errstate(invalid="ignore", divide="ignore"):
         means = totals / counts
     quantile_columns = []
+    cumulative = None
     if values.size:
-        ordered = _sorted_by_segment(segment, values, n_segments)
+        ordered = _SegmentOrder(segment, values, n_segments)
         starts = np.cumsum(counts) - counts
         for q in qs:
             position = np.where(filled, (counts - 1) * q, 0.0)
             lo = position.astype(np.int64)
             hi = np.minimum(lo + 1, np.maximum(counts - 1, 0))
-            low = ordered[np.where(filled, starts + lo, 0)]
-            high = ordered[np.where(filled, starts + hi, 0)]
+            low = ordered.at(np.where(filled, starts + lo, 0))
+            high = ordered.at(np.where(filled, starts + hi, 0))
             quantile_columns.append(low + (high - low) * (position - lo))
+        if bounds:
+            cumulative = ordered.counts_up_to(bounds, starts)
     if bounds:
-        bucket = np.searchsorted(np.asarray(bounds, dtype=float), values, side="left")
-        width = len(bounds) + 1
-        histogram = np.bincount(segment * width + bucket, minlength=n_segments * width).reshape(-1, width)
-    out = []
-    for s in range(n_segments):
-        n = int(counts[s])
-        out.append(
-            {
-                "n": n,
-                "mean": float(means[s]) if n else None,
-                "quantiles": [float(c[s]) for c in quantile_columns] if n else [None] * len(qs),
-                "buckets": [int(v) for v in histogram[s]] if bounds else [],
-            }
-        )
-    return out
+        if cumulative is None:
+            cumulative = np.zeros((n_segments, len(bounds)), dtype=np.int64)
+        edges = np.column_stack([np.zeros(n_segments, dtype=np.int64), cumulative, counts])
+        histogram = np.diff(edges, axis=1)
+    # Python lists first: indexing numpy arrays one element at a time costs more than the maths above.
+    sizes, averages = counts.tolist(), means.tolist()
+    columns = [c.tolist() for c in quantile_columns]
+    histograms = histogram.tolist() if bounds else [[] for _ in range(n_segments)]
+    nothing = [None] * len(qs)
+    return [
+        {
+            "n": n,
+            "mean": averages[s] if n else None,
+            "quantiles": [c[s] for c in columns] if n else list(nothing),
+            "buckets": histograms[s],
+        }
+        for s, n in enumerate(sizes)
+    ]
 
 
-def _sorted_by_segment(segment: np.ndarray, values: np.ndarray, n_segments: int) -> np.ndarray:
-    """The values ordered by (segment, value) (integers stay integers)."""
-    low, high = values.min(), values.max()
-    span = int(high) - int(low)
-    whole = values.dtype.kind in "iu" or np.array_equal(values, np.floor(values))
-    if span < 2**40 and n_segments < 2**22 and whole:
-        # Whole numbers (seconds): one int64 key per value, segment in the high bits, sorts many times faster
-        # than lexsort's two keys; the value comes back exactly from the low bits.
-        packed = (segment.astype(np.int64) << 40) | (values - low).astype(np.int64)
-        packed.sort()
-        return (packed & (2**40 - 1)) + low
-    return values[np.lexsort((values, segment))]
+_VALUE_BITS = 40
+
+
+class _SegmentOrder:
+    """The values ordered by (segment, value): `at` the value at sorted positions, `counts_up_to` how many
+    values of each segment are at most each bound (integers stay integers)."""
+
+    def __init__(self, segment: np.ndarray, values: np.ndarray, n_segments: int):
+        low, high = values.min(), values.max()
+        span = int(high) - int(low)
+        whole = values.dtype.kind in "iu" or np.array_equal(values, np.floor(values))
+        self.packed = None
+        if span < 2**_VALUE_BITS and n_segments < 2**22 and whole:
+            # Whole numbers (seconds): one int64 key per value, segment in the high bits, sorts many times
+            # faster than lexsort's two keys; a value comes back exactly from the low bits of its key (only
+            # those the quantiles pick: no unpacked copy of the whole array).
+            self.low = int(low)
+            self.packed = (segment.astype(np.int64) << _VALUE_BITS) | (values - low).astype(np.int64)
+            self.packed.sort()
+        else:
+            order = np.lexsort((values, segment))
+            self.values, self.segment = values[order], segment[order]
+
+    def at(self, positions: np.ndarray) -> np.ndarray:
+        """The ordered values at the positions."""
+        if self.packed is None:
+            return self.values[positions]
+        return (self.packed[positions] & (2**_VALUE_BITS - 1)) + self.low
+
+    def counts_up_to(self, bounds: Sequence[float], starts: np.ndarray) -> np.ndarray:
+        """(segments x bounds) counts of values <= each bound: binary searches of the ordered keys."""
+        n_segments = starts.size
+        segments = np.arange(n_segments, dtype=np.int64)[:, None]
+        if self.packed is None:
+            out = np.empty((n_segments, len(bounds)), dtype=np.int64)
+            for j, bound in enumerate(bounds):
+                below = self.values <= bound
+                out[:, j] = np.bincount(self.segment[below], minlength=n_segments)
+            return out
+        # A value v <= bound of segment s is a key <= (s << bits) + floor(bound) - low; bounds outside the
+        # values' range clip to a segment's start (-1: the end of the previous segment) or end.
+        offsets = np.floor(np.asarray(bounds, dtype=float)) - self.low
+        offsets = np.clip(offsets, -1, 2**_VALUE_BITS - 1).astype(np.int64)
+        keys = (segments << _VALUE_BITS) + offsets[None, :]
+        return np.searchsorted(self.packed, keys, side="right") - starts[:, None]
 
 
 def rate(numerator: float | None, denominator: float | None) -> float | None:

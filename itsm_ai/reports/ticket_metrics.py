@@ -187,7 +187,12 @@ def _open_at(ctx: Context, instant: int) -> dict[tuple, Figures]:
 
 
 def resolution_time(ctx: Context) -> dict[tuple, list[Figures]]:
-    """Time to resolve (by resolution period) and to first response (by response period)."""
+    """Time to resolve (by resolution period) and to first response (by response period).
+
+    The two walks are independent and about the same size (each a million-row index range at 1M incidents):
+    they run at once on two connections (`overlap`; 2026-12-06, 1M incidents by month and group, in process,
+    load 3: SQLite ~650 -> ~400 ms, PostgreSQL ~780 -> ~540 ms together with the lighter lists).
+    """
     t = TICKETS
     resolved = Walk(
         t,
@@ -207,7 +212,8 @@ def resolution_time(ctx: Context) -> dict[tuple, list[Figures]]:
             "response_business": Values(t.c.response_business_seconds),
         },
     )
-    merged = merge([ctx.tickets(resolved), ctx.tickets(responded)], len(ctx.periods))
+    # Independent walks of about the same size: overlapped (see `overlap`).
+    merged = merge(ctx.tickets_together(resolved, responded), len(ctx.periods))
     out = {}
     for key, rows in merged.items():
         out[key] = []

@@ -292,3 +292,16 @@ def test_suggestion_facts():
     assert rows["priority"]["feedback"] is None and rows["assignment_group"]["model"] == ""
     assert rows["category"]["opened_at"] == fact["opened_at"] and rows["category"]["assignment_group_id"] == 7
     assert suggestion_facts(fact, None) == []
+
+
+@pytest.mark.parametrize("dtype", [np.int64, float])
+def test_segment_histograms_with_bounds_outside_the_values(dtype):
+    # The histogram of whole seconds comes from binary searches of the sorted (segment, value) keys: bounds
+    # below the smallest value, above the largest, between two, and on a value all count as a summary's.
+    rng = np.random.default_rng(3)
+    segment = rng.integers(0, 9, 500)
+    values = rng.integers(-20, 5000, segment.size).astype(dtype)
+    bounds = (-1000, -20, 0, 2500.5, 4999, 10**13)
+    got = stats.segment_summaries(segment, values, 10, [0.5], bounds)
+    for s in range(10):
+        assert got[s] == stats.summary(values[segment == s].astype(float), [0.5], bounds), s
