@@ -155,7 +155,7 @@ def suggest_on_create(db_session: Session, event: RecordEvent) -> None:
 def _suggestion_item(item: dict[str, Any]) -> dict[str, Any]:
     keep = ("number", "record_type", "correlation_id", "short_description", "score", "state",
             "suggested_fix", "url")
-    return {k: item.get(k) for k in keep}
+    return {**{k: item.get(k) for k in keep}, "via": item.get("via") or []}
 
 
 def _find_duplicate(
@@ -164,11 +164,17 @@ def _find_duplicate(
     threshold = service.settings.knowledge_duplicate_threshold
     predicate = make_filter(types=[INCIDENT], states=OPEN_STATES)
     hits = [(key, s) for key, s in service.dense_search(vector, k=3, predicate=predicate) if s >= threshold]
-    items = service.hydrate(db_session, hits, predicate)
+    # The nearest open incident may itself be a confirmed duplicate: suggest its master while that is open.
+    found = service.collapse(hits, predicate)
+    via = {key: keys for key, _, keys in found}
+    items = service.hydrate(db_session, [(key, s) for key, s, _ in found], predicate, via=via)
     if not items:
         return None
     best = items[0]
-    return {"number": best["number"], "score": best["score"], "status": "suggested"}
+    out = {"number": best["number"], "score": best["score"], "status": "suggested"}
+    if best["via"]:
+        out["via"] = best["via"]
+    return out
 
 
 def on_record_event(db_session: Session, event: RecordEvent) -> None:
