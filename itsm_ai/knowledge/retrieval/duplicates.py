@@ -28,7 +28,10 @@ class Collapsed:
 
 
 def chain(key: int, master_of: MasterOf) -> list[int]:
-    """The key and its masters in order (``key, master, master's master, ...``); stops at a cycle."""
+    """The key and its masters in order (``key, master, master's master, ...``).
+
+    Cycle-safe: links that loop back (the store refuses them, an index may lag behind) end at the loop's
+    smallest key, so every record on the loop stands for the same one."""
     out = [key]
     seen = {key}
     nxt = master_of(key)
@@ -36,6 +39,9 @@ def chain(key: int, master_of: MasterOf) -> list[int]:
         out.append(nxt)
         seen.add(nxt)
         nxt = master_of(nxt)
+    if nxt is not None:
+        end = min(out[out.index(nxt) :])
+        out = out[: out.index(end) + 1]
     return out
 
 
