@@ -77,7 +77,9 @@ def test_the_similar_records_of_a_master_do_not_list_its_own_duplicates(kclient,
     assert dup["number"] not in numbers and master["number"] not in numbers
 
 
-def test_an_index_saved_before_the_links_gets_them_at_restart(svc, db_session, knowledge_settings, hash_encoder):
+def test_an_index_saved_before_the_links_gets_them_at_restart(
+    svc, db_session, knowledge_settings, hash_encoder
+):
     master = service_resolve(db_session, service_incident(db_session, *PRINTER[:2]), PRINTER[2])
     dup = service_resolve(db_session, service_incident(db_session, *QUEUE[:2]), QUEUE[2])
     service_update(db_session, dup, duplicate_of=master.number)

@@ -129,11 +129,22 @@ def doc_for(record_type: str, obj: Any) -> Doc | None:
     """The index document of an ORM record."""
     if record_type == ARTICLE:
         return build_doc(
-            ARTICLE, obj.id, obj.short_description, obj.text, obj.state, obj.category,
+            ARTICLE,
+            obj.id,
+            obj.short_description,
+            obj.text,
+            obj.state,
+            obj.category,
             obj.published_at or obj.created_at,
         )
     return build_doc(
-        record_type, obj.id, obj.short_description, obj.description, obj.state, obj.category, obj.opened_at,
+        record_type,
+        obj.id,
+        obj.short_description,
+        obj.description,
+        obj.state,
+        obj.category,
+        obj.opened_at,
         getattr(obj, "duplicate_of_id", None),
     )
 
@@ -141,10 +152,23 @@ def doc_for(record_type: str, obj: Any) -> Doc | None:
 def _columns(record_type: str) -> list[Any]:
     model = MODELS[record_type]
     if record_type == ARTICLE:
-        return [model.id, model.short_description, model.text, model.state, model.category,
-                model.published_at, model.created_at]
-    columns = [model.id, model.short_description, model.description, model.state, model.category,
-               model.opened_at]
+        return [
+            model.id,
+            model.short_description,
+            model.text,
+            model.state,
+            model.category,
+            model.published_at,
+            model.created_at,
+        ]
+    columns = [
+        model.id,
+        model.short_description,
+        model.description,
+        model.state,
+        model.category,
+        model.opened_at,
+    ]
     return [*columns, model.duplicate_of_id] if record_type == INCIDENT else columns
 
 
@@ -245,7 +269,6 @@ def item_for(record_type: str, obj: Any, score: float, fix_min_score: float = 0.
         item["opened_at"] = obj.opened_at.isoformat() if obj.opened_at else None
         item["resolved_at"] = obj.resolved_at.isoformat() if obj.resolved_at else None
     return item
-
 
 
 def read_hits(

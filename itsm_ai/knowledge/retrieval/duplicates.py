@@ -19,7 +19,7 @@ MasterOf = Callable[[int], int | None]
 
 @dataclass(frozen=True, slots=True)
 class Collapsed:
-    """One listed record: its key, best score, the duplicates it was reached through and the input positions."""
+    """One listed record: its key, best score, the duplicates it was reached through, its input positions."""
 
     key: int
     score: float

@@ -265,7 +265,9 @@ class HybridSearcher:
             fused = score_fusion(
                 d_score, l_score, method=self.fusion, weights=(self.dense_weight, self.lexical_weight)
             )
-        hits = [Hit(i, s, d_rank.get(i), l_rank.get(i), d_score.get(i), l_score.get(i)) for i, s in fused[:limit]]
+        hits = [
+            Hit(i, s, d_rank.get(i), l_rank.get(i), d_score.get(i), l_score.get(i)) for i, s in fused[:limit]
+        ]
         return hits, more
 
     def _complete_scores(

@@ -16,7 +16,7 @@ Consistency (the database is the truth):
 * BM25 (``deferred_lexical``): an unresolved ticket's entry waits until a search could return it, so the
   writes of new tickets do not make every resolved-only search rebuild the BM25 statistics.
 * Confirmed duplicates: an incident's payload names its master (``duplicate_of``); searches list the master
-  instead of the duplicate (``knowledge_collapse_duplicates``, ``duplicates``), with the duplicates in ``via``.
+  instead of the duplicate (``knowledge_collapse_duplicates``, ``duplicates``), the duplicates in ``via``.
 * Encoders (blue/green, ``encoder_switch``): vectors of two encoders never share an index. Every search reads
   the registry's CURRENT (one small file) and, when it moved, swaps encoder and index under the service's
   lock, keeping the one it left in memory, so a rollback swaps back at once.
@@ -480,13 +480,14 @@ class RetrievalService:
         if not types or k <= 0:
             return []
         predicate = make_filter(
-            types=types, states=states, category=category, opened_after=opened_after,
+            types=types,
+            states=states,
+            category=category,
+            opened_after=opened_after,
             opened_before=opened_before,
         )
         # A few spare hits cover the ones dropped because the database changed under the index.
-        found = self.raw_search(
-            text, k=k + 5, predicate=predicate, vector=vector, exclude=exclude, mode=mode
-        )
+        found = self.raw_search(text, k=k + 5, predicate=predicate, vector=vector, exclude=exclude, mode=mode)
         if min_score is not None:
             found = [hit for hit in found if hit[1] >= min_score]
         via = {key: keys for key, _, keys in found}
