@@ -145,10 +145,13 @@ def _embed(encoder: Any, texts: list[str]) -> tuple[np.ndarray, float]:
 
 
 def _evaluate(corpus: Corpus, settings: Settings, rows: list[int], targets: list[int]) -> dict[str, dict]:
-    searcher = corpus.searcher(settings)
+    """recall@k per mode without collapsing duplicates, and hybrid collapsing the corpus's known links."""
+    searcher = corpus.searcher(settings.model_copy(update={"knowledge_collapse_duplicates": False}))
     out = {}
     for mode in ("lexical", "dense", "hybrid"):
         out[mode] = recall_at(corpus.rankings(searcher, mode, rows=rows), targets, KS)
+    searcher.collapse_duplicates = True  # the same BM25 index: building it again costs seconds
+    out["hybrid_collapse"] = recall_at(corpus.rankings(searcher, "hybrid", rows=rows), targets, KS)
     return out
 
 
@@ -200,6 +203,9 @@ def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bo
     train_pairs = Pairs([texts[row_of[dups[i]]] for i in train], [texts[row_of[masters[i]]] for i in train])
     test_rows = [row_of[dups[i]] for i in test]
     test_targets = [masters[i] for i in test]
+    # The confirmed duplicates a desk knows: the training pairs' links (never an evaluated pair's).
+    train_links = [(dups[i], masters[i]) for i in train]
+    links = dict(train_links)
     overlap = len({masters[i] for i in test} & {masters[i] for i in train})
     print(f"openoffice: {len(ids)} reports, {len(train)} training pairs, {len(test)} {split} pairs "
           f"({overlap} {split} masters also have a training duplicate)")
@@ -238,8 +244,8 @@ def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bo
         if not tiny:  # kept so the fusion chosen on dev can be applied later without training again
             RESULTS_DIR.mkdir(parents=True, exist_ok=True)
             np.save(RESULTS_DIR / f"{name}_vectors.npy", tuned_vectors)
-        stock_corpus = Corpus(ids, fields, stock_vectors, test_rows)
-        tuned_corpus = Corpus(ids, fields, tuned_vectors, test_rows)
+        stock_corpus = Corpus(ids, fields, stock_vectors, test_rows, links)
+        tuned_corpus = Corpus(ids, fields, tuned_vectors, test_rows, links)
         stock_m = _evaluate(stock_corpus, settings, test_rows, test_targets)
         tuned_m = _evaluate(tuned_corpus, settings, test_rows, test_targets)
         systems = {
@@ -248,6 +254,8 @@ def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bo
             "fine-tuned dense": tuned_m["dense"],
             "SERVICE hybrid, stock encoder": stock_m["hybrid"],
             "SERVICE hybrid, fine-tuned encoder": tuned_m["hybrid"],
+            "SERVICE hybrid + collapse, stock encoder": stock_m["hybrid_collapse"],
+            "SERVICE hybrid + collapse, fine-tuned encoder": tuned_m["hybrid_collapse"],
         }
         print_table(["system", *(f"{split} R@{k}" for k in KS)],
                     [[name, *(m[f"R@{k}"] for k in KS)] for name, m in systems.items()],
@@ -259,31 +267,35 @@ def run(results: dict, *, tiny: bool, max_minutes: float, epochs: int, curve: bo
               f"{lat_stock:.1f} ms (x{lat_tuned / max(lat_stock, 1e-9):.2f}, same dimension)")
         results["openoffice"] = {
             "split": split, "reports": len(ids), "train_pairs": len(train), "test_pairs": len(test),
-            "test_masters_with_training_duplicates": overlap, "training": stats, "systems": systems,
+            "test_masters_with_training_duplicates": overlap, "known_links": len(links), "training": stats,
+            "systems": systems,
             "reembed_docs_per_s": {"stock": stock_rate, "tuned": tuned_rate},
             "hybrid_query_ms_p50": {"stock": lat_stock, "tuned": lat_tuned},
         }
         before, after = stock_m["hybrid"]["R@5"], tuned_m["hybrid"]["R@5"]
         ratio = after / max(before, 1e-9)
         print(f"fine-tuned hybrid R@5 {after:.3f} vs stock hybrid {before:.3f} (x{ratio:.2f})", flush=True)
+        print(f"  collapsing the {len(links)} known duplicates: hybrid R@5 stock {before:.3f} -> "
+              f"{stock_m['hybrid_collapse']['R@5']:.3f}, fine-tuned {after:.3f} -> "
+              f"{tuned_m['hybrid_collapse']['R@5']:.3f}", flush=True)
         write_results(name, results)  # kept if a later part dies
         if alphas:
             run_alphas(results, settings, folders, ids, fields, texts, test_rows, test_targets, tiny=tiny,
-                       known={alpha: tuned_vectors})
+                       known={alpha: tuned_vectors}, links=links)
             write_results(name, results)
         if dev:
             run_fusion_grid(results, settings, tuned_corpus, test_rows, test_targets)
         elif not tiny:
             run_topics(results, settings, stock, tuned)
         if curve:
-            run_curve(results, settings, train_pairs, ids, fields, texts, test_rows, test_targets,
-                      max_minutes=max_minutes, epochs=epochs, full=tuned_m, tiny=tiny,
+            run_curve(results, settings, train_pairs, train_links, ids, fields, texts, test_rows,
+                      test_targets, max_minutes=max_minutes, epochs=epochs, full=tuned_m, tiny=tiny,
                       learning_rate=learning_rate, negatives=negatives, recipe=recipe, interpolation=alpha)
 
 
 def run_alphas(results: dict, settings: Settings, folders: dict[float, Path], ids: list[int], fields: list,
                texts: list[str], rows: list[int], targets: list[int], *, tiny: bool,
-               known: dict[float, np.ndarray] | None = None) -> None:
+               known: dict[float, np.ndarray] | None = None, links: dict[int, int] | None = None) -> None:
     """The WiSE-FT sweep: R@1/5/10 (dense, hybrid) and topic P@5 (hybrid, not when tiny) per blend."""
     topic_docs, topics = ([], []) if tiny else load_topics()
     table, out = [], {}
@@ -291,9 +303,10 @@ def run_alphas(results: dict, settings: Settings, folders: dict[float, Path], id
         encoder = Encoder(model_name=f"tuned-a{a:g}", model_path=folders[a])
         vectors = (known or {}).get(a)
         vectors = encoder.encode(texts) if vectors is None else vectors
-        metrics = _evaluate(Corpus(ids, fields, vectors, rows), settings, rows, targets)
+        metrics = _evaluate(Corpus(ids, fields, vectors, rows, links), settings, rows, targets)
         p5 = None if tiny else _topic_p5(settings, encoder.encode(topic_docs), topic_docs, topics)
-        out[a] = {"dense": metrics["dense"], "hybrid": metrics["hybrid"], "topics_hybrid_p5": p5}
+        out[a] = {"dense": metrics["dense"], "hybrid": metrics["hybrid"],
+                  "hybrid_collapse": metrics["hybrid_collapse"], "topics_hybrid_p5": p5}
         table.append([a, *(metrics["dense"][f"R@{k}"] for k in KS),
                       *(metrics["hybrid"][f"R@{k}"] for k in KS), "-" if p5 is None else round(p5, 4)])
         print(f"    alpha {a:g}: hybrid R@5 {metrics['hybrid']['R@5']:.3f}", flush=True)
@@ -330,6 +343,8 @@ def run_fusion_grid(
     results: dict, settings: Settings, corpus: Corpus, rows: list[int], targets: list[int]
 ) -> None:
     """bench_similar's fusion grid on the dev queries with the tuned encoder (BM25 settings as configured)."""
+    # Without collapsing duplicates, comparable with the grids recorded above.
+    settings = settings.model_copy(update={"knowledge_collapse_duplicates": False})
     base = settings.model_dump()
     scored = []
     for params in FUSION_GRID:
@@ -362,10 +377,11 @@ def run_topics(results: dict, settings: Settings, stock: Any, tuned: Any) -> Non
     results["topics_precision_at_5"] = out
 
 
-def run_curve(results, settings, train_pairs, ids, fields, texts, test_rows, test_targets, *, max_minutes,
-              epochs, full, tiny=False, learning_rate=None, negatives=None, recipe=None,
+def run_curve(results, settings, train_pairs, train_links, ids, fields, texts, test_rows, test_targets, *,
+              max_minutes, epochs, full, tiny=False, learning_rate=None, negatives=None, recipe=None,
               interpolation=1.0) -> None:
-    """recall@5 (dense, hybrid) after the first 250, 500, 1,000 training pairs, and all."""
+    """recall@5 (dense, hybrid, hybrid collapsing the prefix's links) after the first 250, 500, 1,000
+    training pairs, and all: a desk that confirmed n pairs knows those n links, no more."""
     rows = []
     out = {}
     for n in TINY_CURVE if tiny else CURVE:
@@ -377,14 +393,19 @@ def run_curve(results, settings, train_pairs, ids, fields, texts, test_rows, tes
                            negatives=None if negatives is None else negatives[:n], recipe=recipe,
                            interpolation=interpolation)
             vectors = Encoder(model_name=f"tuned-{n}", model_path=tmp).encode(texts)
-        metrics = _evaluate(Corpus(ids, fields, vectors, test_rows), settings, test_rows, test_targets)
+        corpus = Corpus(ids, fields, vectors, test_rows, dict(train_links[:n]))
+        metrics = _evaluate(corpus, settings, test_rows, test_targets)
         out[n] = {
-            "dense": metrics["dense"]["R@5"], "hybrid": metrics["hybrid"]["R@5"], "seconds": stats["seconds"]
+            "dense": metrics["dense"]["R@5"], "hybrid": metrics["hybrid"]["R@5"],
+            "hybrid_collapse": metrics["hybrid_collapse"]["R@5"], "seconds": stats["seconds"],
         }
-        rows.append([n, out[n]["dense"], out[n]["hybrid"], stats["seconds"]])
-    out[len(train_pairs)] = {"dense": full["dense"]["R@5"], "hybrid": full["hybrid"]["R@5"]}
-    rows.append([len(train_pairs), full["dense"]["R@5"], full["hybrid"]["R@5"], "-"])
-    print_table(["training pairs", "dense R@5", "hybrid R@5", "train s"], rows, title="learning curve")
+        rows.append([n, out[n]["dense"], out[n]["hybrid"], out[n]["hybrid_collapse"], stats["seconds"]])
+    out[len(train_pairs)] = {"dense": full["dense"]["R@5"], "hybrid": full["hybrid"]["R@5"],
+                             "hybrid_collapse": full["hybrid_collapse"]["R@5"]}
+    last = out[len(train_pairs)]
+    rows.append([len(train_pairs), last["dense"], last["hybrid"], last["hybrid_collapse"], "-"])
+    print_table(["training pairs", "dense R@5", "hybrid R@5", "+ collapse R@5", "train s"], rows,
+                title="learning curve")
     smallest = min(out)
     print(f"learning curve: hybrid R@5 {out[smallest]['hybrid']:.3f} after {smallest} pairs, "
           f"{full['hybrid']['R@5']:.3f} after all {len(train_pairs)}")

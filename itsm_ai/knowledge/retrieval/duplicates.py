@@ -69,8 +69,11 @@ def collapse(
     *,
     allow: Callable[[int], bool] | None = None,
     exclude: Collection[int] = (),
+    limit: int | None = None,
 ) -> list[Collapsed]:
-    """Hits (key, score; best first) with duplicates replaced by their masters, each record once, in order."""
+    """Hits (key, score; best first) with duplicates replaced by their masters, each record once, in order.
+
+    ``limit``: stop at the first hit that would list one record more (the rest could only add evidence)."""
     order: list[int] = []
     best: dict[int, float] = {}
     via: dict[int, list[int]] = {}
@@ -80,6 +83,8 @@ def collapse(
         if target is None:
             continue
         if target not in best:
+            if limit is not None and len(order) >= limit:
+                break
             order.append(target)
             best[target], via[target], positions[target] = score, [], []
         else:

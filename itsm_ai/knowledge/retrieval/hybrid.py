@@ -183,13 +183,15 @@ class HybridSearcher:
         depth = k + max(k, COLLAPSE_SPARE)
         for _ in range(COLLAPSE_TRIES):
             hits, more = self._ranked(text, depth, filters, mode, vector, exclude)
-            found = self._collapse(hits, filters, exclude)
+            found = self._collapse(hits, filters, exclude, k)
             if len(found) >= k or not more:
                 break
             depth *= 2
         return found[:k]
 
-    def _collapse(self, hits: list[Hit], filters: Filter | Mapping[str, Any] | None, exclude) -> list[Hit]:
+    def _collapse(
+        self, hits: list[Hit], filters: Filter | Mapping[str, Any] | None, exclude: frozenset[int], k: int
+    ) -> list[Hit]:
         """Hits with confirmed duplicates replaced by their masters (see ``duplicates.collapse``)."""
         index = self.vector_index
         predicate = compile_filter(filters)
@@ -199,7 +201,7 @@ class HybridSearcher:
             return payload is not None and (predicate is None or predicate(payload))
 
         groups = collapse(
-            [(h.id, h.score) for h in hits], payload_master(index.payload), allow=allow, exclude=exclude
+            [(h.id, h.score) for h in hits], payload_master(index.payload), allow=allow, exclude=exclude, limit=k
         )
         out = []
         for group in groups:

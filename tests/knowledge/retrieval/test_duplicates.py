@@ -69,3 +69,9 @@ def test_payload_master_reads_duplicate_of():
     payloads = {1: {"type": "incident", "duplicate_of": 7}, 2: {"type": "incident"}, 3: {}}
     master_of = payload_master(payloads.get)
     assert [master_of(k) for k in (1, 2, 3, 4)] == [7, None, None, None]
+
+
+def test_limit_stops_at_the_first_record_too_many():
+    hits = [(1, 0.9), (2, 0.8), (3, 0.7), (4, 0.6), (5, 0.5), (6, 0.4)]
+    out = collapse(hits, _links({2: 1, 4: 1, 6: 1}), limit=2)
+    assert [(c.key, c.via) for c in out] == [(1, (2, 4)), (3, ())]
