@@ -104,3 +104,15 @@ def payload_master(payload_of: Callable[[int], dict | None]) -> MasterOf:
         return int(master) if master is not None else None
 
     return master_of
+
+
+def payload_allow(
+    payload_of: Callable[[int], dict | None], predicate: Callable[[dict], bool] | None
+) -> Callable[[int], bool]:
+    """``allow`` for a search's filter: the master is indexed and its payload passes ``predicate``."""
+
+    def allow(key: int) -> bool:
+        payload = payload_of(key)
+        return payload is not None and (predicate is None or predicate(payload))
+
+    return allow

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from itsm_ai.knowledge.retrieval.duplicates import collapse, payload_master
+from itsm_ai.knowledge.retrieval.duplicates import collapse, payload_allow, payload_master
 from itsm_ai.knowledge.retrieval.lexical import LexicalIndex
 from itsm_ai.knowledge.retrieval.vector_filters import Filter, compile_filter
 from itsm_ai.knowledge.retrieval.vector_index import VectorIndex
@@ -194,14 +194,12 @@ class HybridSearcher:
     ) -> list[Hit]:
         """Hits with confirmed duplicates replaced by their masters (see ``duplicates.collapse``)."""
         index = self.vector_index
-        predicate = compile_filter(filters)
-
-        def allow(key: int) -> bool:
-            payload = index.payload(key)
-            return payload is not None and (predicate is None or predicate(payload))
-
         groups = collapse(
-            [(h.id, h.score) for h in hits], payload_master(index.payload), allow=allow, exclude=exclude, limit=k
+            [(h.id, h.score) for h in hits],
+            payload_master(index.payload),
+            allow=payload_allow(index.payload, compile_filter(filters)),
+            exclude=exclude,
+            limit=k,
         )
         out = []
         for group in groups:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from itsm_ai.knowledge.retrieval.duplicates import Collapsed, chain, collapse, payload_master, target_of
+from itsm_ai.knowledge.retrieval.duplicates import (
+    Collapsed,
+    chain,
+    collapse,
+    payload_allow,
+    payload_master,
+    target_of,
+)
 
 
 def _links(pairs: dict[int, int]):
@@ -69,6 +76,9 @@ def test_payload_master_reads_duplicate_of():
     payloads = {1: {"type": "incident", "duplicate_of": 7}, 2: {"type": "incident"}, 3: {}}
     master_of = payload_master(payloads.get)
     assert [master_of(k) for k in (1, 2, 3, 4)] == [7, None, None, None]
+    allow = payload_allow(payloads.get, lambda p: p.get("type") == "incident")
+    assert [allow(k) for k in (1, 3, 4)] == [True, False, False]
+    assert [payload_allow(payloads.get, None)(k) for k in (3, 4)] == [True, False]
 
 
 def test_limit_stops_at_the_first_record_too_many():
