@@ -9,7 +9,10 @@ queries it (itself excluded): recall@1/5/10 of its master for lexical (BM25), st
 and the service's hybrid with each, side by side. Also: training time per epoch, re-embedding throughput,
 hybrid query latency with each encoder (same dimension), and topic precision@5 on it_tickets_topics.csv
 (no loss wanted).
-``--curve``: recall@5 after 250, 500, 1,000 and all training pairs.
+Hybrid is reported with and without collapsing the known confirmed duplicates
+(``knowledge_collapse_duplicates``: the training pairs' links, dup -> master, held in the index payloads like
+the service's ``duplicate_of``; an evaluated pair's link never): a known duplicate is listed as its master.
+``--curve``: recall@5 after 250, 500, 1,000 and all training pairs (collapsing only each prefix's links).
 ``--dev``: choose on the training pairs only: the dev pairs (crc32 % 10 < 2, inside the training part) play
 the test pairs and the encoder trains on the other training pairs; also the fusion grid of bench_similar on
 the dev queries with the tuned encoder. Epochs, learning rate and fusion weights are picked this way.
