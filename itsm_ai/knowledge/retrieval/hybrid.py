@@ -182,7 +182,8 @@ class HybridSearcher:
             return self._ranked(text, k, filters, mode, vector, exclude, limit=k)[0]
         depth = k + max(k, COLLAPSE_SPARE)
         for _ in range(COLLAPSE_TRIES):
-            hits, more = self._ranked(text, depth, filters, mode, vector, exclude)
+            # Only `depth` hits are read (the fused pool is the same): most of a list is never needed.
+            hits, more = self._ranked(text, depth, filters, mode, vector, exclude, limit=depth)
             found = self._collapse(hits, filters, exclude, k)
             if len(found) >= k or not more:
                 break
@@ -230,8 +231,8 @@ class HybridSearcher:
         exclude: frozenset[int],
         limit: int | None = None,
     ) -> tuple[list[Hit], bool]:
-        """Every ranked hit of a search k deep (hybrid: the fused candidates), and whether a side was cut
-        at its depth (so a deeper search could find more); ``limit`` keeps only the first hits."""
+        """The ranked hits of a search k deep (hybrid: the fused candidates), the first ``limit`` of them, and
+        whether there are more (a side cut at its depth or hits past the limit: a deeper search finds more)."""
         depth = k if mode != "hybrid" else max(k, self.candidates)
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
@@ -268,7 +269,7 @@ class HybridSearcher:
         hits = [
             Hit(i, s, d_rank.get(i), l_rank.get(i), d_score.get(i), l_score.get(i)) for i, s in fused[:limit]
         ]
-        return hits, more
+        return hits, more or len(hits) < len(fused)
 
     def _complete_scores(
         self,
