@@ -232,7 +232,7 @@ class HybridSearcher:
         limit: int | None = None,
     ) -> tuple[list[Hit], bool]:
         """The ranked hits of a search k deep (hybrid: the fused candidates), the first ``limit`` of them, and
-        whether there are more (a side cut at its depth or hits past the limit: a deeper search finds more)."""
+        whether there are more (a side cut at its depth, hits past the limit: a deeper search finds more)."""
         depth = k if mode != "hybrid" else max(k, self.candidates)
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
