@@ -22,7 +22,7 @@ import argparse
 import itertools
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -97,13 +97,27 @@ def dev_score(metrics: dict[str, float]) -> float:
 
 
 class Corpus:
-    """Indexed documents plus the queries (field dicts, vectors, excluded ids) of one data set."""
+    """Indexed documents plus the queries (field dicts, vectors, excluded ids) of one data set.
 
-    def __init__(self, ids: list[int], docs: list[Any], vectors: np.ndarray, query_rows: Sequence[int]):
+    ``links``: known confirmed duplicates (duplicate id -> master id), held in the payloads like the service's
+    ``duplicate_of``, so a searcher with ``knowledge_collapse_duplicates`` lists masters instead. Only links
+    from training pairs: an evaluated pair's own link would hand over its answer.
+    """
+
+    def __init__(
+        self,
+        ids: list[int],
+        docs: list[Any],
+        vectors: np.ndarray,
+        query_rows: Sequence[int],
+        links: Mapping[int, int] | None = None,
+    ):
         self.ids, self.docs, self.vectors = ids, docs, vectors
         self.query_rows = list(query_rows)
+        self.links = dict(links or {})
         self.vindex = VectorIndex(vectors.shape[1])
-        self.vindex.add_many(ids, vectors)
+        payloads = [{"duplicate_of": self.links[i]} if i in self.links else {} for i in ids]
+        self.vindex.add_many(ids, vectors, payloads)
 
     def searcher(self, settings: Settings) -> HybridSearcher:
         """The service's searcher for these settings over this corpus."""

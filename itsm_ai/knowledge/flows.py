@@ -50,7 +50,7 @@ def query_text(obj: Any) -> str:
 def _text(short_description: str | None, description: str | None) -> str:
     # The same text the index embeds for a stored ticket (build_doc), so a new ticket and its twin compare
     # like with like.
-    return f"{short_description or ''}\n{problem_text(description) or ''}".strip()[: MAX_TEXT]
+    return f"{short_description or ''}\n{problem_text(description) or ''}".strip()[:MAX_TEXT]
 
 
 def merge_suggestions(current: dict[str, Any] | None, **keys: Any) -> dict[str, Any]:
@@ -153,9 +153,17 @@ def suggest_on_create(db_session: Session, event: RecordEvent) -> None:
 
 
 def _suggestion_item(item: dict[str, Any]) -> dict[str, Any]:
-    keep = ("number", "record_type", "correlation_id", "short_description", "score", "state",
-            "suggested_fix", "url")
-    return {k: item.get(k) for k in keep}
+    keep = (
+        "number",
+        "record_type",
+        "correlation_id",
+        "short_description",
+        "score",
+        "state",
+        "suggested_fix",
+        "url",
+    )
+    return {**{k: item.get(k) for k in keep}, "via": item.get("via") or []}
 
 
 def _find_duplicate(
@@ -164,11 +172,17 @@ def _find_duplicate(
     threshold = service.settings.knowledge_duplicate_threshold
     predicate = make_filter(types=[INCIDENT], states=OPEN_STATES)
     hits = [(key, s) for key, s in service.dense_search(vector, k=3, predicate=predicate) if s >= threshold]
-    items = service.hydrate(db_session, hits, predicate)
+    # The nearest open incident may itself be a confirmed duplicate: suggest its master while that is open.
+    found = service.collapse(hits, predicate)
+    via = {key: keys for key, _, keys in found}
+    items = service.hydrate(db_session, [(key, s) for key, s, _ in found], predicate, via=via)
     if not items:
         return None
     best = items[0]
-    return {"number": best["number"], "score": best["score"], "status": "suggested"}
+    out = {"number": best["number"], "score": best["score"], "status": "suggested"}
+    if best["via"]:
+        out["via"] = best["via"]
+    return out
 
 
 def on_record_event(db_session: Session, event: RecordEvent) -> None:
@@ -230,8 +244,12 @@ def dismiss_duplicate(db_session: Session, *, incident: Incident, actor) -> Inci
     suggestion = (incident.suggestions or {}).get("duplicate")
     if not suggestion:
         raise ConflictError("duplicate: no duplicate is suggested for this incident", field="duplicate")
-    dismissed = {**suggestion, "status": "dismissed", "by": getattr(actor, "username", None),
-                 "at": utcnow().isoformat()}
+    dismissed = {
+        **suggestion,
+        "status": "dismissed",
+        "by": getattr(actor, "username", None),
+        "at": utcnow().isoformat(),
+    }
     write_suggestions(db_session, incident, duplicate=dismissed)
     audit_service.record_event(
         db_session=db_session,
@@ -283,8 +301,11 @@ def find_major_incident(
     members.append(incident)
     members.sort(key=lambda m: (m.opened_at, m.id))
     existing = next(
-        (m.suggestions["major_incident"] for m in members
-         if (m.suggestions or {}).get("major_incident") and m.suggestions["major_incident"].get("problem")),
+        (
+            m.suggestions["major_incident"]
+            for m in members
+            if (m.suggestions or {}).get("major_incident") and m.suggestions["major_incident"].get("problem")
+        ),
         None,
     )
     problem_number = existing.get("problem") if existing else None

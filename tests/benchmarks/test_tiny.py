@@ -26,7 +26,9 @@ TINY = {
     "bench_classify_study": ([], rf"^chosen\s+{FLOAT}\s+{FLOAT}"),
     "bench_encoder": (
         ["--curve"],
-        rf"^fine-tuned hybrid R@5 {FLOAT} vs stock hybrid {FLOAT} \(x{FLOAT}\)$(?s:.*)"
+        rf"^fine-tuned hybrid R@5 {FLOAT} vs stock hybrid {FLOAT} \(x{FLOAT}\)$\n"
+        rf"^  collapsing the \d+ known duplicates: hybrid R@5 stock {FLOAT} -> {FLOAT}, "
+        rf"fine-tuned {FLOAT} -> {FLOAT}$(?s:.*)"
         rf"^learning curve: hybrid R@5 {FLOAT} after \d+ pairs",
     ),
     "bench_drafting": ([], rf"^webapps: top-1 ratio drafted / raw answers {FLOAT}$"),

@@ -34,7 +34,9 @@ def test_new_incident_gets_similar_fixes_and_a_duplicate_flag(kclient, users):
         "state",
         "suggested_fix",
         "url",
+        "via",
     }
+    assert top["via"] == []
     assert printing["suggestions"]["duplicate"] is None  # the printer ticket is resolved, not open
 
 

@@ -336,6 +336,16 @@ def test_ticket_page_shows_suggestions_evidence_similar_and_duplicate(client, us
     assert client.get(f"/console/tickets/{inc['number']}").status_code == 403
 
 
+def test_similar_master_names_the_confirmed_duplicates_it_was_reached_through(client, users, make):
+    inc = make.incident(short_description="VPN drops")
+    similar = [{**SUGGESTIONS["similar"][0], "via": ["INC0000123"]}, {**SUGGESTIONS["similar"][0], "via": []}]
+    _set_suggestions(inc["number"], {"similar": similar})
+    login(client, "agent")
+    text = client.get(f"/console/tickets/{inc['number']}").text
+    assert text.count("via confirmed duplicate") == 1
+    assert 'via confirmed duplicate <a href="/console/tickets/INC0000123">INC0000123</a>' in text
+
+
 def test_user_text_is_escaped_everywhere(client, users, make):
     evil = '<script>alert("x")</script>'
     inc = make.incident(as_="requester", short_description=evil, description=evil)

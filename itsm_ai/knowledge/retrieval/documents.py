@@ -2,13 +2,16 @@
 and search hits read back from the database as result items.
 
 Keys are ``type code << 40 | record id``. A payload carries the record's type, state, category, opening time
-(epoch seconds) and a hash of the embedded text, so a restart (or a search hit) can tell what changed.
+(epoch seconds) and a hash of the embedded text, so a restart (or a search hit) can tell what changed; a
+confirmed duplicate's payload also names its master's key (``duplicate_of``), so a search can list the master
+instead without reading the database (``duplicates``). A change of the link alone changes the payload, not
+the hash: the vector stays.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -95,8 +98,11 @@ def build_doc(
     state: str | None,
     category: str | None,
     opened: datetime | None,
+    duplicate_of: int | None = None,
 ) -> Doc | None:
-    """The index document of a record, or None when the record is not indexed (cancelled, unpublished)."""
+    """The index document of a record, or None when the record is not indexed (cancelled, unpublished).
+
+    ``duplicate_of``: the id of the incident an incident is a confirmed duplicate of."""
     if record_type == ARTICLE:
         if state != ArticleState.published:
             return None
@@ -113,6 +119,9 @@ def build_doc(
         "opened_ts": _ts(opened),
         "hash": content_hash(text),
     }
+    if duplicate_of is not None and record_type == INCIDENT:
+        # Only when set: the payloads of the records that are no duplicate stay as they were.
+        payload["duplicate_of"] = make_key(INCIDENT, duplicate_of)
     return Doc(make_key(record_type, record_id), text, {"title": title, "body": body}, payload)
 
 
@@ -120,21 +129,47 @@ def doc_for(record_type: str, obj: Any) -> Doc | None:
     """The index document of an ORM record."""
     if record_type == ARTICLE:
         return build_doc(
-            ARTICLE, obj.id, obj.short_description, obj.text, obj.state, obj.category,
+            ARTICLE,
+            obj.id,
+            obj.short_description,
+            obj.text,
+            obj.state,
+            obj.category,
             obj.published_at or obj.created_at,
         )
     return build_doc(
-        record_type, obj.id, obj.short_description, obj.description, obj.state, obj.category, obj.opened_at
+        record_type,
+        obj.id,
+        obj.short_description,
+        obj.description,
+        obj.state,
+        obj.category,
+        obj.opened_at,
+        getattr(obj, "duplicate_of_id", None),
     )
 
 
 def _columns(record_type: str) -> list[Any]:
     model = MODELS[record_type]
     if record_type == ARTICLE:
-        return [model.id, model.short_description, model.text, model.state, model.category,
-                model.published_at, model.created_at]
-    return [model.id, model.short_description, model.description, model.state, model.category,
-            model.opened_at]
+        return [
+            model.id,
+            model.short_description,
+            model.text,
+            model.state,
+            model.category,
+            model.published_at,
+            model.created_at,
+        ]
+    columns = [
+        model.id,
+        model.short_description,
+        model.description,
+        model.state,
+        model.category,
+        model.opened_at,
+    ]
+    return [*columns, model.duplicate_of_id] if record_type == INCIDENT else columns
 
 
 def _row_doc(record_type: str, row: Any) -> Doc | None:
@@ -236,18 +271,19 @@ def item_for(record_type: str, obj: Any, score: float, fix_min_score: float = 0.
     return item
 
 
-
 def read_hits(
     db_session: Session,
     hits: Sequence[tuple[int, float]],
     stored_payload: Callable[[int], dict[str, Any] | None],
     predicate: Callable[[dict[str, Any]], bool] | None = None,
     fix_min_score: float = 0.0,
+    via: Mapping[int, Sequence[int]] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[int, Doc | None]]:
     """Result items of hits, read from the database, and the docs to re-sync (None: remove).
 
     A hit whose row is gone, or whose text differs from what the index holds (``stored_payload``), is
     dropped and re-synced; one whose payload alone changed is kept and re-synced, then filtered again.
+    ``via``: per hit key, the confirmed duplicates it was reached through; listed by number in ``via``.
     """
     by_type: dict[str, list[int]] = {}
     for key, _ in hits:
@@ -258,6 +294,7 @@ def read_hits(
         model = MODELS[record_type]
         for obj in db_session.scalars(select(model).where(model.id.in_(ids))):
             rows[make_key(record_type, obj.id)] = obj
+    numbers = _numbers(db_session, {v for keys in (via or {}).values() for v in keys})
     resync: dict[int, Doc | None] = {}
     items = []
     for key, score in hits:
@@ -272,5 +309,22 @@ def read_hits(
             resync[key] = doc
         if predicate is not None and not predicate(doc.payload):
             continue
-        items.append(item_for(record_type, obj, score, fix_min_score))
+        item = item_for(record_type, obj, score, fix_min_score)
+        if via is not None:
+            item["via"] = [numbers[v] for v in via.get(key, ()) if v in numbers]
+        items.append(item)
     return items, resync
+
+
+def _numbers(db_session: Session, keys: Iterable[int]) -> dict[int, str]:
+    """Numbers of records by index key (one query per record type)."""
+    by_type: dict[str, list[int]] = {}
+    for key in keys:
+        record_type, record_id = split_key(key)
+        by_type.setdefault(record_type, []).append(record_id)
+    out: dict[int, str] = {}
+    for record_type, ids in by_type.items():
+        model = MODELS[record_type]
+        for record_id, number in db_session.execute(select(model.id, model.number).where(model.id.in_(ids))):
+            out[make_key(record_type, record_id)] = number
+    return out

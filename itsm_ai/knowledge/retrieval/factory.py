@@ -41,4 +41,5 @@ def new_hybrid_searcher(
         dense_weight=s.knowledge_hybrid_dense_weight,
         lexical_weight=s.knowledge_hybrid_lexical_weight,
         fusion=s.knowledge_hybrid_fusion,
+        collapse_duplicates=s.knowledge_collapse_duplicates,
     )

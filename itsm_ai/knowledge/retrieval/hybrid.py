@@ -4,6 +4,9 @@ Score fusion (``zscore`` / ``minmax``) puts each side's scores on one scale over
 union of both sides' top candidates, each scored exactly by both sides) and adds them with weights; on the
 OpenOffice duplicate pairs it beats RRF because a large cosine or BM25 margin counts, not only the rank
 (see benchmarks/bench_similar.py).
+
+With ``collapse_duplicates`` a hit whose payload names a master (``duplicate_of``, a confirmed duplicate) is
+replaced by that master, once (``duplicates.collapse``); the search goes deeper so that k records remain.
 """
 
 from __future__ import annotations
@@ -14,11 +17,15 @@ from typing import Any
 
 import numpy as np
 
+from itsm_ai.knowledge.retrieval.duplicates import collapse, payload_allow, payload_master
 from itsm_ai.knowledge.retrieval.lexical import LexicalIndex
 from itsm_ai.knowledge.retrieval.vector_filters import Filter, compile_filter
 from itsm_ai.knowledge.retrieval.vector_index import VectorIndex
 
 MODES = ("dense", "lexical", "hybrid")
+# Collapsing searches this many more hits than asked (then twice as deep again while records are missing).
+COLLAPSE_SPARE = 10
+COLLAPSE_TRIES = 3
 FUSIONS = ("rrf", "zscore", "minmax")
 
 
@@ -32,6 +39,7 @@ class Hit:
     lexical_rank: int | None = None
     dense_score: float | None = None
     lexical_score: float | None = None
+    via: tuple[int, ...] = ()
 
 
 def reciprocal_rank_fusion(
@@ -104,6 +112,8 @@ class HybridSearcher:
     index holds text only). In hybrid mode each side contributes its top ``candidates`` to the fusion:
     ``fusion="rrf"`` (reciprocal rank fusion with ``rrf_k``) or ``"zscore"`` / ``"minmax"`` (weighted
     sum of normalised scores, see ``score_fusion``); ``dense_weight`` and ``lexical_weight`` weight both.
+    ``collapse_duplicates`` lists the master of a confirmed duplicate instead of it (``Hit.via``: the
+    duplicates it was reached through).
     """
 
     def __init__(
@@ -117,6 +127,7 @@ class HybridSearcher:
         dense_weight: float = 1.0,
         lexical_weight: float = 1.0,
         fusion: str = "rrf",
+        collapse_duplicates: bool = False,
     ):
         if fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
@@ -128,6 +139,7 @@ class HybridSearcher:
         self.candidates = candidates
         self.dense_weight = dense_weight
         self.lexical_weight = lexical_weight
+        self.collapse_duplicates = collapse_duplicates
 
     def _encode(self, text: str | Mapping[str, str | None]) -> np.ndarray:
         if self.encoder is None:
@@ -164,12 +176,68 @@ class HybridSearcher:
         if k <= 0:
             return []
         exclude = frozenset(exclude)
+        if vector is None and mode != "lexical":
+            vector = self._encode(text)
+        if not self.collapse_duplicates:
+            return self._ranked(text, k, filters, mode, vector, exclude, limit=k)[0]
+        depth = k + max(k, COLLAPSE_SPARE)
+        for _ in range(COLLAPSE_TRIES):
+            # Only `depth` hits are read (the fused pool is the same): most of a list is never needed.
+            hits, more = self._ranked(text, depth, filters, mode, vector, exclude, limit=depth)
+            found = self._collapse(hits, filters, exclude, k)
+            if len(found) >= k or not more:
+                break
+            depth *= 2
+        return found[:k]
+
+    def _collapse(
+        self, hits: list[Hit], filters: Filter | Mapping[str, Any] | None, exclude: frozenset[int], k: int
+    ) -> list[Hit]:
+        """Hits with confirmed duplicates replaced by their masters (see ``duplicates.collapse``)."""
+        index = self.vector_index
+        groups = collapse(
+            [(h.id, h.score) for h in hits],
+            payload_master(index.payload),
+            allow=payload_allow(index.payload, compile_filter(filters)),
+            exclude=exclude,
+            limit=k,
+        )
+        out = []
+        for group in groups:
+            members = [hits[p] for p in group.positions]
+            own = next((h for h in members if h.id == group.key), None)
+            dense = [h.dense_score for h in members if h.dense_score is not None]
+            lexical = [h.lexical_score for h in members if h.lexical_score is not None]
+            out.append(
+                Hit(
+                    group.key,
+                    group.score,
+                    own.dense_rank if own is not None else None,
+                    own.lexical_rank if own is not None else None,
+                    max(dense) if dense else None,
+                    max(lexical) if lexical else None,
+                    group.via,
+                )
+            )
+        return out
+
+    def _ranked(
+        self,
+        text: str | Mapping[str, str | None],
+        k: int,
+        filters: Filter | Mapping[str, Any] | None,
+        mode: str,
+        vector: Any,
+        exclude: frozenset[int],
+        limit: int | None = None,
+    ) -> tuple[list[Hit], bool]:
+        """The ranked hits of a search k deep (hybrid: the fused candidates), the first ``limit`` of them, and
+        whether there are more (a side cut at its depth, hits past the limit: a deeper search finds more)."""
         depth = k if mode != "hybrid" else max(k, self.candidates)
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
         if mode in ("dense", "hybrid"):
-            query = self._encode(text) if vector is None else vector
-            dense = self.vector_index.search(query, depth, filters, exclude=exclude)
+            dense = self.vector_index.search(vector, depth, filters, exclude=exclude)
         scored = None
         if mode in ("lexical", "hybrid"):
             # Scored once: score fusion looks up the same query's BM25 scores for dense-only candidates.
@@ -177,10 +245,12 @@ class HybridSearcher:
             lexical = self.lexical_index.search(
                 text, depth, allow=self._lexical_allow(filters), exclude=exclude, scored=scored
             )
+        more = len(dense) >= depth or len(lexical) >= depth
         if mode == "dense":
-            return [Hit(i, s, dense_rank=r, dense_score=s) for r, (i, s) in enumerate(dense, 1)]
+            return [Hit(i, s, dense_rank=r, dense_score=s) for r, (i, s) in enumerate(dense[:limit], 1)], more
         if mode == "lexical":
-            return [Hit(i, s, lexical_rank=r, lexical_score=s) for r, (i, s) in enumerate(lexical, 1)]
+            hits = [Hit(i, s, lexical_rank=r, lexical_score=s) for r, (i, s) in enumerate(lexical[:limit], 1)]
+            return hits, more
         d_rank = {i: r for r, (i, _) in enumerate(dense, 1)}
         l_rank = {i: r for r, (i, _) in enumerate(lexical, 1)}
         d_score = dict(dense)
@@ -192,13 +262,14 @@ class HybridSearcher:
                 weights=[self.dense_weight, self.lexical_weight],
             )
         else:
-            self._complete_scores(text, query, d_score, l_score, scored)
+            self._complete_scores(text, vector, d_score, l_score, scored)
             fused = score_fusion(
                 d_score, l_score, method=self.fusion, weights=(self.dense_weight, self.lexical_weight)
             )
-        return [
-            Hit(i, s, d_rank.get(i), l_rank.get(i), d_score.get(i), l_score.get(i)) for i, s in fused[:k]
+        hits = [
+            Hit(i, s, d_rank.get(i), l_rank.get(i), d_score.get(i), l_score.get(i)) for i, s in fused[:limit]
         ]
+        return hits, more or len(hits) < len(fused)
 
     def _complete_scores(
         self,

@@ -63,6 +63,11 @@ class SimilarItem(BaseModel):
     category: str | None = None
     suggested_fix: str | None = None
     url: str
+    via: list[str] = Field(
+        default=[],
+        description="Confirmed duplicates (numbers) this record was reached through: the search listed their "
+        "master instead of them (setting knowledge_collapse_duplicates).",
+    )
 
 
 class SimilarPage(BaseModel):

@@ -15,6 +15,8 @@ Consistency (the database is the truth):
   text drops the hit and queues a re-sync, so another process's writes cannot show stale records.
 * BM25 (``deferred_lexical``): an unresolved ticket's entry waits until a search could return it, so the
   writes of new tickets do not make every resolved-only search rebuild the BM25 statistics.
+* Confirmed duplicates: an incident's payload names its master (``duplicate_of``); searches list the master
+  instead of the duplicate (``knowledge_collapse_duplicates``, ``duplicates``), the duplicates in ``via``.
 * Encoders (blue/green, ``encoder_switch``): vectors of two encoders never share an index. Every search reads
   the registry's CURRENT (one small file) and, when it moved, swaps encoder and index under the service's
   lock, keeping the one it left in memory, so a rollback swaps back at once.
@@ -25,7 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,7 @@ from itsm_ai.knowledge.retrieval.documents import (
     make_key,
     read_hits,
 )
+from itsm_ai.knowledge.retrieval.duplicates import collapse, payload_allow, payload_master
 from itsm_ai.knowledge.retrieval.encoder_switch import EncoderSwitch
 from itsm_ai.knowledge.retrieval.factory import new_hybrid_searcher, new_lexical_index
 from itsm_ai.knowledge.retrieval.vector_index import VectorIndex
@@ -365,8 +368,9 @@ class RetrievalService:
         vector: np.ndarray | None = None,
         exclude: Iterable[int] = (),
         mode: str = "hybrid",
-    ) -> list[tuple[int, float]]:
-        """(key, cosine) pairs in hybrid rank order; the cosine of the query and the stored vector."""
+    ) -> list[tuple[int, float, tuple[int, ...]]]:
+        """(key, cosine, via) in hybrid rank order; the cosine of the query and the stored vector (the best
+        among a master and the confirmed duplicates it was reached through, ``via``, when they collapse)."""
         self.flush()
         index = self.index
         if index is None or not len(index):
@@ -384,7 +388,7 @@ class RetrievalService:
             else:
                 stored = index.get_vector(hit.id)
                 score = float(stored @ vector) if stored is not None else 0.0
-            out.append((hit.id, float(score)))
+            out.append((hit.id, float(score), hit.via))
         return out
 
     def dense_search(
@@ -401,13 +405,35 @@ class RetrievalService:
             return []
         return self.index.search(vector, k, predicate, exclude=frozenset(exclude))
 
+    def collapse(
+        self,
+        hits: Sequence[tuple[int, float]],
+        predicate: Callable[[dict[str, Any]], bool] | None = None,
+        exclude: Iterable[int] = (),
+    ) -> list[tuple[int, float, tuple[int, ...]]]:
+        """(key, score, via): confirmed duplicates among hits replaced by their masters passing ``predicate``
+        (``duplicates.collapse`` over the index payloads); as given when the setting is off."""
+        index = self.index
+        if index is None or not self.settings.knowledge_collapse_duplicates:
+            return [(key, score, ()) for key, score in hits]
+        groups = collapse(
+            hits,
+            payload_master(index.payload),
+            allow=payload_allow(index.payload, predicate),
+            exclude=frozenset(exclude),
+        )
+        return [(g.key, g.score, g.via) for g in groups]
+
     def hydrate(
         self,
         db_session: Session,
         hits: Sequence[tuple[int, float]],
         predicate: Callable[[dict[str, Any]], bool] | None = None,
+        via: Mapping[int, Sequence[int]] | None = None,
     ) -> list[dict[str, Any]]:
-        """API items for hits, read from the database; hits whose row is gone or changed are dropped."""
+        """API items for hits, read from the database; hits whose row is gone or changed are dropped.
+
+        ``via``: per key, the confirmed duplicates a master was reached through (listed by number)."""
         index = self.index
         items, resync = read_hits(
             db_session,
@@ -415,6 +441,7 @@ class RetrievalService:
             lambda key: index.payload(key) if index is not None else None,
             predicate,
             fix_min_score=self.settings.knowledge_fix_min_score,
+            via=via,
         )
         if resync:
             self.enqueue(resync)
@@ -453,16 +480,18 @@ class RetrievalService:
         if not types or k <= 0:
             return []
         predicate = make_filter(
-            types=types, states=states, category=category, opened_after=opened_after,
+            types=types,
+            states=states,
+            category=category,
+            opened_after=opened_after,
             opened_before=opened_before,
         )
         # A few spare hits cover the ones dropped because the database changed under the index.
-        hits = self.raw_search(
-            text, k=k + 5, predicate=predicate, vector=vector, exclude=exclude, mode=mode
-        )
+        found = self.raw_search(text, k=k + 5, predicate=predicate, vector=vector, exclude=exclude, mode=mode)
         if min_score is not None:
-            hits = [(key, s) for key, s in hits if s >= min_score]
-        return self.hydrate(db_session, hits, predicate)[:k]
+            found = [hit for hit in found if hit[1] >= min_score]
+        via = {key: keys for key, _, keys in found}
+        return self.hydrate(db_session, [(key, s) for key, s, _ in found], predicate, via=via)[:k]
 
 
 # ------------------------------------------------------------------------------------ process-wide state

@@ -92,7 +92,13 @@ def on_record_event(db_session: Session, event: RecordEvent) -> None:
     if event.record_type not in TYPE_CODES or event.kind not in ("created", "updated", "deleted"):
         return
     if event.kind == "updated" and not event.changed_fields & {
-        "short_description", "description", "text", "state", "category", "opened_at",
+        "short_description",
+        "description",
+        "text",
+        "state",
+        "category",
+        "opened_at",
+        "duplicate_of",
     }:
         return
     track(db_session, event.record_type, event.record)

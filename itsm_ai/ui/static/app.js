@@ -156,7 +156,10 @@ document.addEventListener("click", async (event) => {
     const text = item.suggested_fix || item.excerpt;
     const fix = text ? el("p", { class: "fix" }, item.suggested_fix ? "Suggested fix: " : "", text) : null;
     const score = typeof item.score === "number" ? ` · similarity ${(item.score * 100).toFixed(0)}%` : "";
-    list.append(el("li", {}, link, ` ${item.short_description || ""} (${item.state || "?"}${score})`, fix));
+    const via = (item.via || []).length
+      ? el("small", { class: "muted via" }, `via confirmed duplicate${item.via.length === 1 ? "" : "s"} ${item.via.join(", ")}`)
+      : null;
+    list.append(el("li", {}, link, ` ${item.short_description || ""} (${item.state || "?"}${score})`, via, fix));
   }
   say(button, items.length ? "" : "No similar tickets found.", false);
 });

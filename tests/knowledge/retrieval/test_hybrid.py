@@ -166,3 +166,53 @@ def test_hybrid_with_real_encoder(encoder):
     assert dense[0].id == 104
     hybrid = searcher.search("laptop for a new employee", 2)
     assert hybrid[0].id == 106
+
+
+def _with_links(searcher: HybridSearcher, links: dict[int, int]) -> HybridSearcher:
+    for dup, master in links.items():
+        payload = searcher.vector_index.payload(dup)
+        searcher.vector_index.update_payload(dup, {**payload, "duplicate_of": master})
+    return searcher
+
+
+@pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+def test_collapse_lists_the_master_of_a_confirmed_duplicate_with_the_evidence(hash_encoder, mode):
+    plain = _with_links(make_searcher(hash_encoder), {105: 102})
+    assert plain.search("vpn disconnects", 3, mode=mode)[0].id == 105  # off by default in the class
+    searcher = _with_links(make_searcher(hash_encoder, collapse_duplicates=True), {105: 102})
+    hits = searcher.search("vpn disconnects", 3, mode=mode)
+    ids = [h.id for h in hits]
+    assert ids[0] == 102 and 105 not in ids and ids.count(102) == 1
+    assert hits[0].via == (105,) and all(h.via == () for h in hits[1:])
+    assert len(hits) == min(3, len(plain.search("vpn disconnects", 6, mode=mode)) - 1)
+    # The master's best score is its duplicate's (the first hit).
+    assert hits[0].score == plain.search("vpn disconnects", 1, mode=mode)[0].score
+
+
+def test_collapse_keeps_the_duplicate_when_its_master_fails_the_filter_and_drops_the_querys_own(
+    hash_encoder,
+):
+    searcher = _with_links(make_searcher(hash_encoder, collapse_duplicates=True), {105: 102})
+    # 102 is an incident: a search for problems keeps the duplicate (a problem) as itself.
+    hits = searcher.search("vpn disconnects", 3, filters={"type": "problem"})
+    assert hits[0].id == 105 and hits[0].via == ()
+    # Searching for similar records of 102 itself: its confirmed duplicate is not a result.
+    hits = searcher.search("vpn disconnects", 5, exclude={102})
+    assert 105 not in {h.id for h in hits} and 102 not in {h.id for h in hits}
+
+
+def test_collapse_searches_deeper_until_k_records_remain(unit_vectors):
+    base = np.zeros(16, dtype=np.float32)
+    base[0] = 1.0
+    noise = unit_vectors(40, 16)
+    vectors = np.stack([base + 0.05 * noise[i] if i < 35 else noise[i] for i in range(40)])
+    index = VectorIndex(16)
+    ids = list(range(1, 41))
+    # 2..35 are confirmed duplicates of 1: the 35 nearest records are one record.
+    index.add_many(ids, vectors, [{"duplicate_of": 1} if 2 <= i <= 35 else {} for i in ids])
+    lexical = LexicalIndex()
+    lexical.add_many(ids, [f"ticket {i}" for i in ids])
+    searcher = HybridSearcher(index, lexical, None, collapse_duplicates=True)
+    hits = searcher.search("ticket", 3, mode="dense", vector=base)
+    assert len(hits) == 3 and hits[0].id == 1 and len(hits[0].via) == 34
+    assert {h.id for h in hits[1:]} <= set(range(36, 41))
