@@ -211,6 +211,8 @@ class Settings(BaseSettings):
     # Recipe chosen on the OpenOffice dev pairs (bench_encoder --dev, rule: best hybrid R@5, no topic P@5
     # loss): 3 epochs at 5e-5, batch 64, symmetric loss, WiSE-FT a=0.7: hybrid R@5 0.701, R@10 0.781, topic
     # P@5 0.719 (stock 0.719); a=1 0.696 / P@5 0.718; the earlier 2 epochs, batch 16, one-way: 0.686 / 0.716.
+    # 1e-4 won the dev rule as the service now searches (collapsing confirmed duplicates: R@5 0.739 vs 0.729)
+    # but, trained on all pairs, lost topic P@5 (0.717 vs stock 0.719): 5e-5 kept, which loses none (0.7195).
     encoder_train_epochs: int = Field(default=3, ge=1, le=20)
     encoder_train_batch_size: int = Field(
         default=64, ge=2, le=256, description="Pairs per step; the other pairs of a step are its negatives."
