@@ -22,7 +22,13 @@ average ~10): SQLite volume as CSV by day and group 9.65 s (759 ms) -> 1.75 s (1
 group 6.40 s (516 ms) -> 0.50 s (27 ms), backlog by month and group 11.0 s (755 ms) -> 8.1 s (592 ms);
 PostgreSQL 8.46 -> 1.90 s, 3.41 -> 0.42 s, 5.17 -> 3.40 s.
 
-Last measured, whole benchmark (2026-12-06 08:00-08:11, --keep; SQLite 7 repeats, PostgreSQL 3; the shared
+Whole benchmark on a quiet machine after the overlapped walks (2026-12-06 12:03-12:11, --keep, 7 repeats, load
+average under 1.5, nothing else running): **every one of the 33 variants under 1 s p95 on both databases**.
+SQLite worst backlog by month and group 585 ms, then resolution-time by month and assignee 545 and by month
+and group 446, sla-compliance by month and group 531 (count(*) 5.5 ms); PostgreSQL worst resolution-time by
+month and assignee 516 and by month and group 513, backlog by month 504 (count(*) 36.8 ms).
+
+Earlier, whole benchmark (2026-12-06 08:00-08:11, --keep; SQLite 7 repeats, PostgreSQL 3; the shared
 2-core machine at load average 10-15 with an un-niced training job: count(*) p95 134 ms on SQLite against
 8 ms at load 2 an hour earlier, so wall times about 15x a quiet machine's): 5 of 33 variants under 1 s on
 SQLite, 9 of 33 on PostgreSQL; ratios to count(*) (the load-independent figure): SQLite volume by month and
