@@ -116,3 +116,22 @@ def payload_allow(
         return payload is not None and (predicate is None or predicate(payload))
 
     return allow
+
+
+def collapse_indexed(
+    hits: Sequence[tuple[int, float]],
+    payload_of: Callable[[int], dict | None],
+    predicate: Callable[[dict], bool] | None = None,
+    *,
+    exclude: Collection[int] = (),
+    limit: int | None = None,
+) -> list[Collapsed]:
+    """`collapse` over an index: the links are the payloads' ``duplicate_of``, a master must be indexed and
+    pass the search's ``predicate``."""
+    return collapse(
+        hits,
+        payload_master(payload_of),
+        allow=payload_allow(payload_of, predicate),
+        exclude=exclude,
+        limit=limit,
+    )

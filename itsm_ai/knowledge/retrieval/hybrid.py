@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from itsm_ai.knowledge.retrieval.duplicates import collapse, payload_allow, payload_master
+from itsm_ai.knowledge.retrieval.duplicates import collapse_indexed
 from itsm_ai.knowledge.retrieval.lexical import LexicalIndex
 from itsm_ai.knowledge.retrieval.vector_filters import Filter, compile_filter
 from itsm_ai.knowledge.retrieval.vector_index import VectorIndex
@@ -194,11 +194,10 @@ class HybridSearcher:
         self, hits: list[Hit], filters: Filter | Mapping[str, Any] | None, exclude: frozenset[int], k: int
     ) -> list[Hit]:
         """Hits with confirmed duplicates replaced by their masters (see ``duplicates.collapse``)."""
-        index = self.vector_index
-        groups = collapse(
+        groups = collapse_indexed(
             [(h.id, h.score) for h in hits],
-            payload_master(index.payload),
-            allow=payload_allow(index.payload, compile_filter(filters)),
+            self.vector_index.payload,
+            compile_filter(filters),
             exclude=exclude,
             limit=k,
         )

@@ -48,7 +48,7 @@ from itsm_ai.knowledge.retrieval.documents import (
     make_key,
     read_hits,
 )
-from itsm_ai.knowledge.retrieval.duplicates import collapse, payload_allow, payload_master
+from itsm_ai.knowledge.retrieval.duplicates import collapse_indexed
 from itsm_ai.knowledge.retrieval.encoder_switch import EncoderSwitch
 from itsm_ai.knowledge.retrieval.factory import new_hybrid_searcher, new_lexical_index
 from itsm_ai.knowledge.retrieval.vector_index import VectorIndex
@@ -416,12 +416,7 @@ class RetrievalService:
         index = self.index
         if index is None or not self.settings.knowledge_collapse_duplicates:
             return [(key, score, ()) for key, score in hits]
-        groups = collapse(
-            hits,
-            payload_master(index.payload),
-            allow=payload_allow(index.payload, predicate),
-            exclude=frozenset(exclude),
-        )
+        groups = collapse_indexed(hits, index.payload, predicate, exclude=frozenset(exclude))
         return [(g.key, g.score, g.via) for g in groups]
 
     def hydrate(
